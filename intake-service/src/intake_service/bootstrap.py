@@ -1,0 +1,39 @@
+"""Composition root of the intake service: the only place that wires adapters together."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from intake_service import tables
+from intake_service.api import SCOPES, router
+from intake_service.config import IntakeSettings
+from intake_service.email_intake import IntakeSmtpHandler, run_smtp_listener
+from redress_shared.clock import Clock
+from redress_shared.runtime import ServiceRuntime, create_app
+
+
+def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None) -> FastAPI:
+    """The intake application with its runtime (nothing connects until it starts)."""
+    settings = settings or IntakeSettings()
+    runtime = ServiceRuntime.build(settings, tables.platform, clock)
+    if settings.intake_smtp_port:
+        handler = IntakeSmtpHandler(runtime.session_factory, runtime.clock)
+        runtime.add_background(
+            "smtp-listener",
+            lambda: run_smtp_listener(
+                handler,
+                settings.intake_smtp_host,
+                settings.intake_smtp_port,
+                settings.intake_smtp_max_message_bytes,
+            ),
+        )
+    return create_app(
+        runtime,
+        title="Redress intake service",
+        description=(
+            "Receives complaints from other systems (JSON) and e-mail (SMTP), stores the raw "
+            "submission, normalises it and publishes `redress.complaint.received.v1`."
+        ),
+        routers=[router],
+        scopes=SCOPES,
+    )

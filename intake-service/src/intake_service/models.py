@@ -1,0 +1,132 @@
+"""The intake domain: what a well-formed complaint is, independent of channel and storage."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import phonenumbers
+
+CUSTOMER_KEY_NAMESPACE = uuid.UUID("2f0c5e6e-8d0b-4c3e-9f55-6a0d3b1f7a21")
+
+
+class InvalidComplaint(ValueError):
+    """The submission cannot become a complaint; ``field`` names the culprit."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def normalise_email(email: str | None) -> str | None:
+    """Trim and lower-case an e-mail address (domains and, in practice, local parts are
+    case-insensitive)."""
+    if email is None:
+        return None
+    cleaned = email.strip().lower()
+    return cleaned or None
+
+
+def normalise_phone(phone: str | None, default_region: str | None = None) -> str | None:
+    """Parse a phone number into E.164; raise InvalidComplaint when it is not a number."""
+    if phone is None or not phone.strip():
+        return None
+    try:
+        parsed = phonenumbers.parse(phone, default_region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidComplaint("customer.phone", f"not a phone number: {exc}") from exc
+    if not phonenumbers.is_possible_number(parsed):
+        raise InvalidComplaint("customer.phone", "not a possible phone number")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def customer_key(email: str | None, phone: str | None) -> str:
+    """A stable pseudonymous customer id derived from the preferred contact point.
+
+    It is the Kafka message key, so one customer's complaints stay in order, and it carries
+    no personal data itself.
+    """
+    if email:
+        basis = f"email:{email}"
+    elif phone:
+        basis = f"phone:{phone}"
+    else:
+        raise InvalidComplaint("customer", "an e-mail address or a phone number is required")
+    return str(uuid.uuid5(CUSTOMER_KEY_NAMESPACE, basis))
+
+
+def format_reference(received_at: datetime, number: int) -> str:
+    """The human reference quoted to the customer, e.g. ``RDR-2026-000123``."""
+    return f"RDR-{received_at.year}-{number:06d}"
+
+
+@dataclass(frozen=True)
+class Customer:
+    """The complaining customer as normalised contact points."""
+
+    key: str
+    name: str | None
+    email: str | None
+    phone: str | None
+    language: str | None
+
+
+@dataclass(frozen=True)
+class ComplaintDraft:
+    """A normalised complaint before registration gives it an id, a reference and a time."""
+
+    channel: str
+    customer: Customer
+    body: str
+    subject: str | None = None
+    channel_message_id: str | None = None
+    language: str | None = None
+    category: str | None = None
+    product: dict | None = field(default=None)
+    supplier: str | None = None
+    order_ref: str | None = None
+
+    def register(self, complaint_id: uuid.UUID, number: int, received_at: datetime) -> Complaint:
+        """The registered complaint, with its human reference derived from ``number``."""
+        return Complaint(
+            id=complaint_id,
+            reference=format_reference(received_at, number),
+            received_at=received_at,
+            draft=self,
+        )
+
+
+@dataclass(frozen=True)
+class Complaint:
+    """One registered complaint, whatever channel it came from."""
+
+    id: uuid.UUID
+    reference: str
+    received_at: datetime
+    draft: ComplaintDraft
+
+
+def build_customer(
+    *, name: str | None, email: str | None, phone: str | None, language: str | None
+) -> Customer:
+    """Normalise contact points and derive the customer key."""
+    clean_email = normalise_email(email)
+    clean_phone = normalise_phone(phone)
+    clean_name = name.strip() if name and name.strip() else None
+    return Customer(
+        key=customer_key(clean_email, clean_phone),
+        name=clean_name,
+        email=clean_email,
+        phone=clean_phone,
+        language=language.strip().lower() if language and language.strip() else None,
+    )
+
+
+def require_text(value: str | None, field: str) -> str:
+    """Strip ``value`` and refuse it when nothing but whitespace is left."""
+    cleaned = (value or "").strip()
+    if not cleaned:
+        raise InvalidComplaint(field, "must contain text")
+    return cleaned

@@ -1,0 +1,111 @@
+"""Request and response bodies of the intake API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+
+LANGUAGE_TAG = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+
+
+class CustomerIn(BaseModel):
+    """The customer as the submitting system knows them; one contact point is required."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    name: str | None = Field(default=None, max_length=300, examples=["Ana Pop"])
+    email: EmailStr | None = Field(default=None, examples=["ana@example.com"])
+    phone: str | None = Field(default=None, max_length=40, examples=["+40 721 000 000"])
+    language: str | None = Field(
+        default=None, pattern=LANGUAGE_TAG, description="BCP 47 tag", examples=["ro"]
+    )
+
+    @model_validator(mode="after")
+    def _one_contact_point(self) -> CustomerIn:
+        if not self.email and not self.phone:
+            raise ValueError("an e-mail address or a phone number is required")
+        return self
+
+
+class ProductIn(BaseModel):
+    """The product the complaint concerns."""
+
+    sku: str | None = Field(default=None, max_length=100, examples=["CH-20"])
+    name: str | None = Field(default=None, max_length=300, examples=["Charger 20W"])
+
+
+class ComplaintCreate(BaseModel):
+    """A complaint submitted by another system. Only ``body`` and one contact point are required."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "customer": {
+                        "name": "Ana Pop",
+                        "email": "ana@example.com",
+                        "phone": "+40 721 000 000",
+                        "language": "ro",
+                    },
+                    "subject": "Broken charger",
+                    "body": "Încărcătorul s-a oprit după două zile. Vreau unul nou.",
+                    "category": "product_defect",
+                    "product": {"sku": "CH-20", "name": "Charger 20W"},
+                    "supplier": "Voltix",
+                    "order_ref": "SO-1042",
+                }
+            ]
+        }
+    )
+
+    customer: CustomerIn
+    subject: str | None = Field(default=None, max_length=500)
+    body: str = Field(max_length=100_000, description="The complaint in the customer's own words.")
+    category: str | None = Field(default=None, max_length=100, examples=["product_defect"])
+    product: ProductIn | None = None
+    supplier: str | None = Field(default=None, max_length=300)
+    order_ref: str | None = Field(default=None, max_length=100)
+    external_id: str | None = Field(
+        default=None,
+        max_length=300,
+        description="The submitting system's own id for this complaint; a resubmission with "
+        "the same id returns the first complaint.",
+    )
+
+    @field_validator("body")
+    @classmethod
+    def _body_has_text(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must contain text, not only whitespace")
+        return value.strip()
+
+
+class ComplaintAccepted(BaseModel):
+    """The answer to a submission: 202 when new, 200 when it repeats an earlier one."""
+
+    complaint_id: uuid.UUID
+    reference: str = Field(examples=["RDR-2026-000123"])
+    status: Literal["accepted", "duplicate"]
+    received_at: datetime
+
+
+class ComplaintRead(BaseModel):
+    """A normalised complaint as intake registered it."""
+
+    id: uuid.UUID
+    reference: str
+    channel: str
+    channel_message_id: str | None
+    received_at: datetime
+    customer_key: str
+    customer: dict
+    subject: str | None
+    body: str
+    language: str | None
+    category: str | None
+    product: dict | None
+    supplier: str | None
+    order_ref: str | None

@@ -1,0 +1,78 @@
+"""Intake's tables (schema ``intake``)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    Sequence,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+from redress_shared.db import PlatformTables
+
+SCHEMA = "intake"
+metadata = MetaData(schema=SCHEMA)
+platform = PlatformTables(metadata)
+
+reference_sequence = Sequence("complaint_reference_seq", metadata=metadata)
+
+raw_submissions = Table(
+    "raw_submissions",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("channel", Text, nullable=False),
+    Column("content_type", Text, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("submitted_by", Text, comment="API key name, or the SMTP peer"),
+    Column("status", Text, nullable=False, comment="accepted | duplicate | quarantined"),
+)
+
+complaints = Table(
+    "complaints",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("reference", Text, nullable=False, unique=True),
+    Column("raw_submission_id", UUID(as_uuid=True), ForeignKey(raw_submissions.c.id), nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("channel_message_id", Text),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("customer_key", Text, nullable=False),
+    Column("customer", JSONB, nullable=False),
+    Column("subject", Text),
+    Column("body", Text, nullable=False),
+    Column("language", Text),
+    Column("category", Text),
+    Column("product", JSONB),
+    Column("supplier", Text),
+    Column("order_ref", Text),
+    Index(
+        "ux_complaints_channel_message_id",
+        "channel",
+        "channel_message_id",
+        unique=True,
+        postgresql_where=text("channel_message_id IS NOT NULL"),
+    ),
+    Index("ix_complaints_customer_key", "customer_key"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("client", Text, nullable=False, comment="the API key id the key belongs to"),
+    Column("key", Text, nullable=False),
+    Column("request_hash", Text, nullable=False),
+    Column("complaint_id", UUID(as_uuid=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("client", "key"),
+)

@@ -1,0 +1,291 @@
+"""The stack runner: embedded infrastructure, migrations, topics, the four services, clean stop.
+
+``python -m redress_stack run`` (what ``make run`` calls) starts everything, waits until every
+``/readyz`` is green, prints where things are and stops it all on Ctrl-C or SIGTERM. Setting
+``REDRESS_DATABASE_URL``, ``REDRESS_KAFKA_BOOTSTRAP_SERVERS`` or ``REDRESS_SMTP_HOST`` uses an
+existing PostgreSQL, Kafka or SMTP server instead of the embedded one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import os
+import secrets
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from redress_shared.kafka import ensure_topics
+from redress_shared.migrations import upgrade_to_head
+from redress_stack.catalog import (
+    DATABASE_NAME,
+    KAFKA_PORT,
+    MAIL_SINK_PORT,
+    POSTGRES_PORT,
+    SERVICES,
+    TOPIC_PARTITIONS,
+    TOPICS,
+    ServiceSpec,
+)
+from redress_stack.infra import (
+    EmbeddedPostgres,
+    MailSink,
+    ManagedProcess,
+    TansuBroker,
+    free_port,
+    wait_for,
+)
+
+ADMIN_KEY_FILE = "admin-api-key"
+STACK_FILE = "stack.json"
+
+
+@dataclass
+class StackPorts:
+    """Every port the stack listens on."""
+
+    services: dict[str, int]
+    intake_smtp: int
+    postgres: int
+    kafka: int
+    mail_sink: int
+
+    @classmethod
+    def defaults(cls) -> StackPorts:
+        """The documented local ports, each overridable by ``REDRESS_<NAME>_PORT``."""
+
+        def env_port(name: str, default: int) -> int:
+            return int(os.environ.get(f"REDRESS_{name}_PORT", default))
+
+        return cls(
+            services={s.name: env_port(s.env_name, s.port) for s in SERVICES},
+            intake_smtp=env_port("INTAKE_SMTP", 2525),
+            postgres=env_port("POSTGRES", POSTGRES_PORT),
+            kafka=env_port("KAFKA", KAFKA_PORT),
+            mail_sink=env_port("MAIL_SINK", MAIL_SINK_PORT),
+        )
+
+    @classmethod
+    def free(cls) -> StackPorts:
+        """Free ports for everything, so a test stack runs beside a developer's stack."""
+        return cls(
+            services={s.name: free_port() for s in SERVICES},
+            intake_smtp=free_port(),
+            postgres=free_port(),
+            kafka=free_port(),
+            mail_sink=free_port(),
+        )
+
+
+@dataclass
+class Stack:
+    """The whole local platform, started and stopped as one."""
+
+    data_dir: Path
+    ports: StackPorts
+    admin_key: str = ""
+    database_url: str = ""
+    kafka_bootstrap: str = ""
+    smtp: tuple[str, int] = ("127.0.0.1", 0)
+    _infra: list = field(default_factory=list)
+    _services: dict[str, ManagedProcess] = field(default_factory=dict)
+
+    @property
+    def log_dir(self) -> Path:
+        """Where every process writes its log."""
+        return self.data_dir / "logs"
+
+    @property
+    def maildir(self) -> Path:
+        """Where the local mail sink files outgoing e-mail."""
+        return self.data_dir / "mail"
+
+    def start(self) -> None:
+        """Start infrastructure, migrate, create topics, start services, wait until ready."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(exist_ok=True)
+        self.admin_key = self._admin_key()
+        self._start_postgres()
+        self._start_kafka()
+        self._start_mail()
+        for spec in SERVICES:
+            _say(f"migrating {spec.name}")
+            package = importlib.import_module(spec.package)
+            upgrade_to_head(self.database_url, package.MIGRATIONS_DIR, spec.schema)
+        asyncio.run(ensure_topics(self.kafka_bootstrap, TOPICS, partitions=TOPIC_PARTITIONS))
+        for spec in SERVICES:
+            process = ManagedProcess(
+                spec.name,
+                [sys.executable, *spec.command],
+                self.log_dir / f"{spec.name}.log",
+                env=self._service_env(spec),
+            )
+            process.start()
+            self._services[spec.name] = process
+        for spec in SERVICES:
+            wait_for(
+                lambda spec=spec: self._ready(spec), 120, f"{spec.name} /readyz", self._services[spec.name]
+            )
+        self._write_stack_file()
+
+    def _admin_key(self) -> str:
+        from_env = os.environ.get("REDRESS_ADMIN_API_KEY")
+        key_file = self.data_dir / ADMIN_KEY_FILE
+        if from_env:
+            key = from_env
+        elif key_file.exists():
+            key = key_file.read_text().strip()
+        else:
+            key = "rdr_" + secrets.token_urlsafe(32)
+        key_file.write_text(key + "\n")
+        key_file.chmod(0o600)
+        return key
+
+    def _start_postgres(self) -> None:
+        external = os.environ.get("REDRESS_DATABASE_URL")
+        if external:
+            self.database_url = external
+            return
+        _say("starting embedded PostgreSQL")
+        postgres = EmbeddedPostgres(self.data_dir / "postgres", self.ports.postgres, self.log_dir)
+        postgres.start()
+        self._infra.append(postgres)
+        postgres.create_database(DATABASE_NAME)
+        self.database_url = postgres.url(DATABASE_NAME)
+
+    def _start_kafka(self) -> None:
+        external = os.environ.get("REDRESS_KAFKA_BOOTSTRAP_SERVERS")
+        if external:
+            self.kafka_bootstrap = external
+            return
+        _say("starting Tansu (Kafka protocol, in memory)")
+        broker = TansuBroker(self.ports.kafka, self.log_dir)
+        broker.start()
+        self._infra.append(broker)
+        self.kafka_bootstrap = broker.bootstrap_servers
+
+    def _start_mail(self) -> None:
+        external = os.environ.get("REDRESS_SMTP_HOST")
+        if external:
+            self.smtp = (external, int(os.environ.get("REDRESS_SMTP_PORT", "25")))
+            return
+        sink = MailSink(self.ports.mail_sink, self.maildir, self.log_dir)
+        sink.start()
+        self._infra.append(sink)
+        self.smtp = ("127.0.0.1", self.ports.mail_sink)
+
+    def _service_env(self, spec: ServiceSpec) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            {
+                "REDRESS_SERVICE_NAME": spec.name,
+                "REDRESS_DB_SCHEMA": spec.schema,
+                "REDRESS_HTTP_PORT": str(self.ports.services[spec.name]),
+                "REDRESS_DATABASE_URL": self.database_url,
+                "REDRESS_KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
+                "REDRESS_ADMIN_API_KEY": self.admin_key,
+                "REDRESS_DATA_DIR": str(self.data_dir / spec.name),
+                "REDRESS_SMTP_HOST": self.smtp[0],
+                "REDRESS_SMTP_PORT": str(self.smtp[1]),
+                "REDRESS_INTAKE_SMTP_PORT": str(self.ports.intake_smtp),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        return env
+
+    def url(self, service_name: str) -> str:
+        """Base URL of a service."""
+        return f"http://127.0.0.1:{self.ports.services[service_name]}"
+
+    def _ready(self, spec: ServiceSpec) -> bool:
+        try:
+            return httpx.get(self.url(spec.name) + "/readyz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def _write_stack_file(self) -> None:
+        description = {
+            "services": {s.name: self.url(s.name) for s in SERVICES},
+            "intake_smtp": f"127.0.0.1:{self.ports.intake_smtp}",
+            "database_url": self.database_url,
+            "kafka_bootstrap_servers": self.kafka_bootstrap,
+            "smtp": f"{self.smtp[0]}:{self.smtp[1]}",
+            "maildir": str(self.maildir),
+            "admin_api_key_file": str(self.data_dir / ADMIN_KEY_FILE),
+            "logs": str(self.log_dir),
+            "pid": os.getpid(),
+        }
+        (self.data_dir / STACK_FILE).write_text(json.dumps(description, indent=2))
+
+    def dead_services(self) -> list[str]:
+        """Names of services whose process has exited."""
+        return [name for name, process in self._services.items() if not process.running]
+
+    def stop(self) -> None:
+        """Stop services first (they drain), then the mail sink, broker and database."""
+        for process in self._services.values():
+            if process.running and process.process is not None:
+                process.process.send_signal(signal.SIGTERM)
+        for process in self._services.values():
+            process.stop(timeout=20)
+        for component in reversed(self._infra):
+            component.stop()
+        (self.data_dir / STACK_FILE).unlink(missing_ok=True)
+
+
+def _say(message: str) -> None:
+    print(f"[redress] {message}", flush=True)
+
+
+def run(data_dir: Path, free_ports: bool = False) -> int:
+    """Start the stack and keep it up until SIGINT/SIGTERM or a service dies."""
+    stack = Stack(data_dir=data_dir.resolve(), ports=StackPorts.free() if free_ports else StackPorts.defaults())
+    stop_requested = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        stop_requested.set()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, request_stop)
+    started = time.monotonic()
+    try:
+        stack.start()
+        _print_banner(stack, time.monotonic() - started)
+        while not stop_requested.is_set():
+            dead = stack.dead_services()
+            if dead:
+                _say(f"service stopped unexpectedly: {', '.join(dead)}; see {stack.log_dir}")
+                return 1
+            time.sleep(0.5)
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _say("stopping")
+        stack.stop()
+        _say("stopped")
+
+
+def _print_banner(stack: Stack, seconds: float) -> None:
+    lines = [f"Redress is up ({seconds:.1f}s). Ctrl-C stops everything.", ""]
+    for spec in SERVICES:
+        lines.append(f"  {spec.name:<22} {stack.url(spec.name)}/docs")
+    lines += [
+        f"  {'intake SMTP':<22} smtp://127.0.0.1:{stack.ports.intake_smtp}",
+        f"  {'outgoing mail':<22} {stack.maildir} (Maildir)" if stack.smtp[1] == stack.ports.mail_sink
+        else f"  {'outgoing mail':<22} smtp://{stack.smtp[0]}:{stack.smtp[1]}",
+        f"  {'PostgreSQL':<22} {stack.database_url}",
+        f"  {'Kafka':<22} {stack.kafka_bootstrap}",
+        f"  {'logs':<22} {stack.log_dir}",
+        f"  {'admin API key':<22} {stack.data_dir / ADMIN_KEY_FILE}",
+    ]
+    print("\n".join(lines), flush=True)

@@ -1,0 +1,189 @@
+"""API keys with scopes. Keys are random 256-bit secrets, stored only as SHA-256 hashes.
+
+A slow password hash is not needed: the keys are high-entropy, so a fast hash cannot be
+brute-forced, and it keeps each request's lookup to one indexed read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from redress_shared.db import PlatformTables
+from redress_shared.errors import NotFound, Problem, ProblemDetail
+
+ADMIN_SCOPE = "admin"
+KEY_PREFIX = "rdr_"
+
+_bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer rdr_...`")
+
+
+def generate_api_key() -> str:
+    """A new random API key (shown to its owner once, never stored in clear)."""
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_api_key(key: str) -> str:
+    """The stored form of an API key."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller, as identified by its API key."""
+
+    key_id: uuid.UUID
+    name: str
+    scopes: frozenset[str]
+
+    def allows(self, scope: str) -> bool:
+        """True if this key may use ``scope`` (the admin scope allows everything)."""
+        return ADMIN_SCOPE in self.scopes or scope in self.scopes
+
+
+async def seed_admin_key(
+    session_factory: async_sessionmaker[AsyncSession], tables: PlatformTables, key: str
+) -> None:
+    """Make ``key`` a valid admin key of this service (idempotent)."""
+    async with session_factory() as session, session.begin():
+        await session.execute(
+            insert(tables.api_keys)
+            .values(id=uuid.uuid4(), name="admin", key_hash=hash_api_key(key), scopes=[ADMIN_SCOPE])
+            .on_conflict_do_nothing(index_elements=["key_hash"])
+        )
+
+
+def _unauthenticated(detail: str) -> Problem:
+    return Problem(
+        401,
+        "unauthenticated",
+        "Authentication is required",
+        detail,
+        headers={"WWW-Authenticate": 'Bearer realm="redress"'},
+    )
+
+
+def require_scope(scope: str):  # noqa: ANN201 - returns a FastAPI dependency
+    """A dependency that admits only callers whose API key carries ``scope``."""
+
+    async def dependency(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Principal:
+        if credentials is None or not credentials.credentials:
+            raise _unauthenticated("Send an API key as 'Authorization: Bearer <key>'")
+        runtime = request.app.state.runtime
+        api_keys = runtime.tables.api_keys
+        async with runtime.session_factory() as session:
+            row = (
+                await session.execute(
+                    select(api_keys.c.id, api_keys.c.name, api_keys.c.scopes).where(
+                        api_keys.c.key_hash == hash_api_key(credentials.credentials),
+                        api_keys.c.revoked_at.is_(None),
+                    )
+                )
+            ).first()
+        if row is None:
+            raise _unauthenticated("The API key is unknown or revoked")
+        principal = Principal(key_id=row.id, name=row.name, scopes=frozenset(row.scopes))
+        if not principal.allows(scope):
+            raise Problem(
+                403,
+                "forbidden",
+                "The API key lacks the required scope",
+                f"This operation needs the '{scope}' scope",
+                required_scope=scope,
+            )
+        return principal
+
+    return dependency
+
+
+AUTH_RESPONSES: dict[int | str, dict] = {
+    401: {"model": ProblemDetail, "description": "Missing, unknown or revoked API key"},
+    403: {"model": ProblemDetail, "description": "The API key lacks the required scope"},
+}
+
+AdminPrincipal = Annotated[Principal, Depends(require_scope(ADMIN_SCOPE))]
+
+
+class ApiKeyCreate(BaseModel):
+    """A new API key's name and scopes."""
+
+    name: str = Field(min_length=1, max_length=200, examples=["crm-integration"])
+    scopes: list[str] = Field(min_length=1, examples=[["complaints:write"]])
+
+
+class ApiKeyRead(BaseModel):
+    """An API key as listed (never with its secret)."""
+
+    id: uuid.UUID
+    name: str
+    scopes: list[str]
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class ApiKeyCreated(ApiKeyRead):
+    """The answer to creating a key: the only time the secret is shown."""
+
+    key: str = Field(examples=["rdr_3q2-7Jb...kq"])
+
+
+def api_keys_router(known_scopes: list[str]) -> APIRouter:
+    """Admin endpoints to create, list and revoke this service's API keys."""
+    router = APIRouter(prefix="/v1/api-keys", tags=["api keys"], responses=AUTH_RESPONSES)
+    allowed = set(known_scopes) | {ADMIN_SCOPE}
+
+    @router.post("", status_code=status.HTTP_201_CREATED, summary="Create an API key")
+    async def create_key(body: ApiKeyCreate, request: Request, _: AdminPrincipal) -> ApiKeyCreated:
+        unknown = sorted(set(body.scopes) - allowed)
+        if unknown:
+            raise Problem(
+                422, "unknown-scope", "Unknown scope", f"Unknown scopes: {', '.join(unknown)}",
+                allowed_scopes=sorted(allowed),
+            )
+        runtime = request.app.state.runtime
+        key = generate_api_key()
+        async with runtime.session_factory() as session, session.begin():
+            row = (
+                await session.execute(
+                    insert(runtime.tables.api_keys)
+                    .values(id=uuid.uuid4(), name=body.name, key_hash=hash_api_key(key), scopes=body.scopes)
+                    .returning(runtime.tables.api_keys)
+                )
+            ).one()
+        return ApiKeyCreated(key=key, **row._mapping)
+
+    @router.get("", summary="List API keys")
+    async def list_keys(request: Request, _: AdminPrincipal) -> list[ApiKeyRead]:
+        runtime = request.app.state.runtime
+        async with runtime.session_factory() as session:
+            rows = (await session.execute(select(runtime.tables.api_keys))).all()
+        return [ApiKeyRead(**row._mapping) for row in rows]
+
+    @router.delete("/{key_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Revoke an API key")
+    async def revoke_key(key_id: uuid.UUID, request: Request, _: AdminPrincipal) -> None:
+        runtime = request.app.state.runtime
+        api_keys = runtime.tables.api_keys
+        async with runtime.session_factory() as session, session.begin():
+            result = await session.execute(
+                update(api_keys)
+                .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=runtime.clock.now())
+            )
+        if result.rowcount == 0:
+            raise NotFound("API key", key_id)
+
+    return router

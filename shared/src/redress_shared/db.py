@@ -1,0 +1,86 @@
+"""Async SQLAlchemy engine and sessions, and the platform tables every service owns a copy of.
+
+Each service keeps its tables in its own PostgreSQL schema; the outbox, inbox and API-key
+tables are the same shape everywhere, so they are defined once here and created by each
+service's first migration (see :mod:`redress_shared.migrations`).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    Index,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from redress_shared.settings import ServiceSettings
+
+
+def create_engine(settings: ServiceSettings) -> AsyncEngine:
+    """Create the service's engine; every connection's search_path is the service schema."""
+    return create_async_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size,
+        pool_pre_ping=True,
+        connect_args={"server_settings": {"application_name": settings.service_name}},
+    )
+
+
+def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded objects usable after commit."""
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+class PlatformTables:
+    """The outbox, inbox and API-key tables, bound to one service's ``MetaData`` (schema)."""
+
+    def __init__(self, metadata: MetaData) -> None:
+        self.outbox = Table(
+            "outbox",
+            metadata,
+            Column("id", BigInteger, Identity(always=True), primary_key=True),
+            Column("event_id", UUID(as_uuid=True), nullable=False, unique=True),
+            Column("topic", Text, nullable=False),
+            Column("message_key", Text, nullable=False),
+            Column("event", JSONB, nullable=False),
+            Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+            Column("published_at", DateTime(timezone=True)),
+            Index(
+                "ix_outbox_unpublished",
+                "id",
+                postgresql_where=text("published_at IS NULL"),
+            ),
+        )
+        self.inbox = Table(
+            "inbox",
+            metadata,
+            Column("consumer", Text, nullable=False),
+            Column("event_id", UUID(as_uuid=True), nullable=False),
+            Column("event_type", Text, nullable=False),
+            Column(
+                "processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()
+            ),
+            PrimaryKeyConstraint("consumer", "event_id"),
+        )
+        self.api_keys = Table(
+            "api_keys",
+            metadata,
+            Column("id", UUID(as_uuid=True), primary_key=True),
+            Column("name", Text, nullable=False),
+            Column("key_hash", Text, nullable=False, unique=True),
+            Column("scopes", ARRAY(Text), nullable=False),
+            Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+            Column("revoked_at", DateTime(timezone=True)),
+        )

@@ -1,0 +1,221 @@
+"""The integration contract: topics, the CloudEvents envelope and every event payload.
+
+Events travel in Kafka binary mode: CloudEvents attributes in ``ce_*`` headers, the JSON
+payload as the value and the aggregate id as the message key. Payload models evolve
+additively; a breaking change is a new ``.vN`` type.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from cloudevents.core.bindings import kafka as ce_kafka
+from cloudevents.core.v1.event import CloudEvent
+from pydantic import BaseModel, ConfigDict, Field
+
+COMPLAINTS_TOPIC = "redress.complaints.v1"
+CASES_TOPIC = "redress.cases.v1"
+NOTIFICATIONS_TOPIC = "redress.notifications.v1"
+ALERTS_TOPIC = "redress.alerts.v1"
+ALL_TOPICS = (COMPLAINTS_TOPIC, CASES_TOPIC, NOTIFICATIONS_TOPIC, ALERTS_TOPIC)
+
+COMPLAINT_RECEIVED = "redress.complaint.received.v1"
+CASE_OPENED = "redress.case.opened.v1"
+NOTIFICATION_SENT = "redress.notification.sent.v1"
+NOTIFICATION_FAILED = "redress.notification.failed.v1"
+
+CORRELATION_EXTENSION = "correlationid"
+
+
+def dead_letter_topic(topic: str) -> str:
+    """Name of the dead-letter topic that holds ``topic``'s poison messages."""
+    return f"{topic}.dlq"
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class CustomerContact(_Payload):
+    """Who complained and how to reach them; ``customer_key`` is stable across channels."""
+
+    customer_key: str = Field(description="Stable pseudonymous customer id (the message key).")
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = Field(default=None, description="E.164")
+    language: str | None = Field(default=None, description="BCP 47 language tag, e.g. 'ro'")
+
+
+class ProductRef(_Payload):
+    """The product a complaint concerns."""
+
+    sku: str | None = None
+    name: str | None = None
+
+
+class ComplaintReceivedV1(_Payload):
+    """A complaint was registered by intake (``redress.complaint.received.v1``)."""
+
+    complaint_id: uuid.UUID
+    reference: str = Field(examples=["RDR-2026-000123"])
+    received_at: datetime
+    channel: Literal["api", "email", "phone", "chat", "social"]
+    channel_message_id: str | None = None
+    customer: CustomerContact
+    subject: str | None = None
+    body: str
+    language: str | None = None
+    category: str | None = None
+    product: ProductRef | None = None
+    supplier: str | None = None
+    order_ref: str | None = None
+
+
+class CaseDueTimes(_Payload):
+    """Deadlines of a case's SLA clocks."""
+
+    acknowledge_by: datetime
+    first_response_by: datetime
+    resolve_by: datetime
+
+
+class CaseOpenedV1(_Payload):
+    """A case was opened for a complaint (``redress.case.opened.v1``)."""
+
+    case_id: uuid.UUID
+    complaint_id: uuid.UUID
+    reference: str
+    status: str
+    priority: str
+    category: str | None = None
+    channel: str
+    opened_at: datetime
+    subject: str | None = None
+    language: str | None = None
+    customer: CustomerContact
+    product: ProductRef | None = None
+    supplier: str | None = None
+    due: CaseDueTimes
+    sla_policy: str
+
+
+class NotificationOutcomeV1(_Payload):
+    """A customer notification was sent or finally failed (``redress.notification.*.v1``)."""
+
+    notification_id: uuid.UUID
+    case_id: uuid.UUID
+    trigger_event_id: uuid.UUID
+    template: str
+    channel: str
+    status: Literal["sent", "failed"]
+    attempts: int
+    occurred_at: datetime
+    error: str | None = None
+
+
+EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
+    COMPLAINT_RECEIVED: ComplaintReceivedV1,
+    CASE_OPENED: CaseOpenedV1,
+    NOTIFICATION_SENT: NotificationOutcomeV1,
+    NOTIFICATION_FAILED: NotificationOutcomeV1,
+}
+
+
+class EventEnvelope(BaseModel):
+    """One CloudEvent as our code sees it: attributes, the partition key and the data."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    source: str
+    type: str
+    subject: str | None = None
+    time: datetime
+    key: str = Field(description="Aggregate id; the Kafka message key.")
+    correlation_id: str | None = None
+    data: dict[str, Any]
+
+    def payload(self) -> BaseModel:
+        """The data parsed as the model registered for this event type."""
+        model = EVENT_PAYLOADS.get(self.type)
+        if model is None:
+            raise UnknownEventType(self.type)
+        return model.model_validate(self.data)
+
+
+class UnknownEventType(ValueError):
+    """The event's type is not one this code knows."""
+
+
+class MalformedEvent(ValueError):
+    """A Kafka record that is not a valid CloudEvent of ours."""
+
+
+def new_event(
+    *,
+    source: str,
+    type: str,
+    key: str,
+    payload: BaseModel,
+    time: datetime,
+    subject: str | None = None,
+    correlation_id: str | None = None,
+) -> EventEnvelope:
+    """Wrap a payload model in an envelope with a fresh id."""
+    return EventEnvelope(
+        source=source,
+        type=type,
+        subject=subject,
+        time=time,
+        key=key,
+        correlation_id=correlation_id,
+        data=payload.model_dump(mode="json"),
+    )
+
+
+def to_kafka_record(event: EventEnvelope) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    """Encode an envelope as (key, value, headers) in CloudEvents Kafka binary mode."""
+    attributes: dict[str, Any] = {
+        "id": str(event.id),
+        "source": event.source,
+        "type": event.type,
+        "time": event.time,
+        "datacontenttype": "application/json",
+    }
+    if event.subject:
+        attributes["subject"] = event.subject
+    if event.correlation_id:
+        attributes[CORRELATION_EXTENSION] = event.correlation_id
+    message = ce_kafka.to_binary_event(
+        CloudEvent(attributes=attributes, data=event.data), key_mapper=lambda _e: event.key
+    )
+    key = message.key.encode() if isinstance(message.key, str) else message.key or b""
+    return key, message.value, list(message.headers.items())
+
+
+def from_kafka_record(
+    key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]] | tuple
+) -> EventEnvelope:
+    """Decode a binary-mode CloudEvents Kafka record; raise MalformedEvent if it is not one."""
+    try:
+        message = ce_kafka.KafkaMessage(
+            headers={name: raw for name, raw in headers}, key=key, value=value or b""
+        )
+        event = ce_kafka.from_binary_event(message)
+        data = event.get_data()
+        if not isinstance(data, dict):
+            raise MalformedEvent("event data is not a JSON object")
+        return EventEnvelope(
+            id=uuid.UUID(event.get_id()),
+            source=event.get_source(),
+            type=event.get_type(),
+            subject=event.get_subject(),
+            time=event.get_time(),
+            key=(key or b"").decode(),
+            correlation_id=event.get_extension(CORRELATION_EXTENSION),
+            data=data,
+        )
+    except MalformedEvent:
+        raise
+    except Exception as exc:  # the binding raises many types; all mean "not our event"
+        raise MalformedEvent(f"{type(exc).__name__}: {exc}") from exc

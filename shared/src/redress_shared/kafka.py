@@ -1,0 +1,189 @@
+"""Kafka adapters: producer, topic set-up and the idempotent consumer loop.
+
+The consumer processes each record in one database transaction that also records the event
+id in the inbox, commits the offset only after that transaction commits, retries a failing
+record a bounded number of times and then parks it on ``<topic>.dlq`` with the error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from redress_shared.db import PlatformTables
+from redress_shared.events import (
+    EventEnvelope,
+    MalformedEvent,
+    dead_letter_topic,
+    from_kafka_record,
+)
+from redress_shared.observability import EVENTS_CONSUMED, bind_correlation_id
+from redress_shared.settings import ServiceSettings
+
+log = structlog.get_logger(__name__)
+
+TOPIC_ALREADY_EXISTS = 36
+
+EventHandler = Callable[[AsyncSession, EventEnvelope], Awaitable[None]]
+
+
+def create_producer(settings: ServiceSettings) -> AIOKafkaProducer:
+    """A producer that waits for all in-sync replicas; idempotence is a setting (Tansu lacks it)."""
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id=f"{settings.kafka_client_id_prefix}-{settings.service_name}",
+        acks="all",
+        enable_idempotence=settings.kafka_enable_idempotence,
+        linger_ms=2,
+    )
+
+
+async def ensure_topics(
+    bootstrap_servers: str, topics: Sequence[str], partitions: int = 3, replication: int = 1
+) -> None:
+    """Create ``topics`` and their dead-letter topics if they do not exist yet."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        wanted = [*topics, *(dead_letter_topic(t) for t in topics)]
+        existing = set(await admin.list_topics())
+        missing = [name for name in wanted if name not in existing]
+        if not missing:
+            return
+        response = await admin.create_topics(
+            [NewTopic(name, num_partitions=partitions, replication_factor=replication) for name in missing]
+        )
+        for name, code, *_ in response.topic_errors:
+            if code not in (0, TOPIC_ALREADY_EXISTS):
+                raise RuntimeError(f"could not create topic {name}: error code {code}")
+    finally:
+        await admin.close()
+
+
+class EventConsumer:
+    """One consumer group: inbox-deduplicated handlers, manual commits, bounded retries, DLQ."""
+
+    def __init__(
+        self,
+        *,
+        group_id: str,
+        topics: Sequence[str],
+        handlers: dict[str, EventHandler],
+        session_factory: async_sessionmaker[AsyncSession],
+        tables: PlatformTables,
+        settings: ServiceSettings,
+    ) -> None:
+        self.group_id = group_id
+        self._topics = list(topics)
+        self._handlers = handlers
+        self._session_factory = session_factory
+        self._tables = tables
+        self._producer: AIOKafkaProducer | None = None
+        self._settings = settings
+        self._consumer: AIOKafkaConsumer | None = None
+
+    @property
+    def started(self) -> bool:
+        """True once the consumer has connected and joined its group."""
+        return self._consumer is not None
+
+    async def run(self, producer: AIOKafkaProducer) -> None:
+        """Consume until cancelled; ``producer`` sends poison records to the dead-letter topic."""
+        self._producer = producer
+        consumer = AIOKafkaConsumer(
+            *self._topics,
+            bootstrap_servers=self._settings.kafka_bootstrap_servers,
+            group_id=self.group_id,
+            client_id=f"{self._settings.kafka_client_id_prefix}-{self.group_id}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=200,
+        )
+        await consumer.start()
+        self._consumer = consumer
+        try:
+            while True:
+                batches = await consumer.getmany(timeout_ms=500)
+                for partition, records in batches.items():
+                    for record in records:
+                        await self._process(record)
+                    await consumer.commit({partition: records[-1].offset + 1})
+        finally:
+            self._consumer = None
+            await consumer.stop()
+
+    async def _process(self, record: ConsumerRecord) -> None:
+        try:
+            event = from_kafka_record(record.key, record.value, record.headers)
+        except MalformedEvent as exc:
+            await self._dead_letter(record, f"malformed event: {exc}")
+            return
+        bind_correlation_id(event.correlation_id)
+        handler = self._handlers.get(event.type)
+        if handler is None:
+            EVENTS_CONSUMED.labels(self.group_id, "ignored").inc()
+            return
+        retries = self._settings.consumer_max_retries
+        for attempt in range(1, retries + 1):
+            try:
+                outcome = await self._handle_once(handler, event)
+                EVENTS_CONSUMED.labels(self.group_id, outcome).inc()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning(
+                    "event_handling_failed",
+                    consumer=self.group_id,
+                    event_id=str(event.id),
+                    event_type=event.type,
+                    attempt=attempt,
+                    error=repr(exc),
+                )
+                if attempt == retries:
+                    await self._dead_letter(record, repr(exc))
+                    return
+                await asyncio.sleep(self._settings.consumer_retry_backoff_seconds * 2 ** (attempt - 1))
+
+    async def _handle_once(self, handler: EventHandler, event: EventEnvelope) -> str:
+        inbox = self._tables.inbox
+        async with self._session_factory() as session, session.begin():
+            claimed = await session.scalar(
+                insert(inbox)
+                .values(consumer=self.group_id, event_id=event.id, event_type=event.type)
+                .on_conflict_do_nothing()
+                .returning(inbox.c.event_id)
+            )
+            if claimed is None:
+                return "duplicate"
+            await handler(session, event)
+        return "processed"
+
+    async def _dead_letter(self, record: ConsumerRecord, error: str) -> None:
+        topic = dead_letter_topic(record.topic)
+        headers = [
+            *(record.headers or ()),
+            ("redress_dlq_error", error[:2000].encode()),
+            ("redress_dlq_consumer", self.group_id.encode()),
+            ("redress_dlq_source", f"{record.topic}/{record.partition}/{record.offset}".encode()),
+        ]
+        assert self._producer is not None
+        await self._producer.send_and_wait(topic, value=record.value, key=record.key, headers=headers)
+        EVENTS_CONSUMED.labels(self.group_id, "dead_lettered").inc()
+        log.error(
+            "event_dead_lettered",
+            consumer=self.group_id,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            error=error,
+        )
+
+
+__all__ = ["EventConsumer", "EventHandler", "create_producer", "ensure_topics"]

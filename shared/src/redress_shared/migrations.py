@@ -1,0 +1,67 @@
+"""Alembic per service: one schema each, its own version table, one migrator at a time."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from alembic import command, context, op
+from alembic.config import Config
+from sqlalchemy import MetaData, pool, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import async_engine_from_config
+
+from redress_shared.db import PlatformTables
+
+
+def upgrade_to_head(database_url: str, migrations_dir: Path, schema: str) -> None:
+    """Apply every pending migration of one service (synchronous; run it in a thread)."""
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    config.attributes["schema"] = schema
+    command.upgrade(config, "head")
+
+
+def run_env(target_metadata: MetaData) -> None:
+    """Body of every service's ``env.py``: online migrations over asyncpg."""
+    config = context.config
+    schema = config.attributes.get("schema") or target_metadata.schema
+    asyncio.run(_run_online(config, target_metadata, schema))
+
+
+async def _run_online(config: Config, target_metadata: MetaData, schema: str) -> None:
+    engine = async_engine_from_config(
+        config.get_section(config.config_ini_section, {}) or {
+            "sqlalchemy.url": config.get_main_option("sqlalchemy.url")
+        },
+        prefix="sqlalchemy.",
+        poolclass=pool.NullPool,
+    )
+    async with engine.connect() as connection:
+        await connection.run_sync(_migrate, target_metadata, schema)
+        await connection.commit()
+    await engine.dispose()
+
+
+def _migrate(connection: Connection, target_metadata: MetaData, schema: str) -> None:
+    # Replicas starting together must not race each other through the same migration.
+    connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": schema})
+    connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        version_table_schema=schema,
+        include_schemas=False,
+        transaction_per_migration=False,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def create_platform_tables(schema: str) -> None:
+    """Create the outbox, inbox and api_keys tables in ``schema`` (first migration only)."""
+    platform = PlatformTables(MetaData(schema=schema))
+    bind = op.get_bind()
+    for table in (platform.outbox, platform.inbox, platform.api_keys):
+        table.create(bind)

@@ -1,0 +1,159 @@
+"""JSON logs with a correlation id, Prometheus metrics and health endpoints."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+
+import structlog
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+CORRELATION_HEADER = "X-Correlation-ID"
+correlation_id_var: ContextVar[str | None] = ContextVar("correlation_id", default=None)
+
+HTTP_REQUESTS = Counter(
+    "redress_http_requests_total", "HTTP requests served", ["method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "redress_http_request_duration_seconds", "HTTP request latency", ["method", "route"]
+)
+EVENTS_PUBLISHED = Counter("redress_events_published_total", "Events relayed to Kafka", ["topic"])
+EVENTS_CONSUMED = Counter(
+    "redress_events_consumed_total", "Events consumed", ["consumer", "outcome"]
+)
+
+
+def configure_logging(service_name: str, level: str = "INFO") -> None:
+    """Send every log record, ours and the libraries', to stdout as one JSON object per line."""
+    shared_processors: list[structlog.types.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.stdlib.add_logger_name,
+    ]
+    structlog.configure(
+        processors=[
+            *shared_processors,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared_processors,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            _add_service(service_name),
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ],
+    )
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("uvicorn.access", "aiokafka"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _add_service(service_name: str) -> structlog.types.Processor:
+    def processor(_logger, _name, event_dict):  # type: ignore[no-untyped-def]
+        event_dict.setdefault("service", service_name)
+        return event_dict
+
+    return processor
+
+
+def bind_correlation_id(correlation_id: str | None) -> str:
+    """Make ``correlation_id`` (or a new one) current for logs and outgoing events."""
+    value = correlation_id or uuid.uuid4().hex
+    correlation_id_var.set(value)
+    structlog.contextvars.bind_contextvars(correlation_id=value)
+    return value
+
+
+class CorrelationIdMiddleware:
+    """Take ``X-Correlation-ID`` from the request (or make one) and echo it on the response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope.get("headers") or []).get(CORRELATION_HEADER.lower().encode())
+        token = incoming.decode("latin-1")[:128] if incoming else None
+        structlog.contextvars.clear_contextvars()
+        correlation_id = bind_correlation_id(token)
+
+        async def send_with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((CORRELATION_HEADER.lower().encode(), correlation_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_header)
+
+
+async def metrics_middleware(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """Count and time every request by its route template (not its raw path)."""
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await call_next(request)
+        status = response.status_code
+        return response
+    finally:
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        HTTP_REQUESTS.labels(request.method, route, str(status)).inc()
+        HTTP_LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
+
+
+ReadinessCheck = Callable[[], Awaitable[None]]
+
+
+def health_router(checks: dict[str, ReadinessCheck]) -> APIRouter:
+    """``/healthz`` (the process answers), ``/readyz`` (every check passes) and ``/metrics``."""
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="Liveness: the process is up")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get(
+        "/readyz",
+        summary="Readiness: database, broker and workers are usable",
+        responses={503: {"description": "At least one dependency is not ready"}},
+    )
+    async def readyz() -> JSONResponse:
+        results: dict[str, str] = {}
+        for name, check in checks.items():
+            try:
+                await check()
+                results[name] = "ok"
+            except Exception as exc:  # noqa: BLE001 - readiness reports every failure
+                results[name] = f"failing: {exc}"
+        ready = all(value == "ok" for value in results.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not-ready", "checks": results},
+            status_code=200 if ready else 503,
+        )
+
+    @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router

@@ -1,0 +1,223 @@
+"""One service process: its engine, producer, outbox relay, consumers and background loops.
+
+Each service's composition root (``bootstrap.py``) builds a :class:`ServiceRuntime` and
+hands it to :func:`create_app`; nothing connects to anything at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import structlog
+import uvicorn
+from aiokafka import AIOKafkaProducer
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from redress_shared.auth import api_keys_router, seed_admin_key
+from redress_shared.clock import Clock, SystemClock
+from redress_shared.db import PlatformTables, create_engine, create_session_factory
+from redress_shared.errors import BodySizeLimitMiddleware, install_problem_handlers
+from redress_shared.kafka import EventConsumer, EventHandler, create_producer
+from redress_shared.observability import (
+    CorrelationIdMiddleware,
+    configure_logging,
+    health_router,
+    metrics_middleware,
+)
+from redress_shared.outbox import OutboxRelay
+from redress_shared.settings import ServiceSettings
+
+log = structlog.get_logger(__name__)
+
+BackgroundLoop = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class ServiceRuntime:
+    """Everything a running service holds; built once per process by the composition root."""
+
+    settings: ServiceSettings
+    clock: Clock
+    engine: AsyncEngine
+    session_factory: async_sessionmaker[AsyncSession]
+    tables: PlatformTables
+    relay: OutboxRelay
+    producer: AIOKafkaProducer | None = None
+    consumers: list[EventConsumer] = field(default_factory=list)
+    background: dict[str, BackgroundLoop] = field(default_factory=dict)
+    _tasks: list[asyncio.Task] = field(default_factory=list)
+    _producer_started: bool = False
+
+    @classmethod
+    def build(
+        cls, settings: ServiceSettings, tables: PlatformTables, clock: Clock | None = None
+    ) -> ServiceRuntime:
+        """Create (but do not connect) the engine, producer and relay of one service."""
+        clock = clock or SystemClock()
+        engine = create_engine(settings)
+        session_factory = create_session_factory(engine)
+        relay = OutboxRelay(
+            session_factory=session_factory,
+            tables=tables,
+            clock=clock,
+            lock_name=f"{settings.db_schema}-outbox-relay",
+            poll_interval=settings.outbox_poll_interval_seconds,
+        )
+        return cls(settings, clock, engine, session_factory, tables, relay)
+
+    def add_consumer(self, group_id: str, topics: Iterable[str], handlers: dict[str, EventHandler]) -> None:
+        """Register a consumer group that runs while the service runs."""
+        self.consumers.append(
+            EventConsumer(
+                group_id=group_id,
+                topics=list(topics),
+                handlers=handlers,
+                session_factory=self.session_factory,
+                tables=self.tables,
+                settings=self.settings,
+            )
+        )
+
+    def add_background(self, name: str, loop: BackgroundLoop) -> None:
+        """Register a long-running loop (a scheduler, a dispatcher, a listener)."""
+        self.background[name] = loop
+
+    async def start(self) -> None:
+        """Connect, seed the admin key and start the relay, consumers and loops."""
+        await self._start_producer()
+        admin_key = self.settings.admin_api_key
+        if admin_key is not None:
+            await seed_admin_key(self.session_factory, self.tables, admin_key.get_secret_value())
+        producer = self.producer
+        assert producer is not None
+        loops: dict[str, BackgroundLoop] = {
+            "outbox-relay": lambda: self.relay.run(producer),
+            **self.background,
+        }
+        for consumer in self.consumers:
+            loops[f"consumer:{consumer.group_id}"] = functools.partial(consumer.run, producer)
+        self._tasks = [asyncio.create_task(self._supervise(name, loop), name=name) for name, loop in loops.items()]
+
+    async def _start_producer(self) -> None:
+        for attempt in range(1, 61):
+            self.producer = create_producer(self.settings)
+            try:
+                await self.producer.start()
+                self._producer_started = True
+                return
+            except Exception as exc:
+                await self.producer.stop()
+                if attempt == 60:
+                    raise
+                log.warning("kafka_not_reachable", attempt=attempt, error=repr(exc))
+                await asyncio.sleep(1.0)
+
+    async def _supervise(self, name: str, loop: BackgroundLoop) -> None:
+        while True:
+            try:
+                await loop()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background_loop_crashed", loop=name)
+                await asyncio.sleep(1.0)
+
+    async def stop(self) -> None:
+        """Stop every loop, then the producer and the connection pool."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        if self._producer_started and self.producer is not None:
+            await self.producer.stop()
+            self._producer_started = False
+        await self.engine.dispose()
+
+    def readiness_checks(self) -> dict[str, Callable[[], Awaitable[None]]]:
+        """Checks behind ``/readyz``: database, broker and every consumer."""
+
+        async def database() -> None:
+            async with self.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+
+        async def broker() -> None:
+            if not self._producer_started:
+                raise RuntimeError("producer not started")
+
+        async def consumers() -> None:
+            waiting = [c.group_id for c in self.consumers if not c.started]
+            if waiting:
+                raise RuntimeError(f"not yet joined: {', '.join(waiting)}")
+
+        async def loops() -> None:
+            dead = [t.get_name() for t in self._tasks if t.done()]
+            if dead:
+                raise RuntimeError(f"stopped: {', '.join(dead)}")
+
+        return {"database": database, "broker": broker, "consumers": consumers, "workers": loops}
+
+
+def create_app(
+    runtime: ServiceRuntime,
+    *,
+    title: str,
+    description: str,
+    routers: Iterable[APIRouter],
+    scopes: list[str],
+    version: str = "0.1.0",
+) -> FastAPI:
+    """The FastAPI application of one service, with the platform's middleware and endpoints."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]
+        await runtime.start()
+        log.info("service_started", port=runtime.settings.http_port)
+        try:
+            yield
+        finally:
+            await runtime.stop()
+            log.info("service_stopped")
+
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    app.state.runtime = runtime
+    install_problem_handlers(app)
+    app.middleware("http")(metrics_middleware)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=runtime.settings.max_request_bytes)
+    app.add_middleware(CorrelationIdMiddleware)
+    app.include_router(health_router(runtime.readiness_checks()))
+    app.include_router(api_keys_router(scopes))
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def serve(app: FastAPI, settings: ServiceSettings) -> None:
+    """Run ``app`` with uvicorn until SIGINT/SIGTERM, logging as JSON."""
+    configure_logging(settings.service_name, settings.log_level)
+    config = uvicorn.Config(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )
+    uvicorn.Server(config).run()
+
+
+def get_runtime(request: Request) -> ServiceRuntime:
+    """FastAPI dependency: the runtime of the service handling ``request``."""
+    return request.app.state.runtime
+
+
+RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]

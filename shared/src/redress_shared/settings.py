@@ -1,0 +1,47 @@
+"""Settings shared by every Redress service, read from ``REDRESS_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "REDRESS_"
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service reads; each service subclasses it for its own options.
+
+    All values come from the environment with the ``REDRESS_`` prefix, e.g.
+    ``REDRESS_DATABASE_URL``; the stack runner sets them for local runs.
+    """
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    service_name: str = "redress"
+    db_schema: str = Field(default="public", description="PostgreSQL schema this service owns.")
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    database_url: str = Field(
+        default="postgresql+asyncpg://postgres@127.0.0.1:5432/redress",
+        description="SQLAlchemy URL of the PostgreSQL database (asyncpg driver).",
+    )
+    db_pool_size: int = 10
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_enable_idempotence: bool = Field(
+        default=False,
+        description="Idempotent producer; Tansu does not support it, Apache Kafka does.",
+    )
+    kafka_client_id_prefix: str = "redress"
+    admin_api_key: SecretStr | None = Field(
+        default=None, description="Admin API key seeded (hashed) into the service on start."
+    )
+    data_dir: Path = Path("data")
+    log_level: str = "INFO"
+    max_request_bytes: int = Field(
+        default=1_048_576, description="Largest accepted request body in bytes (413 above)."
+    )
+    outbox_poll_interval_seconds: float = 0.05
+    consumer_max_retries: int = 5
+    consumer_retry_backoff_seconds: float = 0.2
