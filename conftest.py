@@ -114,3 +114,36 @@ async def running_app(app: FastAPI, admin_key: str) -> AsyncIterator[httpx.Async
             headers={"Authorization": f"Bearer {admin_key}"},
         ) as client:
             yield client
+
+
+async def produce(bootstrap_servers: str, topic: str, *events, raw: list[tuple[bytes, bytes, list]] = ()) -> None:
+    """Publish events (CloudEvents binary mode) and/or raw records to ``topic``."""
+    from aiokafka import AIOKafkaProducer
+
+    from redress_shared.events import to_kafka_record
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        for event in events:
+            key, value, headers = to_kafka_record(event)
+            await producer.send_and_wait(topic, value=value, key=key, headers=headers)
+        for key, value, headers in raw:
+            await producer.send_and_wait(topic, value=value, key=key, headers=headers)
+    finally:
+        await producer.stop()
+
+
+async def eventually(probe, timeout: float = 90.0, interval: float = 0.2):
+    """Await ``probe()`` until it returns something truthy; fail after ``timeout`` seconds.
+
+    The timeout only bounds a hung test; it is not a speed assertion.
+    """
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await probe()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(interval)

@@ -1,0 +1,67 @@
+"""HTTP entrypoints of the case service."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from case_service import service
+from case_service.models import CaseStatus
+from case_service.schemas import CaseHistoryEntryRead, CasePage, CaseRead
+from redress_shared.auth import AUTH_RESPONSES, Principal, require_scope
+from redress_shared.errors import NotFound, ProblemDetail
+from redress_shared.runtime import RuntimeDep
+
+READ_SCOPE = "cases:read"
+WRITE_SCOPE = "cases:write"
+SCOPES = [READ_SCOPE, WRITE_SCOPE]
+
+CaseReader = Annotated[Principal, Depends(require_scope(READ_SCOPE))]
+
+router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=AUTH_RESPONSES)
+NOT_FOUND = {404: {"model": ProblemDetail, "description": "No such case"}}
+
+
+@router.get(
+    "",
+    summary="List cases",
+    description="Newest first, with cursor pagination. Filter by complaint, status or customer.",
+    responses={400: {"model": ProblemDetail, "description": "Invalid cursor"}},
+)
+async def list_cases(
+    runtime: RuntimeDep,
+    _: CaseReader,
+    complaint_id: uuid.UUID | None = None,
+    status: CaseStatus | None = None,
+    customer_key: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+) -> CasePage:
+    rows, next_cursor = await service.list_cases(
+        runtime.session_factory,
+        complaint_id=complaint_id,
+        status=status.value if status else None,
+        customer_key=customer_key,
+        limit=limit,
+        cursor=cursor,
+    )
+    return CasePage(items=[CaseRead.from_row(row) for row in rows], next_cursor=next_cursor)
+
+
+@router.get("/{case_id}", summary="Read a case", responses=NOT_FOUND)
+async def read_case(case_id: uuid.UUID, response: Response, runtime: RuntimeDep, _: CaseReader) -> CaseRead:
+    row = await service.get_case(runtime.session_factory, case_id)
+    if row is None:
+        raise NotFound("case", case_id)
+    response.headers["ETag"] = f'"{row.version}"'
+    return CaseRead.from_row(row)
+
+
+@router.get("/{case_id}/events", summary="A case's history, oldest first", responses=NOT_FOUND)
+async def read_case_history(case_id: uuid.UUID, runtime: RuntimeDep, _: CaseReader) -> list[CaseHistoryEntryRead]:
+    if await service.get_case(runtime.session_factory, case_id) is None:
+        raise NotFound("case", case_id)
+    rows = await service.case_history(runtime.session_factory, case_id)
+    return [CaseHistoryEntryRead.model_validate(row) for row in rows]

@@ -1,0 +1,29 @@
+"""Composition root of the case service."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from case_service import consumers, tables
+from case_service.api import SCOPES, router
+from case_service.config import CaseSettings
+from redress_shared.clock import Clock
+from redress_shared.runtime import ServiceRuntime, create_app
+
+
+def build_app(settings: CaseSettings | None = None, clock: Clock | None = None) -> FastAPI:
+    """The case application with its runtime (nothing connects until it starts)."""
+    settings = settings or CaseSettings()
+    runtime = ServiceRuntime.build(settings, tables.platform, clock)
+    runtime.add_consumer(consumers.GROUP_ID, consumers.TOPICS, consumers.handlers(runtime.clock))
+    return create_app(
+        runtime,
+        title="Redress case service",
+        description=(
+            "Owns every complaint's case: status, priority, SLA deadlines and an append-only "
+            "history. Opens a case for each `redress.complaint.received.v1` and publishes "
+            "`redress.case.opened.v1`."
+        ),
+        routers=[router],
+        scopes=SCOPES,
+    )

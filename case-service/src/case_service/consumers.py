@@ -1,0 +1,33 @@
+"""Kafka entrypoints of the case service: which event starts which use case."""
+
+from __future__ import annotations
+
+from case_service import service
+from redress_shared.clock import Clock
+from redress_shared.events import (
+    COMPLAINT_RECEIVED,
+    COMPLAINTS_TOPIC,
+    NOTIFICATION_FAILED,
+    NOTIFICATION_SENT,
+    NOTIFICATIONS_TOPIC,
+)
+from redress_shared.kafka import EventHandler
+
+GROUP_ID = "case-service.complaints"
+TOPICS = (COMPLAINTS_TOPIC, NOTIFICATIONS_TOPIC)
+
+
+def handlers(clock: Clock) -> dict[str, EventHandler]:
+    """Event type → handler, each bound to the injected clock."""
+
+    async def on_complaint(session, event):  # noqa: ANN001, ANN202
+        await service.open_case_for_complaint(session, clock, event)
+
+    async def on_notification(session, event):  # noqa: ANN001, ANN202
+        await service.record_notification_outcome(session, clock, event)
+
+    return {
+        COMPLAINT_RECEIVED: on_complaint,
+        NOTIFICATION_SENT: on_notification,
+        NOTIFICATION_FAILED: on_notification,
+    }

@@ -1,0 +1,99 @@
+"""Response bodies of the case API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SlaDue(BaseModel):
+    """When each SLA clock runs out."""
+
+    acknowledge_by: datetime
+    first_response_by: datetime
+    resolve_by: datetime
+    policy: str = Field(examples=["normal-default"])
+
+
+class CaseRead(BaseModel):
+    """A case as ops teams see it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "0b7f1f7e-7a7b-4f55-9b0a-3d9a7c1c2e11",
+                    "complaint_id": "6d8e0d8f-1b3c-4e55-8a1e-2f7c9b0d4a22",
+                    "reference": "RDR-2026-000123",
+                    "status": "new",
+                    "priority": "normal",
+                    "category": "product_defect",
+                    "channel": "api",
+                    "customer_key": "4f1c2b9e-5a6d-5e7f-8a9b-0c1d2e3f4a5b",
+                    "subject": "Broken charger",
+                    "language": "ro",
+                    "received_at": "2026-11-23T10:00:00Z",
+                    "opened_at": "2026-11-23T10:00:01Z",
+                    "updated_at": "2026-11-23T10:00:01Z",
+                    "version": 1,
+                    "sla": {
+                        "acknowledge_by": "2026-11-24T10:00:00Z",
+                        "first_response_by": "2026-11-25T10:00:00Z",
+                        "resolve_by": "2026-12-07T10:00:00Z",
+                        "policy": "normal-default",
+                    },
+                }
+            ]
+        }
+    )
+
+    id: uuid.UUID
+    complaint_id: uuid.UUID
+    reference: str
+    status: str
+    priority: str
+    category: str | None
+    channel: str
+    customer_key: str
+    subject: str | None
+    language: str | None
+    received_at: datetime
+    opened_at: datetime
+    updated_at: datetime
+    version: int
+    sla: SlaDue
+
+    @classmethod
+    def from_row(cls, row) -> CaseRead:  # noqa: ANN001
+        """Build from a ``cases`` row."""
+        data = dict(row._mapping)
+        data["sla"] = SlaDue(
+            acknowledge_by=data.pop("acknowledge_by"),
+            first_response_by=data.pop("first_response_by"),
+            resolve_by=data.pop("resolve_by"),
+            policy=data.pop("sla_policy"),
+        )
+        return cls(**data)
+
+
+class CasePage(BaseModel):
+    """One page of cases, newest first."""
+
+    items: list[CaseRead]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at the end.")
+
+
+class CaseHistoryEntryRead(BaseModel):
+    """One entry of a case's append-only history."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    at: datetime
+    actor: str
+    action: str = Field(examples=["opened"])
+    before: dict | None
+    after: dict | None
+    event_id: uuid.UUID | None

@@ -1,0 +1,258 @@
+"""Case use cases. Event-driven ones run inside the consumer's transaction (which also
+records the event in the inbox); every state change appends to the history and, when other
+services need to know, writes its event to the outbox in the same transaction."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Row, func, select, tuple_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from case_service import tables
+from case_service.models import Case, Priority, SlaPolicy, open_case
+from redress_shared.clock import Clock
+from redress_shared.errors import Problem
+from redress_shared.events import (
+    CASE_OPENED,
+    CASES_TOPIC,
+    CaseDueTimes,
+    CaseOpenedV1,
+    ComplaintReceivedV1,
+    EventEnvelope,
+    NotificationOutcomeV1,
+    new_event,
+)
+from redress_shared.outbox import add_to_outbox
+
+EVENT_SOURCE = "/redress/case-service"
+SYSTEM_ACTOR = "system"
+
+
+async def load_sla_policies(session: AsyncSession) -> dict[Priority, SlaPolicy]:
+    """The SLA policy of each priority."""
+    rows = (await session.execute(select(tables.sla_policies))).all()
+    return {
+        Priority(row.priority): SlaPolicy(
+            name=row.name,
+            priority=Priority(row.priority),
+            acknowledge_within=row.acknowledge_within,
+            first_response_within=row.first_response_within,
+            resolve_within=row.resolve_within,
+        )
+        for row in rows
+    }
+
+
+async def open_case_for_complaint(session: AsyncSession, clock: Clock, event: EventEnvelope) -> None:
+    """A complaint was received: open its case (once), remember the customer, tell others."""
+    complaint = event.payload()
+    assert isinstance(complaint, ComplaintReceivedV1)
+    already = await session.scalar(
+        select(tables.cases.c.id).where(tables.cases.c.complaint_id == complaint.complaint_id)
+    )
+    if already is not None:
+        return
+    now = clock.now()
+    case = open_case(
+        complaint_id=complaint.complaint_id,
+        reference=complaint.reference,
+        channel=complaint.channel,
+        customer_key=complaint.customer.customer_key,
+        category=complaint.category,
+        subject=complaint.subject,
+        language=complaint.language or complaint.customer.language,
+        received_at=complaint.received_at,
+        opened_at=now,
+        policies=await load_sla_policies(session),
+    )
+    await _remember_customer(session, complaint, now)
+    await session.execute(
+        tables.cases.insert().values(
+            id=case.id,
+            complaint_id=case.complaint_id,
+            reference=case.reference,
+            status=case.status.value,
+            priority=case.priority.value,
+            category=case.category,
+            channel=case.channel,
+            customer_key=case.customer_key,
+            subject=case.subject,
+            language=case.language,
+            received_at=case.received_at,
+            opened_at=case.opened_at,
+            updated_at=now,
+            acknowledge_by=case.due.acknowledge_by,
+            first_response_by=case.due.first_response_by,
+            resolve_by=case.due.resolve_by,
+            sla_policy=case.sla_policy,
+        )
+    )
+    opened = case_opened_event(case, complaint)
+    await _append_history(session, case.id, now, SYSTEM_ACTOR, "opened", None, case.snapshot(), opened.id)
+    await add_to_outbox(session, tables.platform, CASES_TOPIC, opened)
+
+
+async def _remember_customer(session: AsyncSession, complaint: ComplaintReceivedV1, now: datetime) -> None:
+    customers = tables.customers
+    contact = complaint.customer
+    statement = insert(customers).values(
+        customer_key=contact.customer_key,
+        name=contact.name,
+        email=contact.email,
+        phone=contact.phone,
+        language=contact.language,
+        first_seen_at=complaint.received_at,
+        last_complaint_at=complaint.received_at,
+        complaint_count=1,
+    )
+    excluded = statement.excluded
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[customers.c.customer_key],
+            set_={
+                # The newest complaint's contact points win; a missing one keeps the old.
+                **{
+                    column: func.coalesce(excluded[column], customers.c[column])
+                    for column in ("name", "email", "phone", "language")
+                },
+                "complaint_count": customers.c.complaint_count + 1,
+                "last_complaint_at": excluded.last_complaint_at,
+            },
+        )
+    )
+
+
+def case_opened_event(case: Case, complaint: ComplaintReceivedV1) -> EventEnvelope:
+    """The ``redress.case.opened.v1`` event of a newly opened case."""
+    payload = CaseOpenedV1(
+        case_id=case.id,
+        complaint_id=case.complaint_id,
+        reference=case.reference,
+        status=case.status.value,
+        priority=case.priority.value,
+        category=case.category,
+        channel=case.channel,
+        opened_at=case.opened_at,
+        subject=case.subject,
+        language=case.language,
+        customer=complaint.customer,
+        product=complaint.product,
+        supplier=complaint.supplier,
+        due=CaseDueTimes(
+            acknowledge_by=case.due.acknowledge_by,
+            first_response_by=case.due.first_response_by,
+            resolve_by=case.due.resolve_by,
+        ),
+        sla_policy=case.sla_policy,
+    )
+    return new_event(
+        source=EVENT_SOURCE,
+        type=CASE_OPENED,
+        key=str(case.id),
+        subject=str(case.id),
+        payload=payload,
+        time=case.opened_at,
+    )
+
+
+async def record_notification_outcome(session: AsyncSession, clock: Clock, event: EventEnvelope) -> None:
+    """The notification service told a customer something (or failed to): note it on the case."""
+    outcome = event.payload()
+    assert isinstance(outcome, NotificationOutcomeV1)
+    exists = await session.scalar(select(tables.cases.c.id).where(tables.cases.c.id == outcome.case_id))
+    if exists is None:
+        return
+    await _append_history(
+        session,
+        outcome.case_id,
+        outcome.occurred_at,
+        "notification-service",
+        f"notification_{outcome.status}",
+        None,
+        {
+            "notification_id": str(outcome.notification_id),
+            "template": outcome.template,
+            "channel": outcome.channel,
+            "attempts": outcome.attempts,
+            "error": outcome.error,
+        },
+        event.id,
+    )
+
+
+async def _append_history(
+    session: AsyncSession,
+    case_id: uuid.UUID,
+    at: datetime,
+    actor: str,
+    action: str,
+    before: dict | None,
+    after: dict | None,
+    event_id: uuid.UUID | None,
+) -> None:
+    await session.execute(
+        tables.case_history.insert().values(
+            case_id=case_id, at=at, actor=actor, action=action, before=before, after=after, event_id=event_id
+        )
+    )
+
+
+# Queries -----------------------------------------------------------------------------------
+
+
+def encode_cursor(row: Row) -> str:
+    """Opaque keyset cursor after ``row`` (newest first)."""
+    return base64.urlsafe_b64encode(f"{row.opened_at.isoformat()}|{row.id}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        opened_at, case_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return datetime.fromisoformat(opened_at), uuid.UUID(case_id)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Problem(400, "invalid-cursor", "The cursor is not valid", "Use the next_cursor of a previous page") from exc
+
+
+async def list_cases(
+    session_factory: async_sessionmaker[AsyncSession],
+    *,
+    complaint_id: uuid.UUID | None,
+    status: str | None,
+    customer_key: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Row], str | None]:
+    """A page of cases, newest first, and the cursor of the next page (None at the end)."""
+    cases = tables.cases
+    query = select(cases).order_by(cases.c.opened_at.desc(), cases.c.id.desc()).limit(limit + 1)
+    if complaint_id is not None:
+        query = query.where(cases.c.complaint_id == complaint_id)
+    if status is not None:
+        query = query.where(cases.c.status == status)
+    if customer_key is not None:
+        query = query.where(cases.c.customer_key == customer_key)
+    if cursor is not None:
+        query = query.where(tuple_(cases.c.opened_at, cases.c.id) < tuple_(*_decode_cursor(cursor)))
+    async with session_factory() as session:
+        rows = list((await session.execute(query)).all())
+    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+async def get_case(session_factory: async_sessionmaker[AsyncSession], case_id: uuid.UUID) -> Row | None:
+    """One case, or None."""
+    async with session_factory() as session:
+        return (await session.execute(select(tables.cases).where(tables.cases.c.id == case_id))).first()
+
+
+async def case_history(session_factory: async_sessionmaker[AsyncSession], case_id: uuid.UUID) -> list[Row]:
+    """The append-only history of a case, oldest first."""
+    history = tables.case_history
+    async with session_factory() as session:
+        return list(
+            (await session.execute(select(history).where(history.c.case_id == case_id).order_by(history.c.id))).all()
+        )

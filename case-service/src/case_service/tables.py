@@ -1,0 +1,87 @@
+"""Case service tables (schema ``cases``)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    Interval,
+    MetaData,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+from redress_shared.db import PlatformTables
+
+SCHEMA = "cases"
+metadata = MetaData(schema=SCHEMA)
+platform = PlatformTables(metadata)
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("customer_key", Text, primary_key=True),
+    Column("name", Text),
+    Column("email", Text),
+    Column("phone", Text),
+    Column("language", Text),
+    Column("tier", Text, nullable=False, server_default="standard"),
+    Column("first_seen_at", DateTime(timezone=True), nullable=False),
+    Column("last_complaint_at", DateTime(timezone=True), nullable=False),
+    Column("complaint_count", Integer, nullable=False, server_default="0"),
+)
+
+sla_policies = Table(
+    "sla_policies",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("priority", Text, nullable=False, unique=True),
+    Column("acknowledge_within", Interval, nullable=False),
+    Column("first_response_within", Interval, nullable=False),
+    Column("resolve_within", Interval, nullable=False),
+)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("complaint_id", UUID(as_uuid=True), nullable=False, unique=True),
+    Column("reference", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("priority", Text, nullable=False),
+    Column("category", Text),
+    Column("channel", Text, nullable=False),
+    Column("customer_key", Text, ForeignKey(customers.c.customer_key), nullable=False),
+    Column("subject", Text),
+    Column("language", Text),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("acknowledge_by", DateTime(timezone=True), nullable=False),
+    Column("first_response_by", DateTime(timezone=True), nullable=False),
+    Column("resolve_by", DateTime(timezone=True), nullable=False),
+    Column("sla_policy", Text, nullable=False),
+    Column("version", Integer, nullable=False, server_default="1"),
+    Index("ix_cases_opened_at_id", "opened_at", "id"),
+    Index("ix_cases_customer_key", "customer_key"),
+)
+
+case_history = Table(
+    "case_history",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("case_id", UUID(as_uuid=True), ForeignKey(cases.c.id), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("before", JSONB),
+    Column("after", JSONB),
+    Column("event_id", UUID(as_uuid=True), comment="the event that caused or described it"),
+    Index("ix_case_history_case_id", "case_id", "id"),
+)

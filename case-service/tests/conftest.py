@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+import pytest
+
+from case_service import MIGRATIONS_DIR
+from case_service.bootstrap import build_app
+from case_service.config import CaseSettings
+from conftest import running_app, service_settings
+
+
+@pytest.fixture(scope="session")
+def case_settings(infra) -> CaseSettings:
+    return service_settings(infra, CaseSettings, MIGRATIONS_DIR)
+
+
+@pytest.fixture(scope="session")
+async def cases_client(case_settings):
+    """The case app running with its consumer against the real broker."""
+    app = build_app(case_settings)
+    async with running_app(app, case_settings.admin_api_key.get_secret_value()) as client:
+        client.app = app
+        yield client
