@@ -5,7 +5,7 @@ import pytest
 from case_service import MIGRATIONS_DIR
 from case_service.bootstrap import build_app
 from case_service.config import CaseSettings
-from conftest import running_app, service_settings
+from redress_stack.testing import running_app, service_settings
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from case_service import tables
 from case_service.models import Priority, triage_priority
-from conftest import eventually, produce
+from redress_stack.testing import eventually, produce
 from redress_shared.events import (
     CASE_OPENED,
     COMPLAINT_RECEIVED,

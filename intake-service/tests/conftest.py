@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import running_app, service_settings
+from redress_stack.testing import running_app, service_settings
 from intake_service import MIGRATIONS_DIR
 from intake_service.bootstrap import build_app
 from intake_service.config import IntakeSettings

