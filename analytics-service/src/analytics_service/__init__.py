@@ -1,0 +1,5 @@
+"""Redress analytics service: trends, supplier defects, SLA and satisfaction figures, alerts."""
+
+from pathlib import Path
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"

@@ -1,0 +1,86 @@
+"""Analytics use cases: record facts from events (inside the consumer's transaction) and
+answer figure queries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import String, cast, func, literal, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from analytics_service import tables
+from analytics_service.models import Bucket, Dimension, check_range
+from redress_shared.events import CaseOpenedV1, ComplaintReceivedV1, EventEnvelope
+
+
+async def record_complaint(session: AsyncSession, event: EventEnvelope) -> None:
+    """Upsert the fact row of a received complaint (a repeat changes nothing)."""
+    complaint = event.payload()
+    assert isinstance(complaint, ComplaintReceivedV1)
+    product = complaint.product.sku or complaint.product.name if complaint.product else None
+    await session.execute(
+        insert(tables.complaint_facts)
+        .values(
+            complaint_id=complaint.complaint_id,
+            received_at=complaint.received_at,
+            channel=complaint.channel,
+            category=complaint.category,
+            product=product,
+            supplier=complaint.supplier,
+            language=complaint.language,
+            customer_key=complaint.customer.customer_key,
+        )
+        .on_conflict_do_nothing(index_elements=["complaint_id"])
+    )
+
+
+async def record_case_opened(session: AsyncSession, event: EventEnvelope) -> None:
+    """Upsert the fact row of an opened case."""
+    opened = event.payload()
+    assert isinstance(opened, CaseOpenedV1)
+    await session.execute(
+        insert(tables.case_facts)
+        .values(
+            case_id=opened.case_id,
+            complaint_id=opened.complaint_id,
+            priority=opened.priority,
+            opened_at=opened.opened_at,
+        )
+        .on_conflict_do_nothing(index_elements=["case_id"])
+    )
+
+
+async def complaint_trend(
+    session_factory: async_sessionmaker[AsyncSession],
+    *,
+    start: datetime,
+    end: datetime,
+    bucket: Bucket,
+    group_by: Dimension,
+    time_zone: ZoneInfo,
+    max_buckets: int,
+) -> list[tuple[datetime, str, int]]:
+    """Complaint counts per bucket (in ``time_zone``) and group, received in [start, end)."""
+    check_range(start, end, bucket, max_buckets)
+    facts = tables.complaint_facts
+    local_time = func.timezone(time_zone.key, facts.c.received_at)
+    bucket_start = func.date_trunc(bucket.value, local_time).label("bucket_start")
+    if group_by is Dimension.PRIORITY:
+        source = facts.outerjoin(tables.case_facts, tables.case_facts.c.complaint_id == facts.c.complaint_id)
+        dimension = tables.case_facts.c.priority
+    else:
+        source = facts
+        dimension = facts.c[group_by.value]
+    group = func.coalesce(cast(dimension, String), literal("unknown")).label("group")
+    query = (
+        select(bucket_start, group, func.count().label("count"))
+        .select_from(source)
+        .where(facts.c.received_at >= start, facts.c.received_at < end)
+        .group_by(bucket_start, group)
+        .order_by(bucket_start, group)
+    )
+    async with session_factory() as session:
+        rows = (await session.execute(query)).all()
+    return [(row.bucket_start.replace(tzinfo=time_zone), row.group, row.count) for row in rows]
