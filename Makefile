@@ -1,0 +1,46 @@
+# Redress: everything a developer needs, from a machine that has only Python 3.11+ and make.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+TOOLS_DIR := .tools
+UV_VERSION := 0.13.9
+UV := $(TOOLS_DIR)/bin/uv
+# uv uses this machine's Python and never downloads one.
+export UV_PYTHON := $(PYTHON)
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := .venv
+RUN := $(UV) run --frozen --no-sync
+
+.PHONY: help install run test test-fast bench lint format clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS_DIR)
+	$(TOOLS_DIR)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+.venv/.synced: $(UV) uv.lock pyproject.toml */pyproject.toml
+	$(UV) sync --frozen --all-packages
+	@touch $@
+
+install: .venv/.synced ## install uv and every package (from the lock file)
+
+run: install ## start the whole stack (embedded PostgreSQL + Tansu + 4 services); Ctrl-C stops it
+	$(RUN) python -m redress_stack run
+
+test: install ## run every test against real PostgreSQL and the real broker
+	$(RUN) pytest
+
+bench: install ## run the benchmarks (throughput and p50/p99 latency)
+	$(RUN) python -m redress_stack.bench
+
+lint: install ## static checks
+	$(RUN) ruff check .
+
+format: install ## format the code
+	$(RUN) ruff format .
+
+clean: ## remove the virtualenv, tools and local data
+	rm -rf .venv $(TOOLS_DIR) data
