@@ -168,3 +168,48 @@ async def test_readiness_health_metrics_and_docs_of_every_service(stack):
                     assert operation.get("summary"), f"{name} {method} {path} has no summary"
             docs = await client.get(f"{base}/docs")
             assert docs.status_code == 200
+
+
+async def test_correlation_id_travels_from_request_through_events_to_every_log(stack):
+    correlation_id = f"e2e-{uuid.uuid4().hex}"
+    services = stack["services"]
+    headers = {"Authorization": f"Bearer {stack['admin_key']}", "X-Correlation-ID": correlation_id}
+    async with httpx.AsyncClient(headers=headers, timeout=30) as client:
+        response = await client.post(
+            f"{services['intake-service']}/v1/complaints",
+            json={"customer": {"email": "traced@example.com"}, "body": "Where is my parcel?", "category": "delivery"},
+        )
+        assert response.status_code == 202
+        assert response.headers["x-correlation-id"] == correlation_id
+        complaint_id = response.json()["complaint_id"]
+
+        async def acknowledged():
+            page = (await client.get(f"{services['case-service']}/v1/cases", params={"complaint_id": complaint_id})).json()
+            if not page["items"]:
+                return None
+            listed = (
+                await client.get(
+                    f"{services['notification-service']}/v1/notifications", params={"case_id": page["items"][0]["id"]}
+                )
+            ).json()
+            return listed if listed and listed[0]["status"] == "sent" else None
+
+        await eventually(acknowledged, timeout=120)
+
+    connection = await asyncpg.connect(stack["database_url"].replace("postgresql+asyncpg", "postgresql"))
+    try:
+        for schema in ("intake", "cases", "notification"):
+            count = await connection.fetchval(
+                f"SELECT count(*) FROM {schema}.outbox WHERE event->>'correlation_id' = $1", correlation_id
+            )
+            assert count == 1, f"{schema} outbox has {count} events with the correlation id"
+    finally:
+        await connection.close()
+    logs = Path(stack["logs"])
+    for service, message in [
+        ("intake-service", "complaint_registered"),
+        ("case-service", "case_opened"),
+        ("notification-service", "notification_sent"),
+    ]:
+        records = [json.loads(line) for line in (logs / f"{service}.log").read_text().splitlines()]
+        assert any(r.get("correlation_id") == correlation_id and r["event"] == message for r in records), service

@@ -8,6 +8,7 @@ import base64
 import uuid
 from datetime import datetime
 
+import structlog
 from sqlalchemy import Row, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -29,6 +30,7 @@ from redress_shared.events import (
 from redress_shared.outbox import add_to_outbox
 
 EVENT_SOURCE = "/redress/case-service"
+log = structlog.get_logger(__name__)
 SYSTEM_ACTOR = "system"
 
 
@@ -94,6 +96,7 @@ async def open_case_for_complaint(session: AsyncSession, clock: Clock, event: Ev
     opened = case_opened_event(case, complaint)
     await _append_history(session, case.id, now, SYSTEM_ACTOR, "opened", None, case.snapshot(), opened.id)
     await add_to_outbox(session, tables.platform, CASES_TOPIC, opened)
+    log.info("case_opened", case_id=str(case.id), reference=case.reference, priority=case.priority.value)
 
 
 async def _remember_customer(session: AsyncSession, complaint: ComplaintReceivedV1, now: datetime) -> None:

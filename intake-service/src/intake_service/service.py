@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
@@ -37,6 +38,7 @@ from redress_shared.events import (
 from redress_shared.outbox import add_to_outbox
 
 EVENT_SOURCE = "/redress/intake-service"
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -194,6 +196,7 @@ async def _insert_new(
         )
     )
     await add_to_outbox(session, tables.platform, COMPLAINTS_TOPIC, complaint_received_event(complaint))
+    log.info("complaint_registered", complaint_id=str(complaint.id), reference=complaint.reference, channel=draft.channel)
     return ComplaintAccepted(
         complaint_id=complaint.id,
         reference=complaint.reference,

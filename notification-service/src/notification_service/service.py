@@ -32,6 +32,7 @@ from redress_shared.events import (
     NotificationOutcomeV1,
     new_event,
 )
+from redress_shared.observability import bind_correlation_id
 from redress_shared.outbox import add_to_outbox
 
 EVENT_SOURCE = "/redress/notification-service"
@@ -85,6 +86,7 @@ async def plan_acknowledgement(
             last_error=None if has_email else "the customer has no e-mail address",
             next_attempt_at=now,
             created_at=now,
+            correlation_id=event.correlation_id,
         )
         .on_conflict_do_nothing(constraint="uq_notifications_trigger_template")
     )
@@ -125,6 +127,7 @@ async def dispatch_next(
         ).first()
         if row is None:
             return False
+        bind_correlation_id(row.correlation_id)
         attempts = row.attempts + 1
         try:
             await sender.send(
@@ -155,6 +158,7 @@ async def dispatch_next(
                 log.warning("notification_retry_scheduled", notification_id=str(row.id), attempts=attempts, error=str(exc))
         else:
             await _finish(session, row, clock.now(), attempts, "sent", None)
+            log.info("notification_sent", notification_id=str(row.id), case_id=str(row.case_id), template=row.template)
         return True
 
 

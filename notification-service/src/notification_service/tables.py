@@ -31,6 +31,7 @@ notifications = Table(
     Column("last_error", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("sent_at", DateTime(timezone=True)),
+    Column("correlation_id", Text, comment="carried from the triggering event to the outcome"),
     # One message per triggering event and template, however often the event arrives.
     UniqueConstraint("trigger_event_id", "template", name="uq_notifications_trigger_template"),
     Index("ix_notifications_case_id", "case_id"),

@@ -117,12 +117,4 @@ class OutboxRelay:
                 await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
 
 
-async def count_unpublished(session: AsyncSession, tables: PlatformTables) -> int:
-    """How many outbox rows still wait for the relay."""
-    outbox = tables.outbox
-    return await session.scalar(
-        select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
-    ) or 0
-
-
-__all__ = ["OutboxRelay", "add_to_outbox", "count_unpublished"]
+__all__ = ["OutboxRelay", "add_to_outbox"]

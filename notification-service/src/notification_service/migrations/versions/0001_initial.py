@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("sent_at", sa.DateTime(timezone=True)),
+        sa.Column("correlation_id", sa.Text),
         sa.UniqueConstraint("trigger_event_id", "template", name="uq_notifications_trigger_template"),
         schema=SCHEMA,
     )

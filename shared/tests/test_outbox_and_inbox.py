@@ -1,0 +1,163 @@
+"""The outbox relay and the idempotent consumer against real PostgreSQL and the real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+from sqlalchemy import Column, Integer, MetaData, Table, Text, func, select, text
+
+from redress_shared.clock import SystemClock
+from redress_shared.db import PlatformTables, create_session_factory
+from redress_shared.events import ComplaintReceivedV1, CustomerContact, dead_letter_topic, new_event
+from redress_shared.kafka import EventConsumer, create_producer, ensure_topics
+from redress_shared.outbox import OutboxRelay, add_to_outbox
+from redress_shared.settings import ServiceSettings
+from redress_stack.testing import eventually, produce
+
+SCHEMA = "shared_test"
+metadata = MetaData(schema=SCHEMA)
+platform = PlatformTables(metadata)
+effects = Table("effects", metadata, Column("event_id", Text), Column("n", Integer))
+
+
+@pytest.fixture(scope="module")
+async def db(infra):
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(infra.database_url)
+    async with engine.begin() as connection:
+        await connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
+        await connection.run_sync(metadata.create_all)  # test-only tables
+    yield create_session_factory(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+def settings(infra) -> ServiceSettings:
+    return ServiceSettings(
+        service_name="shared-test",
+        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
+        consumer_max_retries=3,
+        consumer_retry_backoff_seconds=0.01,
+    )
+
+
+def sample_event(key: str, sequence: int):
+    payload = ComplaintReceivedV1(
+        complaint_id=uuid.uuid4(),
+        reference=f"RDR-2026-{sequence:06d}",
+        received_at=datetime.now(UTC),
+        channel="api",
+        customer=CustomerContact(customer_key=key, email="a@example.com"),
+        body=str(sequence),
+    )
+    return new_event(
+        source="/test", type="redress.complaint.received.v1", key=key, payload=payload, time=datetime.now(UTC)
+    )
+
+
+async def read_topic(bootstrap: str, topic: str, expected: int) -> list:
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=f"reader-{uuid.uuid4()}", auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    records: list = []
+    try:
+        async def enough():
+            for batch in (await consumer.getmany(timeout_ms=300)).values():
+                records.extend(batch)
+            return len(records) >= expected
+
+        await eventually(enough)
+        await asyncio.sleep(1.0)  # anything beyond the expected count would be a duplicate
+        for batch in (await consumer.getmany(timeout_ms=500)).values():
+            records.extend(batch)
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def test_two_relays_publish_everything_once_in_per_aggregate_order(db, settings, infra):
+    topic = f"test.relay.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(infra.kafka_bootstrap_servers, [topic], partitions=3)
+    lock = f"relay-test-{topic}"
+    relays = [OutboxRelay(session_factory=db, tables=platform, clock=SystemClock(), lock_name=lock) for _ in range(2)]
+    producers = [create_producer(settings) for _ in relays]
+    for producer in producers:
+        await producer.start()
+    tasks = [asyncio.create_task(relay.run(producer)) for relay, producer in zip(relays, producers, strict=True)]
+    try:
+        written: dict[str, list[str]] = defaultdict(list)
+        for sequence in range(300):
+            key = f"aggregate-{sequence % 3}"
+            event = sample_event(key, sequence)
+            async with db() as session, session.begin():
+                await add_to_outbox(session, platform, topic, event)
+            written[key].append(str(event.id))
+        records = await read_topic(infra.kafka_bootstrap_servers, topic, 300)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for producer in producers:
+            await producer.stop()
+
+    published: dict[str, list[str]] = defaultdict(list)
+    for record in sorted(records, key=lambda r: (r.partition, r.offset)):
+        published[record.key.decode()].append(dict(record.headers)["ce_id"].decode())
+    assert sum(len(ids) for ids in published.values()) == 300  # nothing lost, nothing doubled
+    assert published == written  # and each aggregate's events in the order they were written
+    async with db() as session:
+        remaining = await session.scalar(
+            select(func.count()).select_from(platform.outbox).where(
+                platform.outbox.c.topic == topic, platform.outbox.c.published_at.is_(None)
+            )
+        )
+    assert remaining == 0
+
+
+async def test_consumer_applies_each_event_once_and_dead_letters_what_keeps_failing(db, settings, infra):
+    topic = f"test.inbox.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(infra.kafka_bootstrap_servers, [topic])
+    good, poison = sample_event("k1", 1), sample_event("k2", 2)
+    attempts: defaultdict[str, int] = defaultdict(int)
+
+    async def handler(session, event):
+        attempts[str(event.id)] += 1
+        await session.execute(effects.insert().values(event_id=str(event.id), n=1))
+        if event.id == poison.id:
+            raise RuntimeError("cannot apply this one")
+
+    consumer = EventConsumer(
+        group_id=f"inbox-test-{uuid.uuid4()}",
+        topics=[topic],
+        handlers={good.type: handler},
+        session_factory=db,
+        tables=platform,
+        settings=settings,
+    )
+    producer = create_producer(settings)
+    await producer.start()
+    task = asyncio.create_task(consumer.run(producer))
+    try:
+        await produce(infra.kafka_bootstrap_servers, topic, good, good, poison, good)
+        dead = await read_topic(infra.kafka_bootstrap_servers, dead_letter_topic(topic), 1)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await producer.stop()
+
+    assert [dict(r.headers)["ce_id"].decode() for r in dead] == [str(poison.id)]
+    assert b"cannot apply this one" in dict(dead[0].headers)["redress_dlq_error"]
+    async with db() as session:
+        rows = (await session.execute(select(effects.c.event_id, func.count()).group_by(effects.c.event_id).where(
+            effects.c.event_id.in_([str(good.id), str(poison.id)])
+        ))).all()
+    # The good event's effect exists once; the poison event's failed attempts left nothing.
+    assert dict(rows) == {str(good.id): 1}
+    assert attempts[str(poison.id)] == settings.consumer_max_retries
