@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -64,6 +65,54 @@ async def seed_admin_key(
         )
 
 
+class ApiKeyVerifier:
+    """Looks API keys up by hash, remembering answers for a few seconds.
+
+    The cache spares every request a database round trip; the price is that a revoked key
+    keeps working for at most ``cache_seconds`` in other processes (the revoking process
+    forgets it at once).
+    """
+
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        tables: PlatformTables,
+        cache_seconds: float = 10.0,
+    ) -> None:
+        self._session_factory = session_factory
+        self._tables = tables
+        self._cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, Principal | None]] = {}
+
+    async def verify(self, key: str) -> Principal | None:
+        """The principal of ``key``, or None when it is unknown or revoked."""
+        key_hash = hash_api_key(key)
+        now = time.monotonic()
+        cached = self._cache.get(key_hash)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        api_keys = self._tables.api_keys
+        async with self._session_factory() as session:
+            row = (
+                await session.execute(
+                    select(api_keys.c.id, api_keys.c.name, api_keys.c.scopes).where(
+                        api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None)
+                    )
+                )
+            ).first()
+        principal = (
+            None if row is None else Principal(key_id=row.id, name=row.name, scopes=frozenset(row.scopes))
+        )
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[key_hash] = (now + self._cache_seconds, principal)
+        return principal
+
+    def forget(self) -> None:
+        """Drop every cached answer (after a key was revoked here)."""
+        self._cache.clear()
+
+
 def _unauthenticated(detail: str) -> Problem:
     return Problem(
         401,
@@ -83,20 +132,9 @@ def require_scope(scope: str):  # noqa: ANN201 - returns a FastAPI dependency
     ) -> Principal:
         if credentials is None or not credentials.credentials:
             raise _unauthenticated("Send an API key as 'Authorization: Bearer <key>'")
-        runtime = request.app.state.runtime
-        api_keys = runtime.tables.api_keys
-        async with runtime.session_factory() as session:
-            row = (
-                await session.execute(
-                    select(api_keys.c.id, api_keys.c.name, api_keys.c.scopes).where(
-                        api_keys.c.key_hash == hash_api_key(credentials.credentials),
-                        api_keys.c.revoked_at.is_(None),
-                    )
-                )
-            ).first()
-        if row is None:
+        principal = await request.app.state.runtime.api_keys.verify(credentials.credentials)
+        if principal is None:
             raise _unauthenticated("The API key is unknown or revoked")
-        principal = Principal(key_id=row.id, name=row.name, scopes=frozenset(row.scopes))
         if not principal.allows(scope):
             raise Problem(
                 403,
@@ -185,5 +223,6 @@ def api_keys_router(known_scopes: list[str]) -> APIRouter:
             )
         if result.rowcount == 0:
             raise NotFound("API key", key_id)
+        runtime.api_keys.forget()
 
     return router

@@ -21,16 +21,16 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from redress_shared.auth import api_keys_router, seed_admin_key
+from redress_shared.auth import ApiKeyVerifier, api_keys_router, seed_admin_key
 from redress_shared.clock import Clock, SystemClock
 from redress_shared.db import PlatformTables, create_engine, create_session_factory
 from redress_shared.errors import BodySizeLimitMiddleware, install_problem_handlers
 from redress_shared.kafka import EventConsumer, EventHandler, create_producer
 from redress_shared.observability import (
     CorrelationIdMiddleware,
+    MetricsMiddleware,
     configure_logging,
     health_router,
-    metrics_middleware,
 )
 from redress_shared.outbox import OutboxRelay
 from redress_shared.settings import ServiceSettings
@@ -50,6 +50,7 @@ class ServiceRuntime:
     session_factory: async_sessionmaker[AsyncSession]
     tables: PlatformTables
     relay: OutboxRelay
+    api_keys: ApiKeyVerifier
     producer: AIOKafkaProducer | None = None
     consumers: list[EventConsumer] = field(default_factory=list)
     background: dict[str, BackgroundLoop] = field(default_factory=dict)
@@ -71,7 +72,8 @@ class ServiceRuntime:
             lock_name=f"{settings.db_schema}-outbox-relay",
             poll_interval=settings.outbox_poll_interval_seconds,
         )
-        return cls(settings, clock, engine, session_factory, tables, relay)
+        api_keys = ApiKeyVerifier(session_factory, tables, settings.api_key_cache_seconds)
+        return cls(settings, clock, engine, session_factory, tables, relay, api_keys)
 
     def add_consumer(self, group_id: str, topics: Iterable[str], handlers: dict[str, EventHandler]) -> None:
         """Register a consumer group that runs while the service runs."""
@@ -190,7 +192,7 @@ def create_app(
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
     app.state.runtime = runtime
     install_problem_handlers(app)
-    app.middleware("http")(metrics_middleware)
+    app.add_middleware(MetricsMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=runtime.settings.max_request_bytes)
     app.add_middleware(CorrelationIdMiddleware)
     app.include_router(health_router(runtime.readiness_checks()))

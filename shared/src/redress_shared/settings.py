@@ -34,8 +34,12 @@ class ServiceSettings(BaseSettings):
         description="Idempotent producer; Tansu does not support it, Apache Kafka does.",
     )
     kafka_client_id_prefix: str = "redress"
+    kafka_fetch_max_wait_ms: int = 100
     admin_api_key: SecretStr | None = Field(
         default=None, description="Admin API key seeded (hashed) into the service on start."
+    )
+    api_key_cache_seconds: float = Field(
+        default=10.0, description="How long a verified API key is trusted without a lookup."
     )
     data_dir: Path = Path("data")
     log_level: str = "INFO"
