@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import psutil
 import pytest
@@ -45,5 +44,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
         runner.kill()
         pytest.fail("the stack runner did not stop within 120 s of SIGTERM")
     assert code == 0, (data_dir / "runner.log").read_text()
-    survivors = [pid for pid in description["child_pids"] if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+    survivors = [
+        pid
+        for pid in description["child_pids"]
+        if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    ]
     assert not survivors, f"processes left behind after stop: {survivors}"

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-
 from redress_stack.testing import eventually
 
 CATEGORIES = ["product_defect", "delivery", "billing_error", "staff_behaviour", "outage"]
@@ -37,7 +36,14 @@ def distinct_complaints(count: int) -> list[dict]:
                     "language": rng.choice(["ro", "en", "lv", "sl"]),
                 },
                 "subject": f"Complaint {index}",
-                "body": rng.choice(["Încărcătorul nu merge.", "Lādētājs nedarbojas.", "Polnilec ne deluje.", "It broke."]),
+                "body": rng.choice(
+                    [
+                        "Încărcătorul nu merge.",
+                        "Lādētājs nedarbojas.",
+                        "Polnilec ne deluje.",
+                        "It broke.",
+                    ]
+                ),
                 "category": CATEGORIES[index % len(CATEGORIES)],
                 "product": {"sku": "CH-20"},
                 "supplier": rng.choice(["Voltix", "Ampero"]),
@@ -60,7 +66,10 @@ async def fetch_all_cases(client: httpx.AsyncClient, base: str) -> list[dict]:
 async def test_two_hundred_concurrent_complaints_flow_through_every_service(stack):
     services = stack["services"]
     intake, cases_url = services["intake-service"], services["case-service"]
-    notifications_url, analytics_url = services["notification-service"], services["analytics-service"]
+    notifications_url, analytics_url = (
+        services["notification-service"],
+        services["analytics-service"],
+    )
     distinct = distinct_complaints(160)
     keys = [uuid.uuid4().hex for _ in distinct]
     submissions = [(payload, key) for payload, key in zip(distinct, keys, strict=True)]
@@ -72,12 +81,16 @@ async def test_two_hundred_concurrent_complaints_flow_through_every_service(stac
     async with httpx.AsyncClient(headers=headers, limits=limits, timeout=60) as client:
         responses = await asyncio.gather(
             *(
-                client.post(f"{intake}/v1/complaints", json=payload, headers={"Idempotency-Key": key})
+                client.post(
+                    f"{intake}/v1/complaints", json=payload, headers={"Idempotency-Key": key}
+                )
                 for payload, key in submissions
             )
         )
         statuses = Counter(response.status_code for response in responses)
-        assert statuses == {202: 160, 200: 40}, [r.text for r in responses if r.status_code not in (200, 202)]
+        assert statuses == {202: 160, 200: 40}, [
+            r.text for r in responses if r.status_code not in (200, 202)
+        ]
         complaint_ids = {response.json()["complaint_id"] for response in responses}
         assert len(complaint_ids) == 160
         by_key: dict[str, set[str]] = {}
@@ -95,7 +108,9 @@ async def test_two_hundred_concurrent_complaints_flow_through_every_service(stac
         case_ids = {c["id"] for c in all_cases}
 
         async def every_acknowledgement_sent():
-            listed = (await client.get(f"{notifications_url}/v1/notifications", params={"limit": 500})).json()
+            listed = (
+                await client.get(f"{notifications_url}/v1/notifications", params={"limit": 500})
+            ).json()
             sent = [n for n in listed if n["status"] == "sent"]
             return listed if len(sent) >= 160 else None
 
@@ -115,7 +130,10 @@ async def test_two_hundred_concurrent_complaints_flow_through_every_service(stac
 
         async def trend_complete():
             trend = (
-                await client.get(f"{analytics_url}/v1/analytics/trends", params={"bucket": "day", "group_by": "category"})
+                await client.get(
+                    f"{analytics_url}/v1/analytics/trends",
+                    params={"bucket": "day", "group_by": "category"},
+                )
             ).json()
             return trend if sum(trend["totals"].values()) >= 160 else None
 
@@ -128,11 +146,16 @@ async def test_two_hundred_concurrent_complaints_flow_through_every_service(stac
 
         await eventually(notification_recorded_on_case, timeout=180)
 
-    connection = await asyncpg.connect(stack["database_url"].replace("postgresql+asyncpg", "postgresql"))
+    connection = await asyncpg.connect(
+        stack["database_url"].replace("postgresql+asyncpg", "postgresql")
+    )
     try:
+
         async def outboxes_empty():
             pending = [
-                await connection.fetchval(f"SELECT count(*) FROM {schema}.outbox WHERE published_at IS NULL")
+                await connection.fetchval(
+                    f"SELECT count(*) FROM {schema}.outbox WHERE published_at IS NULL"
+                )
                 for schema in SCHEMAS
             ]
             return pending == [0, 0, 0, 0]
@@ -151,7 +174,9 @@ def assert_no_errors_logged(log_dir: Path) -> None:
                 record = json.loads(line)
             except json.JSONDecodeError:
                 raise AssertionError(f"{log_file.name}: not a JSON log line: {line}") from None
-            assert record.get("level") not in ("error", "critical", "exception"), f"{log_file.name}: {line}"
+            assert record.get("level") not in ("error", "critical", "exception"), (
+                f"{log_file.name}: {line}"
+            )
 
 
 async def test_readiness_health_metrics_and_docs_of_every_service(stack):
@@ -177,30 +202,42 @@ async def test_correlation_id_travels_from_request_through_events_to_every_log(s
     async with httpx.AsyncClient(headers=headers, timeout=30) as client:
         response = await client.post(
             f"{services['intake-service']}/v1/complaints",
-            json={"customer": {"email": "traced@example.com"}, "body": "Where is my parcel?", "category": "delivery"},
+            json={
+                "customer": {"email": "traced@example.com"},
+                "body": "Where is my parcel?",
+                "category": "delivery",
+            },
         )
         assert response.status_code == 202
         assert response.headers["x-correlation-id"] == correlation_id
         complaint_id = response.json()["complaint_id"]
 
         async def acknowledged():
-            page = (await client.get(f"{services['case-service']}/v1/cases", params={"complaint_id": complaint_id})).json()
+            page = (
+                await client.get(
+                    f"{services['case-service']}/v1/cases", params={"complaint_id": complaint_id}
+                )
+            ).json()
             if not page["items"]:
                 return None
             listed = (
                 await client.get(
-                    f"{services['notification-service']}/v1/notifications", params={"case_id": page["items"][0]["id"]}
+                    f"{services['notification-service']}/v1/notifications",
+                    params={"case_id": page["items"][0]["id"]},
                 )
             ).json()
             return listed if listed and listed[0]["status"] == "sent" else None
 
         await eventually(acknowledged, timeout=120)
 
-    connection = await asyncpg.connect(stack["database_url"].replace("postgresql+asyncpg", "postgresql"))
+    connection = await asyncpg.connect(
+        stack["database_url"].replace("postgresql+asyncpg", "postgresql")
+    )
     try:
         for schema in ("intake", "cases", "notification"):
             count = await connection.fetchval(
-                f"SELECT count(*) FROM {schema}.outbox WHERE event->>'correlation_id' = $1", correlation_id
+                f"SELECT count(*) FROM {schema}.outbox WHERE event->>'correlation_id' = $1",
+                correlation_id,
             )
             assert count == 1, f"{schema} outbox has {count} events with the correlation id"
     finally:
@@ -212,4 +249,6 @@ async def test_correlation_id_travels_from_request_through_events_to_every_log(s
         ("notification-service", "notification_sent"),
     ]:
         records = [json.loads(line) for line in (logs / f"{service}.log").read_text().splitlines()]
-        assert any(r.get("correlation_id") == correlation_id and r["event"] == message for r in records), service
+        assert any(
+            r.get("correlation_id") == correlation_id and r["event"] == message for r in records
+        ), service

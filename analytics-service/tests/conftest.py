@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from analytics_service import MIGRATIONS_DIR
 from analytics_service.bootstrap import build_app
 from analytics_service.config import AnalyticsSettings

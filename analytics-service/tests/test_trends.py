@@ -6,7 +6,6 @@ import uuid
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer
-
 from redress_shared.events import (
     COMPLAINT_RECEIVED,
     COMPLAINTS_TOPIC,
@@ -32,7 +31,9 @@ def received(at: datetime, category: str, supplier: str = "Voltix"):
         product=ProductRef(sku="CH-20"),
         supplier=supplier,
     )
-    return new_event(source="/test", type=COMPLAINT_RECEIVED, key=customer.customer_key, payload=payload, time=at)
+    return new_event(
+        source="/test", type=COMPLAINT_RECEIVED, key=customer.customer_key, payload=payload, time=at
+    )
 
 
 async def test_daily_trend_by_category_is_exact_despite_duplicates(analytics_client, infra):
@@ -45,7 +46,12 @@ async def test_daily_trend_by_category_is_exact_despite_duplicates(analytics_cli
         received(datetime(year, 3, 2, 8, tzinfo=UTC), "product_defect", supplier="Ampero"),
     ]
     await produce(infra.kafka_bootstrap_servers, COMPLAINTS_TOPIC, *events, events[0], events[2])
-    params = {"bucket": "day", "group_by": "category", "from": f"{year}-03-01T00:00:00Z", "to": f"{year}-03-03T00:00:00Z"}
+    params = {
+        "bucket": "day",
+        "group_by": "category",
+        "from": f"{year}-03-01T00:00:00Z",
+        "to": f"{year}-03-03T00:00:00Z",
+    }
 
     async def all_counted():
         trend = (await analytics_client.get("/v1/analytics/trends", params=params)).json()
@@ -60,13 +66,25 @@ async def test_daily_trend_by_category_is_exact_despite_duplicates(analytics_cli
     ]
 
     # 23:30 UTC is already the next day in Bucharest (UTC+2).
-    local = (await analytics_client.get("/v1/analytics/trends", params={**params, "tz": "Europe/Bucharest"})).json()
-    assert ("delivery", f"{year}-03-02") in {(p["group"], p["bucket_start"][:10]) for p in local["series"]}
+    local = (
+        await analytics_client.get(
+            "/v1/analytics/trends", params={**params, "tz": "Europe/Bucharest"}
+        )
+    ).json()
+    assert ("delivery", f"{year}-03-02") in {
+        (p["group"], p["bucket_start"][:10]) for p in local["series"]
+    }
 
-    by_supplier = (await analytics_client.get("/v1/analytics/trends", params={**params, "group_by": "supplier"})).json()
+    by_supplier = (
+        await analytics_client.get(
+            "/v1/analytics/trends", params={**params, "group_by": "supplier"}
+        )
+    ).json()
     assert by_supplier["totals"] == {"Voltix": 3, "Ampero": 1}
 
-    csv = await analytics_client.get("/v1/analytics/trends", params=params, headers={"Accept": "text/csv"})
+    csv = await analytics_client.get(
+        "/v1/analytics/trends", params=params, headers={"Accept": "text/csv"}
+    )
     assert csv.headers["content-type"].startswith("text/csv")
     lines = csv.text.strip().splitlines()
     assert lines[0] == "bucket_start,group,count"
@@ -80,14 +98,28 @@ async def test_bad_trend_queries_are_problems(analytics_client):
         assert response.json()["type"] == f"urn:redress:problem:{slug}"
 
     get = analytics_client.get
-    problem(await get("/v1/analytics/trends", params={"from": "2026-02-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"}), 422, "invalid-range")
-    problem(await get("/v1/analytics/trends", params={"group_by": "shoe_size"}), 422, "validation-error")
     problem(
-        await get("/v1/analytics/trends", params={"bucket": "hour", "from": "2016-01-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"}),
+        await get(
+            "/v1/analytics/trends",
+            params={"from": "2026-02-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"},
+        ),
         422,
         "invalid-range",
     )
-    problem(await get("/v1/analytics/trends", params={"tz": "Mars/Olympus"}), 422, "unknown-time-zone")
+    problem(
+        await get("/v1/analytics/trends", params={"group_by": "shoe_size"}), 422, "validation-error"
+    )
+    problem(
+        await get(
+            "/v1/analytics/trends",
+            params={"bucket": "hour", "from": "2016-01-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"},
+        ),
+        422,
+        "invalid-range",
+    )
+    problem(
+        await get("/v1/analytics/trends", params={"tz": "Mars/Olympus"}), 422, "unknown-time-zone"
+    )
 
 
 async def test_malformed_event_goes_to_the_dead_letter_topic(analytics_client, infra):
@@ -105,12 +137,16 @@ async def test_malformed_event_goes_to_the_dead_letter_topic(analytics_client, i
     )
     await consumer.start()
     try:
+
         async def dead_lettered():
             batches = await consumer.getmany(timeout_ms=500)
             for records in batches.values():
                 for record in records:
                     headers = dict(record.headers)
-                    if record.key == marker and headers.get("redress_dlq_consumer") == b"analytics-service.facts":
+                    if (
+                        record.key == marker
+                        and headers.get("redress_dlq_consumer") == b"analytics-service.facts"
+                    ):
                         return headers
             return None
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from case_service import MIGRATIONS_DIR
 from case_service.bootstrap import build_app
 from case_service.config import CaseSettings

@@ -5,11 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
-
 from case_service import tables
 from case_service.models import Priority, triage_priority
-from redress_stack.testing import eventually, produce
 from redress_shared.events import (
     CASE_OPENED,
     COMPLAINT_RECEIVED,
@@ -18,11 +15,15 @@ from redress_shared.events import (
     CustomerContact,
     new_event,
 )
+from redress_stack.testing import eventually, produce
+from sqlalchemy import func, select
 
 
 def complaint_event(category: str = "product_defect", received_at: datetime | None = None):
     complaint_id = uuid.uuid4()
-    customer = CustomerContact(customer_key=str(uuid.uuid4()), email="ana@example.com", language="ro")
+    customer = CustomerContact(
+        customer_key=str(uuid.uuid4()), email="ana@example.com", language="ro"
+    )
     received_at = received_at or datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
     payload = ComplaintReceivedV1(
         complaint_id=complaint_id,
@@ -35,11 +36,17 @@ def complaint_event(category: str = "product_defect", received_at: datetime | No
         category=category,
     )
     return new_event(
-        source="/test", type=COMPLAINT_RECEIVED, key=customer.customer_key, payload=payload, time=received_at
+        source="/test",
+        type=COMPLAINT_RECEIVED,
+        key=customer.customer_key,
+        payload=payload,
+        time=received_at,
     )
 
 
-async def test_a_complaint_opens_exactly_one_case_despite_redelivery_and_replay(cases_client, infra):
+async def test_a_complaint_opens_exactly_one_case_despite_redelivery_and_replay(
+    cases_client, infra
+):
     event = complaint_event()
     complaint_id = event.data["complaint_id"]
     replayed = event.model_copy(update={"id": uuid.uuid4()})  # same complaint, new event id
@@ -68,11 +75,11 @@ async def test_a_complaint_opens_exactly_one_case_despite_redelivery_and_replay(
     runtime = cases_client.app.state.runtime
     async with runtime.session_factory() as session:
         # Give the duplicates time to have been consumed before counting.
-        await eventually(
-            lambda: _inbox_has(session, runtime, [event.id, replayed.id]), timeout=90
-        )
+        await eventually(lambda: _inbox_has(session, runtime, [event.id, replayed.id]), timeout=90)
         case_count = await session.scalar(
-            select(func.count()).select_from(tables.cases).where(tables.cases.c.complaint_id == uuid.UUID(complaint_id))
+            select(func.count())
+            .select_from(tables.cases)
+            .where(tables.cases.c.complaint_id == uuid.UUID(complaint_id))
         )
         opened_events = await session.scalar(
             select(func.count())
@@ -88,7 +95,9 @@ async def test_a_complaint_opens_exactly_one_case_despite_redelivery_and_replay(
 
 async def _inbox_has(session, runtime, event_ids) -> bool:
     inbox = runtime.tables.inbox
-    found = await session.scalar(select(func.count()).select_from(inbox).where(inbox.c.event_id.in_(event_ids)))
+    found = await session.scalar(
+        select(func.count()).select_from(inbox).where(inbox.c.event_id.in_(event_ids))
+    )
     await session.rollback()
     return found == len(event_ids)
 
@@ -98,7 +107,9 @@ async def test_outage_is_urgent_with_tighter_deadlines(cases_client, infra):
     await produce(infra.kafka_bootstrap_servers, COMPLAINTS_TOPIC, event)
 
     async def case():
-        page = (await cases_client.get("/v1/cases", params={"complaint_id": event.data["complaint_id"]})).json()
+        page = (
+            await cases_client.get("/v1/cases", params={"complaint_id": event.data["complaint_id"]})
+        ).json()
         return page["items"]
 
     (opened,) = await eventually(case)

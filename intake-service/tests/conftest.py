@@ -1,11 +1,10 @@
 from __future__ import annotations
 
 import pytest
-
-from redress_stack.testing import running_app, service_settings
 from intake_service import MIGRATIONS_DIR
 from intake_service.bootstrap import build_app
 from intake_service.config import IntakeSettings
+from redress_stack.testing import running_app, service_settings
 
 
 @pytest.fixture(scope="session")

@@ -7,10 +7,9 @@ import json
 import re
 import uuid
 
-from sqlalchemy import func, select
-
 from intake_service import tables
 from redress_shared.events import COMPLAINT_RECEIVED, COMPLAINTS_TOPIC
+from sqlalchemy import func, select
 
 
 def complaint(email: str | None = None, **overrides) -> dict:
@@ -57,7 +56,10 @@ async def test_accepts_a_complaint_and_stores_raw_normalised_and_event(intake):
         raw = (
             await session.execute(
                 select(tables.raw_submissions.c.payload)
-                .join(tables.complaints, tables.complaints.c.raw_submission_id == tables.raw_submissions.c.id)
+                .join(
+                    tables.complaints,
+                    tables.complaints.c.raw_submission_id == tables.raw_submissions.c.id,
+                )
                 .where(tables.complaints.c.id == uuid.UUID(accepted["complaint_id"]))
             )
         ).scalar_one()
@@ -162,11 +164,17 @@ async def test_bad_input_gets_problem_details_and_writes_nothing(intake):
     assert problem["field"] == "customer.phone"
 
     oversized = complaint(body="x" * (70 * 1024))
-    problem = assert_problem(await intake.post("/v1/complaints", json=oversized), 413, "payload-too-large")
+    problem = assert_problem(
+        await intake.post("/v1/complaints", json=oversized), 413, "payload-too-large"
+    )
     assert problem["max_bytes"] == 64 * 1024
 
     deep = b'{"body": ' + b"[" * 10_000 + b"]" * 10_000 + b"}"
-    assert (await intake.post("/v1/complaints", content=deep, headers={"Content-Type": "application/json"})).status_code in (400, 422)
+    assert (
+        await intake.post(
+            "/v1/complaints", content=deep, headers={"Content-Type": "application/json"}
+        )
+    ).status_code in (400, 422)
 
     after = (
         await count(intake.app, tables.raw_submissions),
@@ -182,10 +190,14 @@ async def test_api_keys_and_scopes(intake):
     problem = assert_problem(anonymous, 401, "unauthenticated")
     assert anonymous.headers["www-authenticate"].startswith("Bearer")
 
-    wrong = await intake.post("/v1/complaints", json=payload, headers={"Authorization": "Bearer rdr_nope"})
+    wrong = await intake.post(
+        "/v1/complaints", json=payload, headers={"Authorization": "Bearer rdr_nope"}
+    )
     assert_problem(wrong, 401, "unauthenticated")
 
-    created = await intake.post("/v1/api-keys", json={"name": "reader", "scopes": ["complaints:read"]})
+    created = await intake.post(
+        "/v1/api-keys", json={"name": "reader", "scopes": ["complaints:read"]}
+    )
     assert created.status_code == 201, created.text
     reader = {"Authorization": f"Bearer {created.json()['key']}"}
     problem = assert_problem(

@@ -5,12 +5,11 @@ from email import policy
 
 import pytest
 from aiosmtpd.controller import Controller
-
-from redress_stack.testing import running_app, service_settings
 from notification_service import MIGRATIONS_DIR
 from notification_service.bootstrap import build_app
 from notification_service.config import NotificationSettings
 from redress_stack.infra import free_port
+from redress_stack.testing import running_app, service_settings
 
 REFUSED_DOMAIN = "refused.example"
 
@@ -30,7 +29,9 @@ class RecordingSmtpServer:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        self.messages.append(email.message_from_bytes(envelope.original_content, policy=policy.default))
+        self.messages.append(
+            email.message_from_bytes(envelope.original_content, policy=policy.default)
+        )
         return "250 Message accepted"
 
     def to(self, address: str) -> list:

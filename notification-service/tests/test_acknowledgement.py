@@ -5,10 +5,6 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
-
-from redress_stack.testing import eventually, produce
-from notification_service import tables
 from notification_service.templates import TemplateRenderer
 from redress_shared.events import (
     CASE_OPENED,
@@ -20,6 +16,8 @@ from redress_shared.events import (
     CustomerContact,
     new_event,
 )
+from redress_stack.testing import eventually, produce
+from sqlalchemy import select
 
 
 def case_opened(email: str | None, language: str = "ro"):
@@ -43,7 +41,9 @@ def case_opened(email: str | None, language: str = "ro"):
         ),
         sla_policy="normal-default",
     )
-    return new_event(source="/test", type=CASE_OPENED, key=str(case_id), payload=payload, time=opened_at)
+    return new_event(
+        source="/test", type=CASE_OPENED, key=str(case_id), payload=payload, time=opened_at
+    )
 
 
 async def outcome_events(client, case_id: str) -> list[str]:
@@ -53,7 +53,9 @@ async def outcome_events(client, case_id: str) -> list[str]:
         return [row.event["type"] for row in rows]
 
 
-async def test_acknowledgement_is_sent_once_in_the_customers_language(notifications_client, smtp_server, infra):
+async def test_acknowledgement_is_sent_once_in_the_customers_language(
+    notifications_client, smtp_server, infra
+):
     server, _ = smtp_server
     address = f"ana.{uuid.uuid4().hex[:8]}@example.com"
     event = case_opened(address)
@@ -61,7 +63,9 @@ async def test_acknowledgement_is_sent_once_in_the_customers_language(notificati
     case_id = event.data["case_id"]
 
     async def sent():
-        listed = (await notifications_client.get("/v1/notifications", params={"case_id": case_id})).json()
+        listed = (
+            await notifications_client.get("/v1/notifications", params={"case_id": case_id})
+        ).json()
         return listed if listed and listed[0]["status"] == "sent" else None
 
     (notification,) = await eventually(sent)
@@ -85,14 +89,18 @@ async def test_unknown_language_falls_back_to_english():
     assert renderer.language_for("acknowledgement", "ro-RO") == "ro"
 
 
-async def test_refused_recipient_fails_permanently_and_reports_it(notifications_client, smtp_server, infra):
+async def test_refused_recipient_fails_permanently_and_reports_it(
+    notifications_client, smtp_server, infra
+):
     server, _ = smtp_server
     event = case_opened(f"nobody@{server.refused_domain}", language="en")
     await produce(infra.kafka_bootstrap_servers, CASES_TOPIC, event)
     case_id = event.data["case_id"]
 
     async def failed():
-        listed = (await notifications_client.get("/v1/notifications", params={"case_id": case_id})).json()
+        listed = (
+            await notifications_client.get("/v1/notifications", params={"case_id": case_id})
+        ).json()
         return listed if listed and listed[0]["status"] == "failed" else None
 
     (notification,) = await eventually(failed)
@@ -106,7 +114,11 @@ async def test_customer_without_email_is_recorded_as_failed(notifications_client
     await produce(infra.kafka_bootstrap_servers, CASES_TOPIC, event)
 
     async def recorded():
-        return (await notifications_client.get("/v1/notifications", params={"case_id": event.data["case_id"]})).json()
+        return (
+            await notifications_client.get(
+                "/v1/notifications", params={"case_id": event.data["case_id"]}
+            )
+        ).json()
 
     (notification,) = await eventually(recorded)
     assert notification["status"] == "failed"

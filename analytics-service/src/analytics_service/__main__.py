@@ -2,10 +2,15 @@
 
 import sys
 
+from redress_shared.cli import service_main
+
 from analytics_service import MIGRATIONS_DIR
 from analytics_service.bootstrap import build_app
 from analytics_service.config import AnalyticsSettings
-from redress_shared.cli import service_main
 
 if __name__ == "__main__":
-    sys.exit(service_main(settings_class=AnalyticsSettings, build_app=build_app, migrations_dir=MIGRATIONS_DIR))
+    sys.exit(
+        service_main(
+            settings_class=AnalyticsSettings, build_app=build_app, migrations_dir=MIGRATIONS_DIR
+        )
+    )

@@ -11,13 +11,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import Response
+from redress_shared.auth import AUTH_RESPONSES, Principal, require_scope
+from redress_shared.errors import Problem, ProblemDetail
+from redress_shared.runtime import RuntimeDep
 
 from analytics_service import service
 from analytics_service.models import Bucket, Dimension, InvalidRange
 from analytics_service.schemas import TrendPoint, TrendRead
-from redress_shared.auth import AUTH_RESPONSES, Principal, require_scope
-from redress_shared.errors import Problem, ProblemDetail
-from redress_shared.runtime import RuntimeDep
 
 READ_SCOPE = "analytics:read"
 SCOPES = [READ_SCOPE]
@@ -31,7 +31,9 @@ def _time_zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise Problem(422, "unknown-time-zone", "Unknown time zone", f"'{name}' is not an IANA time zone") from exc
+        raise Problem(
+            422, "unknown-time-zone", "Unknown time zone", f"'{name}' is not an IANA time zone"
+        ) from exc
 
 
 def _aware(moment: datetime | None, time_zone: ZoneInfo) -> datetime | None:
@@ -49,7 +51,13 @@ def _aware(moment: datetime | None, time_zone: ZoneInfo) -> datetime | None:
         "read in `tz`. Defaults: the last 30 days. Send `Accept: text/csv` for CSV."
     ),
     responses={
-        200: {"content": {"text/csv": {"example": "bucket_start,group,count\n2026-11-23T00:00:00+00:00,product_defect,12\n"}}},
+        200: {
+            "content": {
+                "text/csv": {
+                    "example": "bucket_start,group,count\n2026-11-23T00:00:00+00:00,product_defect,12\n"
+                }
+            }
+        },
         422: {"model": ProblemDetail, "description": "Bad range, group or time zone"},
     },
 )

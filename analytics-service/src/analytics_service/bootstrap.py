@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from redress_shared.clock import Clock
+from redress_shared.runtime import ServiceRuntime, create_app
 
 from analytics_service import consumers, tables
 from analytics_service.api import SCOPES, router
 from analytics_service.config import AnalyticsSettings
-from redress_shared.clock import Clock
-from redress_shared.runtime import ServiceRuntime, create_app
 
 
 def build_app(settings: AnalyticsSettings | None = None, clock: Clock | None = None) -> FastAPI:

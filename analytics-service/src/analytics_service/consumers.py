@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from analytics_service import service
 from redress_shared.events import (
     CASE_OPENED,
     CASES_TOPIC,
@@ -11,6 +10,8 @@ from redress_shared.events import (
     NOTIFICATIONS_TOPIC,
 )
 from redress_shared.kafka import EventHandler
+
+from analytics_service import service
 
 GROUP_ID = "analytics-service.facts"
 TOPICS = (COMPLAINTS_TOPIC, CASES_TOPIC, NOTIFICATIONS_TOPIC)

@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from redress_shared.events import CaseOpenedV1, ComplaintReceivedV1, EventEnvelope
 from sqlalchemy import String, cast, func, literal, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from analytics_service import tables
 from analytics_service.models import Bucket, Dimension, check_range
-from redress_shared.events import CaseOpenedV1, ComplaintReceivedV1, EventEnvelope
 
 
 async def record_complaint(session: AsyncSession, event: EventEnvelope) -> None:
@@ -68,7 +68,9 @@ async def complaint_trend(
     local_time = func.timezone(time_zone.key, facts.c.received_at)
     bucket_start = func.date_trunc(bucket.value, local_time).label("bucket_start")
     if group_by is Dimension.PRIORITY:
-        source = facts.outerjoin(tables.case_facts, tables.case_facts.c.complaint_id == facts.c.complaint_id)
+        source = facts.outerjoin(
+            tables.case_facts, tables.case_facts.c.complaint_id == facts.c.complaint_id
+        )
         dimension = tables.case_facts.c.priority
     else:
         source = facts

@@ -6,10 +6,9 @@ at-least-once delivery and a replay from offset 0 rebuilds them.
 
 from __future__ import annotations
 
+from redress_shared.db import PlatformTables
 from sqlalchemy import Column, DateTime, Index, MetaData, Table, Text
 from sqlalchemy.dialects.postgresql import UUID
-
-from redress_shared.db import PlatformTables
 
 SCHEMA = "analytics"
 metadata = MetaData(schema=SCHEMA)

@@ -6,13 +6,13 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
+from redress_shared.auth import AUTH_RESPONSES, Principal, require_scope
+from redress_shared.errors import NotFound, ProblemDetail
+from redress_shared.runtime import RuntimeDep
 
 from case_service import service
 from case_service.models import CaseStatus
 from case_service.schemas import CaseHistoryEntryRead, CasePage, CaseRead
-from redress_shared.auth import AUTH_RESPONSES, Principal, require_scope
-from redress_shared.errors import NotFound, ProblemDetail
-from redress_shared.runtime import RuntimeDep
 
 READ_SCOPE = "cases:read"
 WRITE_SCOPE = "cases:write"
@@ -51,7 +51,9 @@ async def list_cases(
 
 
 @router.get("/{case_id}", summary="Read a case", responses=NOT_FOUND)
-async def read_case(case_id: uuid.UUID, response: Response, runtime: RuntimeDep, _: CaseReader) -> CaseRead:
+async def read_case(
+    case_id: uuid.UUID, response: Response, runtime: RuntimeDep, _: CaseReader
+) -> CaseRead:
     row = await service.get_case(runtime.session_factory, case_id)
     if row is None:
         raise NotFound("case", case_id)
@@ -60,7 +62,9 @@ async def read_case(case_id: uuid.UUID, response: Response, runtime: RuntimeDep,
 
 
 @router.get("/{case_id}/events", summary="A case's history, oldest first", responses=NOT_FOUND)
-async def read_case_history(case_id: uuid.UUID, runtime: RuntimeDep, _: CaseReader) -> list[CaseHistoryEntryRead]:
+async def read_case_history(
+    case_id: uuid.UUID, runtime: RuntimeDep, _: CaseReader
+) -> list[CaseHistoryEntryRead]:
     if await service.get_case(runtime.session_factory, case_id) is None:
         raise NotFound("case", case_id)
     rows = await service.case_history(runtime.session_factory, case_id)

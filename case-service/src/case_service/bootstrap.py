@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from redress_shared.clock import Clock
+from redress_shared.runtime import ServiceRuntime, create_app
 
 from case_service import consumers, tables
 from case_service.api import SCOPES, router
 from case_service.config import CaseSettings
-from redress_shared.clock import Clock
-from redress_shared.runtime import ServiceRuntime, create_app
 
 
 def build_app(settings: CaseSettings | None = None, clock: Clock | None = None) -> FastAPI:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from case_service import service
 from redress_shared.clock import Clock
 from redress_shared.events import (
     COMPLAINT_RECEIVED,
@@ -12,6 +11,8 @@ from redress_shared.events import (
     NOTIFICATIONS_TOPIC,
 )
 from redress_shared.kafka import EventHandler
+
+from case_service import service
 
 GROUP_ID = "case-service.complaints"
 TOPICS = (COMPLAINTS_TOPIC, NOTIFICATIONS_TOPIC)

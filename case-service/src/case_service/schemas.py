@@ -82,7 +82,9 @@ class CasePage(BaseModel):
     """One page of cases, newest first."""
 
     items: list[CaseRead]
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at the end.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end."
+    )
 
 
 class CaseHistoryEntryRead(BaseModel):

@@ -9,12 +9,6 @@ import uuid
 from datetime import datetime
 
 import structlog
-from sqlalchemy import Row, func, select, tuple_
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from case_service import tables
-from case_service.models import Case, Priority, SlaPolicy, open_case
 from redress_shared.clock import Clock
 from redress_shared.errors import Problem
 from redress_shared.events import (
@@ -28,6 +22,12 @@ from redress_shared.events import (
     new_event,
 )
 from redress_shared.outbox import add_to_outbox
+from sqlalchemy import Row, func, select, tuple_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from case_service import tables
+from case_service.models import Case, Priority, SlaPolicy, open_case
 
 EVENT_SOURCE = "/redress/case-service"
 log = structlog.get_logger(__name__)
@@ -49,7 +49,9 @@ async def load_sla_policies(session: AsyncSession) -> dict[Priority, SlaPolicy]:
     }
 
 
-async def open_case_for_complaint(session: AsyncSession, clock: Clock, event: EventEnvelope) -> None:
+async def open_case_for_complaint(
+    session: AsyncSession, clock: Clock, event: EventEnvelope
+) -> None:
     """A complaint was received: open its case (once), remember the customer, tell others."""
     complaint = event.payload()
     assert isinstance(complaint, ComplaintReceivedV1)
@@ -94,12 +96,18 @@ async def open_case_for_complaint(session: AsyncSession, clock: Clock, event: Ev
         )
     )
     opened = case_opened_event(case, complaint)
-    await _append_history(session, case.id, now, SYSTEM_ACTOR, "opened", None, case.snapshot(), opened.id)
+    await _append_history(
+        session, case.id, now, SYSTEM_ACTOR, "opened", None, case.snapshot(), opened.id
+    )
     await add_to_outbox(session, tables.platform, CASES_TOPIC, opened)
-    log.info("case_opened", case_id=str(case.id), reference=case.reference, priority=case.priority.value)
+    log.info(
+        "case_opened", case_id=str(case.id), reference=case.reference, priority=case.priority.value
+    )
 
 
-async def _remember_customer(session: AsyncSession, complaint: ComplaintReceivedV1, now: datetime) -> None:
+async def _remember_customer(
+    session: AsyncSession, complaint: ComplaintReceivedV1, now: datetime
+) -> None:
     customers = tables.customers
     contact = complaint.customer
     statement = insert(customers).values(
@@ -162,11 +170,15 @@ def case_opened_event(case: Case, complaint: ComplaintReceivedV1) -> EventEnvelo
     )
 
 
-async def record_notification_outcome(session: AsyncSession, clock: Clock, event: EventEnvelope) -> None:
+async def record_notification_outcome(
+    session: AsyncSession, clock: Clock, event: EventEnvelope
+) -> None:
     """The notification service told a customer something (or failed to): note it on the case."""
     outcome = event.payload()
     assert isinstance(outcome, NotificationOutcomeV1)
-    exists = await session.scalar(select(tables.cases.c.id).where(tables.cases.c.id == outcome.case_id))
+    exists = await session.scalar(
+        select(tables.cases.c.id).where(tables.cases.c.id == outcome.case_id)
+    )
     if exists is None:
         return
     await _append_history(
@@ -199,7 +211,13 @@ async def _append_history(
 ) -> None:
     await session.execute(
         tables.case_history.insert().values(
-            case_id=case_id, at=at, actor=actor, action=action, before=before, after=after, event_id=event_id
+            case_id=case_id,
+            at=at,
+            actor=actor,
+            action=action,
+            before=before,
+            after=after,
+            event_id=event_id,
         )
     )
 
@@ -217,7 +235,12 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         opened_at, case_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
         return datetime.fromisoformat(opened_at), uuid.UUID(case_id)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise Problem(400, "invalid-cursor", "The cursor is not valid", "Use the next_cursor of a previous page") from exc
+        raise Problem(
+            400,
+            "invalid-cursor",
+            "The cursor is not valid",
+            "Use the next_cursor of a previous page",
+        ) from exc
 
 
 async def list_cases(
@@ -246,16 +269,26 @@ async def list_cases(
     return rows[:limit], next_cursor
 
 
-async def get_case(session_factory: async_sessionmaker[AsyncSession], case_id: uuid.UUID) -> Row | None:
+async def get_case(
+    session_factory: async_sessionmaker[AsyncSession], case_id: uuid.UUID
+) -> Row | None:
     """One case, or None."""
     async with session_factory() as session:
-        return (await session.execute(select(tables.cases).where(tables.cases.c.id == case_id))).first()
+        return (
+            await session.execute(select(tables.cases).where(tables.cases.c.id == case_id))
+        ).first()
 
 
-async def case_history(session_factory: async_sessionmaker[AsyncSession], case_id: uuid.UUID) -> list[Row]:
+async def case_history(
+    session_factory: async_sessionmaker[AsyncSession], case_id: uuid.UUID
+) -> list[Row]:
     """The append-only history of a case, oldest first."""
     history = tables.case_history
     async with session_factory() as session:
         return list(
-            (await session.execute(select(history).where(history.c.case_id == case_id).order_by(history.c.id))).all()
+            (
+                await session.execute(
+                    select(history).where(history.c.case_id == case_id).order_by(history.c.id)
+                )
+            ).all()
         )

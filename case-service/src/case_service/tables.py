@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from redress_shared.db import PlatformTables
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -16,8 +17,6 @@ from sqlalchemy import (
     Text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
-
-from redress_shared.db import PlatformTables
 
 SCHEMA = "cases"
 metadata = MetaData(schema=SCHEMA)

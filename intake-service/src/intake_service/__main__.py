@@ -2,12 +2,15 @@
 
 import sys
 
+from redress_shared.cli import service_main
+
 from intake_service import MIGRATIONS_DIR
 from intake_service.bootstrap import build_app
 from intake_service.config import IntakeSettings
-from redress_shared.cli import service_main
 
 if __name__ == "__main__":
     sys.exit(
-        service_main(settings_class=IntakeSettings, build_app=build_app, migrations_dir=MIGRATIONS_DIR)
+        service_main(
+            settings_class=IntakeSettings, build_app=build_app, migrations_dir=MIGRATIONS_DIR
+        )
     )

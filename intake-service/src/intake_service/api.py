@@ -6,12 +6,12 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response, status
-
-from intake_service import service
-from intake_service.schemas import ComplaintAccepted, ComplaintCreate, ComplaintRead
 from redress_shared.auth import AUTH_RESPONSES, Principal, require_scope
 from redress_shared.errors import NotFound, ProblemDetail
 from redress_shared.runtime import RuntimeDep
+
+from intake_service import service
+from intake_service.schemas import ComplaintAccepted, ComplaintCreate, ComplaintRead
 
 WRITE_SCOPE = "complaints:write"
 READ_SCOPE = "complaints:read"

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from redress_shared.clock import Clock
+from redress_shared.runtime import ServiceRuntime, create_app
 
 from intake_service import tables
 from intake_service.api import SCOPES, router
 from intake_service.config import IntakeSettings
 from intake_service.email_intake import IntakeSmtpHandler, run_smtp_listener
-from redress_shared.clock import Clock
-from redress_shared.runtime import ServiceRuntime, create_app
 
 
 def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None) -> FastAPI:

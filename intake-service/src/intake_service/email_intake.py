@@ -17,11 +17,11 @@ from email.parser import BytesParser
 
 import structlog
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from redress_shared.clock import Clock
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from intake_service import service
 from intake_service.models import ComplaintDraft, InvalidComplaint, build_customer, require_text
-from redress_shared.clock import Clock
 
 log = structlog.get_logger(__name__)
 

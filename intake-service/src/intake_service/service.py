@@ -10,6 +10,18 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
+from redress_shared.auth import Principal
+from redress_shared.clock import Clock
+from redress_shared.errors import Problem
+from redress_shared.events import (
+    COMPLAINT_RECEIVED,
+    COMPLAINTS_TOPIC,
+    ComplaintReceivedV1,
+    CustomerContact,
+    ProductRef,
+    new_event,
+)
+from redress_shared.outbox import add_to_outbox
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
@@ -24,18 +36,6 @@ from intake_service.models import (
     build_customer,
 )
 from intake_service.schemas import ComplaintAccepted, ComplaintCreate
-from redress_shared.auth import Principal
-from redress_shared.clock import Clock
-from redress_shared.errors import Problem
-from redress_shared.events import (
-    COMPLAINT_RECEIVED,
-    COMPLAINTS_TOPIC,
-    ComplaintReceivedV1,
-    CustomerContact,
-    ProductRef,
-    new_event,
-)
-from redress_shared.outbox import add_to_outbox
 
 EVENT_SOURCE = "/redress/intake-service"
 log = structlog.get_logger(__name__)
@@ -91,7 +91,9 @@ async def register_complaint(
             # A concurrent submission of the same channel id won the race; the next
             # attempt finds it as the earlier one.
             continue
-    raise Problem(409, "concurrent-submission", "The same complaint is being submitted concurrently")
+    raise Problem(
+        409, "concurrent-submission", "The same complaint is being submitted concurrently"
+    )
 
 
 async def _find_earlier(
@@ -145,13 +147,18 @@ async def _accepted(session: AsyncSession, condition) -> ComplaintAccepted | Non
     complaints = tables.complaints
     row = (
         await session.execute(
-            select(complaints.c.id, complaints.c.reference, complaints.c.received_at).where(condition)
+            select(complaints.c.id, complaints.c.reference, complaints.c.received_at).where(
+                condition
+            )
         )
     ).first()
     if row is None:
         return None
     return ComplaintAccepted(
-        complaint_id=row.id, reference=row.reference, status="duplicate", received_at=row.received_at
+        complaint_id=row.id,
+        reference=row.reference,
+        status="duplicate",
+        received_at=row.received_at,
     )
 
 
@@ -195,8 +202,15 @@ async def _insert_new(
             order_ref=draft.order_ref,
         )
     )
-    await add_to_outbox(session, tables.platform, COMPLAINTS_TOPIC, complaint_received_event(complaint))
-    log.info("complaint_registered", complaint_id=str(complaint.id), reference=complaint.reference, channel=draft.channel)
+    await add_to_outbox(
+        session, tables.platform, COMPLAINTS_TOPIC, complaint_received_event(complaint)
+    )
+    log.info(
+        "complaint_registered",
+        complaint_id=str(complaint.id),
+        reference=complaint.reference,
+        channel=draft.channel,
+    )
     return ComplaintAccepted(
         complaint_id=complaint.id,
         reference=complaint.reference,
@@ -253,7 +267,9 @@ async def get_complaint(session_factory: async_sessionmaker[AsyncSession], compl
     """One complaint row, or None."""
     async with session_factory() as session:
         return (
-            await session.execute(select(tables.complaints).where(tables.complaints.c.id == complaint_id))
+            await session.execute(
+                select(tables.complaints).where(tables.complaints.c.id == complaint_id)
+            )
         ).first()
 
 
@@ -274,7 +290,9 @@ async def submit_api_complaint(
             language=request.customer.language,
         )
     except InvalidComplaint as exc:
-        raise Problem(422, "invalid-complaint", "The complaint is not valid", str(exc), field=exc.field) from exc
+        raise Problem(
+            422, "invalid-complaint", "The complaint is not valid", str(exc), field=exc.field
+        ) from exc
     draft = ComplaintDraft(
         channel="api",
         customer=customer,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from redress_shared.db import PlatformTables
 from sqlalchemy import (
     Column,
     DateTime,
@@ -17,8 +18,6 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
-
-from redress_shared.db import PlatformTables
 
 SCHEMA = "intake"
 metadata = MetaData(schema=SCHEMA)
@@ -43,7 +42,9 @@ complaints = Table(
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
     Column("reference", Text, nullable=False, unique=True),
-    Column("raw_submission_id", UUID(as_uuid=True), ForeignKey(raw_submissions.c.id), nullable=False),
+    Column(
+        "raw_submission_id", UUID(as_uuid=True), ForeignKey(raw_submissions.c.id), nullable=False
+    ),
     Column("channel", Text, nullable=False),
     Column("channel_message_id", Text),
     Column("received_at", DateTime(timezone=True), nullable=False),

@@ -6,11 +6,11 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from redress_shared.auth import AUTH_RESPONSES, Principal, require_scope
+from redress_shared.runtime import RuntimeDep
 
 from notification_service import service
 from notification_service.schemas import NotificationRead
-from redress_shared.auth import AUTH_RESPONSES, Principal, require_scope
-from redress_shared.runtime import RuntimeDep
 
 READ_SCOPE = "notifications:read"
 SCOPES = [READ_SCOPE]

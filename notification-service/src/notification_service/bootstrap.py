@@ -6,14 +6,14 @@ import asyncio
 from email.utils import parseaddr
 
 from fastapi import FastAPI
+from redress_shared.clock import Clock
+from redress_shared.runtime import ServiceRuntime, create_app
 
 from notification_service import consumers, service, tables
 from notification_service.api import SCOPES, router
 from notification_service.config import NotificationSettings
 from notification_service.email_sender import SmtpEmailSender
 from notification_service.templates import TemplateRenderer
-from redress_shared.clock import Clock
-from redress_shared.runtime import ServiceRuntime, create_app
 
 
 def build_app(settings: NotificationSettings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -23,17 +23,23 @@ def build_app(settings: NotificationSettings | None = None, clock: Clock | None 
     renderer = TemplateRenderer(settings.default_language)
     mail_domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or "redress.invalid"
     runtime.add_consumer(
-        consumers.GROUP_ID, consumers.TOPICS, consumers.handlers(runtime.clock, renderer, mail_domain)
+        consumers.GROUP_ID,
+        consumers.TOPICS,
+        consumers.handlers(runtime.clock, renderer, mail_domain),
     )
     sender = SmtpEmailSender(settings)
 
     async def dispatch_forever() -> None:
         while True:
-            sent = await service.dispatch_next(runtime.session_factory, runtime.clock, sender, settings)
+            sent = await service.dispatch_next(
+                runtime.session_factory, runtime.clock, sender, settings
+            )
             if not sent:
                 await asyncio.sleep(settings.dispatch_interval_seconds)
 
-    runtime.add_background("email-dispatcher", dispatch_forever)
+    # Parallel dispatchers never pick the same message: each holds its row with SKIP LOCKED.
+    for index in range(settings.dispatch_concurrency):
+        runtime.add_background(f"email-dispatcher-{index}", dispatch_forever)
     return create_app(
         runtime,
         title="Redress notification service",

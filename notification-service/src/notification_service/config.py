@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pydantic import Field
-
 from redress_shared.settings import ServiceSettings
 
 
@@ -22,5 +21,6 @@ class NotificationSettings(ServiceSettings):
     mail_from: str = Field(default="Redress Customer Care <care@redress.example>")
     default_language: str = "en"
     dispatch_interval_seconds: float = 0.2
+    dispatch_concurrency: int = Field(default=4, ge=1, description="Messages sent in parallel.")
     max_send_attempts: int = 8
     retry_base_seconds: float = 5.0

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from notification_service import service
-from notification_service.templates import TemplateRenderer
 from redress_shared.clock import Clock
 from redress_shared.events import ALERTS_TOPIC, CASE_OPENED, CASES_TOPIC
 from redress_shared.kafka import EventHandler
+
+from notification_service import service
+from notification_service.templates import TemplateRenderer
 
 GROUP_ID = "notification-service.cases"
 TOPICS = (CASES_TOPIC, ALERTS_TOPIC)

@@ -9,6 +9,18 @@ import uuid
 from datetime import datetime, timedelta
 
 import structlog
+from redress_shared.clock import Clock
+from redress_shared.events import (
+    NOTIFICATION_FAILED,
+    NOTIFICATION_SENT,
+    NOTIFICATIONS_TOPIC,
+    CaseOpenedV1,
+    EventEnvelope,
+    NotificationOutcomeV1,
+    new_event,
+)
+from redress_shared.observability import bind_correlation_id
+from redress_shared.outbox import add_to_outbox
 from sqlalchemy import Row, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,18 +34,6 @@ from notification_service.email_sender import (
     TemporaryDeliveryError,
 )
 from notification_service.templates import ACKNOWLEDGEMENT, TemplateRenderer
-from redress_shared.clock import Clock
-from redress_shared.events import (
-    NOTIFICATION_FAILED,
-    NOTIFICATION_SENT,
-    NOTIFICATIONS_TOPIC,
-    CaseOpenedV1,
-    EventEnvelope,
-    NotificationOutcomeV1,
-    new_event,
-)
-from redress_shared.observability import bind_correlation_id
-from redress_shared.outbox import add_to_outbox
 
 EVENT_SOURCE = "/redress/notification-service"
 log = structlog.get_logger(__name__)
@@ -98,7 +98,9 @@ async def plan_acknowledgement(
 
 async def _row(session: AsyncSession, notification_id: uuid.UUID) -> Row | None:
     return (
-        await session.execute(select(tables.notifications).where(tables.notifications.c.id == notification_id))
+        await session.execute(
+            select(tables.notifications).where(tables.notifications.c.id == notification_id)
+        )
     ).first()
 
 
@@ -119,7 +121,10 @@ async def dispatch_next(
         row = (
             await session.execute(
                 select(notifications)
-                .where(notifications.c.status == "pending", notifications.c.next_attempt_at <= clock.now())
+                .where(
+                    notifications.c.status == "pending",
+                    notifications.c.next_attempt_at <= clock.now(),
+                )
                 .order_by(notifications.c.next_attempt_at)
                 .limit(1)
                 .with_for_update(skip_locked=True)
@@ -155,10 +160,20 @@ async def dispatch_next(
                         next_attempt_at=clock.now() + timedelta(seconds=delay),
                     )
                 )
-                log.warning("notification_retry_scheduled", notification_id=str(row.id), attempts=attempts, error=str(exc))
+                log.warning(
+                    "notification_retry_scheduled",
+                    notification_id=str(row.id),
+                    attempts=attempts,
+                    error=str(exc),
+                )
         else:
             await _finish(session, row, clock.now(), attempts, "sent", None)
-            log.info("notification_sent", notification_id=str(row.id), case_id=str(row.case_id), template=row.template)
+            log.info(
+                "notification_sent",
+                notification_id=str(row.id),
+                case_id=str(row.case_id),
+                template=row.template,
+            )
         return True
 
 
@@ -169,7 +184,12 @@ async def _finish(
     await session.execute(
         notifications.update()
         .where(notifications.c.id == row.id)
-        .values(status=status, attempts=attempts, last_error=error, sent_at=now if status == "sent" else None)
+        .values(
+            status=status,
+            attempts=attempts,
+            last_error=error,
+            sent_at=now if status == "sent" else None,
+        )
     )
     updated = await _row(session, row.id)
     assert updated is not None

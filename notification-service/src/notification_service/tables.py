@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Index, Integer, MetaData, Table, Text, UniqueConstraint, text
-from sqlalchemy.dialects.postgresql import UUID
-
 from redress_shared.db import PlatformTables
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import UUID
 
 SCHEMA = "notification"
 metadata = MetaData(schema=SCHEMA)

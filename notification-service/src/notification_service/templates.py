@@ -29,7 +29,7 @@ BUILT_IN: dict[str, dict[str, Template]] = {
             body=(
                 "Dear {{ name or 'customer' }},\n\n"
                 "thank you for telling us about this. We have registered your complaint"
-                "{% if subject %} \"{{ subject }}\"{% endif %} under reference {{ reference }}.\n\n"
+                '{% if subject %} "{{ subject }}"{% endif %} under reference {{ reference }}.\n\n'
                 "What happens next: a member of our team will review it and contact you by "
                 "{{ first_response_by }} at the latest. We aim to resolve it by {{ resolve_by }}, "
                 "and we will keep you informed at every step, including if anything takes longer.\n\n"

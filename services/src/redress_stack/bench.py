@@ -56,7 +56,9 @@ def complaint(index: int) -> dict:
     }
 
 
-async def bench_intake(client: httpx.AsyncClient, url: str, total: int, concurrency: int) -> tuple[dict, list[str]]:
+async def bench_intake(
+    client: httpx.AsyncClient, url: str, total: int, concurrency: int
+) -> tuple[dict, list[str]]:
     latencies: list[float] = []
     ids: list[str] = []
     queue: asyncio.Queue[int] = asyncio.Queue()
@@ -74,10 +76,17 @@ async def bench_intake(client: httpx.AsyncClient, url: str, total: int, concurre
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return summary(f"intake POST /v1/complaints (concurrency {concurrency})", total, time.perf_counter() - started, latencies), ids
+    return summary(
+        f"intake POST /v1/complaints (concurrency {concurrency})",
+        total,
+        time.perf_counter() - started,
+        latencies,
+    ), ids
 
 
-async def wait_for_pipeline(client: httpx.AsyncClient, stack: Stack, expected: int, started: float) -> dict:
+async def wait_for_pipeline(
+    client: httpx.AsyncClient, stack: Stack, expected: int, started: float
+) -> dict:
     notifications = stack.url("notification-service") + "/v1/notifications"
     while True:
         listed = (await client.get(notifications, params={"limit": 500})).json()
@@ -97,7 +106,9 @@ async def bench_end_to_end(client: httpx.AsyncClient, stack: Stack, count: int) 
         accepted_at = time.perf_counter()
         complaint_id = response.json()["complaint_id"]
         while True:
-            page = (await client.get(f"{cases}/v1/cases", params={"complaint_id": complaint_id})).json()
+            page = (
+                await client.get(f"{cases}/v1/cases", params={"complaint_id": complaint_id})
+            ).json()
             if page["items"]:
                 latencies.append(time.perf_counter() - accepted_at)
                 break
@@ -110,18 +121,27 @@ async def bench_trends(client: httpx.AsyncClient, stack: Stack, count: int) -> d
     latencies: list[float] = []
     started = time.perf_counter()
     for index in range(count):
-        params = {"bucket": ["hour", "day"][index % 2], "group_by": ["category", "supplier", "priority"][index % 3]}
+        params = {
+            "bucket": ["hour", "day"][index % 2],
+            "group_by": ["category", "supplier", "priority"][index % 3],
+        }
         request_started = time.perf_counter()
         (await client.get(url, params=params)).raise_for_status()
         latencies.append(time.perf_counter() - request_started)
-    return summary("analytics GET /v1/analytics/trends", count, time.perf_counter() - started, latencies)
+    return summary(
+        "analytics GET /v1/analytics/trends", count, time.perf_counter() - started, latencies
+    )
 
 
 async def run_benchmarks(stack: Stack, total: int, concurrency: int) -> list[dict]:
     headers = {"Authorization": f"Bearer {stack.admin_key}"}
-    async with httpx.AsyncClient(headers=headers, timeout=60, limits=httpx.Limits(max_connections=concurrency)) as client:
+    async with httpx.AsyncClient(
+        headers=headers, timeout=60, limits=httpx.Limits(max_connections=concurrency)
+    ) as client:
         started = time.perf_counter()
-        intake_result, _ids = await bench_intake(client, stack.url("intake-service"), total, concurrency)
+        intake_result, _ids = await bench_intake(
+            client, stack.url("intake-service"), total, concurrency
+        )
         pipeline = await wait_for_pipeline(client, stack, total, started)
         end_to_end = await bench_end_to_end(client, stack, 100)
         trends = await bench_trends(client, stack, 300)
@@ -130,7 +150,9 @@ async def run_benchmarks(stack: Stack, total: int, concurrency: int) -> list[dic
 
 def main() -> None:
     """Start a private stack, run every benchmark, print a table and save JSON."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--complaints", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--output", type=Path, default=Path("bench-results/latest.json"))

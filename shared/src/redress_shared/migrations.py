@@ -32,9 +32,8 @@ def run_env(target_metadata: MetaData) -> None:
 
 async def _run_online(config: Config, target_metadata: MetaData, schema: str) -> None:
     engine = async_engine_from_config(
-        config.get_section(config.config_ini_section, {}) or {
-            "sqlalchemy.url": config.get_main_option("sqlalchemy.url")
-        },
+        config.get_section(config.config_ini_section, {})
+        or {"sqlalchemy.url": config.get_main_option("sqlalchemy.url")},
         prefix="sqlalchemy.",
         poolclass=pool.NullPool,
     )

@@ -88,7 +88,9 @@ class OutboxRelay:
             pending = []
             for row in rows:
                 key, value, headers = to_kafka_record(EventEnvelope.model_validate(row.event))
-                pending.append(await producer.send(row.topic, value=value, key=key, headers=headers))
+                pending.append(
+                    await producer.send(row.topic, value=value, key=key, headers=headers)
+                )
             await asyncio.gather(*pending)
             await session.execute(
                 update(outbox)

@@ -11,12 +11,11 @@ import functools
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Annotated
 
 import structlog
 import uvicorn
 from aiokafka import AIOKafkaProducer
-from typing import Annotated
-
 from fastapi import APIRouter, Depends, FastAPI, Request
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -75,7 +74,9 @@ class ServiceRuntime:
         api_keys = ApiKeyVerifier(session_factory, tables, settings.api_key_cache_seconds)
         return cls(settings, clock, engine, session_factory, tables, relay, api_keys)
 
-    def add_consumer(self, group_id: str, topics: Iterable[str], handlers: dict[str, EventHandler]) -> None:
+    def add_consumer(
+        self, group_id: str, topics: Iterable[str], handlers: dict[str, EventHandler]
+    ) -> None:
         """Register a consumer group that runs while the service runs."""
         self.consumers.append(
             EventConsumer(
@@ -106,7 +107,10 @@ class ServiceRuntime:
         }
         for consumer in self.consumers:
             loops[f"consumer:{consumer.group_id}"] = functools.partial(consumer.run, producer)
-        self._tasks = [asyncio.create_task(self._supervise(name, loop), name=name) for name, loop in loops.items()]
+        self._tasks = [
+            asyncio.create_task(self._supervise(name, loop), name=name)
+            for name, loop in loops.items()
+        ]
 
     async def _start_producer(self) -> None:
         for attempt in range(1, 61):

@@ -7,9 +7,8 @@ Create Date: 2026-11-23
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
-
 from redress_shared.migrations import create_platform_tables
+from sqlalchemy.dialects import postgresql
 
 revision = "0001"
 down_revision = None
@@ -33,7 +32,9 @@ def upgrade() -> None:
         sa.Column("customer_key", sa.Text, nullable=False),
         schema=SCHEMA,
     )
-    op.create_index("ix_complaint_facts_received_at", "complaint_facts", ["received_at"], schema=SCHEMA)
+    op.create_index(
+        "ix_complaint_facts_received_at", "complaint_facts", ["received_at"], schema=SCHEMA
+    )
     op.create_table(
         "case_facts",
         sa.Column("case_id", postgresql.UUID(as_uuid=True), primary_key=True),

@@ -9,9 +9,8 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
-
 from redress_shared.migrations import create_platform_tables
+from sqlalchemy.dialects import postgresql
 
 revision = "0001"
 down_revision = None
@@ -75,7 +74,12 @@ def upgrade() -> None:
         sa.Column("priority", sa.Text, nullable=False),
         sa.Column("category", sa.Text),
         sa.Column("channel", sa.Text, nullable=False),
-        sa.Column("customer_key", sa.Text, sa.ForeignKey(f"{SCHEMA}.customers.customer_key"), nullable=False),
+        sa.Column(
+            "customer_key",
+            sa.Text,
+            sa.ForeignKey(f"{SCHEMA}.customers.customer_key"),
+            nullable=False,
+        ),
         sa.Column("subject", sa.Text),
         sa.Column("language", sa.Text),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
@@ -93,7 +97,12 @@ def upgrade() -> None:
     op.create_table(
         "case_history",
         sa.Column("id", sa.BigInteger, sa.Identity(always=True), primary_key=True),
-        sa.Column("case_id", postgresql.UUID(as_uuid=True), sa.ForeignKey(f"{SCHEMA}.cases.id"), nullable=False),
+        sa.Column(
+            "case_id",
+            postgresql.UUID(as_uuid=True),
+            sa.ForeignKey(f"{SCHEMA}.cases.id"),
+            nullable=False,
+        ),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("actor", sa.Text, nullable=False),
         sa.Column("action", sa.Text, nullable=False),
@@ -106,5 +115,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("case_history", "cases", "sla_policies", "customers", "api_keys", "inbox", "outbox"):
+    for table in (
+        "case_history",
+        "cases",
+        "sla_policies",
+        "customers",
+        "api_keys",
+        "inbox",
+        "outbox",
+    ):
         op.drop_table(table, schema=SCHEMA)

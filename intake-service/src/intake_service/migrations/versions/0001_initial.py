@@ -7,9 +7,8 @@ Create Date: 2026-11-23
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
-
 from redress_shared.migrations import create_platform_tables
+from sqlalchemy.dialects import postgresql
 
 revision = "0001"
 down_revision = None
@@ -72,7 +71,9 @@ def upgrade() -> None:
         sa.Column("key", sa.Text, nullable=False),
         sa.Column("request_hash", sa.Text, nullable=False),
         sa.Column("complaint_id", postgresql.UUID(as_uuid=True), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
         sa.PrimaryKeyConstraint("client", "key"),
         schema=SCHEMA,
     )

@@ -7,9 +7,8 @@ Create Date: 2026-11-23
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
-
 from redress_shared.migrations import create_platform_tables
+from sqlalchemy.dialects import postgresql
 
 revision = "0001"
 down_revision = None
@@ -41,7 +40,9 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("sent_at", sa.DateTime(timezone=True)),
         sa.Column("correlation_id", sa.Text),
-        sa.UniqueConstraint("trigger_event_id", "template", name="uq_notifications_trigger_template"),
+        sa.UniqueConstraint(
+            "trigger_event_id", "template", name="uq_notifications_trigger_template"
+        ),
         schema=SCHEMA,
     )
     op.create_index("ix_notifications_case_id", "notifications", ["case_id"], schema=SCHEMA)
