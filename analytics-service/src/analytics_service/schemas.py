@@ -26,4 +26,26 @@ class TrendRead(BaseModel):
     series: list[TrendPoint]
     totals: dict[str, int] = Field(examples=[{"product_defect": 12, "delivery": 3}])
 
-    model_config = {"populate_by_name": True}
+    model_config = {
+        "populate_by_name": True,
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "bucket": "day",
+                    "group_by": "category",
+                    "time_zone": "UTC",
+                    "from": "2026-11-22T00:00:00Z",
+                    "to": "2026-11-24T00:00:00Z",
+                    "series": [
+                        {"bucket_start": "2026-11-22T00:00:00Z", "group": "delivery", "count": 4},
+                        {
+                            "bucket_start": "2026-11-23T00:00:00Z",
+                            "group": "product_defect",
+                            "count": 12,
+                        },
+                    ],
+                    "totals": {"delivery": 4, "product_defect": 12},
+                }
+            ]
+        },
+    }

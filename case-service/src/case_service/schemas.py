@@ -17,37 +17,34 @@ class SlaDue(BaseModel):
     policy: str = Field(examples=["normal-default"])
 
 
+CASE_EXAMPLE = {
+    "id": "0b7f1f7e-7a7b-4f55-9b0a-3d9a7c1c2e11",
+    "complaint_id": "6d8e0d8f-1b3c-4e55-8a1e-2f7c9b0d4a22",
+    "reference": "RDR-2026-000123",
+    "status": "new",
+    "priority": "normal",
+    "category": "product_defect",
+    "channel": "api",
+    "customer_key": "4f1c2b9e-5a6d-5e7f-8a9b-0c1d2e3f4a5b",
+    "subject": "Broken charger",
+    "language": "ro",
+    "received_at": "2026-11-23T10:00:00Z",
+    "opened_at": "2026-11-23T10:00:01Z",
+    "updated_at": "2026-11-23T10:00:01Z",
+    "version": 1,
+    "sla": {
+        "acknowledge_by": "2026-11-24T10:00:00Z",
+        "first_response_by": "2026-11-25T10:00:00Z",
+        "resolve_by": "2026-12-07T10:00:00Z",
+        "policy": "normal-default",
+    },
+}
+
+
 class CaseRead(BaseModel):
     """A case as ops teams see it."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "0b7f1f7e-7a7b-4f55-9b0a-3d9a7c1c2e11",
-                    "complaint_id": "6d8e0d8f-1b3c-4e55-8a1e-2f7c9b0d4a22",
-                    "reference": "RDR-2026-000123",
-                    "status": "new",
-                    "priority": "normal",
-                    "category": "product_defect",
-                    "channel": "api",
-                    "customer_key": "4f1c2b9e-5a6d-5e7f-8a9b-0c1d2e3f4a5b",
-                    "subject": "Broken charger",
-                    "language": "ro",
-                    "received_at": "2026-11-23T10:00:00Z",
-                    "opened_at": "2026-11-23T10:00:01Z",
-                    "updated_at": "2026-11-23T10:00:01Z",
-                    "version": 1,
-                    "sla": {
-                        "acknowledge_by": "2026-11-24T10:00:00Z",
-                        "first_response_by": "2026-11-25T10:00:00Z",
-                        "resolve_by": "2026-12-07T10:00:00Z",
-                        "policy": "normal-default",
-                    },
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [CASE_EXAMPLE]})
 
     id: uuid.UUID
     complaint_id: uuid.UUID
@@ -81,6 +78,10 @@ class CaseRead(BaseModel):
 class CasePage(BaseModel):
     """One page of cases, newest first."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [CASE_EXAMPLE], "next_cursor": None}]}
+    )
+
     items: list[CaseRead]
     next_cursor: str | None = Field(
         description="Pass as `cursor` for the next page; null at the end."
@@ -90,7 +91,22 @@ class CasePage(BaseModel):
 class CaseHistoryEntryRead(BaseModel):
     """One entry of a case's append-only history."""
 
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 2,
+                    "at": "2026-11-23T19:57:20.343446Z",
+                    "actor": "notification-service",
+                    "action": "notification_sent",
+                    "before": None,
+                    "after": {"template": "acknowledgement", "channel": "email", "attempts": 1},
+                    "event_id": "b106edf4-d969-4219-8c84-aa6657364732",
+                }
+            ]
+        },
+    )
 
     id: int
     at: datetime

@@ -86,6 +86,19 @@ class ComplaintCreate(BaseModel):
 class ComplaintAccepted(BaseModel):
     """The answer to a submission: 202 when new, 200 when it repeats an earlier one."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "complaint_id": "0e2218b9-8e5e-48c2-a7b8-e10e1bd730d5",
+                    "reference": "RDR-2026-000123",
+                    "status": "accepted",
+                    "received_at": "2026-11-23T19:57:20.007687Z",
+                }
+            ]
+        }
+    )
+
     complaint_id: uuid.UUID
     reference: str = Field(examples=["RDR-2026-000123"])
     status: Literal["accepted", "duplicate"]
@@ -94,6 +107,34 @@ class ComplaintAccepted(BaseModel):
 
 class ComplaintRead(BaseModel):
     """A normalised complaint as intake registered it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "0e2218b9-8e5e-48c2-a7b8-e10e1bd730d5",
+                    "reference": "RDR-2026-000123",
+                    "channel": "api",
+                    "channel_message_id": None,
+                    "received_at": "2026-11-23T19:57:20.007687Z",
+                    "customer_key": "749209eb-ffbc-5f5f-94bf-11f8e08b94c4",
+                    "customer": {
+                        "name": "Ana Pop",
+                        "email": "ana@example.com",
+                        "phone": "+40721000000",
+                        "language": "ro",
+                    },
+                    "subject": "Broken charger",
+                    "body": "Încărcătorul s-a oprit după două zile.",
+                    "language": "ro",
+                    "category": "product_defect",
+                    "product": {"sku": "CH-20", "name": "Charger 20W"},
+                    "supplier": "Voltix",
+                    "order_ref": "SO-1042",
+                }
+            ]
+        }
+    )
 
     id: uuid.UUID
     reference: str

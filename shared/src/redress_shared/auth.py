@@ -16,7 +16,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -168,6 +168,20 @@ class ApiKeyCreate(BaseModel):
 class ApiKeyRead(BaseModel):
     """An API key as listed (never with its secret)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "5b0f3c1e-2d4a-4e6b-9c8d-7a6b5c4d3e2f",
+                    "name": "crm-integration",
+                    "scopes": ["complaints:write"],
+                    "created_at": "2026-11-23T10:00:00Z",
+                    "revoked_at": None,
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID
     name: str
     scopes: list[str]
@@ -177,6 +191,21 @@ class ApiKeyRead(BaseModel):
 
 class ApiKeyCreated(ApiKeyRead):
     """The answer to creating a key: the only time the secret is shown."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "5b0f3c1e-2d4a-4e6b-9c8d-7a6b5c4d3e2f",
+                    "name": "crm-integration",
+                    "scopes": ["complaints:write"],
+                    "created_at": "2026-11-23T10:00:00Z",
+                    "revoked_at": None,
+                    "key": "rdr_3q2x7JbVZp0yKc9wq1sT8uHnR4mEoLdAiGfB6XkY5Zs",
+                }
+            ]
+        }
+    )
 
     key: str = Field(examples=["rdr_3q2-7Jb...kq"])
 

@@ -145,14 +145,35 @@ def health_router(checks: dict[str, ReadinessCheck]) -> APIRouter:
     """``/healthz`` (the process answers), ``/readyz`` (every check passes) and ``/metrics``."""
     router = APIRouter(tags=["operations"])
 
-    @router.get("/healthz", summary="Liveness: the process is up")
+    @router.get(
+        "/healthz",
+        summary="Liveness: the process is up",
+        responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}},
+    )
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     @router.get(
         "/readyz",
         summary="Readiness: database, broker and workers are usable",
-        responses={503: {"description": "At least one dependency is not ready"}},
+        responses={
+            200: {
+                "content": {
+                    "application/json": {
+                        "example": {
+                            "status": "ready",
+                            "checks": {
+                                "database": "ok",
+                                "broker": "ok",
+                                "consumers": "ok",
+                                "workers": "ok",
+                            },
+                        }
+                    }
+                }
+            },
+            503: {"description": "At least one dependency is not ready"},
+        },
     )
     async def readyz() -> JSONResponse:
         results: dict[str, str] = {}

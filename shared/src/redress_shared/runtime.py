@@ -23,7 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from redress_shared.auth import ApiKeyVerifier, api_keys_router, seed_admin_key
 from redress_shared.clock import Clock, SystemClock
 from redress_shared.db import PlatformTables, create_engine, create_session_factory
-from redress_shared.errors import BodySizeLimitMiddleware, install_problem_handlers
+from redress_shared.errors import (
+    PROBLEM_CONTENT_TYPE,
+    BodySizeLimitMiddleware,
+    ProblemDetail,
+    install_problem_handlers,
+)
 from redress_shared.kafka import EventConsumer, EventHandler, create_producer
 from redress_shared.observability import (
     CorrelationIdMiddleware,
@@ -203,7 +208,32 @@ def create_app(
     app.include_router(api_keys_router(scopes))
     for router in routers:
         app.include_router(router)
+    _document_errors_as_problems(app)
     return app
+
+
+def _document_errors_as_problems(app: FastAPI) -> None:
+    """Make the OpenAPI document say what the service does: every 4xx/5xx is problem+json."""
+    build_default = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        spec = build_default()
+        components = spec.setdefault("components", {}).setdefault("schemas", {})
+        components.setdefault("ProblemDetail", ProblemDetail.model_json_schema())
+        problem = {"schema": {"$ref": "#/components/schemas/ProblemDetail"}}
+        for operations in spec.get("paths", {}).values():
+            for operation in operations.values():
+                for code, response in operation.get("responses", {}).items():
+                    if code[0] in "45" and "content" in response:
+                        response["content"] = {PROBLEM_CONTENT_TYPE: problem}
+        for unused in ("HTTPValidationError", "ValidationError"):
+            components.pop(unused, None)
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
