@@ -14,7 +14,5 @@ def analytics_settings(infra) -> AnalyticsSettings:
 
 @pytest.fixture(scope="session")
 async def analytics_client(analytics_settings):
-    app = build_app(analytics_settings)
-    async with running_app(app, analytics_settings.admin_api_key.get_secret_value()) as client:
-        client.app = app
+    async with running_app(build_app(analytics_settings), analytics_settings) as client:
         yield client

@@ -15,7 +15,5 @@ def case_settings(infra) -> CaseSettings:
 @pytest.fixture(scope="session")
 async def cases_client(case_settings):
     """The case app running with its consumer against the real broker."""
-    app = build_app(case_settings)
-    async with running_app(app, case_settings.admin_api_key.get_secret_value()) as client:
-        client.app = app
+    async with running_app(build_app(case_settings), case_settings) as client:
         yield client

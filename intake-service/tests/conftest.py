@@ -16,9 +16,7 @@ def intake_settings(infra) -> IntakeSettings:
 
 @pytest.fixture(scope="session")
 async def intake_app(intake_settings):
-    app = build_app(intake_settings)
-    async with running_app(app, intake_settings.admin_api_key.get_secret_value()) as client:
-        client.app = app
+    async with running_app(build_app(intake_settings), intake_settings) as client:
         yield client
 
 

@@ -57,7 +57,5 @@ def notification_settings(infra, smtp_server) -> NotificationSettings:
 
 @pytest.fixture(scope="session")
 async def notifications_client(notification_settings):
-    app = build_app(notification_settings)
-    async with running_app(app, notification_settings.admin_api_key.get_secret_value()) as client:
-        client.app = app
+    async with running_app(build_app(notification_settings), notification_settings) as client:
         yield client

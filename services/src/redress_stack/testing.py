@@ -75,15 +75,20 @@ def service_settings(
 
 
 @asynccontextmanager
-async def running_app(app: FastAPI, admin_key: str) -> AsyncIterator[httpx.AsyncClient]:
-    """Run ``app``'s lifespan (relay, consumers) and give an HTTP client with the admin key."""
+async def running_app(app: FastAPI, settings: ServiceSettings) -> AsyncIterator[httpx.AsyncClient]:
+    """Run ``app``'s lifespan (relay, consumers) and give an HTTP client with the admin key.
+
+    The client's ``app`` attribute is the application, for tests that look at its runtime.
+    """
+    assert settings.admin_api_key is not None
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
             transport=transport,
             base_url="http://testserver",
-            headers={"Authorization": f"Bearer {admin_key}"},
+            headers={"Authorization": f"Bearer {settings.admin_api_key.get_secret_value()}"},
         ) as client:
+            client.app = app  # type: ignore[attr-defined]
             yield client
 
 

@@ -165,22 +165,19 @@ class ApiKeyCreate(BaseModel):
     scopes: list[str] = Field(min_length=1, examples=[["complaints:write"]])
 
 
+_API_KEY_EXAMPLE = {
+    "id": "5b0f3c1e-2d4a-4e6b-9c8d-7a6b5c4d3e2f",
+    "name": "crm-integration",
+    "scopes": ["complaints:write"],
+    "created_at": "2026-11-23T10:00:00Z",
+    "revoked_at": None,
+}
+
+
 class ApiKeyRead(BaseModel):
     """An API key as listed (never with its secret)."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "5b0f3c1e-2d4a-4e6b-9c8d-7a6b5c4d3e2f",
-                    "name": "crm-integration",
-                    "scopes": ["complaints:write"],
-                    "created_at": "2026-11-23T10:00:00Z",
-                    "revoked_at": None,
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [_API_KEY_EXAMPLE]})
 
     id: uuid.UUID
     name: str
@@ -195,14 +192,7 @@ class ApiKeyCreated(ApiKeyRead):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {
-                    "id": "5b0f3c1e-2d4a-4e6b-9c8d-7a6b5c4d3e2f",
-                    "name": "crm-integration",
-                    "scopes": ["complaints:write"],
-                    "created_at": "2026-11-23T10:00:00Z",
-                    "revoked_at": None,
-                    "key": "rdr_3q2x7JbVZp0yKc9wq1sT8uHnR4mEoLdAiGfB6XkY5Zs",
-                }
+                {**_API_KEY_EXAMPLE, "key": "rdr_3q2x7JbVZp0yKc9wq1sT8uHnR4mEoLdAiGfB6XkY5Zs"}
             ]
         }
     )
