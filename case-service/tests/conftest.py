@@ -1,10 +1,20 @@
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
+
 import pytest
 from case_service import MIGRATIONS_DIR
 from case_service.bootstrap import build_app
 from case_service.config import CaseSettings
-from redress_stack.testing import running_app, service_settings
+from redress_shared.events import (
+    COMPLAINT_RECEIVED,
+    COMPLAINTS_TOPIC,
+    ComplaintReceivedV1,
+    CustomerContact,
+    new_event,
+)
+from redress_stack.testing import eventually, produce, running_app, service_settings
 
 
 @pytest.fixture(scope="session")
@@ -17,3 +27,54 @@ async def cases_client(case_settings):
     """The case app running with its consumer against the real broker."""
     async with running_app(build_app(case_settings), case_settings) as client:
         yield client
+
+
+def _complaint_event(category: str = "product_defect", received_at: datetime | None = None):
+    complaint_id = uuid.uuid4()
+    customer = CustomerContact(
+        customer_key=str(uuid.uuid4()), email="ana@example.com", language="ro"
+    )
+    received_at = received_at or datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    payload = ComplaintReceivedV1(
+        complaint_id=complaint_id,
+        reference=f"RDR-2026-{uuid.uuid4().int % 10**6:06d}",
+        received_at=received_at,
+        channel="api",
+        customer=customer,
+        subject="Broken charger",
+        body="Nu mai merge.",
+        category=category,
+    )
+    return new_event(
+        source="/test",
+        type=COMPLAINT_RECEIVED,
+        key=customer.customer_key,
+        payload=payload,
+        time=received_at,
+    )
+
+
+@pytest.fixture
+def complaint_event():
+    """Builds a ``complaint.received`` event for a new complaint."""
+    return _complaint_event
+
+
+@pytest.fixture
+def open_case(cases_client, infra):
+    """Publish a complaint and return the case the service opened for it."""
+
+    async def opener(category: str = "product_defect") -> dict:
+        event = _complaint_event(category)
+        await produce(infra.kafka_bootstrap_servers, COMPLAINTS_TOPIC, event)
+
+        async def opened():
+            page = await cases_client.get(
+                "/v1/cases", params={"complaint_id": event.data["complaint_id"]}
+            )
+            return page.json()["items"]
+
+        (case,) = await eventually(opened)
+        return case
+
+    return opener

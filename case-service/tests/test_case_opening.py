@@ -3,49 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from case_service import tables
 from case_service.models import Priority, triage_priority
 from redress_shared.events import (
     CASE_OPENED,
-    COMPLAINT_RECEIVED,
     COMPLAINTS_TOPIC,
-    ComplaintReceivedV1,
-    CustomerContact,
-    new_event,
 )
 from redress_stack.testing import eventually, produce
 from sqlalchemy import func, select
 
 
-def complaint_event(category: str = "product_defect", received_at: datetime | None = None):
-    complaint_id = uuid.uuid4()
-    customer = CustomerContact(
-        customer_key=str(uuid.uuid4()), email="ana@example.com", language="ro"
-    )
-    received_at = received_at or datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-    payload = ComplaintReceivedV1(
-        complaint_id=complaint_id,
-        reference=f"RDR-2026-{uuid.uuid4().int % 10**6:06d}",
-        received_at=received_at,
-        channel="api",
-        customer=customer,
-        subject="Broken charger",
-        body="Nu mai merge.",
-        category=category,
-    )
-    return new_event(
-        source="/test",
-        type=COMPLAINT_RECEIVED,
-        key=customer.customer_key,
-        payload=payload,
-        time=received_at,
-    )
-
-
 async def test_a_complaint_opens_exactly_one_case_despite_redelivery_and_replay(
-    cases_client, infra
+    cases_client, infra, complaint_event
 ):
     event = complaint_event()
     complaint_id = event.data["complaint_id"]
@@ -102,7 +73,7 @@ async def _inbox_has(session, runtime, event_ids) -> bool:
     return found == len(event_ids)
 
 
-async def test_outage_is_urgent_with_tighter_deadlines(cases_client, infra):
+async def test_outage_is_urgent_with_tighter_deadlines(cases_client, infra, complaint_event):
     event = complaint_event(category="outage")
     await produce(infra.kafka_bootstrap_servers, COMPLAINTS_TOPIC, event)
 

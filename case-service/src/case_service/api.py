@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 from redress_shared.auth import AUTH_RESPONSES, Principal, require_scope
-from redress_shared.errors import NotFound, ProblemDetail
+from redress_shared.errors import NotFound, Problem, ProblemDetail
 from redress_shared.runtime import RuntimeDep
 
 from case_service import service
 from case_service.models import CaseStatus
-from case_service.schemas import CaseHistoryEntryRead, CasePage, CaseRead
+from case_service.schemas import CaseHistoryEntryRead, CasePage, CaseRead, CaseTransitionCreate
 
 READ_SCOPE = "cases:read"
 WRITE_SCOPE = "cases:write"
 SCOPES = [READ_SCOPE, WRITE_SCOPE]
 
 CaseReader = Annotated[Principal, Depends(require_scope(READ_SCOPE))]
+CaseWriter = Annotated[Principal, Depends(require_scope(WRITE_SCOPE))]
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=AUTH_RESPONSES)
 NOT_FOUND = {404: {"model": ProblemDetail, "description": "No such case"}}
@@ -57,6 +59,66 @@ async def read_case(
     row = await service.get_case(runtime.session_factory, case_id)
     if row is None:
         raise NotFound("case", case_id)
+    response.headers["ETag"] = f'"{row.version}"'
+    return CaseRead.from_row(row)
+
+
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description="The ETag of the version you read; a stale one is refused with 412.",
+    ),
+]
+
+
+def _expected_version(if_match: str | None) -> int | None:
+    if if_match is None or if_match.strip() == "*":
+        return None
+    tag = if_match.strip().removeprefix("W/").strip('"')
+    if not tag.isdigit():
+        raise Problem(
+            400, "invalid-if-match", "If-Match is not an ETag of this API", f"Got {if_match!r}"
+        )
+    return int(tag)
+
+
+@router.post(
+    "/{case_id}/transitions",
+    summary="Move a case through its lifecycle",
+    description=(
+        "Actions: `acknowledge`, `start`, `request_info`, `resume`, `resolve`, `close`, `reopen` "
+        "(within the reopen window after closing), `withdraw`, `merge` (into an open primary "
+        "case) and `unmerge`. Each change is appended to the history and published as "
+        "`redress.case.status_changed.v1`. Send the `ETag` you read as `If-Match`."
+    ),
+    responses={
+        **NOT_FOUND,
+        409: {"model": ProblemDetail, "description": "Not allowed now; lists the allowed actions"},
+        412: {"model": ProblemDetail, "description": "If-Match is stale"},
+        422: {"model": ProblemDetail, "description": "The action lacks a reason or a primary case"},
+    },
+)
+async def transition_case(
+    case_id: uuid.UUID,
+    transition: CaseTransitionCreate,
+    response: Response,
+    runtime: RuntimeDep,
+    agent: CaseWriter,
+    if_match: IfMatch = None,
+) -> CaseRead:
+    row = await service.transition_case(
+        runtime.session_factory,
+        runtime.clock,
+        case_id=case_id,
+        action=transition.action,
+        actor=agent.name,
+        reopen_window=timedelta(days=runtime.settings.reopen_window_days),
+        expected_version=_expected_version(if_match),
+        reason=transition.reason,
+        into_case_id=transition.into_case_id,
+    )
+    runtime.relay.notify()
     response.headers["ETag"] = f'"{row.version}"'
     return CaseRead.from_row(row)
 

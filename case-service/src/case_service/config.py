@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from redress_shared.settings import ServiceSettings
 
 
@@ -11,3 +12,6 @@ class CaseSettings(ServiceSettings):
     service_name: str = "case-service"
     db_schema: str = "cases"
     http_port: int = 8002
+    reopen_window_days: int = Field(
+        default=14, ge=0, description="How long after closing a case may be reopened."
+    )

@@ -141,3 +141,132 @@ def open_case(
         subject=subject,
         language=language,
     )
+
+
+class Action(StrEnum):
+    """What an agent (or the customer, through an agent) can do to a case."""
+
+    ACKNOWLEDGE = "acknowledge"
+    START = "start"
+    REQUEST_INFO = "request_info"
+    RESUME = "resume"
+    RESOLVE = "resolve"
+    CLOSE = "close"
+    REOPEN = "reopen"
+    WITHDRAW = "withdraw"
+    MERGE = "merge"
+    UNMERGE = "unmerge"
+
+
+OPEN_STATUSES = frozenset(
+    {
+        CaseStatus.NEW,
+        CaseStatus.ACKNOWLEDGED,
+        CaseStatus.INVESTIGATING,
+        CaseStatus.AWAITING_CUSTOMER,
+    }
+)
+
+# (from, action) -> to. Merge, unmerge and reopen have extra rules in ``CaseState.apply``.
+TRANSITIONS: dict[tuple[CaseStatus, Action], CaseStatus] = {
+    (CaseStatus.NEW, Action.ACKNOWLEDGE): CaseStatus.ACKNOWLEDGED,
+    (CaseStatus.NEW, Action.START): CaseStatus.INVESTIGATING,
+    (CaseStatus.ACKNOWLEDGED, Action.START): CaseStatus.INVESTIGATING,
+    (CaseStatus.INVESTIGATING, Action.REQUEST_INFO): CaseStatus.AWAITING_CUSTOMER,
+    (CaseStatus.AWAITING_CUSTOMER, Action.RESUME): CaseStatus.INVESTIGATING,
+    (CaseStatus.ACKNOWLEDGED, Action.RESOLVE): CaseStatus.RESOLVED,
+    (CaseStatus.INVESTIGATING, Action.RESOLVE): CaseStatus.RESOLVED,
+    (CaseStatus.RESOLVED, Action.CLOSE): CaseStatus.CLOSED,
+    (CaseStatus.RESOLVED, Action.REOPEN): CaseStatus.INVESTIGATING,
+    (CaseStatus.CLOSED, Action.REOPEN): CaseStatus.INVESTIGATING,
+    **{(status, Action.WITHDRAW): CaseStatus.WITHDRAWN for status in OPEN_STATUSES},
+    **{(status, Action.MERGE): CaseStatus.MERGED for status in OPEN_STATUSES},
+}
+
+# Actions whose request must say why: the history has to explain every such move.
+REASON_REQUIRED = frozenset({Action.REOPEN, Action.WITHDRAW, Action.REQUEST_INFO, Action.RESOLVE})
+
+
+class IllegalTransition(Exception):
+    """The action is not allowed in the case's current state."""
+
+    def __init__(
+        self, status: CaseStatus, action: Action, allowed: list[Action], why: str = ""
+    ) -> None:
+        super().__init__(why or f"'{action.value}' is not allowed while the case is {status.value}")
+        self.status = status
+        self.action = action
+        self.allowed = allowed
+
+
+class InvalidTransitionRequest(ValueError):
+    """The action is allowed but the request lacks what it needs."""
+
+
+@dataclass(frozen=True)
+class CaseState:
+    """The lifecycle part of a case: what transitions look at and change."""
+
+    status: CaseStatus
+    version: int
+    closed_at: datetime | None = None
+    reopen_count: int = 0
+    merged_into: uuid.UUID | None = None
+    status_before_merge: CaseStatus | None = None
+
+    def allowed_actions(self, now: datetime, reopen_window: timedelta) -> list[Action]:
+        """Every action that would be accepted now."""
+        allowed = [action for (status, action) in TRANSITIONS if status is self.status]
+        if self.status is CaseStatus.CLOSED and not self._within_reopen_window(now, reopen_window):
+            allowed.remove(Action.REOPEN)
+        if self.status is CaseStatus.MERGED:
+            allowed.append(Action.UNMERGE)
+        return allowed
+
+    def _within_reopen_window(self, now: datetime, reopen_window: timedelta) -> bool:
+        return self.closed_at is not None and now - self.closed_at <= reopen_window
+
+    def apply(
+        self,
+        action: Action,
+        *,
+        now: datetime,
+        reopen_window: timedelta,
+        reason: str | None = None,
+        merge_into: uuid.UUID | None = None,
+    ) -> CaseState:
+        """The state after ``action``; raise IllegalTransition or InvalidTransitionRequest."""
+        allowed = self.allowed_actions(now, reopen_window)
+        if action not in allowed:
+            why = ""
+            if action is Action.REOPEN and self.status is CaseStatus.CLOSED:
+                why = f"the case was closed more than {reopen_window} ago and can no longer be reopened"
+            raise IllegalTransition(self.status, action, allowed, why)
+        if action in REASON_REQUIRED and not (reason and reason.strip()):
+            raise InvalidTransitionRequest(f"'{action.value}' needs a reason")
+        if action is Action.MERGE and merge_into is None:
+            raise InvalidTransitionRequest("'merge' needs into_case_id, the primary case")
+        version = self.version + 1
+        if action is Action.UNMERGE:
+            assert self.status_before_merge is not None
+            return CaseState(self.status_before_merge, version, self.closed_at, self.reopen_count)
+        target = TRANSITIONS[(self.status, action)]
+        if action is Action.MERGE:
+            return CaseState(
+                target, version, self.closed_at, self.reopen_count, merge_into, self.status
+            )
+        return CaseState(
+            status=target,
+            version=version,
+            closed_at=now if target is CaseStatus.CLOSED else self.closed_at,
+            reopen_count=self.reopen_count + (1 if action is Action.REOPEN else 0),
+        )
+
+    def snapshot(self) -> dict:
+        """JSON-ready view for the history's before/after."""
+        return {
+            "status": self.status.value,
+            "version": self.version,
+            "reopen_count": self.reopen_count,
+            "merged_into": str(self.merged_into) if self.merged_into else None,
+        }

@@ -7,6 +7,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from case_service.models import Action
+
 
 class SlaDue(BaseModel):
     """When each SLA clock runs out."""
@@ -60,6 +62,9 @@ class CaseRead(BaseModel):
     opened_at: datetime
     updated_at: datetime
     version: int
+    closed_at: datetime | None = None
+    reopen_count: int = 0
+    merged_into: uuid.UUID | None = None
     sla: SlaDue
 
     @classmethod
@@ -72,6 +77,7 @@ class CaseRead(BaseModel):
             resolve_by=data.pop("resolve_by"),
             policy=data.pop("sla_policy"),
         )
+        data.pop("status_before_merge", None)
         return cls(**data)
 
 
@@ -115,3 +121,29 @@ class CaseHistoryEntryRead(BaseModel):
     before: dict | None
     after: dict | None
     event_id: uuid.UUID | None
+
+
+class CaseTransitionCreate(BaseModel):
+    """One lifecycle action on a case, with what the action needs."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"action": "start"},
+                {"action": "request_info", "reason": "Please send a photo of the serial number."},
+                {"action": "resolve", "reason": "Replacement charger sent, tracking RO123."},
+                {"action": "reopen", "reason": "The replacement fails the same way."},
+                {"action": "merge", "into_case_id": "0b7f1f7e-7a7b-4f55-9b0a-3d9a7c1c2e11"},
+            ]
+        }
+    )
+
+    action: Action
+    reason: str | None = Field(
+        default=None,
+        max_length=5000,
+        description="Why; required for request_info, resolve, reopen and withdraw.",
+    )
+    into_case_id: uuid.UUID | None = Field(
+        default=None, description="For merge: the primary case this duplicate folds into."
+    )

@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import base64
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 from redress_shared.clock import Clock
-from redress_shared.errors import Problem
+from redress_shared.errors import NotFound, Problem
 from redress_shared.events import (
     CASE_OPENED,
+    CASE_STATUS_CHANGED,
     CASES_TOPIC,
     CaseDueTimes,
     CaseOpenedV1,
+    CaseStatusChangedV1,
     ComplaintReceivedV1,
     EventEnvelope,
     NotificationOutcomeV1,
@@ -27,7 +29,18 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from case_service import tables
-from case_service.models import Case, Priority, SlaPolicy, open_case
+from case_service.models import (
+    OPEN_STATUSES,
+    Action,
+    Case,
+    CaseState,
+    CaseStatus,
+    IllegalTransition,
+    InvalidTransitionRequest,
+    Priority,
+    SlaPolicy,
+    open_case,
+)
 
 EVENT_SOURCE = "/redress/case-service"
 log = structlog.get_logger(__name__)
@@ -219,6 +232,171 @@ async def _append_history(
             after=after,
             event_id=event_id,
         )
+    )
+
+
+async def transition_case(
+    session_factory: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    *,
+    case_id: uuid.UUID,
+    action: Action,
+    actor: str,
+    reopen_window: timedelta,
+    expected_version: int | None = None,
+    reason: str | None = None,
+    into_case_id: uuid.UUID | None = None,
+) -> Row:
+    """Move a case through its lifecycle: one transaction for the change, its history entry
+    and its ``case.status_changed`` event. ``expected_version`` (from ``If-Match``) guards
+    against overwriting a change the caller has not seen."""
+    cases = tables.cases
+    async with session_factory() as session, session.begin():
+        wanted = {case_id} | ({into_case_id} if action is Action.MERGE and into_case_id else set())
+        # Lock in id order so two merges of the same pair cannot deadlock.
+        locked = {
+            row.id: row
+            for row in (
+                await session.execute(
+                    select(cases)
+                    .where(cases.c.id.in_(wanted))
+                    .order_by(cases.c.id)
+                    .with_for_update()
+                )
+            ).all()
+        }
+        row = locked.get(case_id)
+        if row is None:
+            raise NotFound("case", case_id)
+        if expected_version is not None and row.version != expected_version:
+            raise Problem(
+                412,
+                "stale-version",
+                "The case has changed since you read it",
+                f"If-Match names version {expected_version}; the case is at version {row.version}. "
+                "Read it again and retry.",
+                current_version=row.version,
+            )
+        now = clock.now()
+        before = _lifecycle_state(row)
+        try:
+            after = before.apply(
+                action, now=now, reopen_window=reopen_window, reason=reason, merge_into=into_case_id
+            )
+        except IllegalTransition as exc:
+            raise Problem(
+                409,
+                "illegal-transition",
+                "This action is not allowed in the case's current state",
+                str(exc),
+                status_now=exc.status.value,
+                allowed_actions=[allowed.value for allowed in exc.allowed],
+            ) from exc
+        except InvalidTransitionRequest as exc:
+            raise Problem(
+                422, "invalid-transition-request", "The transition request is incomplete", str(exc)
+            ) from exc
+        primary_id = into_case_id if action is Action.MERGE else row.merged_into
+        if action is Action.MERGE:
+            _check_merge_target(case_id, locked.get(into_case_id))
+        await session.execute(
+            cases.update()
+            .where(cases.c.id == case_id)
+            .values(
+                status=after.status.value,
+                version=after.version,
+                closed_at=after.closed_at,
+                reopen_count=after.reopen_count,
+                merged_into=after.merged_into,
+                status_before_merge=after.status_before_merge.value
+                if after.status_before_merge
+                else None,
+                updated_at=now,
+            )
+        )
+        event = status_changed_event(row, before, after, action, actor, reason, now)
+        after_snapshot = {**after.snapshot(), **({"reason": reason} if reason else {})}
+        await _append_history(
+            session, case_id, now, actor, action.value, before.snapshot(), after_snapshot, event.id
+        )
+        if action in (Action.MERGE, Action.UNMERGE) and primary_id is not None:
+            # The primary case's history tells what was folded into it, and out again.
+            await _append_history(
+                session,
+                primary_id,
+                now,
+                actor,
+                "merged_in" if action is Action.MERGE else "unmerged",
+                None,
+                {"duplicate_case_id": str(case_id), "reference": row.reference},
+                event.id,
+            )
+        await add_to_outbox(session, tables.platform, CASES_TOPIC, event)
+        updated = (await session.execute(select(cases).where(cases.c.id == case_id))).one()
+    log.info(
+        "case_transition", case_id=str(case_id), action=action.value, status=after.status.value
+    )
+    return updated
+
+
+def _lifecycle_state(row: Row) -> CaseState:
+    return CaseState(
+        status=CaseStatus(row.status),
+        version=row.version,
+        closed_at=row.closed_at,
+        reopen_count=row.reopen_count,
+        merged_into=row.merged_into,
+        status_before_merge=CaseStatus(row.status_before_merge)
+        if row.status_before_merge
+        else None,
+    )
+
+
+def _check_merge_target(case_id: uuid.UUID, primary: Row | None) -> None:
+    if primary is None:
+        raise Problem(
+            422, "invalid-transition-request", "Unknown primary case", "into_case_id names no case"
+        )
+    if primary.id == case_id:
+        raise Problem(422, "invalid-transition-request", "A case cannot be merged into itself")
+    if CaseStatus(primary.status) not in OPEN_STATUSES:
+        raise Problem(
+            422,
+            "invalid-transition-request",
+            "The primary case is not open",
+            f"Case {primary.reference} is {primary.status}; merge into an open case",
+        )
+
+
+def status_changed_event(
+    row: Row,
+    before: CaseState,
+    after: CaseState,
+    action: Action,
+    actor: str,
+    reason: str | None,
+    now: datetime,
+) -> EventEnvelope:
+    """The ``redress.case.status_changed.v1`` event of one transition."""
+    payload = CaseStatusChangedV1(
+        case_id=row.id,
+        reference=row.reference,
+        action=action.value,
+        from_status=before.status.value,
+        to_status=after.status.value,
+        version=after.version,
+        actor=actor,
+        reason=reason,
+        merged_into=after.merged_into,
+        occurred_at=now,
+    )
+    return new_event(
+        source=EVENT_SOURCE,
+        type=CASE_STATUS_CHANGED,
+        key=str(row.id),
+        subject=str(row.id),
+        payload=payload,
+        time=now,
     )
 
 

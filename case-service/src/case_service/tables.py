@@ -67,6 +67,10 @@ cases = Table(
     Column("resolve_by", DateTime(timezone=True), nullable=False),
     Column("sla_policy", Text, nullable=False),
     Column("version", Integer, nullable=False, server_default="1"),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("reopen_count", Integer, nullable=False, server_default="0"),
+    Column("merged_into", UUID(as_uuid=True)),
+    Column("status_before_merge", Text),
     Index("ix_cases_opened_at_id", "opened_at", "id"),
     Index("ix_cases_customer_key", "customer_key"),
 )

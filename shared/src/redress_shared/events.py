@@ -23,6 +23,7 @@ ALL_TOPICS = (COMPLAINTS_TOPIC, CASES_TOPIC, NOTIFICATIONS_TOPIC, ALERTS_TOPIC)
 
 COMPLAINT_RECEIVED = "redress.complaint.received.v1"
 CASE_OPENED = "redress.case.opened.v1"
+CASE_STATUS_CHANGED = "redress.case.status_changed.v1"
 NOTIFICATION_SENT = "redress.notification.sent.v1"
 NOTIFICATION_FAILED = "redress.notification.failed.v1"
 
@@ -101,6 +102,21 @@ class CaseOpenedV1(_Payload):
     sla_policy: str
 
 
+class CaseStatusChangedV1(_Payload):
+    """A case moved through its lifecycle (``redress.case.status_changed.v1``)."""
+
+    case_id: uuid.UUID
+    reference: str
+    action: str = Field(examples=["resolve"])
+    from_status: str
+    to_status: str
+    version: int = Field(description="The case's version after the change (its ETag).")
+    actor: str = Field(description="Name of the API key that made the change.")
+    reason: str | None = None
+    merged_into: uuid.UUID | None = None
+    occurred_at: datetime
+
+
 class NotificationOutcomeV1(_Payload):
     """A customer notification was sent or finally failed (``redress.notification.*.v1``)."""
 
@@ -118,6 +134,7 @@ class NotificationOutcomeV1(_Payload):
 EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     COMPLAINT_RECEIVED: ComplaintReceivedV1,
     CASE_OPENED: CaseOpenedV1,
+    CASE_STATUS_CHANGED: CaseStatusChangedV1,
     NOTIFICATION_SENT: NotificationOutcomeV1,
     NOTIFICATION_FAILED: NotificationOutcomeV1,
 }
