@@ -34,7 +34,8 @@ def _complaint_event(category: str = "product_defect", received_at: datetime | N
     customer = CustomerContact(
         customer_key=str(uuid.uuid4()), email="ana@example.com", language="ro"
     )
-    received_at = received_at or datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    # Now, so no SLA deadline of a test case passes while the suite runs.
+    received_at = received_at or datetime.now(UTC)
     payload = ComplaintReceivedV1(
         complaint_id=complaint_id,
         reference=f"RDR-2026-{uuid.uuid4().int % 10**6:06d}",
@@ -64,8 +65,8 @@ def complaint_event():
 def open_case(cases_client, infra):
     """Publish a complaint and return the case the service opened for it."""
 
-    async def opener(category: str = "product_defect") -> dict:
-        event = _complaint_event(category)
+    async def opener(category: str = "product_defect", received_at: datetime | None = None) -> dict:
+        event = _complaint_event(category, received_at)
         await produce(infra.kafka_bootstrap_servers, COMPLAINTS_TOPIC, event)
 
         async def opened():

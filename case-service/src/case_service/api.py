@@ -13,7 +13,13 @@ from redress_shared.runtime import RuntimeDep
 
 from case_service import service
 from case_service.models import CaseStatus
-from case_service.schemas import CaseHistoryEntryRead, CasePage, CaseRead, CaseTransitionCreate
+from case_service.schemas import (
+    CaseHistoryEntryRead,
+    CasePage,
+    CaseRead,
+    CaseTransitionCreate,
+    ClockRead,
+)
 
 READ_SCOPE = "cases:read"
 WRITE_SCOPE = "cases:write"
@@ -60,7 +66,9 @@ async def read_case(
     if row is None:
         raise NotFound("case", case_id)
     response.headers["ETag"] = f'"{row.version}"'
-    return CaseRead.from_row(row)
+    case = CaseRead.from_row(row)
+    clocks = await service.case_clocks(runtime.session_factory, case_id, runtime.clock.now())
+    return case.model_copy(update={"clocks": [ClockRead(**view) for view in clocks]})
 
 
 IfMatch = Annotated[

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import FastAPI
 from redress_shared.clock import Clock
 from redress_shared.runtime import ServiceRuntime, create_app
 
-from case_service import consumers, tables
+from case_service import consumers, sla, tables
 from case_service.api import SCOPES, router
 from case_service.config import CaseSettings
 
@@ -16,6 +18,16 @@ def build_app(settings: CaseSettings | None = None, clock: Clock | None = None) 
     settings = settings or CaseSettings()
     runtime = ServiceRuntime.build(settings, tables.platform, clock)
     runtime.add_consumer(consumers.GROUP_ID, consumers.TOPICS, consumers.handlers(runtime.clock))
+
+    async def fire_timers_forever() -> None:
+        while True:
+            fired = await sla.fire_due_timers(runtime.session_factory, runtime.clock)
+            if fired:
+                runtime.relay.notify()
+            else:
+                await asyncio.sleep(settings.sla_timer_interval_seconds)
+
+    runtime.add_background("sla-timers", fire_timers_forever)
     return create_app(
         runtime,
         title="Redress case service",

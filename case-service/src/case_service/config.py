@@ -12,6 +12,9 @@ class CaseSettings(ServiceSettings):
     service_name: str = "case-service"
     db_schema: str = "cases"
     http_port: int = 8002
+    sla_timer_interval_seconds: float = Field(
+        default=1.0, gt=0, description="How often due SLA warnings and breaches are looked for."
+    )
     reopen_window_days: int = Field(
         default=14, ge=0, description="How long after closing a case may be reopened."
     )

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from case_service.calendars import ALWAYS, BusinessCalendar
+from case_service.clocks import ClockName, SlaClock, start_clocks
+
 
 class CaseStatus(StrEnum):
     """Where a case is in its lifecycle."""
@@ -44,15 +47,36 @@ def triage_priority(category: str | None) -> Priority:
     return Priority.NORMAL
 
 
+# Written complaints have a statutory deadline; a phone call does not.
+WRITTEN_CHANNELS = frozenset({"api", "email", "chat", "social"})
+
+
 @dataclass(frozen=True)
 class SlaPolicy:
-    """Targets for one priority, counted in calendar time from when the case opens."""
+    """Targets for one priority, in business time on ``calendar``."""
 
     name: str
     priority: Priority
     acknowledge_within: timedelta
     first_response_within: timedelta
     resolve_within: timedelta
+    calendar: BusinessCalendar = ALWAYS
+    warning_share: float = 0.8
+    statutory_cap: timedelta | None = None
+
+    def start_clocks(self, received_at: datetime, channel: str) -> list[SlaClock]:
+        """The clocks of a case received at ``received_at`` on ``channel``."""
+        return start_clocks(
+            received_at=received_at,
+            targets={
+                ClockName.ACKNOWLEDGE: self.acknowledge_within,
+                ClockName.FIRST_RESPONSE: self.first_response_within,
+                ClockName.RESOLVE: self.resolve_within,
+            },
+            calendar=self.calendar,
+            warning_share=self.warning_share,
+            statutory_cap=self.statutory_cap if channel in WRITTEN_CHANNELS else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -63,14 +87,13 @@ class DueTimes:
     first_response_by: datetime
     resolve_by: datetime
 
-
-def due_times(policy: SlaPolicy, opened_at: datetime) -> DueTimes:
-    """Deadlines of a case opened at ``opened_at`` under ``policy``."""
-    return DueTimes(
-        acknowledge_by=opened_at + policy.acknowledge_within,
-        first_response_by=opened_at + policy.first_response_within,
-        resolve_by=opened_at + policy.resolve_within,
-    )
+    @classmethod
+    def of(cls, clocks: list[SlaClock]) -> DueTimes:
+        """The deadlines of a case's clocks."""
+        due = {clock.name: clock.due_at for clock in clocks}
+        return cls(
+            due[ClockName.ACKNOWLEDGE], due[ClockName.FIRST_RESPONSE], due[ClockName.RESOLVE]
+        )
 
 
 @dataclass(frozen=True)
@@ -88,6 +111,7 @@ class Case:
     opened_at: datetime
     due: DueTimes
     sla_policy: str
+    clocks: tuple[SlaClock, ...] = ()
     category: str | None = None
     subject: str | None = None
     language: str | None = None
@@ -125,6 +149,7 @@ def open_case(
     """
     priority = triage_priority(category)
     policy = policies[priority]
+    clocks = policy.start_clocks(received_at, channel)
     return Case(
         id=uuid.uuid4(),
         complaint_id=complaint_id,
@@ -135,8 +160,9 @@ def open_case(
         customer_key=customer_key,
         received_at=received_at,
         opened_at=opened_at,
-        due=due_times(policy, received_at),
+        due=DueTimes.of(clocks),
         sla_policy=policy.name,
+        clocks=tuple(clocks),
         category=category,
         subject=subject,
         language=language,
@@ -270,3 +296,46 @@ class CaseState:
             "reopen_count": self.reopen_count,
             "merged_into": str(self.merged_into) if self.merged_into else None,
         }
+
+
+def clocks_after(
+    action: Action, clocks: dict[ClockName, SlaClock], now: datetime, calendar: BusinessCalendar
+) -> dict[ClockName, SlaClock]:
+    """How an action moves the SLA clocks.
+
+    Acknowledging (or starting work) meets the acknowledgement clock; a human message to the
+    customer (asking for information, or resolving) meets the first-response clock;
+    resolving meets the resolution clock. Waiting on the customer pauses every running
+    clock; a reopened case owes a new resolution; leaving the process cancels what is owed.
+    """
+    updated = dict(clocks)
+
+    def change(name: ClockName, how) -> None:  # noqa: ANN001
+        if name in updated:
+            updated[name] = how(updated[name])
+
+    if action in (Action.ACKNOWLEDGE, Action.START):
+        change(ClockName.ACKNOWLEDGE, lambda c: c.stop(now))
+    if action in (Action.REQUEST_INFO, Action.RESOLVE):
+        change(ClockName.ACKNOWLEDGE, lambda c: c.stop(now))
+        change(ClockName.FIRST_RESPONSE, lambda c: c.stop(now))
+    if action is Action.REQUEST_INFO:
+        for name in list(updated):
+            change(name, lambda c: c.pause(now))
+    if action is Action.RESUME:
+        for name in list(updated):
+            change(name, lambda c: c.resume(now, calendar))
+    if action is Action.RESOLVE:
+        change(ClockName.RESOLVE, lambda c: c.stop(now))
+    if action is Action.REOPEN:
+        change(ClockName.RESOLVE, lambda c: c.restart(now, calendar))
+    if action in (Action.WITHDRAW, Action.MERGE):
+        for name in list(updated):
+            change(name, lambda c: c.cancel(now))
+    return updated
+
+
+def escalated(priority: Priority) -> Priority:
+    """One step more urgent (a breach escalates)."""
+    order = [Priority.LOW, Priority.NORMAL, Priority.HIGH, Priority.URGENT]
+    return order[min(order.index(priority) + 1, len(order) - 1)]

@@ -43,6 +43,40 @@ CASE_EXAMPLE = {
 }
 
 
+class ClockRead(BaseModel):
+    """One SLA clock of a case (times in seconds of business time)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "clock": "resolve",
+                    "state": "paused",
+                    "target_seconds": 1209600,
+                    "due_at": "2026-12-07T19:57:20Z",
+                    "warn_at": "2026-12-04T19:57:20Z",
+                    "elapsed_seconds": 86400,
+                    "remaining_seconds": 1123200,
+                    "paused_seconds": 3600,
+                    "warning_fired_at": None,
+                    "breached_at": None,
+                }
+            ]
+        }
+    )
+
+    clock: str = Field(description="acknowledge | first_response | resolve")
+    state: str = Field(description="running | paused | met | breached | cancelled")
+    target_seconds: int
+    due_at: datetime
+    warn_at: datetime
+    elapsed_seconds: int
+    remaining_seconds: int = Field(description="Negative once the deadline has passed.")
+    paused_seconds: int
+    warning_fired_at: datetime | None
+    breached_at: datetime | None
+
+
 class CaseRead(BaseModel):
     """A case as ops teams see it."""
 
@@ -66,6 +100,9 @@ class CaseRead(BaseModel):
     reopen_count: int = 0
     merged_into: uuid.UUID | None = None
     sla: SlaDue
+    clocks: list[ClockRead] | None = Field(
+        default=None, description="Every SLA clock; on single-case reads only."
+    )
 
     @classmethod
     def from_row(cls, row) -> CaseRead:  # noqa: ANN001

@@ -28,7 +28,8 @@ from sqlalchemy import Row, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from case_service import tables
+from case_service import sla, tables
+from case_service.history import append_history
 from case_service.models import (
     OPEN_STATUSES,
     Action,
@@ -39,6 +40,7 @@ from case_service.models import (
     InvalidTransitionRequest,
     Priority,
     SlaPolicy,
+    clocks_after,
     open_case,
 )
 
@@ -48,8 +50,12 @@ SYSTEM_ACTOR = "system"
 
 
 async def load_sla_policies(session: AsyncSession) -> dict[Priority, SlaPolicy]:
-    """The SLA policy of each priority."""
+    """The SLA policy of each priority, with its business calendar."""
     rows = (await session.execute(select(tables.sla_policies))).all()
+    calendars = {
+        row.name: sla.calendar_from_row(row)
+        for row in (await session.execute(select(tables.calendars))).all()
+    }
     return {
         Priority(row.priority): SlaPolicy(
             name=row.name,
@@ -57,6 +63,9 @@ async def load_sla_policies(session: AsyncSession) -> dict[Priority, SlaPolicy]:
             acknowledge_within=row.acknowledge_within,
             first_response_within=row.first_response_within,
             resolve_within=row.resolve_within,
+            calendar=calendars[row.calendar],
+            warning_share=row.warning_share,
+            statutory_cap=row.statutory_cap,
         )
         for row in rows
     }
@@ -74,6 +83,7 @@ async def open_case_for_complaint(
     if already is not None:
         return
     now = clock.now()
+    policies = await load_sla_policies(session)
     case = open_case(
         complaint_id=complaint.complaint_id,
         reference=complaint.reference,
@@ -84,7 +94,7 @@ async def open_case_for_complaint(
         language=complaint.language or complaint.customer.language,
         received_at=complaint.received_at,
         opened_at=now,
-        policies=await load_sla_policies(session),
+        policies=policies,
     )
     await _remember_customer(session, complaint, now)
     await session.execute(
@@ -108,8 +118,9 @@ async def open_case_for_complaint(
             sla_policy=case.sla_policy,
         )
     )
+    await sla.insert_clocks(session, case.id, policies[case.priority].calendar.name, case.clocks)
     opened = case_opened_event(case, complaint)
-    await _append_history(
+    await append_history(
         session, case.id, now, SYSTEM_ACTOR, "opened", None, case.snapshot(), opened.id
     )
     await add_to_outbox(session, tables.platform, CASES_TOPIC, opened)
@@ -194,7 +205,7 @@ async def record_notification_outcome(
     )
     if exists is None:
         return
-    await _append_history(
+    await append_history(
         session,
         outcome.case_id,
         outcome.occurred_at,
@@ -209,29 +220,6 @@ async def record_notification_outcome(
             "error": outcome.error,
         },
         event.id,
-    )
-
-
-async def _append_history(
-    session: AsyncSession,
-    case_id: uuid.UUID,
-    at: datetime,
-    actor: str,
-    action: str,
-    before: dict | None,
-    after: dict | None,
-    event_id: uuid.UUID | None,
-) -> None:
-    await session.execute(
-        tables.case_history.insert().values(
-            case_id=case_id,
-            at=at,
-            actor=actor,
-            action=action,
-            before=before,
-            after=after,
-            event_id=event_id,
-        )
     )
 
 
@@ -314,14 +302,17 @@ async def transition_case(
                 updated_at=now,
             )
         )
+        calendar_name, clocks = await sla.load_clocks(session, case_id)
+        calendar = await sla.load_calendar(session, calendar_name)
+        await sla.save_clocks(session, case_id, clocks_after(action, clocks, now, calendar))
         event = status_changed_event(row, before, after, action, actor, reason, now)
         after_snapshot = {**after.snapshot(), **({"reason": reason} if reason else {})}
-        await _append_history(
+        await append_history(
             session, case_id, now, actor, action.value, before.snapshot(), after_snapshot, event.id
         )
         if action in (Action.MERGE, Action.UNMERGE) and primary_id is not None:
             # The primary case's history tells what was folded into it, and out again.
-            await _append_history(
+            await append_history(
                 session,
                 primary_id,
                 now,
@@ -470,3 +461,13 @@ async def case_history(
                 )
             ).all()
         )
+
+
+async def case_clocks(
+    session_factory: async_sessionmaker[AsyncSession], case_id: uuid.UUID, now: datetime
+) -> list[dict]:
+    """Each SLA clock of a case as ops sees it: target, elapsed, remaining, paused, state."""
+    async with session_factory() as session:
+        calendar_name, clocks = await sla.load_clocks(session, case_id)
+        calendar = await sla.load_calendar(session, calendar_name)
+    return [clock.view(now, calendar) for clock in clocks.values()]

@@ -7,12 +7,14 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Identity,
     Index,
     Integer,
     Interval,
     MetaData,
+    PrimaryKeyConstraint,
     Table,
     Text,
 )
@@ -36,6 +38,15 @@ customers = Table(
     Column("complaint_count", Integer, nullable=False, server_default="0"),
 )
 
+calendars = Table(
+    "calendars",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("time_zone", Text, nullable=False),
+    Column("hours", JSONB, nullable=False, comment='{"mon": [["09:00", "17:00"]], ...}'),
+    Column("holidays", JSONB, nullable=False, server_default="[]", comment='["2026-12-01", ...]'),
+)
+
 sla_policies = Table(
     "sla_policies",
     metadata,
@@ -44,6 +55,9 @@ sla_policies = Table(
     Column("acknowledge_within", Interval, nullable=False),
     Column("first_response_within", Interval, nullable=False),
     Column("resolve_within", Interval, nullable=False),
+    Column("calendar", Text, ForeignKey(calendars.c.name), nullable=False, server_default="24x7"),
+    Column("warning_share", Float, nullable=False, server_default="0.8"),
+    Column("statutory_cap", Interval, comment="calendar time from receipt; no pause extends it"),
 )
 
 cases = Table(
@@ -87,4 +101,25 @@ case_history = Table(
     Column("after", JSONB),
     Column("event_id", UUID(as_uuid=True), comment="the event that caused or described it"),
     Index("ix_case_history_case_id", "case_id", "id"),
+)
+
+case_clocks = Table(
+    "case_clocks",
+    metadata,
+    Column("case_id", UUID(as_uuid=True), ForeignKey(cases.c.id), nullable=False),
+    Column("clock", Text, nullable=False),
+    Column("calendar", Text, nullable=False),
+    Column("target", Interval, nullable=False),
+    Column("warning_share", Float, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("warn_at", DateTime(timezone=True), nullable=False),
+    Column("cap_at", DateTime(timezone=True)),
+    Column("state", Text, nullable=False),
+    Column("paused_since", DateTime(timezone=True)),
+    Column("paused_total", Interval, nullable=False, server_default="0"),
+    Column("stopped_at", DateTime(timezone=True)),
+    Column("warning_fired_at", DateTime(timezone=True)),
+    Column("breached_at", DateTime(timezone=True)),
+    PrimaryKeyConstraint("case_id", "clock"),
 )

@@ -24,6 +24,8 @@ ALL_TOPICS = (COMPLAINTS_TOPIC, CASES_TOPIC, NOTIFICATIONS_TOPIC, ALERTS_TOPIC)
 COMPLAINT_RECEIVED = "redress.complaint.received.v1"
 CASE_OPENED = "redress.case.opened.v1"
 CASE_STATUS_CHANGED = "redress.case.status_changed.v1"
+CASE_SLA_WARNING = "redress.case.sla_warning.v1"
+CASE_SLA_BREACHED = "redress.case.sla_breached.v1"
 NOTIFICATION_SENT = "redress.notification.sent.v1"
 NOTIFICATION_FAILED = "redress.notification.failed.v1"
 
@@ -117,6 +119,19 @@ class CaseStatusChangedV1(_Payload):
     occurred_at: datetime
 
 
+class CaseSlaV1(_Payload):
+    """An SLA clock of a case reached its warning share or its deadline
+    (``redress.case.sla_warning.v1`` / ``redress.case.sla_breached.v1``)."""
+
+    case_id: uuid.UUID
+    reference: str
+    clock: Literal["acknowledge", "first_response", "resolve"]
+    due_at: datetime
+    occurred_at: datetime
+    priority_before: str
+    priority_after: str = Field(description="A breach escalates the case one priority up.")
+
+
 class NotificationOutcomeV1(_Payload):
     """A customer notification was sent or finally failed (``redress.notification.*.v1``)."""
 
@@ -135,6 +150,8 @@ EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     COMPLAINT_RECEIVED: ComplaintReceivedV1,
     CASE_OPENED: CaseOpenedV1,
     CASE_STATUS_CHANGED: CaseStatusChangedV1,
+    CASE_SLA_WARNING: CaseSlaV1,
+    CASE_SLA_BREACHED: CaseSlaV1,
     NOTIFICATION_SENT: NotificationOutcomeV1,
     NOTIFICATION_FAILED: NotificationOutcomeV1,
 }

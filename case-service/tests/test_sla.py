@@ -1,0 +1,171 @@
+"""SLA clocks and timers with an injected clock against real PostgreSQL: warning, breach,
+escalation, pause and resume, statutory cap, and no double firing across replicas."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from case_service import service, sla, tables
+from case_service.models import Action
+from redress_shared.clock import FixedClock
+from redress_shared.events import CASE_SLA_BREACHED, CASE_SLA_WARNING
+from sqlalchemy import select
+
+# Far in the future, so the running app's own timer loop (real time) never reaches them.
+RECEIVED = datetime(2031, 3, 3, 9, 0, tzinfo=UTC)
+
+
+async def sla_events(app, case_id: str) -> list[tuple[str, str]]:
+    outbox = app.state.runtime.tables.outbox
+    async with app.state.runtime.session_factory() as session:
+        rows = await session.execute(
+            select(outbox.c.event)
+            .where(
+                outbox.c.message_key == case_id,
+                outbox.c.event["type"].astext.in_([CASE_SLA_WARNING, CASE_SLA_BREACHED]),
+            )
+            .order_by(outbox.c.id)
+        )
+        return [(row.event["type"].split(".")[-2], row.event["data"]["clock"]) for row in rows]
+
+
+async def test_warning_then_breach_fire_once_across_replicas_and_escalate(cases_client, open_case):
+    app = cases_client.app
+    factory = app.state.runtime.session_factory
+    case = await open_case(received_at=RECEIVED)  # normal priority: acknowledge within 24 h
+    clock = FixedClock(RECEIVED + timedelta(hours=19, minutes=13))  # past 80 % of 24 h
+    await asyncio.gather(*(sla.fire_due_timers(factory, clock) for _ in range(3)))
+    assert await sla_events(app, case["id"]) == [("sla_warning", "acknowledge")]
+
+    clock.advance(timedelta(hours=5))  # 24 h 13 min after receipt: breached
+    fired = await asyncio.gather(*(sla.fire_due_timers(factory, clock) for _ in range(3)))
+    assert await sla_events(app, case["id"]) == [
+        ("sla_warning", "acknowledge"),
+        ("sla_breached", "acknowledge"),
+    ]
+    assert sum(fired) == 1  # three replicas, one breach
+    assert await sla.fire_due_timers(factory, clock) == 0
+
+    read = (await cases_client.get(f"/v1/cases/{case['id']}")).json()
+    assert read["priority"] == "high"  # escalated from normal
+    acknowledge = next(c for c in read["clocks"] if c["clock"] == "acknowledge")
+    assert acknowledge["state"] == "breached"
+    history = (await cases_client.get(f"/v1/cases/{case['id']}/events")).json()
+    breach = next(entry for entry in history if entry["action"] == "sla_breached")
+    assert breach["before"] == {"priority": "normal"}
+    assert breach["after"]["priority"] == "high"
+    assert "acknowledge deadline passed" in breach["after"]["reason"]
+
+    # Acknowledging late stops the clock but it stays breached; nothing fires again.
+    await service.transition_case(
+        factory,
+        clock,
+        case_id=uuid.UUID(case["id"]),
+        action=Action.ACKNOWLEDGE,
+        actor="agent",
+        reopen_window=timedelta(days=14),
+    )
+    clock.advance(timedelta(hours=1))
+    await sla.fire_due_timers(factory, clock)
+    assert [kind for kind, name in await sla_events(app, case["id"]) if name == "acknowledge"] == [
+        "sla_warning",
+        "sla_breached",
+    ]
+
+
+async def test_waiting_on_the_customer_pauses_the_resolution_clock(cases_client, open_case):
+    factory = cases_client.app.state.runtime.session_factory
+    case = await open_case(received_at=RECEIVED)
+    case_id = uuid.UUID(case["id"])
+    window = timedelta(days=14)
+    clock = FixedClock(RECEIVED + timedelta(hours=2))
+    await service.transition_case(
+        factory, clock, case_id=case_id, action=Action.START, actor="a", reopen_window=window
+    )
+    await service.transition_case(
+        factory,
+        clock,
+        case_id=case_id,
+        action=Action.REQUEST_INFO,
+        actor="a",
+        reopen_window=window,
+        reason="Which charger model?",
+    )
+    before = {
+        c["clock"]: c for c in (await cases_client.get(f"/v1/cases/{case_id}")).json()["clocks"]
+    }
+    assert before["resolve"]["state"] == "paused"
+    assert before["acknowledge"]["state"] == "met"
+    assert before["first_response"]["state"] == "met"  # asking the customer is a human response
+
+    clock.advance(timedelta(days=3))  # the customer takes three days to answer
+    await service.transition_case(
+        factory, clock, case_id=case_id, action=Action.RESUME, actor="a", reopen_window=window
+    )
+    async with factory() as session:
+        _, clocks = await sla.load_clocks(session, case_id)
+    resolve = clocks[sla.ClockName.RESOLVE]
+    assert resolve.state.value == "running"
+    assert resolve.due_at == RECEIVED + timedelta(days=14) + timedelta(days=3)
+    assert resolve.paused_total == timedelta(days=3)
+    row = (await cases_client.get(f"/v1/cases/{case_id}")).json()
+    assert datetime.fromisoformat(row["sla"]["resolve_by"]) == resolve.due_at
+
+
+async def test_statutory_cap_is_not_extended_by_pauses(cases_client, open_case):
+    factory = cases_client.app.state.runtime.session_factory
+    case = await open_case(received_at=RECEIVED)  # an API complaint is written: 30-day cap
+    case_id = uuid.UUID(case["id"])
+    window = timedelta(days=14)
+    clock = FixedClock(RECEIVED + timedelta(days=1))
+    await service.transition_case(
+        factory, clock, case_id=case_id, action=Action.START, actor="a", reopen_window=window
+    )
+    await service.transition_case(
+        factory,
+        clock,
+        case_id=case_id,
+        action=Action.REQUEST_INFO,
+        actor="a",
+        reopen_window=window,
+        reason="?",
+    )
+    clock.advance(timedelta(days=40))  # a very long wait
+    await service.transition_case(
+        factory, clock, case_id=case_id, action=Action.RESUME, actor="a", reopen_window=window
+    )
+    async with factory() as session:
+        _, clocks = await sla.load_clocks(session, case_id)
+    assert clocks[sla.ClockName.RESOLVE].due_at == RECEIVED + timedelta(days=30)
+
+
+async def test_a_policy_edit_applies_to_new_cases_only(cases_client, open_case):
+    factory = cases_client.app.state.runtime.session_factory
+    first = await open_case(received_at=RECEIVED)
+    policies = tables.sla_policies
+    async with factory() as session, session.begin():
+        original = (
+            await session.execute(select(policies).where(policies.c.priority == "normal"))
+        ).one()
+        await session.execute(
+            policies.update()
+            .where(policies.c.priority == "normal")
+            .values(acknowledge_within=timedelta(hours=2))
+        )
+    try:
+        second = await open_case(received_at=RECEIVED)
+    finally:
+        async with factory() as session, session.begin():
+            await session.execute(
+                policies.update()
+                .where(policies.c.priority == "normal")
+                .values(acknowledge_within=original.acknowledge_within)
+            )
+    first_due = datetime.fromisoformat(
+        (await cases_client.get(f"/v1/cases/{first['id']}")).json()["sla"]["acknowledge_by"]
+    )
+    second_due = datetime.fromisoformat(second["sla"]["acknowledge_by"])
+    assert first_due == RECEIVED + timedelta(hours=24)
+    assert second_due == RECEIVED + timedelta(hours=2)
