@@ -37,19 +37,26 @@ def _parse_time(text: str) -> time:
     return time.max if text == "24:00" else time.fromisoformat(text)
 
 
-def calendar_from_row(row: Row) -> BusinessCalendar:
-    """The domain calendar of a ``calendars`` row."""
+def calendar_from_values(
+    name: str, time_zone: str, hours: dict[str, list], holidays: list[str]
+) -> BusinessCalendar:
+    """The domain calendar of stored values (``"09:00"`` times, ISO dates); validates them."""
     return BusinessCalendar(
-        name=row.name,
-        time_zone=row.time_zone,
+        name=name,
+        time_zone=time_zone,
         hours={
             day: tuple(
                 WorkingInterval(_parse_time(start), _parse_time(end)) for start, end in spans
             )
-            for day, spans in row.hours.items()
+            for day, spans in hours.items()
         },
-        holidays=frozenset(date.fromisoformat(day) for day in row.holidays),
+        holidays=frozenset(date.fromisoformat(day) for day in holidays),
     )
+
+
+def calendar_from_row(row: Row) -> BusinessCalendar:
+    """The domain calendar of a ``calendars`` row."""
+    return calendar_from_values(row.name, row.time_zone, row.hours, row.holidays)
 
 
 async def load_calendar(session: AsyncSession, name: str) -> BusinessCalendar:
