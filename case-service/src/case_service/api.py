@@ -12,8 +12,8 @@ from redress_shared.errors import NotFound, Problem, ProblemDetail
 from redress_shared.runtime import RuntimeDep
 
 from case_service import service
-from case_service.models import CaseStatus
 from case_service.schemas import (
+    CaseFilter,
     CaseHistoryEntryRead,
     CasePage,
     CaseRead,
@@ -39,22 +39,9 @@ NOT_FOUND = {404: {"model": ProblemDetail, "description": "No such case"}}
     responses={400: {"model": ProblemDetail, "description": "Invalid cursor"}},
 )
 async def list_cases(
-    runtime: RuntimeDep,
-    _: CaseReader,
-    complaint_id: uuid.UUID | None = None,
-    status: CaseStatus | None = None,
-    customer_key: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: str | None = None,
+    runtime: RuntimeDep, _: CaseReader, filters: Annotated[CaseFilter, Query()]
 ) -> CasePage:
-    rows, next_cursor = await service.list_cases(
-        runtime.session_factory,
-        complaint_id=complaint_id,
-        status=status.value if status else None,
-        customer_key=customer_key,
-        limit=limit,
-        cursor=cursor,
-    )
+    rows, next_cursor = await service.list_cases(runtime.session_factory, filters)
     return CasePage(items=[CaseRead.from_row(row) for row in rows], next_cursor=next_cursor)
 
 

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from case_service.models import Action
+from case_service.models import Action, CaseStatus, Priority
+
+
+class SlaState(StrEnum):
+    """How a case stands against its deadlines."""
+
+    OK = "ok"
+    WARNING = "warning"
+    BREACHED = "breached"
 
 
 class SlaDue(BaseModel):
@@ -184,3 +193,28 @@ class CaseTransitionCreate(BaseModel):
     into_case_id: uuid.UUID | None = Field(
         default=None, description="For merge: the primary case this duplicate folds into."
     )
+
+
+class CaseFilter(BaseModel):
+    """Filters of ``GET /v1/cases``; all optional, combined with AND."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    complaint_id: uuid.UUID | None = None
+    status: list[CaseStatus] = Field(default_factory=list, description="Any of these statuses.")
+    priority: list[Priority] = Field(default_factory=list, description="Any of these priorities.")
+    category: str | None = None
+    channel: str | None = None
+    customer_key: str | None = None
+    sla_state: SlaState | None = Field(
+        default=None, description="ok: no clock warned or breached; warning; breached."
+    )
+    text: str | None = Field(
+        default=None, min_length=2, max_length=200, description="In subject or reference."
+    )
+    opened_from: datetime | None = None
+    opened_to: datetime | None = None
+    updated_from: datetime | None = None
+    updated_to: datetime | None = None
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = None

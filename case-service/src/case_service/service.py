@@ -24,7 +24,7 @@ from redress_shared.events import (
     new_event,
 )
 from redress_shared.outbox import add_to_outbox
-from sqlalchemy import Row, func, select, tuple_
+from sqlalchemy import Row, and_, exists, func, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -43,6 +43,7 @@ from case_service.models import (
     clocks_after,
     open_case,
 )
+from case_service.schemas import CaseFilter, SlaState
 
 EVENT_SOURCE = "/redress/case-service"
 log = structlog.get_logger(__name__)
@@ -413,29 +414,59 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 
 async def list_cases(
-    session_factory: async_sessionmaker[AsyncSession],
-    *,
-    complaint_id: uuid.UUID | None,
-    status: str | None,
-    customer_key: str | None,
-    limit: int,
-    cursor: str | None,
+    session_factory: async_sessionmaker[AsyncSession], filters: CaseFilter
 ) -> tuple[list[Row], str | None]:
-    """A page of cases, newest first, and the cursor of the next page (None at the end)."""
-    cases = tables.cases
-    query = select(cases).order_by(cases.c.opened_at.desc(), cases.c.id.desc()).limit(limit + 1)
-    if complaint_id is not None:
-        query = query.where(cases.c.complaint_id == complaint_id)
-    if status is not None:
-        query = query.where(cases.c.status == status)
-    if customer_key is not None:
-        query = query.where(cases.c.customer_key == customer_key)
-    if cursor is not None:
-        query = query.where(tuple_(cases.c.opened_at, cases.c.id) < tuple_(*_decode_cursor(cursor)))
+    """A page of matching cases, newest first (stable: ties broken by id), and the cursor of
+    the next page (None at the end)."""
+    cases, clocks = tables.cases, tables.case_clocks
+    query = (
+        select(cases).order_by(cases.c.opened_at.desc(), cases.c.id.desc()).limit(filters.limit + 1)
+    )
+    equal = {
+        "complaint_id": filters.complaint_id,
+        "category": filters.category,
+        "channel": filters.channel,
+        "customer_key": filters.customer_key,
+    }
+    for column, value in equal.items():
+        if value is not None:
+            query = query.where(cases.c[column] == value)
+    if filters.status:
+        query = query.where(cases.c.status.in_([s.value for s in filters.status]))
+    if filters.priority:
+        query = query.where(cases.c.priority.in_([p.value for p in filters.priority]))
+    if filters.text:
+        pattern = (
+            "%" + filters.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
+        query = query.where(or_(cases.c.subject.ilike(pattern), cases.c.reference.ilike(pattern)))
+    for column, lower, upper in (
+        (cases.c.opened_at, filters.opened_from, filters.opened_to),
+        (cases.c.updated_at, filters.updated_from, filters.updated_to),
+    ):
+        if lower is not None:
+            query = query.where(column >= lower)
+        if upper is not None:
+            query = query.where(column < upper)
+    if filters.sla_state is not None:
+        of_case = clocks.c.case_id == cases.c.id
+        breached = exists().where(of_case, clocks.c.state == "breached")
+        warned = exists().where(of_case, clocks.c.warning_fired_at.is_not(None))
+        query = query.where(
+            {
+                SlaState.BREACHED: breached,
+                SlaState.WARNING: and_(warned, ~breached),
+                SlaState.OK: and_(~warned, ~breached),
+            }[filters.sla_state]
+        )
+    if filters.cursor is not None:
+        query = query.where(
+            tuple_(cases.c.opened_at, cases.c.id) < tuple_(*_decode_cursor(filters.cursor))
+        )
     async with session_factory() as session:
         rows = list((await session.execute(query)).all())
-    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    next_cursor = encode_cursor(rows[filters.limit - 1]) if len(rows) > filters.limit else None
+    return rows[: filters.limit], next_cursor
 
 
 async def get_case(
