@@ -12,7 +12,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: help install run test test-fast bench lint format clean
+.PHONY: help install run test bench lint format contract clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ lint: install ## static checks
 
 format: install ## format the code
 	$(RUN) ruff format .
+
+contract: install ## regenerate the event JSON Schemas and AsyncAPI document
+	$(RUN) python -m redress_stack.contract write
 
 clean: ## remove the virtualenv, tools and local data
 	rm -rf .venv $(TOOLS_DIR) data
