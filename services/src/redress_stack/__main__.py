@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from redress_stack.catalog import SERVICES
 from redress_stack.runner import run
 
 
@@ -24,8 +25,21 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument(
         "--free-ports", action="store_true", help="pick free ports instead of the documented ones"
     )
+    run_parser.add_argument(
+        "--replicas",
+        action="append",
+        default=[],
+        metavar="SERVICE=N",
+        help="run N processes of a service in the same consumer group (e.g. case-service=2)",
+    )
     args = parser.parse_args(argv)
-    return run(args.data_dir, free_ports=args.free_ports)
+    replicas = {}
+    for item in args.replicas:
+        name, _, count = item.partition("=")
+        if name not in {spec.name for spec in SERVICES} or not count.isdigit() or int(count) < 1:
+            parser.error(f"--replicas {item!r}: use SERVICE=N with a service name and N >= 1")
+        replicas[name] = int(count)
+    return run(args.data_dir, free_ports=args.free_ports, replicas=replicas)
 
 
 if __name__ == "__main__":

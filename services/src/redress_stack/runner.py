@@ -94,8 +94,10 @@ class Stack:
     database_url: str = ""
     kafka_bootstrap: str = ""
     smtp: tuple[str, int] = ("127.0.0.1", 0)
+    replicas: dict[str, int] = field(default_factory=dict)
     _infra: list = field(default_factory=list)
     _services: dict[str, ManagedProcess] = field(default_factory=dict)
+    _replica_ports: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def log_dir(self) -> Path:
@@ -121,21 +123,29 @@ class Stack:
             upgrade_to_head(self.database_url, package.MIGRATIONS_DIR, spec.schema)
         asyncio.run(ensure_topics(self.kafka_bootstrap, TOPICS, partitions=TOPIC_PARTITIONS))
         for spec in SERVICES:
-            process = ManagedProcess(
-                spec.name,
-                [sys.executable, *spec.command],
-                self.log_dir / f"{spec.name}.log",
-                env=self._service_env(spec),
-            )
-            process.start()
-            self._services[spec.name] = process
+            # Extra replicas join the same consumer groups; each gets its own HTTP port.
+            ports = [self.ports.services[spec.name]]
+            ports += [free_port() for _ in range(self.replicas.get(spec.name, 1) - 1)]
+            self._replica_ports[spec.name] = ports
+            for index, port in enumerate(ports):
+                name = spec.name if index == 0 else f"{spec.name}-{index + 1}"
+                process = ManagedProcess(
+                    name,
+                    [sys.executable, *spec.command],
+                    self.log_dir / f"{name}.log",
+                    env=self._service_env(spec, port, first=index == 0),
+                )
+                process.start()
+                self._services[name] = process
         for spec in SERVICES:
-            wait_for(
-                lambda spec=spec: self._ready(spec),
-                120,
-                f"{spec.name} /readyz",
-                self._services[spec.name],
-            )
+            for index, port in enumerate(self._replica_ports[spec.name]):
+                name = spec.name if index == 0 else f"{spec.name}-{index + 1}"
+                wait_for(
+                    lambda port=port: self._ready(port),
+                    120,
+                    f"{name} /readyz",
+                    self._services[name],
+                )
         self._write_stack_file()
 
     def _admin_key(self) -> str:
@@ -184,20 +194,21 @@ class Stack:
         self._infra.append(sink)
         self.smtp = ("127.0.0.1", self.ports.mail_sink)
 
-    def _service_env(self, spec: ServiceSpec) -> dict[str, str]:
+    def _service_env(self, spec: ServiceSpec, port: int, first: bool = True) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
             {
                 "REDRESS_SERVICE_NAME": spec.name,
                 "REDRESS_DB_SCHEMA": spec.schema,
-                "REDRESS_HTTP_PORT": str(self.ports.services[spec.name]),
+                "REDRESS_HTTP_PORT": str(port),
                 "REDRESS_DATABASE_URL": self.database_url,
                 "REDRESS_KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
                 "REDRESS_ADMIN_API_KEY": self.admin_key,
                 "REDRESS_DATA_DIR": str(self.data_dir / spec.name),
                 "REDRESS_SMTP_HOST": self.smtp[0],
                 "REDRESS_SMTP_PORT": str(self.smtp[1]),
-                "REDRESS_INTAKE_SMTP_PORT": str(self.ports.intake_smtp),
+                # One SMTP listener per stack: further intake replicas serve HTTP only.
+                "REDRESS_INTAKE_SMTP_PORT": str(self.ports.intake_smtp if first else 0),
                 "PYTHONUNBUFFERED": "1",
             }
         )
@@ -207,15 +218,19 @@ class Stack:
         """Base URL of a service."""
         return f"http://127.0.0.1:{self.ports.services[service_name]}"
 
-    def _ready(self, spec: ServiceSpec) -> bool:
+    def _ready(self, port: int) -> bool:
         try:
-            return httpx.get(self.url(spec.name) + "/readyz", timeout=2).status_code == 200
+            return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200
         except httpx.HTTPError:
             return False
 
     def _write_stack_file(self) -> None:
         description = {
             "services": {s.name: self.url(s.name) for s in SERVICES},
+            "replicas": {
+                name: [f"http://127.0.0.1:{port}" for port in ports]
+                for name, ports in self._replica_ports.items()
+            },
             "intake_smtp": f"127.0.0.1:{self.ports.intake_smtp}",
             "database_url": self.database_url,
             "kafka_bootstrap_servers": self.kafka_bootstrap,
@@ -247,11 +262,12 @@ def _say(message: str) -> None:
     print(f"[redress] {message}", flush=True)
 
 
-def run(data_dir: Path, free_ports: bool = False) -> int:
+def run(data_dir: Path, free_ports: bool = False, replicas: dict[str, int] | None = None) -> int:
     """Start the stack and keep it up until SIGINT/SIGTERM or a service dies."""
     stack = Stack(
         data_dir=data_dir.resolve(),
         ports=StackPorts.free() if free_ports else StackPorts.defaults(),
+        replicas=replicas or {},
     )
     stop_requested = threading.Event()
 

@@ -10,14 +10,20 @@ create databases) and/or ``REDRESS_TEST_KAFKA_BOOTSTRAP_SERVERS`` to use existin
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psutil
 from fastapi import FastAPI
 from redress_shared.kafka import ensure_topics
 from redress_shared.migrations import upgrade_to_head
@@ -147,3 +153,50 @@ def start_test_infra(root: Path) -> tuple[TestInfra, list[Callable[[], None]]]:
         bootstrap = broker.bootstrap_servers
     asyncio.run(ensure_topics(bootstrap, TOPICS))
     return TestInfra(database_url, bootstrap, "rdr_test_" + secrets.token_urlsafe(24)), stoppers
+
+
+def run_stack(data_dir: Path, *extra_args: str):
+    """Start the stack runner as a real process, yield what it wrote to stack.json, stop it
+    with SIGTERM and check that it left no process behind."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REDRESS_")}
+    runner = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "redress_stack",
+            "run",
+            "--data-dir",
+            str(data_dir),
+            "--free-ports",
+            *extra_args,
+        ],
+        stdout=open(data_dir / "runner.log", "wb"),  # noqa: SIM115
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    stack_file = data_dir / "stack.json"
+    deadline = time.monotonic() + 300
+    while not stack_file.exists():
+        if runner.poll() is not None or time.monotonic() > deadline:
+            runner.kill()
+            raise AssertionError("stack did not start:\n" + (data_dir / "runner.log").read_text())
+        time.sleep(0.2)
+    description = json.loads(stack_file.read_text())
+    description["data_dir"] = data_dir
+    description["admin_key"] = (data_dir / "admin-api-key").read_text().strip()
+    children = psutil.Process(runner.pid).children(recursive=True)
+    description["child_pids"] = [child.pid for child in children]
+    yield description
+    runner.send_signal(signal.SIGTERM)
+    try:
+        code = runner.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        runner.kill()
+        raise AssertionError("the stack runner did not stop within 120 s of SIGTERM") from None
+    assert code == 0, (data_dir / "runner.log").read_text()
+    survivors = [
+        pid
+        for pid in description["child_pids"]
+        if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    ]
+    assert not survivors, f"processes left behind after stop: {survivors}"
