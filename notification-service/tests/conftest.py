@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import asyncio
 import email
+import time
+import uuid
+from dataclasses import dataclass
 from email import policy
 
 import pytest
@@ -51,7 +55,18 @@ def smtp_server():
 def notification_settings(infra, smtp_server) -> NotificationSettings:
     _, port = smtp_server
     return service_settings(
-        infra, NotificationSettings, MIGRATIONS_DIR, smtp_port=port, dispatch_interval_seconds=0.05
+        infra,
+        NotificationSettings,
+        MIGRATIONS_DIR,
+        smtp_port=port,
+        dispatch_interval_seconds=0.05,
+        # Webhook receivers in tests listen on loopback; retries back off in milliseconds.
+        webhook_allow_private_networks=True,
+        webhook_dispatch_interval_seconds=0.05,
+        webhook_retry_base_seconds=0.05,
+        webhook_retry_max_delay_seconds=3.0,
+        webhook_max_attempts=5,
+        webhook_timeout_seconds=2.0,
     )
 
 
@@ -59,3 +74,121 @@ def notification_settings(infra, smtp_server) -> NotificationSettings:
 async def notifications_client(notification_settings):
     async with running_app(build_app(notification_settings), notification_settings) as client:
         yield client
+
+
+@dataclass
+class ReceivedRequest:
+    """One request the receiver got."""
+
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+
+@dataclass
+class Behaviour:
+    """How the receiver answers on one path: fail the first ``fail_first`` attempts of each
+    message with ``fail_status`` (and ``Retry-After``), then answer ``status``; ``delay``
+    stalls each answer, ``hang_seconds`` the first ``hang_first`` attempts of each message."""
+
+    status: int = 200
+    fail_first: int = 0
+    fail_status: int = 500
+    retry_after: str | None = None
+    delay: float = 0.0
+    hang_first: int = 0
+    hang_seconds: float = 0.0
+
+
+class WebhookReceiver:
+    """A real HTTP/1.1 server on loopback (asyncio streams) that records every request and
+    answers according to the behaviour configured per path."""
+
+    def __init__(self) -> None:
+        self.requests: list[ReceivedRequest] = []
+        self.behaviours: dict[str, Behaviour] = {}
+        self.open_requests: dict[str, int] = {}
+        self.most_open: dict[str, int] = {}
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in list(self._writers):
+            writer.close()
+        await self._server.wait_closed()
+
+    def endpoint(self, **behaviour) -> tuple[str, str]:
+        """A fresh path answering as the :class:`Behaviour` fields given; returns (path, url)."""
+        path = f"/hooks/{uuid.uuid4().hex}"
+        self.behaviours[path] = Behaviour(**behaviour)
+        return path, f"http://127.0.0.1:{self.port}{path}"
+
+    def to(self, path: str) -> list[ReceivedRequest]:
+        return [r for r in self.requests if r.path == path]
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        try:
+            while True:
+                line = await reader.readline()
+                if not line:
+                    return
+                _method, target, _version = line.decode("latin-1").split(" ", 2)
+                headers: dict[str, str] = {}
+                while (header := await reader.readline()) not in (b"\r\n", b"\n", b""):
+                    name, _, value = header.decode("latin-1").partition(":")
+                    headers[name.strip().lower()] = value.strip()
+                body = await reader.readexactly(int(headers.get("content-length", "0")))
+                path = target.split("?")[0]
+                behaviour = self.behaviours.get(path, Behaviour(status=404))
+                # Attempts so far of this message (the webhook-id is stable across retries).
+                seen = sum(
+                    1
+                    for r in self.to(path)
+                    if r.headers.get("webhook-id") == headers.get("webhook-id")
+                )
+                self.requests.append(ReceivedRequest(path, headers, body, time.monotonic()))
+                self.open_requests[path] = self.open_requests.get(path, 0) + 1
+                self.most_open[path] = max(self.most_open.get(path, 0), self.open_requests[path])
+                try:
+                    if behaviour.delay:
+                        await asyncio.sleep(behaviour.delay)
+                    if seen < behaviour.hang_first:
+                        await asyncio.sleep(behaviour.hang_seconds)
+                finally:
+                    self.open_requests[path] -= 1
+                extra = ""
+                if seen < behaviour.fail_first:
+                    status = behaviour.fail_status
+                    if behaviour.retry_after is not None:
+                        extra = f"Retry-After: {behaviour.retry_after}\r\n"
+                else:
+                    status = behaviour.status
+                answer = f"status {status}".encode()
+                writer.write(
+                    f"HTTP/1.1 {status} X\r\nContent-Type: text/plain\r\n{extra}"
+                    f"Content-Length: {len(answer)}\r\n\r\n".encode()
+                    + answer
+                )
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            return
+        finally:
+            self._writers.discard(writer)
+            writer.close()
+
+
+@pytest.fixture(scope="session")
+async def receiver():
+    server = WebhookReceiver()
+    await server.start()
+    yield server
+    await server.stop()

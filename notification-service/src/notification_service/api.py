@@ -5,17 +5,32 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, status
 from redress_shared.auth import AUTH_RESPONSES, Principal, require_scope
+from redress_shared.errors import ProblemDetail
 from redress_shared.runtime import RuntimeDep
 
 from notification_service import service
-from notification_service.schemas import NotificationRead
+from notification_service.schemas import (
+    DeliveryRead,
+    NotificationRead,
+    ReplayQueued,
+    ReplayRequest,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookRead,
+    WebhookSecretRotated,
+    WebhookUpdate,
+)
 
 READ_SCOPE = "notifications:read"
-SCOPES = [READ_SCOPE]
+WEBHOOKS_READ_SCOPE = "webhooks:read"
+WEBHOOKS_WRITE_SCOPE = "webhooks:write"
+SCOPES = [READ_SCOPE, WEBHOOKS_READ_SCOPE, WEBHOOKS_WRITE_SCOPE]
 
 NotificationReader = Annotated[Principal, Depends(require_scope(READ_SCOPE))]
+WebhookReader = Annotated[Principal, Depends(require_scope(WEBHOOKS_READ_SCOPE))]
+WebhookWriter = Annotated[Principal, Depends(require_scope(WEBHOOKS_WRITE_SCOPE))]
 
 router = APIRouter(prefix="/v1/notifications", tags=["notifications"], responses=AUTH_RESPONSES)
 
@@ -29,3 +44,181 @@ async def list_notifications(
 ) -> list[NotificationRead]:
     rows = await service.list_notifications(runtime.session_factory, case_id, limit)
     return [NotificationRead.model_validate(row) for row in rows]
+
+
+WEBHOOKS_DESCRIPTION = """\
+Deliveries follow the Standard Webhooks specification: a JSON `POST` with the headers
+`webhook-id` (the same on every retry of one delivery), `webhook-timestamp` (Unix seconds) and
+`webhook-signature` (`v1,` + base64 HMAC-SHA256 of `id.timestamp.body` keyed with the
+base64-decoded part of the `whsec_` secret; two space-separated signatures while a rotated
+secret's overlap lasts). The body carries no personal data:
+`{"id", "type", "timestamp", "subject", "data"}` where `data` holds the event's ids and
+non-personal fields (`case_id`, `reference`, `status`, ...). A 2xx answer is success; timeouts,
+connection errors, 408, 429 (`Retry-After` honoured) and 5xx are retried with exponential
+backoff and jitter; other answers fail the delivery at once (410 also disables the webhook).
+"""
+
+_NOT_FOUND = {404: {"model": ProblemDetail, "description": "No such webhook"}}
+_REFUSED = {422: {"model": ProblemDetail, "description": "Unsafe URL or invalid filter"}}
+
+webhooks_router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses={**AUTH_RESPONSES})
+
+
+@webhooks_router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Subscribe a URL to events",
+    description=WEBHOOKS_DESCRIPTION
+    + "\nThe answer holds the signing secret; it is never shown again.",
+    responses=_REFUSED,
+)
+async def create_webhook(
+    body: WebhookCreate, runtime: RuntimeDep, _: WebhookWriter
+) -> WebhookCreated:
+    row, secret = await service.create_webhook(
+        runtime.session_factory,
+        runtime.clock,
+        runtime.settings,  # type: ignore[arg-type]
+        url=body.url,
+        event_types=body.event_types,
+        description=body.description,
+        enabled=body.enabled,
+    )
+    return WebhookCreated(**WebhookRead.of(row).model_dump(), secret=secret)
+
+
+@webhooks_router.get("", summary="List webhooks")
+async def list_webhooks(runtime: RuntimeDep, _: WebhookReader) -> list[WebhookRead]:
+    return [WebhookRead.of(row) for row in await service.list_webhooks(runtime.session_factory)]
+
+
+@webhooks_router.get("/{webhook_id}", summary="Read a webhook", responses=_NOT_FOUND)
+async def get_webhook(webhook_id: uuid.UUID, runtime: RuntimeDep, _: WebhookReader) -> WebhookRead:
+    return WebhookRead.of(await service.get_webhook(runtime.session_factory, webhook_id))
+
+
+@webhooks_router.patch(
+    "/{webhook_id}",
+    summary="Change a webhook",
+    description="URL, filter, description or enabled flag; re-enabling resumes pending deliveries.",
+    responses={**_NOT_FOUND, **_REFUSED},
+)
+async def update_webhook(
+    webhook_id: uuid.UUID, body: WebhookUpdate, runtime: RuntimeDep, _: WebhookWriter
+) -> WebhookRead:
+    row = await service.update_webhook(
+        runtime.session_factory,
+        runtime.clock,
+        runtime.settings,  # type: ignore[arg-type]
+        webhook_id,
+        body.model_dump(exclude_unset=True),
+    )
+    return WebhookRead.of(row)
+
+
+@webhooks_router.delete(
+    "/{webhook_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a webhook",
+    description="Removes the subscription with its deliveries and their attempts.",
+    responses=_NOT_FOUND,
+)
+async def delete_webhook(webhook_id: uuid.UUID, runtime: RuntimeDep, _: WebhookWriter) -> None:
+    await service.delete_webhook(runtime.session_factory, webhook_id)
+
+
+@webhooks_router.post(
+    "/{webhook_id}/rotate-secret",
+    summary="Rotate a webhook's signing secret",
+    description=(
+        "Returns the new secret (shown only now). The old one keeps signing, beside the new, "
+        "for `overlap_seconds` (default from the service settings, one day)."
+    ),
+    responses=_NOT_FOUND,
+)
+async def rotate_secret(
+    webhook_id: uuid.UUID,
+    runtime: RuntimeDep,
+    _: WebhookWriter,
+    overlap_seconds: Annotated[float | None, Query(ge=0, le=30 * 86_400)] = None,
+) -> WebhookSecretRotated:
+    row, secret = await service.rotate_webhook_secret(
+        runtime.session_factory,
+        runtime.clock,
+        runtime.settings,  # type: ignore[arg-type]
+        webhook_id,
+        overlap_seconds,
+    )
+    return WebhookSecretRotated(
+        id=row.id, secret=secret, previous_secret_valid_until=row.previous_secret_expires_at
+    )
+
+
+@webhooks_router.get(
+    "/{webhook_id}/deliveries",
+    summary="List a webhook's deliveries",
+    description="Newest first, each with its attempts: status code, latency, response excerpt.",
+    responses=_NOT_FOUND,
+)
+async def list_deliveries(
+    webhook_id: uuid.UUID,
+    runtime: RuntimeDep,
+    _: WebhookReader,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[DeliveryRead]:
+    listed = await service.list_deliveries(runtime.session_factory, webhook_id, limit)
+    return [
+        DeliveryRead.of(row, attempts, service.delivery_message_id(row.id))
+        for row, attempts in listed
+    ]
+
+
+@webhooks_router.post(
+    "/{webhook_id}/replay",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Deliver a time range again",
+    description=(
+        "Queues again every delivery of the webhook created in [since, until), or only the "
+        "failed ones, each with a fresh retry budget and its original `webhook-id`."
+    ),
+    responses={
+        **_NOT_FOUND,
+        409: {"model": ProblemDetail, "description": "The webhook is disabled"},
+        422: {"model": ProblemDetail, "description": "Empty or invalid range"},
+    },
+)
+async def replay(
+    webhook_id: uuid.UUID, body: ReplayRequest, runtime: RuntimeDep, _: WebhookWriter
+) -> ReplayQueued:
+    queued = await service.replay_deliveries(
+        runtime.session_factory,
+        runtime.clock,
+        webhook_id,
+        body.since,
+        body.until,
+        body.only_failed,
+    )
+    return ReplayQueued(queued=queued)
+
+
+deliveries_router = APIRouter(
+    prefix="/v1/deliveries", tags=["webhooks"], responses={**AUTH_RESPONSES}
+)
+
+
+@deliveries_router.post(
+    "/{delivery_id}/redeliver",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Deliver again",
+    description=(
+        "Queues the delivery again now with a fresh retry budget, whatever its state; the "
+        "receiver sees the same `webhook-id`."
+    ),
+    responses={
+        404: {"model": ProblemDetail, "description": "No such delivery"},
+        409: {"model": ProblemDetail, "description": "The webhook is disabled"},
+    },
+)
+async def redeliver(delivery_id: uuid.UUID, runtime: RuntimeDep, _: WebhookWriter) -> DeliveryRead:
+    row, attempts = await service.redeliver(runtime.session_factory, runtime.clock, delivery_id)
+    return DeliveryRead.of(row, attempts, service.delivery_message_id(row.id))

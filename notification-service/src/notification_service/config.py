@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from redress_shared.settings import ServiceSettings
 
 
@@ -24,3 +24,32 @@ class NotificationSettings(ServiceSettings):
     dispatch_concurrency: int = Field(default=4, ge=1, description="Messages sent in parallel.")
     max_send_attempts: int = 8
     retry_base_seconds: float = 5.0
+    # Webhooks
+    webhook_allow_private_networks: bool = Field(
+        default=False,
+        description="Allow webhook URLs on loopback/private networks (local development, tests).",
+    )
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, description="Per delivery attempt.")
+    webhook_dispatch_concurrency: int = Field(
+        default=4, ge=1, description="Webhook deliveries in flight per process."
+    )
+    webhook_endpoint_concurrency: int = Field(
+        default=2, ge=1, description="Deliveries in flight to one endpoint (across replicas)."
+    )
+    webhook_dispatch_interval_seconds: float = 0.2
+    webhook_retry_base_seconds: float = Field(
+        default=5.0, gt=0, description="First retry delay; doubles per attempt, with jitter."
+    )
+    webhook_retry_max_delay_seconds: float = Field(
+        default=21_600.0, gt=0, description="Longest wait between attempts (Retry-After too)."
+    )
+    webhook_max_attempts: int = Field(
+        default=16, ge=1, description="Attempts before a delivery fails (about a day by default)."
+    )
+    webhook_secret_rotation_overlap_seconds: float = Field(
+        default=86_400.0, ge=0, description="How long the old secret still signs after rotation."
+    )
+    webhook_secrets_key: SecretStr | None = Field(
+        default=None,
+        description="Key that encrypts signing secrets at rest; defaults to the admin API key.",
+    )

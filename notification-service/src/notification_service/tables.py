@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from redress_shared.db import PlatformTables
 from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Boolean,
     Column,
     DateTime,
+    ForeignKey,
+    Identity,
     Index,
     Integer,
     MetaData,
@@ -45,4 +50,74 @@ notifications = Table(
     UniqueConstraint("trigger_event_id", "template", name="uq_notifications_trigger_template"),
     Index("ix_notifications_case_id", "case_id"),
     Index("ix_notifications_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
+)
+
+webhook_subscriptions = Table(
+    "webhook_subscriptions",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column(
+        "event_types", ARRAY(Text), nullable=False, comment="filter patterns, e.g. redress.case.*"
+    ),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("enabled", Boolean, nullable=False, server_default=text("true")),
+    Column("disabled_reason", Text),
+    Column("secret_sealed", Text, nullable=False, comment="AES-GCM sealed whsec_ secret"),
+    Column("previous_secret_sealed", Text, comment="the secret before the last rotation"),
+    Column("previous_secret_expires_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True, comment="also the webhook-id header"),
+    Column(
+        "subscription_id",
+        UUID(as_uuid=True),
+        ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("event_id", UUID(as_uuid=True), nullable=False),
+    Column("event_type", Text, nullable=False),
+    Column("body", Text, nullable=False, comment="the exact JSON body that is signed and sent"),
+    Column("status", Text, nullable=False, comment="pending | delivered | failed"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("last_status_code", Integer),
+    Column("last_error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("delivered_at", DateTime(timezone=True)),
+    Column("correlation_id", Text),
+    # One delivery per subscription and event, however often the event arrives.
+    UniqueConstraint(
+        "subscription_id", "event_id", name="uq_webhook_deliveries_subscription_event"
+    ),
+    Index(
+        "ix_webhook_deliveries_due",
+        "next_attempt_at",
+        postgresql_where=text("status = 'pending'"),
+    ),
+    Index("ix_webhook_deliveries_subscription", "subscription_id", "created_at"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column(
+        "delivery_id",
+        UUID(as_uuid=True),
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("attempted_at", DateTime(timezone=True), nullable=False),
+    Column("status_code", Integer),
+    Column("latency_ms", Integer, nullable=False),
+    Column("response_excerpt", Text, comment="at most 1 KB of the response body"),
+    Column("error", Text),
+    Column("outcome", Text, nullable=False, comment="delivered | retry | failed"),
+    Index("ix_webhook_attempts_delivery", "delivery_id", "id"),
 )

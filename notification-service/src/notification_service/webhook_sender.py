@@ -1,0 +1,158 @@
+"""Outgoing webhook requests over HTTP (httpx), with the SSRF guard applied at send time.
+
+The host is resolved and checked just before each attempt, and the request is sent to the
+checked address itself (``Host`` header and TLS server name keep the original host name),
+so a name that changes its answer between check and connect (DNS rebinding) cannot steer
+the request inside. Redirects are never followed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+import httpx
+
+from notification_service.config import NotificationSettings
+from notification_service.webhooks import UnsafeUrl, parse_webhook_url, resolve_safely
+
+EXCERPT_BYTES = 1024
+USER_AGENT = "Redress-Webhooks/1.0"
+
+
+@dataclass(frozen=True)
+class OutgoingWebhook:
+    """One signed request ready to send."""
+
+    url: str
+    message_id: str
+    timestamp: int
+    signature: str
+    body: str
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    """What one attempt gave: ``outcome`` is delivered, retry or failed (permanent)."""
+
+    outcome: str
+    latency_ms: int
+    status_code: int | None = None
+    response_excerpt: str | None = None
+    error: str | None = None
+    retry_after_seconds: float | None = None
+    gone: bool = False
+
+
+def is_retryable_status(status: int) -> bool:
+    """408, 429 and 5xx are worth retrying; other non-2xx answers are final."""
+    return status in (408, 429) or 500 <= status <= 599
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date), if any."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - now).total_seconds())
+
+
+class WebhookSender:
+    """Sends signed webhook requests through one pooled httpx client."""
+
+    def __init__(self, settings: NotificationSettings) -> None:
+        self._settings = settings
+        self._client = httpx.AsyncClient(
+            follow_redirects=False,
+            trust_env=False,
+            timeout=httpx.Timeout(settings.webhook_timeout_seconds),
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        )
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._client.aclose()
+
+    async def send(self, webhook: OutgoingWebhook) -> AttemptResult:
+        """Make one attempt; never raises for network or HTTP failures (they are results)."""
+        started = time.monotonic()
+
+        def elapsed() -> int:
+            return int((time.monotonic() - started) * 1000)
+
+        try:
+            _scheme, host, _port = parse_webhook_url(webhook.url)
+            addresses = await resolve_safely(
+                webhook.url, self._settings.webhook_allow_private_networks
+            )
+        except UnsafeUrl as exc:
+            return AttemptResult("failed", elapsed(), error=f"refused: {exc}")
+        original = httpx.URL(webhook.url)
+        pinned = original.copy_with(host=addresses[0])
+        headers = {
+            "Host": original.netloc.decode("ascii"),
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "webhook-id": webhook.message_id,
+            "webhook-timestamp": str(webhook.timestamp),
+            "webhook-signature": webhook.signature,
+        }
+        extensions = {}
+        if original.scheme == "https":
+            # TLS is verified against the host name, not the pinned address; and a TLS
+            # connection is not reused, since the pool knows it only by address and another
+            # host name on the same address must not ride on it.
+            extensions["sni_hostname"] = host
+            headers["Connection"] = "close"
+        request = self._client.build_request(
+            "POST", pinned, content=webhook.body.encode(), headers=headers, extensions=extensions
+        )
+        try:
+            async with asyncio.timeout(self._settings.webhook_timeout_seconds):
+                response = await self._client.send(request, stream=True)
+                try:
+                    excerpt = bytearray()
+                    async for chunk in response.aiter_raw():
+                        excerpt.extend(chunk)
+                        if len(excerpt) >= EXCERPT_BYTES:
+                            break
+                finally:
+                    await response.aclose()
+        except (TimeoutError, httpx.TimeoutException):
+            return AttemptResult(
+                "retry",
+                elapsed(),
+                error=f"timed out after {self._settings.webhook_timeout_seconds:g} s",
+            )
+        except httpx.HTTPError as exc:
+            return AttemptResult("retry", elapsed(), error=f"{type(exc).__name__}: {exc}"[:1000])
+        status = response.status_code
+        text = bytes(excerpt[:EXCERPT_BYTES]).decode("utf-8", errors="replace")
+        if 200 <= status <= 299:
+            return AttemptResult("delivered", elapsed(), status, text)
+        if is_retryable_status(status):
+            return AttemptResult(
+                "retry",
+                elapsed(),
+                status,
+                text,
+                error=f"HTTP {status}",
+                retry_after_seconds=parse_retry_after(
+                    response.headers.get("Retry-After"), datetime.now(UTC)
+                ),
+            )
+        error = f"HTTP {status}"
+        if 300 <= status <= 399:
+            error += " (redirects are not followed; update the webhook URL)"
+        return AttemptResult("failed", elapsed(), status, text, error=error, gone=status == 410)
