@@ -123,6 +123,44 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "occurred_at": "2026-03-03T09:00:00Z",
         "priority_after": "high",
     },
+    "redress.case.response_added.v1": {
+        "case_id": CASE_ID,
+        "reference": "RDR-2026-000123",
+        "response_id": TRIGGER_ID,
+        "message": "A new charger ships today.",
+        "author": "agent-maria",
+        "occurred_at": "2026-03-04T08:00:00Z",
+    },
+    "redress.case.decision_recorded.v1": {
+        "case_id": CASE_ID,
+        "reference": "RDR-2026-000123",
+        "validity": "partly_justified",
+        "root_cause": "supplier_component",
+        "category": "product_defect",
+        "decided_by": "lead-ion",
+        "occurred_at": "2026-03-05T09:00:00Z",
+    },
+    "redress.case.remedy_changed.v1": {
+        "case_id": CASE_ID,
+        "reference": "RDR-2026-000123",
+        "remedy_id": NOTIFICATION_ID,
+        "remedy_type": "refund",
+        "status": "pending_approval",
+        "amount": "249.00",
+        "currency": "EUR",
+        "method": "bank transfer",
+        "due_date": "2026-03-15",
+        "occurred_at": "2026-03-05T09:30:00Z",
+    },
+    "redress.case.satisfaction_recorded.v1": {
+        "case_id": CASE_ID,
+        "reference": "RDR-2026-000123",
+        "coefficient": "7.60",
+        "needs_action": True,
+        "would_recommend": False,
+        "would_continue": True,
+        "occurred_at": "2026-03-20T10:00:00Z",
+    },
     "redress.notification.sent.v1": {**NOTIFICATION, "status": "sent"},
     "redress.notification.failed.v1": {
         **NOTIFICATION,
@@ -197,7 +235,10 @@ def test_committed_files_are_sorted_indented_and_end_with_a_newline() -> None:
     for relative in generated_files():
         text = (ROOT / relative).read_text("utf-8")
         assert text.endswith("}\n") and not text.endswith("\n\n"), relative
-        assert text == json.dumps(json.loads(text), sort_keys=True, indent=2) + "\n", relative
+        assert (
+            text
+            == json.dumps(json.loads(text), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+        ), relative
 
 
 # The document covers every event type, topic and service -----------------------------------

@@ -67,7 +67,8 @@ IfMatch = Annotated[
 ]
 
 
-def _expected_version(if_match: str | None) -> int | None:
+def expected_version(if_match: str | None) -> int | None:
+    """The case version an ``If-Match`` header names (None for absent or ``*``)."""
     if if_match is None or if_match.strip() == "*":
         return None
     tag = if_match.strip().removeprefix("W/").strip('"')
@@ -109,7 +110,7 @@ async def transition_case(
         action=transition.action,
         actor=agent.name,
         reopen_window=timedelta(days=runtime.settings.reopen_window_days),
-        expected_version=_expected_version(if_match),
+        expected_version=expected_version(if_match),
         reason=transition.reason,
         into_case_id=transition.into_case_id,
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from pydantic import Field
 from redress_shared.settings import ServiceSettings
 
@@ -14,6 +16,9 @@ class CaseSettings(ServiceSettings):
     http_port: int = 8002
     sla_timer_interval_seconds: float = Field(
         default=1.0, gt=0, description="How often due SLA warnings and breaches are looked for."
+    )
+    remedy_approval_threshold: Decimal = Field(
+        default=Decimal("100"), ge=0, description="Remedies worth more need a team lead's approval."
     )
     reopen_window_days: int = Field(
         default=14, ge=0, description="How long after closing a case may be reopened."

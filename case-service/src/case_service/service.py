@@ -257,15 +257,7 @@ async def transition_case(
         row = locked.get(case_id)
         if row is None:
             raise NotFound("case", case_id)
-        if expected_version is not None and row.version != expected_version:
-            raise Problem(
-                412,
-                "stale-version",
-                "The case has changed since you read it",
-                f"If-Match names version {expected_version}; the case is at version {row.version}. "
-                "Read it again and retry.",
-                current_version=row.version,
-            )
+        check_version(row, expected_version)
         now = clock.now()
         before = _lifecycle_state(row)
         try:
@@ -329,6 +321,42 @@ async def transition_case(
         "case_transition", case_id=str(case_id), action=action.value, status=after.status.value
     )
     return updated
+
+
+def check_version(row: Row, expected_version: int | None) -> None:
+    """Refuse a write based on a stale read (``If-Match``) with 412."""
+    if expected_version is not None and row.version != expected_version:
+        raise Problem(
+            412,
+            "stale-version",
+            "The case has changed since you read it",
+            f"If-Match names version {expected_version}; the case is at version {row.version}. "
+            "Read it again and retry.",
+            current_version=row.version,
+        )
+
+
+async def lock_case(session: AsyncSession, case_id: uuid.UUID, expected_version: int | None) -> Row:
+    """The case row, locked for this transaction; 404 if unknown, 412 if stale."""
+    row = (
+        await session.execute(
+            select(tables.cases).where(tables.cases.c.id == case_id).with_for_update()
+        )
+    ).first()
+    if row is None:
+        raise NotFound("case", case_id)
+    check_version(row, expected_version)
+    return row
+
+
+async def touch_case(session: AsyncSession, row: Row, now: datetime) -> int:
+    """Bump the case's version (its ETag) after a change to it or its parts."""
+    await session.execute(
+        tables.cases.update()
+        .where(tables.cases.c.id == row.id)
+        .values(version=row.version + 1, updated_at=now)
+    )
+    return row.version + 1
 
 
 def _lifecycle_state(row: Row) -> CaseState:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from redress_shared.db import PlatformTables
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -14,6 +16,7 @@ from sqlalchemy import (
     Integer,
     Interval,
     MetaData,
+    Numeric,
     PrimaryKeyConstraint,
     Table,
     Text,
@@ -122,4 +125,59 @@ case_clocks = Table(
     Column("warning_fired_at", DateTime(timezone=True)),
     Column("breached_at", DateTime(timezone=True)),
     PrimaryKeyConstraint("case_id", "clock"),
+)
+
+case_messages = Table(
+    "case_messages",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("case_id", UUID(as_uuid=True), ForeignKey(cases.c.id), nullable=False),
+    Column("kind", Text, nullable=False, comment="note (internal) | response (to the customer)"),
+    Column("body", Text, nullable=False),
+    Column("author", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_case_messages_case_id", "case_id", "created_at"),
+)
+
+case_decisions = Table(
+    "case_decisions",
+    metadata,
+    Column("case_id", UUID(as_uuid=True), ForeignKey(cases.c.id), primary_key=True),
+    Column("validity", Text, nullable=False),
+    Column("explanation", Text),
+    Column("way_forward", Text),
+    Column("root_cause", Text),
+    Column("responsible_opinion", Text),
+    Column("decided_by", Text, nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=False),
+)
+
+remedies = Table(
+    "remedies",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("case_id", UUID(as_uuid=True), ForeignKey(cases.c.id), nullable=False),
+    Column("remedy_type", Text, nullable=False),
+    Column("amount", Numeric(12, 2)),
+    Column("currency", Text),
+    Column("method", Text),
+    Column("due_date", Date),
+    Column("description", Text),
+    Column("status", Text, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_remedies_case_id", "case_id"),
+)
+
+satisfaction_surveys = Table(
+    "satisfaction_surveys",
+    metadata,
+    Column("case_id", UUID(as_uuid=True), ForeignKey(cases.c.id), primary_key=True),
+    Column("criteria", JSONB, nullable=False),
+    Column("coefficient", Numeric(5, 2), nullable=False),
+    Column("would_recommend", Boolean),
+    Column("would_continue", Boolean),
+    Column("comment", Text),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
 )

@@ -8,7 +8,7 @@ additively; a breaking change is a new ``.vN`` type.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from cloudevents.core.bindings import kafka as ce_kafka
@@ -26,6 +26,10 @@ CASE_OPENED = "redress.case.opened.v1"
 CASE_STATUS_CHANGED = "redress.case.status_changed.v1"
 CASE_SLA_WARNING = "redress.case.sla_warning.v1"
 CASE_SLA_BREACHED = "redress.case.sla_breached.v1"
+CASE_RESPONSE_ADDED = "redress.case.response_added.v1"
+CASE_DECISION_RECORDED = "redress.case.decision_recorded.v1"
+CASE_REMEDY_CHANGED = "redress.case.remedy_changed.v1"
+CASE_SATISFACTION_RECORDED = "redress.case.satisfaction_recorded.v1"
 NOTIFICATION_SENT = "redress.notification.sent.v1"
 NOTIFICATION_FAILED = "redress.notification.failed.v1"
 
@@ -74,6 +78,19 @@ class ComplaintReceivedV1(_Payload):
     product: ProductRef | None = None
     supplier: str | None = None
     order_ref: str | None = None
+    priority_hint: Literal["high", "urgent"] | None = Field(
+        default=None,
+        description="Intake's rule-based hint: urgent for an outage or safety hazard, high "
+        "for a legal threat. The case service decides the priority.",
+    )
+    reputation_sensitive: bool = Field(
+        default=False, description="A public social-media post: others can see it."
+    )
+    context: dict[str, Any] | None = Field(
+        default=None,
+        description="Channel context beside the customer's words: call record, the agent's "
+        "chat lines, the social post's platform data, the e-mail's attachments.",
+    )
 
 
 class CaseDueTimes(_Payload):
@@ -132,6 +149,58 @@ class CaseSlaV1(_Payload):
     priority_after: str = Field(description="A breach escalates the case one priority up.")
 
 
+class CaseResponseAddedV1(_Payload):
+    """An agent wrote to the customer (``redress.case.response_added.v1``); the notification
+    service delivers ``message`` on the customer's channel."""
+
+    case_id: uuid.UUID
+    reference: str
+    response_id: uuid.UUID
+    message: str
+    author: str
+    occurred_at: datetime
+
+
+class CaseDecisionRecordedV1(_Payload):
+    """The validity decision of a case (``redress.case.decision_recorded.v1``)."""
+
+    case_id: uuid.UUID
+    reference: str
+    validity: Literal["justified", "partly_justified", "unjustified"]
+    root_cause: str | None = None
+    category: str | None = None
+    decided_by: str
+    occurred_at: datetime
+
+
+class CaseRemedyChangedV1(_Payload):
+    """A remedy was proposed or moved on (``redress.case.remedy_changed.v1``)."""
+
+    case_id: uuid.UUID
+    reference: str
+    remedy_id: uuid.UUID
+    remedy_type: str = Field(examples=["refund"])
+    status: str = Field(examples=["offered"])
+    amount: str | None = Field(default=None, description="Decimal as a string, e.g. '49.90'.")
+    currency: str | None = Field(default=None, examples=["EUR"])
+    method: str | None = None
+    due_date: date | None = None
+    occurred_at: datetime
+
+
+class CaseSatisfactionRecordedV1(_Payload):
+    """The customer's satisfaction with how a case was handled
+    (``redress.case.satisfaction_recorded.v1``)."""
+
+    case_id: uuid.UUID
+    reference: str
+    coefficient: str = Field(description="sum(score × weight) / 100, as a decimal string.")
+    needs_action: bool = Field(description="True when the coefficient is below 8.")
+    would_recommend: bool | None = None
+    would_continue: bool | None = None
+    occurred_at: datetime
+
+
 class NotificationOutcomeV1(_Payload):
     """A customer notification was sent or finally failed (``redress.notification.*.v1``)."""
 
@@ -152,6 +221,10 @@ EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     CASE_STATUS_CHANGED: CaseStatusChangedV1,
     CASE_SLA_WARNING: CaseSlaV1,
     CASE_SLA_BREACHED: CaseSlaV1,
+    CASE_RESPONSE_ADDED: CaseResponseAddedV1,
+    CASE_DECISION_RECORDED: CaseDecisionRecordedV1,
+    CASE_REMEDY_CHANGED: CaseRemedyChangedV1,
+    CASE_SATISFACTION_RECORDED: CaseSatisfactionRecordedV1,
     NOTIFICATION_SENT: NotificationOutcomeV1,
     NOTIFICATION_FAILED: NotificationOutcomeV1,
 }
