@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
 from redress_shared.auth import AUTH_RESPONSES, Principal, require_scope
 from redress_shared.errors import Problem, ProblemDetail
 from redress_shared.runtime import RuntimeDep
 
-from analytics_service import service
+from analytics_service import alerts, service
 from analytics_service.models import Bucket, Dimension, InvalidRange
 from analytics_service.schemas import TrendPoint, TrendRead
 
@@ -106,3 +108,130 @@ async def complaint_trends(
         series=series,
         totals=dict(totals),
     )
+
+
+alerts_router = APIRouter(prefix="/v1/analytics", tags=["analytics"], responses=AUTH_RESPONSES)
+
+
+class SupplierMonthRead(BaseModel):
+    """One supplier in one month: complaints, decisions and upheld defects by cause."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "supplier": "Voltix",
+                    "month": "2026-11-01",
+                    "complaints": 31,
+                    "decided": 20,
+                    "upheld": 12,
+                    "upheld_share": 0.6,
+                    "supplier_component": 7,
+                    "manufacturing": 2,
+                    "supplier_component_threshold": 6,
+                    "manufacturing_threshold": 4,
+                    "above_threshold": True,
+                }
+            ]
+        }
+    )
+
+    supplier: str
+    month: date
+    complaints: int
+    decided: int
+    upheld: int
+    upheld_share: float | None = Field(
+        description="Upheld among decided; null before any decision."
+    )
+    supplier_component: int
+    manufacturing: int
+    supplier_component_threshold: int
+    manufacturing_threshold: int
+    above_threshold: bool
+
+
+class AlertRead(BaseModel):
+    """An alert: raised when a watched condition starts, cleared when it ends."""
+
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "5f0e8d7c-6b5a-4948-8372-6a5b4c3d2e1f",
+                    "kind": "supplier_defects",
+                    "subject": "Voltix",
+                    "attribution": "supplier_component",
+                    "period_start": "2026-11-01",
+                    "period_end": "2026-12-01",
+                    "count": 7,
+                    "threshold": 6,
+                    "raised_at": "2026-11-20T14:03:00Z",
+                    "cleared_at": None,
+                }
+            ]
+        },
+    )
+
+    id: uuid.UUID
+    kind: str
+    subject: str
+    attribution: str
+    period_start: date
+    period_end: date
+    count: int
+    threshold: int
+    raised_at: datetime
+    cleared_at: datetime | None
+
+
+@alerts_router.get(
+    "/supplier-defects",
+    summary="Upheld defects per supplier and month against the thresholds",
+    description=(
+        "Attribution comes from the root cause recorded with a justified or partly justified "
+        "decision: `supplier_component`, or `manufacturing`/`manufacturer_fault`. Defaults: the "
+        "last 3 months."
+    ),
+    responses={422: {"model": ProblemDetail, "description": "Bad range"}},
+)
+async def supplier_defects(
+    runtime: RuntimeDep,
+    _: AnalyticsReader,
+    start: Annotated[datetime | None, Query(alias="from")] = None,
+    end: Annotated[datetime | None, Query(alias="to")] = None,
+) -> list[SupplierMonthRead]:
+    end = _aware(end, ZoneInfo("UTC")) or datetime.now(UTC)
+    start = _aware(start, ZoneInfo("UTC")) or end - timedelta(days=92)
+    if start >= end:
+        raise Problem(
+            422, "invalid-range", "The time range is not valid", "'from' must be before 'to'"
+        )
+    settings = runtime.settings
+    rows = await alerts.supplier_defects(runtime.session_factory, start, end)
+    return [
+        SupplierMonthRead(
+            supplier=row.supplier,
+            month=row.month.date(),
+            complaints=row.complaints,
+            decided=row.decided,
+            upheld=row.upheld,
+            upheld_share=round(row.upheld / row.decided, 4) if row.decided else None,
+            supplier_component=row.supplier_component,
+            manufacturing=row.manufacturing,
+            supplier_component_threshold=settings.supplier_component_threshold,
+            manufacturing_threshold=settings.manufacturing_threshold,
+            above_threshold=row.supplier_component > settings.supplier_component_threshold
+            or row.manufacturing > settings.manufacturing_threshold,
+        )
+        for row in rows
+    ]
+
+
+@alerts_router.get("/alerts", summary="Alerts, newest first")
+async def list_alerts(
+    runtime: RuntimeDep, _: AnalyticsReader, active: bool = False
+) -> list[AlertRead]:
+    rows = await alerts.list_alerts(runtime.session_factory, active_only=active)
+    return [AlertRead.model_validate(row) for row in rows]

@@ -7,7 +7,7 @@ from redress_shared.clock import Clock
 from redress_shared.runtime import ServiceRuntime, create_app
 
 from analytics_service import consumers, tables
-from analytics_service.api import SCOPES, router
+from analytics_service.api import SCOPES, alerts_router, router
 from analytics_service.config import AnalyticsSettings
 
 
@@ -15,7 +15,9 @@ def build_app(settings: AnalyticsSettings | None = None, clock: Clock | None = N
     """The analytics application with its runtime (nothing connects until it starts)."""
     settings = settings or AnalyticsSettings()
     runtime = ServiceRuntime.build(settings, tables.platform, clock)
-    runtime.add_consumer(consumers.GROUP_ID, consumers.TOPICS, consumers.HANDLERS)
+    runtime.add_consumer(
+        consumers.GROUP_ID, consumers.TOPICS, consumers.handlers(settings, runtime.clock)
+    )
     return create_app(
         runtime,
         title="Redress analytics service",
@@ -24,6 +26,6 @@ def build_app(settings: AnalyticsSettings | None = None, clock: Clock | None = N
             "supplier, language and priority. Facts are upserted per complaint and case, so "
             "figures are exact under redelivery and rebuildable by replay."
         ),
-        routers=[router],
+        routers=[router, alerts_router],
         scopes=SCOPES,
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from redress_shared.clock import Clock
 from redress_shared.events import (
+    CASE_DECISION_RECORDED,
     CASE_OPENED,
     CASES_TOPIC,
     COMPLAINT_RECEIVED,
@@ -11,12 +13,34 @@ from redress_shared.events import (
 )
 from redress_shared.kafka import EventHandler
 
-from analytics_service import service
+from analytics_service import alerts, service
+from analytics_service.config import AnalyticsSettings
+from analytics_service.models import Attribution
 
 GROUP_ID = "analytics-service.facts"
 TOPICS = (COMPLAINTS_TOPIC, CASES_TOPIC, NOTIFICATIONS_TOPIC)
 
-HANDLERS: dict[str, EventHandler] = {
-    COMPLAINT_RECEIVED: service.record_complaint,
-    CASE_OPENED: service.record_case_opened,
-}
+
+def handlers(settings: AnalyticsSettings, clock: Clock) -> dict[str, EventHandler]:
+    """Event type → handler; facts first, then any alert they may change."""
+    thresholds = {
+        Attribution.SUPPLIER_COMPONENT: settings.supplier_component_threshold,
+        Attribution.MANUFACTURING: settings.manufacturing_threshold,
+    }
+
+    async def on_complaint(session, event):  # noqa: ANN001, ANN202
+        await service.record_complaint(session, event)
+        await alerts.reevaluate_complaint(session, clock, thresholds, event.payload().complaint_id)
+
+    async def on_case_opened(session, event):  # noqa: ANN001, ANN202
+        await service.record_case_opened(session, event)
+        await alerts.reevaluate_complaint(session, clock, thresholds, event.payload().complaint_id)
+
+    async def on_decision(session, event):  # noqa: ANN001, ANN202
+        await alerts.record_decision(session, clock, thresholds, event)
+
+    return {
+        COMPLAINT_RECEIVED: on_complaint,
+        CASE_OPENED: on_case_opened,
+        CASE_DECISION_RECORDED: on_decision,
+    }

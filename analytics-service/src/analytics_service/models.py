@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
 
@@ -50,3 +50,33 @@ def check_range(start: datetime, end: datetime, bucket: Bucket, max_buckets: int
             f"{int(buckets)} {bucket.value} buckets requested; at most {max_buckets} — "
             "use a wider bucket or a shorter range"
         )
+
+
+class Attribution(StrEnum):
+    """Who caused an upheld product complaint."""
+
+    SUPPLIER_COMPONENT = "supplier_component"
+    MANUFACTURING = "manufacturing"
+
+
+# Root causes recorded with the case decision, mapped to who is accountable for the defect.
+ROOT_CAUSE_ATTRIBUTION: dict[str, Attribution] = {
+    "supplier_component": Attribution.SUPPLIER_COMPONENT,
+    "supplier": Attribution.SUPPLIER_COMPONENT,
+    "manufacturing": Attribution.MANUFACTURING,
+    "manufacturer_fault": Attribution.MANUFACTURING,
+    "manufacturing_defect": Attribution.MANUFACTURING,
+}
+UPHELD_VALIDITIES = ("justified", "partly_justified")
+
+
+def month_of(moment: datetime) -> tuple[date, date]:
+    """First day of ``moment``'s month (UTC) and first day of the next month."""
+    start = moment.astimezone(UTC).date().replace(day=1)
+    end = (start + timedelta(days=32)).replace(day=1)
+    return start, end
+
+
+def above_threshold(count: int, threshold: int) -> bool:
+    """The practice's rule: more than the threshold per period raises the alert."""
+    return count > threshold

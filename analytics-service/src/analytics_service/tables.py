@@ -7,7 +7,17 @@ at-least-once delivery and a replay from offset 0 rebuilds them.
 from __future__ import annotations
 
 from redress_shared.db import PlatformTables
-from sqlalchemy import Column, DateTime, Index, MetaData, Table, Text
+from sqlalchemy import (
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.dialects.postgresql import UUID
 
 SCHEMA = "analytics"
@@ -35,4 +45,30 @@ case_facts = Table(
     Column("complaint_id", UUID(as_uuid=True), nullable=False, unique=True),
     Column("priority", Text, nullable=False),
     Column("opened_at", DateTime(timezone=True), nullable=False),
+)
+
+decision_facts = Table(
+    "decision_facts",
+    metadata,
+    Column("case_id", UUID(as_uuid=True), primary_key=True),
+    Column("validity", Text, nullable=False),
+    Column("root_cause", Text),
+    Column("decided_at", DateTime(timezone=True), nullable=False),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("kind", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("attribution", Text, nullable=False, server_default=""),
+    Column("period_start", Date, nullable=False),
+    Column("period_end", Date, nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("threshold", Integer, nullable=False),
+    Column("raised_at", DateTime(timezone=True), nullable=False),
+    Column("cleared_at", DateTime(timezone=True)),
+    # One alert per condition and period; a repeat evaluation updates it, never a new one.
+    UniqueConstraint("kind", "subject", "attribution", "period_start", name="uq_alerts_condition"),
 )

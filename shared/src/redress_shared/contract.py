@@ -67,9 +67,9 @@ TOPIC_CONTRACTS: dict[str, TopicContract] = {
         key_path=("case_id",),
     ),
     ALERTS_TOPIC: TopicContract(
-        description="Analytics alerts. No event type is registered on this topic yet.",
-        key_description="Aggregate id of the alert.",
-        key_path=None,
+        description="Analytics alerts: a watched condition was raised or cleared.",
+        key_description="Aggregate id: the alert's id (`alert_id`, a UUID).",
+        key_path=("alert_id",),
     ),
 }
 

@@ -30,6 +30,8 @@ CASE_RESPONSE_ADDED = "redress.case.response_added.v1"
 CASE_DECISION_RECORDED = "redress.case.decision_recorded.v1"
 CASE_REMEDY_CHANGED = "redress.case.remedy_changed.v1"
 CASE_SATISFACTION_RECORDED = "redress.case.satisfaction_recorded.v1"
+ALERT_RAISED = "redress.alert.raised.v1"
+ALERT_CLEARED = "redress.alert.cleared.v1"
 NOTIFICATION_SENT = "redress.notification.sent.v1"
 NOTIFICATION_FAILED = "redress.notification.failed.v1"
 
@@ -201,6 +203,22 @@ class CaseSatisfactionRecordedV1(_Payload):
     occurred_at: datetime
 
 
+class AlertV1(_Payload):
+    """A condition analytics watches started or ended (``redress.alert.raised.v1`` /
+    ``redress.alert.cleared.v1``), e.g. a supplier above its defect threshold for a month;
+    a raised alert starts corrective action."""
+
+    alert_id: uuid.UUID
+    kind: str = Field(examples=["supplier_defects"])
+    subject: str = Field(description="What the alert is about, e.g. the supplier's name.")
+    attribution: str | None = Field(default=None, examples=["supplier_component"])
+    period_start: date
+    period_end: date
+    count: int
+    threshold: int = Field(description="The alert is raised when count exceeds this.")
+    occurred_at: datetime
+
+
 class NotificationOutcomeV1(_Payload):
     """A customer notification was sent or finally failed (``redress.notification.*.v1``)."""
 
@@ -225,6 +243,8 @@ EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     CASE_DECISION_RECORDED: CaseDecisionRecordedV1,
     CASE_REMEDY_CHANGED: CaseRemedyChangedV1,
     CASE_SATISFACTION_RECORDED: CaseSatisfactionRecordedV1,
+    ALERT_RAISED: AlertV1,
+    ALERT_CLEARED: AlertV1,
     NOTIFICATION_SENT: NotificationOutcomeV1,
     NOTIFICATION_FAILED: NotificationOutcomeV1,
 }

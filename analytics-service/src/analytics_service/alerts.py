@@ -1,0 +1,292 @@
+"""Supplier defects and alerts: facts from case decisions, thresholds per supplier and month,
+alerts that fire once per condition and period and clear when the condition ends."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from redress_shared.clock import Clock
+from redress_shared.events import (
+    ALERT_CLEARED,
+    ALERT_RAISED,
+    ALERTS_TOPIC,
+    AlertV1,
+    CaseDecisionRecordedV1,
+    EventEnvelope,
+    new_event,
+)
+from redress_shared.outbox import add_to_outbox
+from sqlalchemy import Row, and_, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from analytics_service import tables
+from analytics_service.models import (
+    ROOT_CAUSE_ATTRIBUTION,
+    UPHELD_VALIDITIES,
+    Attribution,
+    above_threshold,
+    month_of,
+)
+
+SUPPLIER_DEFECTS = "supplier_defects"
+EVENT_SOURCE = "/redress/analytics-service"
+
+
+async def record_decision(
+    session: AsyncSession, clock: Clock, thresholds: dict[Attribution, int], event: EventEnvelope
+) -> None:
+    """Keep the latest decision of a case, then re-evaluate its supplier's month."""
+    decision = event.payload()
+    assert isinstance(decision, CaseDecisionRecordedV1)
+    facts = tables.decision_facts
+    statement = insert(facts).values(
+        case_id=decision.case_id,
+        validity=decision.validity,
+        root_cause=decision.root_cause,
+        decided_at=decision.occurred_at,
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[facts.c.case_id],
+            set_={
+                "validity": statement.excluded.validity,
+                "root_cause": statement.excluded.root_cause,
+                "decided_at": statement.excluded.decided_at,
+            },
+            # A late, older decision must not overwrite a newer one.
+            where=facts.c.decided_at < statement.excluded.decided_at,
+        )
+    )
+    complaint = (
+        await session.execute(
+            select(tables.complaint_facts.c.supplier, tables.complaint_facts.c.received_at)
+            .join(
+                tables.case_facts,
+                tables.case_facts.c.complaint_id == tables.complaint_facts.c.complaint_id,
+            )
+            .where(tables.case_facts.c.case_id == decision.case_id)
+        )
+    ).first()
+    if complaint is not None and complaint.supplier:
+        await evaluate_supplier(
+            session, clock, thresholds, complaint.supplier, complaint.received_at
+        )
+
+
+async def evaluate_supplier(
+    session: AsyncSession,
+    clock: Clock,
+    thresholds: dict[Attribution, int],
+    supplier: str,
+    moment: datetime,
+) -> None:
+    """Raise or clear the supplier's defect alerts for the month of ``moment``."""
+    start, end = month_of(moment)
+    counts = await _upheld_counts(session, supplier, start, end)
+    alerts = tables.alerts
+    now = clock.now()
+    for attribution, threshold in thresholds.items():
+        count = counts.get(attribution, 0)
+        current = (
+            await session.execute(
+                select(alerts)
+                .where(
+                    alerts.c.kind == SUPPLIER_DEFECTS,
+                    alerts.c.subject == supplier,
+                    alerts.c.attribution == attribution.value,
+                    alerts.c.period_start == start,
+                )
+                .with_for_update()
+            )
+        ).first()
+        if above_threshold(count, threshold):
+            if current is None:
+                alert_id = uuid.uuid4()
+                await session.execute(
+                    alerts.insert().values(
+                        id=alert_id,
+                        kind=SUPPLIER_DEFECTS,
+                        subject=supplier,
+                        attribution=attribution.value,
+                        period_start=start,
+                        period_end=end,
+                        count=count,
+                        threshold=threshold,
+                        raised_at=now,
+                    )
+                )
+                await _publish(
+                    session,
+                    ALERT_RAISED,
+                    alert_id,
+                    supplier,
+                    attribution,
+                    start,
+                    end,
+                    count,
+                    threshold,
+                    now,
+                )
+            elif current.cleared_at is not None:
+                await session.execute(
+                    alerts.update()
+                    .where(alerts.c.id == current.id)
+                    .values(count=count, cleared_at=None, raised_at=now)
+                )
+                await _publish(
+                    session,
+                    ALERT_RAISED,
+                    current.id,
+                    supplier,
+                    attribution,
+                    start,
+                    end,
+                    count,
+                    threshold,
+                    now,
+                )
+            elif current.count != count:
+                await session.execute(
+                    alerts.update().where(alerts.c.id == current.id).values(count=count)
+                )
+        elif current is not None and current.cleared_at is None:
+            await session.execute(
+                alerts.update().where(alerts.c.id == current.id).values(count=count, cleared_at=now)
+            )
+            await _publish(
+                session,
+                ALERT_CLEARED,
+                current.id,
+                supplier,
+                attribution,
+                start,
+                end,
+                count,
+                threshold,
+                now,
+            )
+
+
+async def _upheld_counts(
+    session: AsyncSession, supplier: str, start: date, end: date
+) -> dict[Attribution, int]:
+    complaints, cases, decisions = tables.complaint_facts, tables.case_facts, tables.decision_facts
+    rows = await session.execute(
+        select(decisions.c.root_cause, func.count())
+        .select_from(complaints)
+        .join(cases, cases.c.complaint_id == complaints.c.complaint_id)
+        .join(decisions, decisions.c.case_id == cases.c.case_id)
+        .where(
+            complaints.c.supplier == supplier,
+            complaints.c.received_at >= start,
+            complaints.c.received_at < end,
+            decisions.c.validity.in_(UPHELD_VALIDITIES),
+        )
+        .group_by(decisions.c.root_cause)
+    )
+    counts: dict[Attribution, int] = {}
+    for root_cause, count in rows:
+        attribution = ROOT_CAUSE_ATTRIBUTION.get(root_cause or "")
+        if attribution is not None:
+            counts[attribution] = counts.get(attribution, 0) + count
+    return counts
+
+
+async def _publish(
+    session: AsyncSession,
+    event_type: str,
+    alert_id: uuid.UUID,
+    supplier: str,
+    attribution: Attribution,
+    start: date,
+    end: date,
+    count: int,
+    threshold: int,
+    now: datetime,
+) -> None:
+    payload = AlertV1(
+        alert_id=alert_id,
+        kind=SUPPLIER_DEFECTS,
+        subject=supplier,
+        attribution=attribution.value,
+        period_start=start,
+        period_end=end,
+        count=count,
+        threshold=threshold,
+        occurred_at=now,
+    )
+    event = new_event(
+        source=EVENT_SOURCE,
+        type=event_type,
+        key=str(alert_id),
+        subject=str(alert_id),
+        payload=payload,
+        time=now,
+    )
+    await add_to_outbox(session, tables.platform, ALERTS_TOPIC, event)
+
+
+async def supplier_defects(
+    sessions: async_sessionmaker[AsyncSession], start: datetime, end: datetime
+) -> list[Row]:
+    """Per supplier and month: complaints, decided, upheld, and upheld by attribution."""
+    complaints, cases, decisions = tables.complaint_facts, tables.case_facts, tables.decision_facts
+    month = func.date_trunc("month", func.timezone("UTC", complaints.c.received_at)).label("month")
+    upheld = decisions.c.validity.in_(UPHELD_VALIDITIES)
+
+    def upheld_as(causes: list[str]):  # noqa: ANN202
+        return func.count().filter(and_(upheld, decisions.c.root_cause.in_(causes)))
+
+    by = {a: [c for c, at in ROOT_CAUSE_ATTRIBUTION.items() if at is a] for a in Attribution}
+    query = (
+        select(
+            complaints.c.supplier,
+            month,
+            func.count().label("complaints"),
+            func.count(decisions.c.case_id).label("decided"),
+            func.count().filter(upheld).label("upheld"),
+            upheld_as(by[Attribution.SUPPLIER_COMPONENT]).label("supplier_component"),
+            upheld_as(by[Attribution.MANUFACTURING]).label("manufacturing"),
+        )
+        .select_from(complaints)
+        .outerjoin(cases, cases.c.complaint_id == complaints.c.complaint_id)
+        .outerjoin(decisions, decisions.c.case_id == cases.c.case_id)
+        .where(
+            complaints.c.supplier.is_not(None),
+            complaints.c.received_at >= start,
+            complaints.c.received_at < end,
+        )
+        .group_by(complaints.c.supplier, month)
+        .order_by(complaints.c.supplier, month)
+    )
+    async with sessions() as session:
+        return list((await session.execute(query)).all())
+
+
+async def list_alerts(sessions: async_sessionmaker[AsyncSession], active_only: bool) -> list[Row]:
+    """Alerts, newest first."""
+    query = select(tables.alerts).order_by(tables.alerts.c.raised_at.desc())
+    if active_only:
+        query = query.where(tables.alerts.c.cleared_at.is_(None))
+    async with sessions() as session:
+        return list((await session.execute(query)).all())
+
+
+async def reevaluate_complaint(
+    session: AsyncSession, clock: Clock, thresholds: dict[Attribution, int], complaint_id: uuid.UUID
+) -> None:
+    """A complaint's facts arrived after its decision (events from two topics can cross):
+    evaluate its supplier's month now that the decision can be attributed."""
+    complaints, cases, decisions = tables.complaint_facts, tables.case_facts, tables.decision_facts
+    found = (
+        await session.execute(
+            select(complaints.c.supplier, complaints.c.received_at)
+            .join(cases, cases.c.complaint_id == complaints.c.complaint_id)
+            .join(decisions, decisions.c.case_id == cases.c.case_id)
+            .where(complaints.c.complaint_id == complaint_id)
+        )
+    ).first()
+    if found is not None and found.supplier:
+        await evaluate_supplier(session, clock, thresholds, found.supplier, found.received_at)
