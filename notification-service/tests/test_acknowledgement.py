@@ -123,3 +123,116 @@ async def test_customer_without_email_is_recorded_as_failed(notifications_client
     (notification,) = await eventually(recorded)
     assert notification["status"] == "failed"
     assert "no e-mail" in notification["last_error"]
+
+
+async def test_customer_hears_the_response_the_decision_and_the_survey(
+    notifications_client, smtp_server, infra
+):
+    from redress_shared.events import (
+        CASE_DECISION_RECORDED,
+        CASE_RESPONSE_ADDED,
+        CASE_STATUS_CHANGED,
+        CaseDecisionRecordedV1,
+        CaseResponseAddedV1,
+        CaseStatusChangedV1,
+    )
+
+    server, _ = smtp_server
+    address = f"ana.{uuid.uuid4().hex[:8]}@example.com"
+    opened = case_opened(address)
+    case_id, reference = uuid.UUID(opened.data["case_id"]), opened.data["reference"]
+    at = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+
+    def case_event(event_type, payload):
+        return new_event(
+            source="/test", type=event_type, key=str(case_id), payload=payload, time=at
+        )
+
+    response = case_event(
+        CASE_RESPONSE_ADDED,
+        CaseResponseAddedV1(
+            case_id=case_id,
+            reference=reference,
+            response_id=uuid.uuid4(),
+            message="Vă trimitem azi un încărcător nou.",
+            author="agent",
+            occurred_at=at,
+        ),
+    )
+    decision = case_event(
+        CASE_DECISION_RECORDED,
+        CaseDecisionRecordedV1(
+            case_id=case_id,
+            reference=reference,
+            validity="unjustified",
+            root_cause="misuse",
+            explanation="Încărcătorul a fost folosit cu un adaptor nepotrivit.",
+            way_forward="O reducere de 30 % la un model compatibil.",
+            decided_by="lead",
+            occurred_at=at,
+        ),
+    )
+    closed = case_event(
+        CASE_STATUS_CHANGED,
+        CaseStatusChangedV1(
+            case_id=case_id,
+            reference=reference,
+            action="close",
+            from_status="resolved",
+            to_status="closed",
+            version=6,
+            actor="agent",
+            occurred_at=at,
+        ),
+    )
+    started = case_event(
+        CASE_STATUS_CHANGED,
+        CaseStatusChangedV1(
+            case_id=case_id,
+            reference=reference,
+            action="start",
+            from_status="new",
+            to_status="investigating",
+            version=2,
+            actor="agent",
+            occurred_at=at,
+        ),
+    )
+    await produce(
+        infra.kafka_bootstrap_servers,
+        CASES_TOPIC,
+        opened,
+        started,
+        response,
+        decision,
+        closed,
+        closed,
+    )
+
+    async def all_sent():
+        listed = (
+            await notifications_client.get("/v1/notifications", params={"case_id": str(case_id)})
+        ).json()
+        return listed if len([n for n in listed if n["status"] == "sent"]) >= 4 else None
+
+    listed = await eventually(all_sent)
+    assert sorted(n["template"] for n in listed) == [
+        "acknowledgement",
+        "decision",
+        "response",
+        "survey",
+    ]
+    messages = {m["Subject"]: m.get_content() for m in server.to(address)}
+    assert len(messages) == 4  # the repeated "closed" event sends no second survey
+    by_kind = {
+        kind: next(text for subject, text in messages.items() if marker in subject)
+        for kind, marker in [
+            ("response", "Despre reclamația"),
+            ("decision", "Decizia noastră"),
+            ("survey", "Cum ne-am descurcat"),
+        ]
+    }
+    assert "încărcător nou" in by_kind["response"]
+    assert "nu am găsit o greșeală" in by_kind["decision"]
+    assert "adaptor nepotrivit" in by_kind["decision"] and "reducere de 30 %" in by_kind["decision"]
+    assert f"/survey/{reference}" in by_kind["survey"]

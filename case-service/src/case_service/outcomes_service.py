@@ -177,6 +177,8 @@ async def record_decision(
                 validity=validity.value,
                 root_cause=root_cause,
                 category=case.category,
+                explanation=explanation,
+                way_forward=way_forward,
                 decided_by=decided_by,
                 occurred_at=now,
             ),

@@ -28,7 +28,7 @@ def build_app(settings: NotificationSettings | None = None, clock: Clock | None 
     runtime.add_consumer(
         consumers.GROUP_ID,
         consumers.TOPICS,
-        consumers.handlers(runtime.clock, renderer, mail_domain),
+        consumers.handlers(runtime.clock, renderer, mail_domain, settings.survey_base_url),
     )
     sender = SmtpEmailSender(settings)
 

@@ -20,6 +20,10 @@ class NotificationSettings(ServiceSettings):
     smtp_timeout_seconds: float = 30.0
     mail_from: str = Field(default="Redress Customer Care <care@redress.example>")
     default_language: str = "en"
+    survey_base_url: str = Field(
+        default="https://feedback.redress.example/survey",
+        description="Link sent after closure; the case reference is appended.",
+    )
     dispatch_interval_seconds: float = 0.2
     dispatch_concurrency: int = Field(default=4, ge=1, description="Messages sent in parallel.")
     max_send_attempts: int = 8

@@ -62,35 +62,109 @@ async def plan_acknowledgement(
     mail_domain: str,
     event: EventEnvelope,
 ) -> None:
-    """A case was opened: queue the acknowledgement e-mail (once per event)."""
+    """A case was opened: remember how to reach its customer and queue the acknowledgement."""
     opened = event.payload()
     assert isinstance(opened, CaseOpenedV1)
-    now = clock.now()
-    language = renderer.language_for(ACKNOWLEDGEMENT, opened.language or opened.customer.language)
-    subject, body = renderer.render(
-        ACKNOWLEDGEMENT,
-        language,
-        {
-            "name": opened.customer.name,
-            "reference": opened.reference,
+    contact = opened.customer
+    statement = insert(tables.case_contacts).values(
+        case_id=opened.case_id,
+        reference=opened.reference,
+        customer_key=contact.customer_key,
+        name=contact.name,
+        email=contact.email,
+        phone=contact.phone,
+        language=opened.language or contact.language,
+    )
+    await session.execute(statement.on_conflict_do_nothing(index_elements=["case_id"]))
+    await _queue_email(
+        session,
+        clock,
+        renderer,
+        mail_domain,
+        event,
+        template=ACKNOWLEDGEMENT,
+        case_id=opened.case_id,
+        reference=opened.reference,
+        name=contact.name,
+        email=contact.email,
+        language=opened.language or contact.language,
+        context={
             "subject": opened.subject,
             "first_response_by": _when(opened.due.first_response_by),
             "resolve_by": opened.due.resolve_by.strftime("%Y-%m-%d"),
         },
     )
+
+
+async def plan_customer_message(
+    session: AsyncSession,
+    clock: Clock,
+    renderer: TemplateRenderer,
+    mail_domain: str,
+    event: EventEnvelope,
+    template: str,
+    context: dict,
+) -> None:
+    """Queue a message about a known case (an agent's response, the decision, the survey)."""
+    case_id = event.payload().case_id  # type: ignore[attr-defined]
+    contact = (
+        await session.execute(
+            select(tables.case_contacts).where(tables.case_contacts.c.case_id == case_id)
+        )
+    ).first()
+    if contact is None:
+        log.warning("no_contact_for_case", case_id=str(case_id), template=template)
+        return
+    await _queue_email(
+        session,
+        clock,
+        renderer,
+        mail_domain,
+        event,
+        template=template,
+        case_id=case_id,
+        reference=contact.reference,
+        name=contact.name,
+        email=contact.email,
+        language=contact.language,
+        context=context,
+    )
+
+
+async def _queue_email(
+    session: AsyncSession,
+    clock: Clock,
+    renderer: TemplateRenderer,
+    mail_domain: str,
+    event: EventEnvelope,
+    *,
+    template: str,
+    case_id: uuid.UUID,
+    reference: str,
+    name: str | None,
+    email: str | None,
+    language: str | None,
+    context: dict,
+) -> None:
+    """Render ``template`` in the customer's language and queue it once per event."""
+    now = clock.now()
+    chosen = renderer.language_for(template, language)
+    subject, body = renderer.render(
+        template, chosen, {"name": name, "reference": reference, **context}
+    )
     notification_id = uuid.uuid4()
-    has_email = bool(opened.customer.email)
+    has_email = bool(email)
     await session.execute(
         insert(tables.notifications)
         .values(
             id=notification_id,
-            case_id=opened.case_id,
-            reference=opened.reference,
+            case_id=case_id,
+            reference=reference,
             trigger_event_id=event.id,
-            template=ACKNOWLEDGEMENT,
-            language=language,
+            template=template,
+            language=chosen,
             channel="email",
-            recipient=opened.customer.email or "",
+            recipient=email or "",
             subject=subject,
             body_text=body,
             message_id=f"<{notification_id}@{mail_domain}>",

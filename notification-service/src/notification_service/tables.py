@@ -121,3 +121,16 @@ webhook_attempts = Table(
     Column("outcome", Text, nullable=False, comment="delivered | retry | failed"),
     Index("ix_webhook_attempts_delivery", "delivery_id", "id"),
 )
+
+case_contacts = Table(
+    "case_contacts",
+    metadata,
+    Column("case_id", UUID(as_uuid=True), primary_key=True),
+    Column("reference", Text, nullable=False),
+    Column("customer_key", Text, nullable=False),
+    Column("name", Text),
+    Column("email", Text),
+    Column("phone", Text),
+    Column("language", Text),
+    comment="who to tell about a case, learned from case.opened; erased on request",
+)

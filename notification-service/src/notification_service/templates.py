@@ -12,6 +12,9 @@ from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
 ACKNOWLEDGEMENT = "acknowledgement"
+RESPONSE = "response"
+DECISION = "decision"
+SURVEY = "survey"
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,68 @@ BUILT_IN: dict[str, dict[str, Template]] = {
             ),
         ),
     }
+}
+
+
+BUILT_IN[RESPONSE] = {
+    "en": Template(
+        subject="About your complaint [{{ reference }}]",
+        body="Dear {{ name or 'customer' }},\n\n{{ message }}\n\nKind regards,\nCustomer Care\n",
+    ),
+    "ro": Template(
+        subject="Despre reclamația dumneavoastră [{{ reference }}]",
+        body="Stimate/Stimată {{ name or 'client' }},\n\n{{ message }}\n\nCu stimă,\nServiciul Clienți\n",
+    ),
+}
+BUILT_IN[DECISION] = {
+    "en": Template(
+        subject="Our decision on your complaint [{{ reference }}]",
+        body=(
+            "Dear {{ name or 'customer' }},\n\n"
+            "{% if validity == 'justified' %}we have reviewed your complaint and agree with you."
+            "{% elif validity == 'partly_justified' %}we have reviewed your complaint and agree with "
+            "you in part."
+            "{% else %}we have reviewed your complaint carefully and could not find a fault on our "
+            "side.{% endif %}"
+            "{% if explanation %}\n\n{{ explanation }}{% endif %}"
+            "{% if way_forward %}\n\nWhat we can offer: {{ way_forward }}{% endif %}"
+            "\n\nIf anything is unclear, reply to this e-mail and keep {{ reference }} in the "
+            "subject.\n\nKind regards,\nCustomer Care\n"
+        ),
+    ),
+    "ro": Template(
+        subject="Decizia noastră privind reclamația [{{ reference }}]",
+        body=(
+            "Stimate/Stimată {{ name or 'client' }},\n\n"
+            "{% if validity == 'justified' %}am analizat reclamația și vă dăm dreptate."
+            "{% elif validity == 'partly_justified' %}am analizat reclamația și vă dăm dreptate "
+            "în parte."
+            "{% else %}am analizat cu atenție reclamația și nu am găsit o greșeală din partea "
+            "noastră.{% endif %}"
+            "{% if explanation %}\n\n{{ explanation }}{% endif %}"
+            "{% if way_forward %}\n\nCe vă putem oferi: {{ way_forward }}{% endif %}"
+            "\n\nDacă ceva nu este clar, răspundeți la acest e-mail păstrând {{ reference }} în "
+            "subiect.\n\nCu stimă,\nServiciul Clienți\n"
+        ),
+    ),
+}
+BUILT_IN[SURVEY] = {
+    "en": Template(
+        subject="How did we do? [{{ reference }}]",
+        body=(
+            "Dear {{ name or 'customer' }},\n\nyour complaint {{ reference }} is now closed. "
+            "Would you tell us how we handled it? It takes two minutes:\n{{ survey_url }}\n\n"
+            "Kind regards,\nCustomer Care\n"
+        ),
+    ),
+    "ro": Template(
+        subject="Cum ne-am descurcat? [{{ reference }}]",
+        body=(
+            "Stimate/Stimată {{ name or 'client' }},\n\nreclamația {{ reference }} a fost "
+            "închisă. Ne spuneți cum am gestionat-o? Durează două minute:\n{{ survey_url }}\n\n"
+            "Cu stimă,\nServiciul Clienți\n"
+        ),
+    ),
 }
 
 

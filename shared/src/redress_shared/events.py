@@ -171,6 +171,10 @@ class CaseDecisionRecordedV1(_Payload):
     validity: Literal["justified", "partly_justified", "unjustified"]
     root_cause: str | None = None
     category: str | None = None
+    explanation: str | None = Field(default=None, description="For the customer (free text).")
+    way_forward: str | None = Field(
+        default=None, description="What is offered after an unjustified decision (free text)."
+    )
     decided_by: str
     occurred_at: datetime
 
