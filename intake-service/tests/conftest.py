@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import pytest
-from intake_service import MIGRATIONS_DIR
+from intake_service import MIGRATIONS_DIR, tables
 from intake_service.bootstrap import build_app
 from intake_service.config import IntakeSettings
 from redress_stack.testing import running_app, service_settings
+from sqlalchemy import func, select
 
 
 @pytest.fixture(scope="session")
@@ -24,3 +25,51 @@ async def intake_app(intake_settings):
 def intake(intake_app):
     """An HTTP client of the running intake app, authenticated as admin."""
     return intake_app
+
+
+class IntakeProbe:
+    """Looks into intake's database the way the tests need (row counts, outbox events)
+    and checks problem+json answers. A fixture, because the tests import no helper module."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def count(self, table) -> int:
+        async with self.app.state.runtime.session_factory() as session:
+            return await session.scalar(select(func.count()).select_from(table))
+
+    async def counts(self) -> tuple[int, int, int]:
+        """Raw submissions, complaints and outbox rows: what a refused request must not
+        change."""
+        return (
+            await self.count(tables.raw_submissions),
+            await self.count(tables.complaints),
+            await self.count(tables.platform.outbox),
+        )
+
+    async def event_of(self, complaint_id: str) -> dict:
+        """The complaint.received event in the outbox for ``complaint_id``."""
+        outbox = tables.platform.outbox
+        async with self.app.state.runtime.session_factory() as session:
+            return (
+                await session.execute(
+                    select(outbox.c.event).where(outbox.c.event["subject"].astext == complaint_id)
+                )
+            ).scalar_one()
+
+    @staticmethod
+    def problem(response, status: int, slug: str) -> dict:
+        """Assert ``response`` is the problem+json ``slug`` with ``status``; return its body."""
+        assert response.status_code == status, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        problem = response.json()
+        assert problem["type"] == f"urn:redress:problem:{slug}"
+        assert problem["status"] == status
+        assert problem["title"]
+        return problem
+
+
+@pytest.fixture
+def probe(intake_app) -> IntakeProbe:
+    """Database and problem+json checks for the running intake app."""
+    return IntakeProbe(intake_app.app)

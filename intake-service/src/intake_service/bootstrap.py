@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import FastAPI
 from redress_shared.clock import Clock
 from redress_shared.runtime import ServiceRuntime, create_app
 
-from intake_service import tables
-from intake_service.api import SCOPES, router
+from intake_service import language, tables
+from intake_service.api import SCOPES, intake_router, quarantine_router, router
 from intake_service.config import IntakeSettings
 from intake_service.email_intake import IntakeSmtpHandler, run_smtp_listener
+
+
+async def _load_language_models() -> None:
+    # Load the models in a thread at start-up, so no request waits for them.
+    await asyncio.to_thread(language.warm_up)
 
 
 def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None) -> FastAPI:
     """The intake application with its runtime (nothing connects until it starts)."""
     settings = settings or IntakeSettings()
     runtime = ServiceRuntime.build(settings, tables.platform, clock)
+    runtime.add_background("language-models", _load_language_models)
     if settings.intake_smtp_port:
         handler = IntakeSmtpHandler(runtime.session_factory, runtime.clock)
         runtime.add_background(
@@ -31,9 +39,11 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
         runtime,
         title="Redress intake service",
         description=(
-            "Receives complaints from other systems (JSON) and e-mail (SMTP), stores the raw "
-            "submission, normalises it and publishes `redress.complaint.received.v1`."
+            "Receives complaints from other systems (JSON), e-mail (SMTP and raw HTTP), phone "
+            "calls, chats and social-media posts; stores the raw submission, normalises it "
+            "(customer identity, language, category, references) and publishes "
+            "`redress.complaint.received.v1`. What cannot be normalised waits in quarantine."
         ),
-        routers=[router],
+        routers=[router, intake_router, quarantine_router],
         scopes=SCOPES,
     )

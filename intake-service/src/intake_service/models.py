@@ -29,31 +29,55 @@ def normalise_email(email: str | None) -> str | None:
     return cleaned or None
 
 
-def normalise_phone(phone: str | None, default_region: str | None = None) -> str | None:
-    """Parse a phone number into E.164; raise InvalidComplaint when it is not a number."""
+def normalise_phone(
+    phone: str | None, default_region: str | None = None, field_name: str = "customer.phone"
+) -> str | None:
+    """Parse a phone number into E.164; raise InvalidComplaint (naming ``field_name``) when it is
+    not a number. ``default_region`` (ISO 3166 alpha-2) lets national numbers parse."""
     if phone is None or not phone.strip():
         return None
     try:
-        parsed = phonenumbers.parse(phone, default_region)
+        parsed = phonenumbers.parse(phone, default_region.upper() if default_region else None)
     except phonenumbers.NumberParseException as exc:
-        raise InvalidComplaint("customer.phone", f"not a phone number: {exc}") from exc
+        raise InvalidComplaint(field_name, f"not a phone number: {exc}") from exc
     if not phonenumbers.is_possible_number(parsed):
-        raise InvalidComplaint("customer.phone", "not a possible phone number")
+        raise InvalidComplaint(field_name, "not a possible phone number")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
-def customer_key(email: str | None, phone: str | None) -> str:
+@dataclass(frozen=True)
+class SocialIdentity:
+    """A customer's account on one social platform; handles are case-insensitive there."""
+
+    platform: str
+    handle: str
+
+    @classmethod
+    def of(cls, platform: str, handle: str) -> SocialIdentity:
+        """Normalise: lower-case platform and handle, without a leading ``@``."""
+        cleaned = handle.strip().lstrip("@").strip().lower()
+        if not cleaned:
+            raise InvalidComplaint("author.handle", "must contain text")
+        return cls(platform=platform.strip().lower(), handle=cleaned)
+
+
+def customer_key(email: str | None, phone: str | None, social: SocialIdentity | None = None) -> str:
     """A stable pseudonymous customer id derived from the preferred contact point.
 
     It is the Kafka message key, so one customer's complaints stay in order, and it carries
-    no personal data itself.
+    no personal data itself. Preference: e-mail, then phone, then the social handle on its
+    platform (the same handle on two platforms may be two different people).
     """
     if email:
         basis = f"email:{email}"
     elif phone:
         basis = f"phone:{phone}"
+    elif social:
+        basis = f"social:{social.platform}:{social.handle}"
     else:
-        raise InvalidComplaint("customer", "an e-mail address or a phone number is required")
+        raise InvalidComplaint(
+            "customer", "an e-mail address, a phone number or a social handle is required"
+        )
     return str(uuid.uuid5(CUSTOMER_KEY_NAMESPACE, basis))
 
 
@@ -70,7 +94,20 @@ class Customer:
     name: str | None
     email: str | None
     phone: str | None
-    language: str | None
+    language: str | None  # declared/preferred by the customer, not detected from the text
+    social: SocialIdentity | None = None
+
+    def document(self) -> dict:
+        """The customer as stored and published (social identity only when there is one)."""
+        doc: dict = {
+            "name": self.name,
+            "email": self.email,
+            "phone": self.phone,
+            "language": self.language,
+        }
+        if self.social is not None:
+            doc["social"] = {"platform": self.social.platform, "handle": self.social.handle}
+        return doc
 
 
 @dataclass(frozen=True)
@@ -87,6 +124,15 @@ class ComplaintDraft:
     product: dict | None = field(default=None)
     supplier: str | None = None
     order_ref: str | None = None
+    priority_hint: str | None = None
+    reputation_sensitive: bool = False
+    context: dict | None = field(
+        default=None,
+        metadata={"doc": "channel-specific context: call record, agent's chat lines, post"},
+    )
+    classification: dict | None = field(
+        default=None, metadata={"doc": "why the category/priority/references were chosen"}
+    )
 
     def register(self, complaint_id: uuid.UUID, number: int, received_at: datetime) -> Complaint:
         """The registered complaint, with its human reference derived from ``number``."""
@@ -109,18 +155,26 @@ class Complaint:
 
 
 def build_customer(
-    *, name: str | None, email: str | None, phone: str | None, language: str | None
+    *,
+    name: str | None,
+    email: str | None,
+    phone: str | None,
+    language: str | None,
+    social: SocialIdentity | None = None,
+    phone_region: str | None = None,
+    phone_field: str = "customer.phone",
 ) -> Customer:
     """Normalise contact points and derive the customer key."""
     clean_email = normalise_email(email)
-    clean_phone = normalise_phone(phone)
+    clean_phone = normalise_phone(phone, phone_region, phone_field)
     clean_name = name.strip() if name and name.strip() else None
     return Customer(
-        key=customer_key(clean_email, clean_phone),
+        key=customer_key(clean_email, clean_phone, social),
         name=clean_name,
         email=clean_email,
         phone=clean_phone,
         language=language.strip().lower() if language and language.strip() else None,
+        social=social,
     )
 
 

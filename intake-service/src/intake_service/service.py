@@ -3,16 +3,18 @@ normalised complaint and the ``complaint.received`` event in the outbox together
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
+from pydantic import BaseModel
 from redress_shared.auth import Principal
 from redress_shared.clock import Clock
-from redress_shared.errors import Problem
+from redress_shared.errors import NotFound, Problem
 from redress_shared.events import (
     COMPLAINT_RECEIVED,
     COMPLAINTS_TOPIC,
@@ -22,20 +24,34 @@ from redress_shared.events import (
     new_event,
 )
 from redress_shared.outbox import add_to_outbox
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from intake_service import tables
+from intake_service.email_parsing import NotAComplaint, parse_email
 from intake_service.models import (
     Complaint,
     ComplaintDraft,
-    Customer,
     InvalidComplaint,
+    SocialIdentity,
     build_customer,
+    normalise_phone,
+    require_text,
 )
-from intake_service.schemas import ComplaintAccepted, ComplaintCreate
+from intake_service.normalise import enrich
+from intake_service.schemas import (
+    ChatCreate,
+    ComplaintAccepted,
+    ComplaintCreate,
+    ComplaintDetails,
+    PhoneCallCreate,
+    QuarantinedSubmission,
+    QuarantinePage,
+    SocialPostCreate,
+    SubmissionAnswer,
+)
 
 EVENT_SOURCE = "/redress/intake-service"
 log = structlog.get_logger(__name__)
@@ -72,27 +88,65 @@ async def register_complaint(
     draft: ComplaintDraft,
     raw: RawSubmission,
     idempotency: IdempotencyClaim | None = None,
+    stored_raw_id: uuid.UUID | None = None,
 ) -> tuple[ComplaintAccepted, bool]:
     """Register ``draft`` unless it repeats an earlier submission.
 
     Returns the answer and whether a new complaint was created. A repeat is recognised by
     the client's ``Idempotency-Key`` or by the channel-native id (``channel_message_id``).
+    ``stored_raw_id`` names a raw submission committed earlier (e-mail, replay); otherwise
+    the raw submission is stored in this transaction.
     """
     for _attempt in range(3):
         try:
-            complaint_id = uuid.uuid4()
             async with session_factory() as session, session.begin():
-                earlier = await _find_earlier(session, complaint_id, draft, idempotency)
-                if earlier is not None:
-                    return earlier, False
-                accepted = await _insert_new(session, complaint_id, clock.now(), draft, raw)
-                return accepted, True
+                return await _register_in(session, clock, draft, raw, idempotency, stored_raw_id)
         except IntegrityError:
             # A concurrent submission of the same channel id won the race; the next
             # attempt finds it as the earlier one.
             continue
     raise Problem(
         409, "concurrent-submission", "The same complaint is being submitted concurrently"
+    )
+
+
+async def _register_in(
+    session: AsyncSession,
+    clock: Clock,
+    draft: ComplaintDraft,
+    raw: RawSubmission,
+    idempotency: IdempotencyClaim | None,
+    stored_raw_id: uuid.UUID | None,
+) -> tuple[ComplaintAccepted, bool]:
+    complaint_id = uuid.uuid4()
+    earlier = await _find_earlier(session, complaint_id, draft, idempotency)
+    if earlier is not None:
+        if stored_raw_id is not None:
+            await _settle_raw(session, clock, stored_raw_id, "duplicate", earlier.complaint_id)
+        return earlier, False
+    accepted = await _insert_new(session, complaint_id, clock, draft, raw, stored_raw_id)
+    return accepted, True
+
+
+async def _settle_raw(
+    session: AsyncSession,
+    clock: Clock,
+    raw_id: uuid.UUID,
+    status: str,
+    complaint_id: uuid.UUID | None = None,
+    error: str | None = None,
+) -> None:
+    raws = tables.raw_submissions
+    await session.execute(
+        raws.update()
+        .where(raws.c.id == raw_id)
+        .values(
+            status=status,
+            complaint_id=complaint_id,
+            error=error,
+            attempts=raws.c.attempts + 1,
+            updated_at=clock.now(),
+        )
     )
 
 
@@ -165,24 +219,32 @@ async def _accepted(session: AsyncSession, condition) -> ComplaintAccepted | Non
 async def _insert_new(
     session: AsyncSession,
     complaint_id: uuid.UUID,
-    received_at: datetime,
+    clock: Clock,
     draft: ComplaintDraft,
     raw: RawSubmission,
+    stored_raw_id: uuid.UUID | None,
 ) -> ComplaintAccepted:
+    received_at = clock.now()
     number = await session.scalar(tables.reference_sequence.next_value())
     complaint = draft.register(complaint_id, number, received_at)
-    raw_id = uuid.uuid4()
-    await session.execute(
-        tables.raw_submissions.insert().values(
-            id=raw_id,
-            channel=raw.channel,
-            content_type=raw.content_type,
-            payload=raw.payload,
-            received_at=received_at,
-            submitted_by=raw.submitted_by,
-            status="accepted",
+    if stored_raw_id is None:
+        raw_id = uuid.uuid4()
+        await session.execute(
+            tables.raw_submissions.insert().values(
+                id=raw_id,
+                channel=raw.channel,
+                content_type=raw.content_type,
+                payload=raw.payload,
+                received_at=received_at,
+                submitted_by=raw.submitted_by,
+                status="accepted",
+                complaint_id=complaint_id,
+                attempts=1,
+            )
         )
-    )
+    else:
+        raw_id = stored_raw_id
+        await _settle_raw(session, clock, raw_id, "accepted", complaint_id)
     await session.execute(
         tables.complaints.insert().values(
             id=complaint.id,
@@ -192,7 +254,7 @@ async def _insert_new(
             channel_message_id=draft.channel_message_id,
             received_at=received_at,
             customer_key=draft.customer.key,
-            customer=_customer_document(draft.customer),
+            customer=draft.customer.document(),
             subject=draft.subject,
             body=draft.body,
             language=draft.language,
@@ -200,6 +262,10 @@ async def _insert_new(
             product=draft.product,
             supplier=draft.supplier,
             order_ref=draft.order_ref,
+            priority_hint=draft.priority_hint,
+            reputation_sensitive=draft.reputation_sensitive,
+            context=draft.context,
+            classification=draft.classification,
         )
     )
     await add_to_outbox(
@@ -217,15 +283,6 @@ async def _insert_new(
         status="accepted",
         received_at=received_at,
     )
-
-
-def _customer_document(customer: Customer) -> dict:
-    return {
-        "name": customer.name,
-        "email": customer.email,
-        "phone": customer.phone,
-        "language": customer.language,
-    }
 
 
 def complaint_received_event(complaint: Complaint):  # noqa: ANN201
@@ -247,11 +304,14 @@ def complaint_received_event(complaint: Complaint):  # noqa: ANN201
         ),
         subject=draft.subject,
         body=draft.body,
-        language=draft.language or customer.language,
+        language=draft.language,
         category=draft.category,
         product=ProductRef(**draft.product) if draft.product else None,
         supplier=draft.supplier,
         order_ref=draft.order_ref,
+        priority_hint=draft.priority_hint,  # type: ignore[arg-type]
+        reputation_sensitive=draft.reputation_sensitive,
+        context=draft.context,
     )
     return new_event(
         source=EVENT_SOURCE,
@@ -273,6 +333,37 @@ async def get_complaint(session_factory: async_sessionmaker[AsyncSession], compl
         ).first()
 
 
+def _invalid(exc: InvalidComplaint) -> Problem:
+    return Problem(
+        422, "invalid-complaint", "The complaint is not valid", str(exc), field=exc.field
+    )
+
+
+async def _enriched(draft: ComplaintDraft, extra_text: str | None = None) -> ComplaintDraft:
+    # Language detection is CPU work (and loads models on first use): keep it off the loop.
+    return await asyncio.to_thread(enrich, draft, extra_text)
+
+
+def _claim(client: Principal, key: str | None, request: BaseModel) -> IdempotencyClaim | None:
+    if key is None:
+        return None
+    return IdempotencyClaim(
+        client=str(client.key_id),
+        key=key,
+        request_hash=request_fingerprint(request.model_dump(mode="json")),
+    )
+
+
+def _details(request: ComplaintDetails) -> dict:
+    return {
+        "subject": request.subject,
+        "category": request.category,
+        "product": request.product.model_dump(exclude_none=True) if request.product else None,
+        "supplier": request.supplier,
+        "order_ref": request.order_ref,
+    }
+
+
 async def submit_api_complaint(
     session_factory: async_sessionmaker[AsyncSession],
     clock: Clock,
@@ -290,16 +381,13 @@ async def submit_api_complaint(
             language=request.customer.language,
         )
     except InvalidComplaint as exc:
-        raise Problem(
-            422, "invalid-complaint", "The complaint is not valid", str(exc), field=exc.field
-        ) from exc
+        raise _invalid(exc) from exc
     draft = ComplaintDraft(
         channel="api",
         customer=customer,
         body=request.body,
         subject=request.subject,
         channel_message_id=request.external_id,
-        language=customer.language,
         category=request.category,
         product=request.product.model_dump(exclude_none=True) if request.product else None,
         supplier=request.supplier,
@@ -308,11 +396,340 @@ async def submit_api_complaint(
     raw = RawSubmission(
         channel="api", content_type="application/json", payload=raw_body, submitted_by=client.name
     )
-    claim = None
-    if idempotency_key is not None:
-        claim = IdempotencyClaim(
-            client=str(client.key_id),
-            key=idempotency_key,
-            request_hash=request_fingerprint(request.model_dump(mode="json")),
+    claim = _claim(client, idempotency_key, request)
+    return await register_complaint(session_factory, clock, await _enriched(draft), raw, claim)
+
+
+async def submit_phone_call(
+    session_factory: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    call: PhoneCallCreate,
+    raw_body: bytes,
+    client: Principal,
+    idempotency_key: str | None,
+) -> tuple[ComplaintAccepted, bool]:
+    """Register a phone call at once (no written confirmation awaited); the call id dedupes.
+
+    The complaint text is the transcript when there is one (the customer's words), else the
+    agent's notes; the notes, IVR path and recording stay in the context.
+    """
+    caller = call.caller
+    try:
+        customer = build_customer(
+            name=caller.name if caller else None,
+            email=caller.email if caller else None,
+            phone=call.caller_number,
+            language=caller.language if caller else None,
+            phone_region=call.default_region,
+            phone_field="caller_number",
         )
-    return await register_complaint(session_factory, clock, draft, raw, claim)
+        called_line = normalise_phone(call.called_line, call.default_region, "called_line")
+        body = require_text(call.transcript or call.agent_notes, "transcript")
+    except InvalidComplaint as exc:
+        raise _invalid(exc) from exc
+    context = {
+        "call_id": call.call_id,
+        "called_line": called_line,
+        "started_at": call.started_at.isoformat(),
+        "duration_seconds": call.duration_seconds,
+        "agent": call.agent,
+        "ivr_selections": call.ivr_selections,
+        "agent_notes": call.agent_notes if call.transcript else None,
+        "recording_url": str(call.recording_url) if call.recording_url else None,
+    }
+    draft = ComplaintDraft(
+        channel="phone",
+        customer=customer,
+        body=body,
+        channel_message_id=call.call_id,
+        context={k: v for k, v in context.items() if v not in (None, [])},
+        **_details(call),
+    )
+    raw = RawSubmission("phone", "application/json", raw_body, client.name)
+    claim = _claim(client, idempotency_key, call)
+    enriched = await _enriched(draft, call.agent_notes if call.transcript else None)
+    return await register_complaint(session_factory, clock, enriched, raw, claim)
+
+
+async def submit_chat(
+    session_factory: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    chat: ChatCreate,
+    raw_body: bytes,
+    client: Principal,
+    idempotency_key: str | None,
+) -> tuple[ComplaintAccepted, bool]:
+    """Register a chat conversation; the chat id dedupes.
+
+    Messages are put in time order (stable, so equal timestamps keep the sender's order);
+    the customer's lines make the complaint text, the whole conversation is the context.
+    """
+    customer_in = next(p for p in chat.participants if p.role == "customer")
+    try:
+        customer = build_customer(
+            name=customer_in.name,
+            email=customer_in.email,
+            phone=customer_in.phone,
+            language=customer_in.language,
+            phone_field="participants.phone",
+        )
+    except InvalidComplaint as exc:
+        raise _invalid(exc) from exc
+    roles = {p.id: p for p in chat.participants}
+    ordered = sorted(chat.messages, key=lambda m: m.sent_at)
+    body = "\n".join(
+        m.text.strip() for m in ordered if m.participant_id == customer_in.id and m.text.strip()
+    )
+    transcript = [
+        {
+            "role": roles[m.participant_id].role,
+            "name": roles[m.participant_id].name,
+            "sent_at": m.sent_at.isoformat(),
+            "text": m.text,
+        }
+        for m in ordered
+    ]
+    draft = ComplaintDraft(
+        channel="chat",
+        customer=customer,
+        body=body,
+        channel_message_id=chat.chat_id,
+        context={"chat_id": chat.chat_id, "transcript": transcript},
+        **_details(chat),
+    )
+    raw = RawSubmission("chat", "application/json", raw_body, client.name)
+    claim = _claim(client, idempotency_key, chat)
+    return await register_complaint(session_factory, clock, await _enriched(draft), raw, claim)
+
+
+async def submit_social_post(
+    session_factory: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    post: SocialPostCreate,
+    raw_body: bytes,
+    client: Principal,
+    idempotency_key: str | None,
+) -> tuple[ComplaintAccepted, bool]:
+    """Register a social-media post or private message; platform + post id dedupes.
+
+    The author's handle on the platform is a customer identity of its own; a public post is
+    flagged reputation-sensitive (others read it, so the answer is urgent in practice).
+    """
+    author = post.author
+    try:
+        social = SocialIdentity.of(post.platform, author.handle)
+        customer = build_customer(
+            name=author.display_name,
+            email=author.email,
+            phone=author.phone,
+            language=author.language,
+            social=social,
+            phone_field="author.phone",
+        )
+    except InvalidComplaint as exc:
+        raise _invalid(exc) from exc
+    context = {
+        "platform": post.platform,
+        "post_id": post.post_id,
+        "handle": social.handle,
+        "visibility": post.visibility,
+        "url": str(post.url) if post.url else None,
+        "in_reply_to": post.in_reply_to,
+        "posted_at": post.posted_at.isoformat() if post.posted_at else None,
+    }
+    draft = ComplaintDraft(
+        channel="social",
+        customer=customer,
+        body=post.text,
+        # Post ids are unique per platform only.
+        channel_message_id=f"{post.platform}:{post.post_id}",
+        reputation_sensitive=post.visibility == "public",
+        context={k: v for k, v in context.items() if v is not None},
+        **_details(post),
+    )
+    raw = RawSubmission("social", "application/json", raw_body, client.name)
+    claim = _claim(client, idempotency_key, post)
+    return await register_complaint(session_factory, clock, await _enriched(draft), raw, claim)
+
+
+# E-mail: store first, then normalise; failures go to quarantine -----------------------------
+
+
+async def receive_email(
+    session_factory: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    message: bytes,
+    submitted_by: str,
+) -> SubmissionAnswer:
+    """Take a raw e-mail (HTTP or SMTP): commit it first, in its own transaction, so nothing
+    accepted can be lost; then normalise and register it. A message that cannot be
+    normalised is quarantined with the error; an automatic one is recorded as ignored."""
+    raw_id = uuid.uuid4()
+    received_at = clock.now()
+    async with session_factory() as session, session.begin():
+        await session.execute(
+            tables.raw_submissions.insert().values(
+                id=raw_id,
+                channel="email",
+                content_type="message/rfc822",
+                payload=message,
+                received_at=received_at,
+                submitted_by=submitted_by,
+                status="received",
+            )
+        )
+    return await _normalise_stored(session_factory, clock, raw_id, message, received_at)
+
+
+async def _normalise_stored(
+    session_factory: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    raw_id: uuid.UUID,
+    message: bytes,
+    received_at: datetime,
+) -> SubmissionAnswer:
+    raw = RawSubmission("email", "message/rfc822", message, "stored")
+    try:
+        parsed = parse_email(message)
+        if isinstance(parsed, NotAComplaint):
+            async with session_factory() as session, session.begin():
+                await _settle_raw(session, clock, raw_id, "ignored", error=parsed.reason)
+            log.info("email_ignored", submission_id=str(raw_id), reason=parsed.reason)
+            return SubmissionAnswer(
+                submission_id=raw_id,
+                status="ignored",
+                received_at=received_at,
+                reason=parsed.reason,
+            )
+        draft = await _enriched(parsed)
+        accepted, created = await register_complaint(
+            session_factory, clock, draft, raw, stored_raw_id=raw_id
+        )
+    except Exception as exc:  # anything at all: the message is kept, never dropped
+        error = str(exc) if isinstance(exc, InvalidComplaint) else f"{type(exc).__name__}: {exc}"
+        async with session_factory() as session, session.begin():
+            await _settle_raw(session, clock, raw_id, "quarantined", error=error)
+        log.warning("submission_quarantined", submission_id=str(raw_id), error=error)
+        return SubmissionAnswer(
+            submission_id=raw_id, status="quarantined", received_at=received_at, reason=error
+        )
+    return SubmissionAnswer(
+        submission_id=raw_id,
+        status="accepted" if created else "duplicate",
+        complaint_id=accepted.complaint_id,
+        reference=accepted.reference,
+        received_at=accepted.received_at,
+    )
+
+
+# A submission still "received" this long after its last change was stored but never
+# normalised (the process died in between): it is listed and replayable like a quarantined
+# one, so a crash cannot hide it.
+STALLED_AFTER = timedelta(minutes=5)
+
+
+def _replayable(now: datetime):  # noqa: ANN202
+    raws = tables.raw_submissions
+    stalled = (raws.c.status == "received") & (
+        func.coalesce(raws.c.updated_at, raws.c.received_at) < now - STALLED_AFTER
+    )
+    return (raws.c.status == "quarantined") | stalled
+
+
+async def list_quarantine(
+    session_factory: async_sessionmaker[AsyncSession], clock: Clock, limit: int, offset: int
+) -> QuarantinePage:
+    """Quarantined (and stalled) raw submissions, oldest first."""
+    raws = tables.raw_submissions
+    where = _replayable(clock.now())
+    async with session_factory() as session:
+        total = await session.scalar(select(func.count()).select_from(raws).where(where))
+        rows = (
+            await session.execute(
+                select(
+                    raws.c.id,
+                    raws.c.status,
+                    raws.c.channel,
+                    raws.c.content_type,
+                    raws.c.received_at,
+                    raws.c.submitted_by,
+                    raws.c.error,
+                    raws.c.attempts,
+                    (raws.c.corrected_payload.is_not(None)).label("corrected"),
+                    func.length(raws.c.payload).label("size_bytes"),
+                )
+                .where(where)
+                .order_by(raws.c.received_at, raws.c.id)
+                .limit(limit)
+                .offset(offset)
+            )
+        ).all()
+    return QuarantinePage(
+        items=[QuarantinedSubmission.model_validate(row, from_attributes=True) for row in rows],
+        total=total or 0,
+    )
+
+
+async def replay_quarantined(
+    session_factory: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    submission_id: uuid.UUID,
+    corrected_message: bytes | None,
+) -> SubmissionAnswer:
+    """Normalise a quarantined submission again (after a code fix, or with an operator's
+    corrected message, which is stored beside the untouched original)."""
+    raws = tables.raw_submissions
+    async with session_factory() as session, session.begin():
+        # The row lock makes concurrent replays of one submission take turns; the second
+        # then finds it no longer quarantined.
+        row = (
+            await session.execute(
+                select(
+                    raws.c.status,
+                    raws.c.payload,
+                    raws.c.corrected_payload,
+                    raws.c.received_at,
+                    _replayable(clock.now()).label("replayable"),
+                )
+                .where(raws.c.id == submission_id)
+                .with_for_update()
+            )
+        ).first()
+        if row is None:
+            raise NotFound("quarantined submission", submission_id)
+        if not row.replayable:
+            raise Problem(
+                409,
+                "not-quarantined",
+                "The submission is not in quarantine",
+                f"Its status is {row.status}; only quarantined (or stalled) submissions can "
+                "be replayed.",
+                status_now=row.status,
+            )
+        if corrected_message is not None:
+            await session.execute(
+                raws.update()
+                .where(raws.c.id == submission_id)
+                .values(corrected_payload=corrected_message)
+            )
+        message = (
+            corrected_message if corrected_message is not None else row.corrected_payload
+        ) or row.payload
+        # Mark it as being worked on, inside the lock, so a concurrent replay sees it.
+        await session.execute(
+            raws.update()
+            .where(raws.c.id == submission_id)
+            .values(status="received", updated_at=clock.now())
+        )
+    answer = await _normalise_stored(
+        session_factory, clock, submission_id, message, row.received_at
+    )
+    if answer.status == "quarantined":
+        raise Problem(
+            422,
+            "still-quarantined",
+            "The submission still cannot be normalised",
+            answer.reason,
+            submission_id=str(submission_id),
+        )
+    return answer

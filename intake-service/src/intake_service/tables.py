@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from redress_shared.db import PlatformTables
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     Sequence,
     Table,
     Text,
+    false,
     func,
     text,
 )
@@ -34,7 +37,22 @@ raw_submissions = Table(
     Column("payload", LargeBinary, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("submitted_by", Text, comment="API key name, or the SMTP peer"),
-    Column("status", Text, nullable=False, comment="accepted | duplicate | quarantined"),
+    Column(
+        "status",
+        Text,
+        nullable=False,
+        comment="received | accepted | duplicate | quarantined | ignored",
+    ),
+    Column("error", Text, comment="why normalisation failed (quarantined) or was skipped"),
+    Column("corrected_payload", LargeBinary, comment="an operator's fix, used on replay"),
+    Column("complaint_id", UUID(as_uuid=True), comment="the complaint it became or repeated"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("updated_at", DateTime(timezone=True)),
+    Index(
+        "ix_raw_submissions_quarantined",
+        "received_at",
+        postgresql_where=text("status = 'quarantined'"),
+    ),
 )
 
 complaints = Table(
@@ -57,6 +75,10 @@ complaints = Table(
     Column("product", JSONB),
     Column("supplier", Text),
     Column("order_ref", Text),
+    Column("priority_hint", Text),
+    Column("reputation_sensitive", Boolean, nullable=False, server_default=false()),
+    Column("context", JSONB, comment="channel context: call record, chat transcript, post"),
+    Column("classification", JSONB, comment="the rules that chose category and priority"),
     Index(
         "ux_complaints_channel_message_id",
         "channel",

@@ -73,7 +73,7 @@ async def plan_acknowledgement(
         name=contact.name,
         email=contact.email,
         phone=contact.phone,
-        language=opened.language or contact.language,
+        language=contact.language or opened.language,
     )
     await session.execute(statement.on_conflict_do_nothing(index_elements=["case_id"]))
     await _queue_email(
@@ -87,7 +87,7 @@ async def plan_acknowledgement(
         reference=opened.reference,
         name=contact.name,
         email=contact.email,
-        language=opened.language or contact.language,
+        language=contact.language or opened.language,
         context={
             "subject": opened.subject,
             "first_response_by": _when(opened.due.first_response_by),

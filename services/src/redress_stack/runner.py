@@ -142,7 +142,7 @@ class Stack:
                 name = spec.name if index == 0 else f"{spec.name}-{index + 1}"
                 wait_for(
                     lambda port=port: self._ready(port),
-                    120,
+                    180,
                     f"{name} /readyz",
                     self._services[name],
                 )

@@ -59,6 +59,7 @@ class ServiceRuntime:
     consumers: list[EventConsumer] = field(default_factory=list)
     background: dict[str, BackgroundLoop] = field(default_factory=dict)
     _tasks: list[asyncio.Task] = field(default_factory=list)
+    _finished: set[str] = field(default_factory=set)
     _producer_started: bool = False
 
     @classmethod
@@ -135,6 +136,7 @@ class ServiceRuntime:
         while True:
             try:
                 await loop()
+                self._finished.add(name)  # a one-off job (a warm-up) that is done
                 return
             except asyncio.CancelledError:
                 raise
@@ -170,7 +172,9 @@ class ServiceRuntime:
                 raise RuntimeError(f"not yet joined: {', '.join(waiting)}")
 
         async def loops() -> None:
-            dead = [t.get_name() for t in self._tasks if t.done()]
+            dead = [
+                t.get_name() for t in self._tasks if t.done() and t.get_name() not in self._finished
+            ]
             if dead:
                 raise RuntimeError(f"stopped: {', '.join(dead)}")
 
