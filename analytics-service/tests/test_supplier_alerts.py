@@ -70,11 +70,11 @@ def complaint_case_decision(
     return (
         complaint,
         opened,
-        decision_event(case_id, validity, root_cause, received + timedelta(days=2)),
+        decision_event(case_id, complaint_id, validity, root_cause, received + timedelta(days=2)),
     )
 
 
-def decision_event(case_id, validity: str, root_cause: str, at: datetime):
+def decision_event(case_id, complaint_id, validity: str, root_cause: str, at: datetime):
     return new_event(
         source="/test",
         type=CASE_DECISION_RECORDED,
@@ -82,6 +82,7 @@ def decision_event(case_id, validity: str, root_cause: str, at: datetime):
         time=at,
         payload=CaseDecisionRecordedV1(
             case_id=case_id,
+            complaint_id=complaint_id,
             reference="RDR-2033-000001",
             validity=validity,
             root_cause=root_cause,
@@ -156,6 +157,7 @@ async def test_supplier_above_threshold_raises_one_alert_and_clears_when_it_drop
     _, _, first = seven[0]
     revised = decision_event(
         first.payload().case_id,
+        first.payload().complaint_id,
         "unjustified",
         "supplier_component",
         datetime(2033, 5, 20, tzinfo=UTC),

@@ -103,7 +103,12 @@ async def test_decisions_follow_the_rules_and_revisions_are_kept(cases_client, o
         d for kind, d in await events_of(cases_client, case["id"]) if kind == CASE_DECISION_RECORDED
     ]
     assert [d["validity"] for d in decisions] == ["unjustified", "justified"]
-    assert all("explanation" not in d for d in decisions)  # the reasoning stays in the case service
+    # The customer-facing texts travel for the notification service (never to webhooks).
+    assert (
+        decisions[0]["explanation"] == "Misuse."
+        and decisions[0]["way_forward"] == "A 30 % discount."
+    )
+    assert decisions[0]["complaint_id"] == case["complaint_id"]
 
 
 async def test_remedies_above_the_threshold_wait_for_a_team_lead(cases_client, open_case):

@@ -40,9 +40,17 @@ async def record_decision(
     """Keep the latest decision of a case, then re-evaluate its supplier's month."""
     decision = event.payload()
     assert isinstance(decision, CaseDecisionRecordedV1)
+    complaint_id = decision.complaint_id or await session.scalar(
+        select(tables.case_facts.c.complaint_id).where(
+            tables.case_facts.c.case_id == decision.case_id
+        )
+    )
+    if complaint_id is None:
+        raise LookupError(f"decision for case {decision.case_id} names no known complaint")
     facts = tables.decision_facts
     statement = insert(facts).values(
         case_id=decision.case_id,
+        complaint_id=complaint_id,
         validity=decision.validity,
         root_cause=decision.root_cause,
         decided_at=decision.occurred_at,
@@ -59,20 +67,7 @@ async def record_decision(
             where=facts.c.decided_at < statement.excluded.decided_at,
         )
     )
-    complaint = (
-        await session.execute(
-            select(tables.complaint_facts.c.supplier, tables.complaint_facts.c.received_at)
-            .join(
-                tables.case_facts,
-                tables.case_facts.c.complaint_id == tables.complaint_facts.c.complaint_id,
-            )
-            .where(tables.case_facts.c.case_id == decision.case_id)
-        )
-    ).first()
-    if complaint is not None and complaint.supplier:
-        await evaluate_supplier(
-            session, clock, thresholds, complaint.supplier, complaint.received_at
-        )
+    await reevaluate_complaint(session, clock, thresholds, complaint_id)
 
 
 async def evaluate_supplier(
@@ -172,12 +167,11 @@ async def evaluate_supplier(
 async def _upheld_counts(
     session: AsyncSession, supplier: str, start: date, end: date
 ) -> dict[Attribution, int]:
-    complaints, cases, decisions = tables.complaint_facts, tables.case_facts, tables.decision_facts
+    complaints, decisions = tables.complaint_facts, tables.decision_facts
     rows = await session.execute(
         select(decisions.c.root_cause, func.count())
         .select_from(complaints)
-        .join(cases, cases.c.complaint_id == complaints.c.complaint_id)
-        .join(decisions, decisions.c.case_id == cases.c.case_id)
+        .join(decisions, decisions.c.complaint_id == complaints.c.complaint_id)
         .where(
             complaints.c.supplier == supplier,
             complaints.c.received_at >= start,
@@ -232,7 +226,7 @@ async def supplier_defects(
     sessions: async_sessionmaker[AsyncSession], start: datetime, end: datetime
 ) -> list[Row]:
     """Per supplier and month: complaints, decided, upheld, and upheld by attribution."""
-    complaints, cases, decisions = tables.complaint_facts, tables.case_facts, tables.decision_facts
+    complaints, decisions = tables.complaint_facts, tables.decision_facts
     month = func.date_trunc("month", func.timezone("UTC", complaints.c.received_at)).label("month")
     upheld = decisions.c.validity.in_(UPHELD_VALIDITIES)
 
@@ -251,8 +245,7 @@ async def supplier_defects(
             upheld_as(by[Attribution.MANUFACTURING]).label("manufacturing"),
         )
         .select_from(complaints)
-        .outerjoin(cases, cases.c.complaint_id == complaints.c.complaint_id)
-        .outerjoin(decisions, decisions.c.case_id == cases.c.case_id)
+        .outerjoin(decisions, decisions.c.complaint_id == complaints.c.complaint_id)
         .where(
             complaints.c.supplier.is_not(None),
             complaints.c.received_at >= start,
@@ -279,13 +272,15 @@ async def reevaluate_complaint(
 ) -> None:
     """A complaint's facts arrived after its decision (events from two topics can cross):
     evaluate its supplier's month now that the decision can be attributed."""
-    complaints, cases, decisions = tables.complaint_facts, tables.case_facts, tables.decision_facts
+    complaints, decisions = tables.complaint_facts, tables.decision_facts
     found = (
         await session.execute(
-            select(complaints.c.supplier, complaints.c.received_at)
-            .join(cases, cases.c.complaint_id == complaints.c.complaint_id)
-            .join(decisions, decisions.c.case_id == cases.c.case_id)
-            .where(complaints.c.complaint_id == complaint_id)
+            select(complaints.c.supplier, complaints.c.received_at).where(
+                complaints.c.complaint_id == complaint_id,
+                select(decisions.c.case_id)
+                .where(decisions.c.complaint_id == complaint_id)
+                .exists(),
+            )
         )
     ).first()
     if found is not None and found.supplier:

@@ -34,7 +34,6 @@ def handlers(settings: AnalyticsSettings, clock: Clock) -> dict[str, EventHandle
 
     async def on_case_opened(session, event):  # noqa: ANN001, ANN202
         await service.record_case_opened(session, event)
-        await alerts.reevaluate_complaint(session, clock, thresholds, event.payload().complaint_id)
 
     async def on_decision(session, event):  # noqa: ANN001, ANN202
         await alerts.record_decision(session, clock, thresholds, event)

@@ -48,7 +48,9 @@ async def record_case_opened(session: AsyncSession, event: EventEnvelope) -> Non
             priority=opened.priority,
             opened_at=opened.opened_at,
         )
-        .on_conflict_do_nothing(index_elements=["case_id"])
+        # Any conflict: a repeat of this case, or (should the case service ever misbehave)
+        # a second case for the same complaint; the first one counts.
+        .on_conflict_do_nothing()
     )
 
 

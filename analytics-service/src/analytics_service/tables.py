@@ -51,6 +51,7 @@ decision_facts = Table(
     "decision_facts",
     metadata,
     Column("case_id", UUID(as_uuid=True), primary_key=True),
+    Column("complaint_id", UUID(as_uuid=True), nullable=False, index=True),
     Column("validity", Text, nullable=False),
     Column("root_cause", Text),
     Column("decided_at", DateTime(timezone=True), nullable=False),

@@ -174,6 +174,7 @@ async def record_decision(
             CaseDecisionRecordedV1(
                 case_id=case.id,
                 reference=case.reference,
+                complaint_id=case.complaint_id,
                 validity=validity.value,
                 root_cause=root_cause,
                 category=case.category,

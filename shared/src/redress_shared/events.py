@@ -168,6 +168,7 @@ class CaseDecisionRecordedV1(_Payload):
 
     case_id: uuid.UUID
     reference: str
+    complaint_id: uuid.UUID | None = Field(default=None, description="The complaint decided on.")
     validity: Literal["justified", "partly_justified", "unjustified"]
     root_cause: str | None = None
     category: str | None = None

@@ -21,9 +21,16 @@ def upgrade() -> None:
     op.create_table(
         "decision_facts",
         sa.Column("case_id", postgresql.UUID(as_uuid=True), primary_key=True),
+        sa.Column("complaint_id", postgresql.UUID(as_uuid=True), nullable=False),
         sa.Column("validity", sa.Text, nullable=False),
         sa.Column("root_cause", sa.Text),
         sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
+        schema=SCHEMA,
+    )
+    op.create_index(
+        "ix_analytics_decision_facts_complaint_id",
+        "decision_facts",
+        ["complaint_id"],
         schema=SCHEMA,
     )
     op.create_table(
