@@ -98,70 +98,33 @@ async def evaluate_supplier(
         ).first()
         if above_threshold(count, threshold):
             if current is None:
-                alert_id = uuid.uuid4()
-                await session.execute(
-                    alerts.insert().values(
-                        id=alert_id,
-                        kind=SUPPLIER_DEFECTS,
-                        subject=supplier,
-                        attribution=attribution.value,
-                        period_start=start,
-                        period_end=end,
-                        count=count,
-                        threshold=threshold,
-                        raised_at=now,
-                    )
-                )
-                await _publish(
-                    session,
-                    ALERT_RAISED,
-                    alert_id,
-                    supplier,
-                    attribution,
-                    start,
-                    end,
-                    count,
-                    threshold,
-                    now,
-                )
-            elif current.cleared_at is not None:
-                await session.execute(
-                    alerts.update()
-                    .where(alerts.c.id == current.id)
-                    .values(count=count, cleared_at=None, raised_at=now)
-                )
-                await _publish(
-                    session,
-                    ALERT_RAISED,
-                    current.id,
-                    supplier,
-                    attribution,
-                    start,
-                    end,
-                    count,
-                    threshold,
-                    now,
-                )
+                values = {
+                    "id": uuid.uuid4(),
+                    "kind": SUPPLIER_DEFECTS,
+                    "subject": supplier,
+                    "attribution": attribution.value,
+                    "period_start": start,
+                    "period_end": end,
+                    "count": count,
+                    "threshold": threshold,
+                    "raised_at": now,
+                }
+                await session.execute(alerts.insert().values(**values))
+                await _publish(session, ALERT_RAISED, values["id"], now)
+            elif current.cleared_at is not None:  # the condition is back: a new occurrence
+                await _update(session, current.id, count=count, cleared_at=None, raised_at=now)
+                await _publish(session, ALERT_RAISED, current.id, now)
             elif current.count != count:
-                await session.execute(
-                    alerts.update().where(alerts.c.id == current.id).values(count=count)
-                )
+                await _update(session, current.id, count=count)
         elif current is not None and current.cleared_at is None:
-            await session.execute(
-                alerts.update().where(alerts.c.id == current.id).values(count=count, cleared_at=now)
-            )
-            await _publish(
-                session,
-                ALERT_CLEARED,
-                current.id,
-                supplier,
-                attribution,
-                start,
-                end,
-                count,
-                threshold,
-                now,
-            )
+            await _update(session, current.id, count=count, cleared_at=now)
+            await _publish(session, ALERT_CLEARED, current.id, now)
+
+
+async def _update(session: AsyncSession, alert_id: uuid.UUID, **values) -> None:  # noqa: ANN003
+    await session.execute(
+        tables.alerts.update().where(tables.alerts.c.id == alert_id).values(**values)
+    )
 
 
 async def _upheld_counts(
@@ -189,33 +152,28 @@ async def _upheld_counts(
 
 
 async def _publish(
-    session: AsyncSession,
-    event_type: str,
-    alert_id: uuid.UUID,
-    supplier: str,
-    attribution: Attribution,
-    start: date,
-    end: date,
-    count: int,
-    threshold: int,
-    now: datetime,
+    session: AsyncSession, event_type: str, alert_id: uuid.UUID, now: datetime
 ) -> None:
+    """Publish the alert as it now stands."""
+    alert = (
+        await session.execute(select(tables.alerts).where(tables.alerts.c.id == alert_id))
+    ).one()
     payload = AlertV1(
-        alert_id=alert_id,
-        kind=SUPPLIER_DEFECTS,
-        subject=supplier,
-        attribution=attribution.value,
-        period_start=start,
-        period_end=end,
-        count=count,
-        threshold=threshold,
+        alert_id=alert.id,
+        kind=alert.kind,
+        subject=alert.subject,
+        attribution=alert.attribution or None,
+        period_start=alert.period_start,
+        period_end=alert.period_end,
+        count=alert.count,
+        threshold=alert.threshold,
         occurred_at=now,
     )
     event = new_event(
         source=EVENT_SOURCE,
         type=event_type,
-        key=str(alert_id),
-        subject=str(alert_id),
+        key=str(alert.id),
+        subject=str(alert.id),
         payload=payload,
         time=now,
     )
