@@ -29,7 +29,11 @@ async def cases_client(case_settings):
         yield client
 
 
-def _complaint_event(category: str = "product_defect", received_at: datetime | None = None):
+def _complaint_event(
+    category: str = "product_defect",
+    received_at: datetime | None = None,
+    supplier: str | None = None,
+):
     complaint_id = uuid.uuid4()
     customer = CustomerContact(
         customer_key=str(uuid.uuid4()), email="ana@example.com", language="ro"
@@ -45,6 +49,7 @@ def _complaint_event(category: str = "product_defect", received_at: datetime | N
         subject="Broken charger",
         body="Nu mai merge.",
         category=category,
+        supplier=supplier,
     )
     return new_event(
         source="/test",
@@ -65,8 +70,12 @@ def complaint_event():
 def open_case(cases_client, infra):
     """Publish a complaint and return the case the service opened for it."""
 
-    async def opener(category: str = "product_defect", received_at: datetime | None = None) -> dict:
-        event = _complaint_event(category, received_at)
+    async def opener(
+        category: str = "product_defect",
+        received_at: datetime | None = None,
+        supplier: str | None = None,
+    ) -> dict:
+        event = _complaint_event(category, received_at, supplier)
         await produce(infra.kafka_bootstrap_servers, COMPLAINTS_TOPIC, event)
 
         async def opened():

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from redress_shared.clock import Clock
 from redress_shared.runtime import ServiceRuntime, create_app
 
-from case_service import consumers, outcomes_api, sla, sla_api, tables
+from case_service import capa_api, consumers, outcomes_api, sla, sla_api, tables
 from case_service.api import SCOPES, router
 from case_service.config import CaseSettings
 
@@ -36,6 +36,11 @@ def build_app(settings: CaseSettings | None = None, clock: Clock | None = None) 
             "history. Opens a case for each `redress.complaint.received.v1` and publishes "
             "`redress.case.opened.v1`."
         ),
-        routers=[router, outcomes_api.router, sla_api.router],
-        scopes=[*SCOPES, sla_api.SLA_WRITE_SCOPE, outcomes_api.APPROVE_SCOPE],
+        routers=[router, outcomes_api.router, sla_api.router, capa_api.router],
+        scopes=[
+            *SCOPES,
+            sla_api.SLA_WRITE_SCOPE,
+            outcomes_api.APPROVE_SCOPE,
+            capa_api.CAPA_WRITE_SCOPE,
+        ],
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from redress_shared.clock import Clock
 from redress_shared.events import (
+    ALERT_RAISED,
+    ALERTS_TOPIC,
     COMPLAINT_RECEIVED,
     COMPLAINTS_TOPIC,
     NOTIFICATION_FAILED,
@@ -12,10 +14,10 @@ from redress_shared.events import (
 )
 from redress_shared.kafka import EventHandler
 
-from case_service import service
+from case_service import capa_service, service
 
 GROUP_ID = "case-service.complaints"
-TOPICS = (COMPLAINTS_TOPIC, NOTIFICATIONS_TOPIC)
+TOPICS = (COMPLAINTS_TOPIC, NOTIFICATIONS_TOPIC, ALERTS_TOPIC)
 
 
 def handlers(clock: Clock) -> dict[str, EventHandler]:
@@ -27,8 +29,12 @@ def handlers(clock: Clock) -> dict[str, EventHandler]:
     async def on_notification(session, event):  # noqa: ANN001, ANN202
         await service.record_notification_outcome(session, clock, event)
 
+    async def on_alert(session, event):  # noqa: ANN001, ANN202
+        await capa_service.action_from_alert(session, clock, event)
+
     return {
         COMPLAINT_RECEIVED: on_complaint,
         NOTIFICATION_SENT: on_notification,
         NOTIFICATION_FAILED: on_notification,
+        ALERT_RAISED: on_alert,
     }

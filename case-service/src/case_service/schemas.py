@@ -108,6 +108,8 @@ class CaseRead(BaseModel):
     closed_at: datetime | None = None
     reopen_count: int = 0
     merged_into: uuid.UUID | None = None
+    supplier: str | None = None
+    product: str | None = None
     sla: SlaDue
     clocks: list[ClockRead] | None = Field(
         default=None, description="Every SLA clock; on single-case reads only."

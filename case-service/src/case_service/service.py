@@ -112,6 +112,10 @@ async def open_case_for_complaint(
             language=case.language,
             received_at=case.received_at,
             opened_at=case.opened_at,
+            supplier=complaint.supplier,
+            product=(complaint.product.sku or complaint.product.name)
+            if complaint.product
+            else None,
             updated_at=now,
             acknowledge_by=case.due.acknowledge_by,
             first_response_by=case.due.first_response_by,

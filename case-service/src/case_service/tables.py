@@ -78,6 +78,8 @@ cases = Table(
     Column("language", Text),
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("supplier", Text),
+    Column("product", Text),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("acknowledge_by", DateTime(timezone=True), nullable=False),
     Column("first_response_by", DateTime(timezone=True), nullable=False),
@@ -180,4 +182,31 @@ satisfaction_surveys = Table(
     Column("would_continue", Boolean),
     Column("comment", Text),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
+
+corrective_actions = Table(
+    "corrective_actions",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("description", Text),
+    Column("owner", Text),
+    Column("due_date", Date),
+    Column("status", Text, nullable=False),
+    Column("supplier", Text),
+    Column("product", Text),
+    Column("effect", Text),
+    Column("source_alert_id", UUID(as_uuid=True), unique=True, comment="the alert that started it"),
+    Column("created_by", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("closed_at", DateTime(timezone=True)),
+)
+
+corrective_action_cases = Table(
+    "corrective_action_cases",
+    metadata,
+    Column("action_id", UUID(as_uuid=True), ForeignKey(corrective_actions.c.id), nullable=False),
+    Column("case_id", UUID(as_uuid=True), ForeignKey(cases.c.id), nullable=False),
+    PrimaryKeyConstraint("action_id", "case_id"),
 )

@@ -54,7 +54,9 @@ SERVICES: tuple[ServiceSpec, ...] = (
         port=8002,
         schema="cases",
         publishes=(CASES_TOPIC,),
-        consumer_groups={"case-service.complaints": (COMPLAINTS_TOPIC, NOTIFICATIONS_TOPIC)},
+        consumer_groups={
+            "case-service.complaints": (COMPLAINTS_TOPIC, NOTIFICATIONS_TOPIC, ALERTS_TOPIC)
+        },
     ),
     ServiceSpec(
         name="notification-service",
