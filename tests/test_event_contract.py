@@ -161,6 +161,15 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "would_continue": True,
         "occurred_at": "2026-03-20T10:00:00Z",
     },
+    "redress.case.commitment_missed.v1": {
+        "case_id": CASE_ID,
+        "reference": "RDR-2026-000123",
+        "commitment_id": NOTIFICATION_ID,
+        "due_at": "2026-03-04T15:00:00Z",
+        "occurred_at": "2026-03-04T15:00:01Z",
+        "priority_before": "normal",
+        "priority_after": "high",
+    },
     "redress.alert.raised.v1": {
         "alert_id": TRIGGER_ID,
         "kind": "supplier_defects",

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from redress_shared.clock import Clock
 from redress_shared.runtime import ServiceRuntime, create_app
 
-from case_service import capa_api, consumers, outcomes_api, sla, sla_api, tables
+from case_service import capa_api, commitments, consumers, outcomes_api, sla, sla_api, tables
 from case_service.api import SCOPES, router
 from case_service.config import CaseSettings
 
@@ -22,6 +22,9 @@ def build_app(settings: CaseSettings | None = None, clock: Clock | None = None) 
     async def fire_timers_forever() -> None:
         while True:
             fired = await sla.fire_due_timers(runtime.session_factory, runtime.clock)
+            fired += await commitments.fire_missed_commitments(
+                runtime.session_factory, runtime.clock
+            )
             if fired:
                 runtime.relay.notify()
             else:

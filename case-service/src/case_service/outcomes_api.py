@@ -13,7 +13,7 @@ from redress_shared.auth import AUTH_RESPONSES, Principal, require_scope
 from redress_shared.errors import Problem, ProblemDetail
 from redress_shared.runtime import RuntimeDep
 
-from case_service import outcomes_service
+from case_service import commitments, outcomes_service
 from case_service.api import CaseWriter, IfMatch, expected_version
 from case_service.outcomes import Criterion, RemedyAction, RemedyType, Validity
 
@@ -417,3 +417,106 @@ async def record_satisfaction(
     )
     runtime.relay.notify()
     return _satisfaction(row)
+
+
+class CommitmentCreate(BaseModel):
+    """A promise to the customer with its deadline."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"description": "Call the customer back", "due_at": "2026-11-24T15:00:00Z"}
+            ]
+        }
+    )
+
+    description: str = Field(min_length=1, max_length=1000)
+    due_at: datetime = Field(description="With a time zone; must be in the future.")
+
+
+class CommitmentRead(CommitmentCreate):
+    """A commitment and whether it was kept."""
+
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "8b7a6c5d-4e3f-4a2b-9c1d-0e9f8a7b6c5d",
+                    "case_id": CASE_ID,
+                    "description": "Call the customer back",
+                    "due_at": "2026-11-24T15:00:00Z",
+                    "status": "open",
+                    "created_by": "agent-maria",
+                    "created_at": "2026-11-24T10:00:00Z",
+                    "settled_at": None,
+                }
+            ]
+        },
+    )
+
+    id: uuid.UUID
+    case_id: uuid.UUID
+    status: str = Field(description="open | kept | missed | cancelled")
+    created_by: str
+    created_at: datetime
+    settled_at: datetime | None
+
+
+class CommitmentAction(BaseModel):
+    """Settle an open commitment."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"action": "keep"}]})
+
+    action: Literal["keep", "cancel"]
+
+
+@router.post(
+    "/commitments",
+    status_code=status.HTTP_201_CREATED,
+    summary="Record a promise made to the customer",
+    description="An open commitment past its deadline is marked missed and escalates the case.",
+    responses=COMMON,
+)
+async def make_commitment(
+    case_id: uuid.UUID,
+    commitment: CommitmentCreate,
+    runtime: RuntimeDep,
+    agent: CaseWriter,
+    if_match: IfMatch = None,
+) -> CommitmentRead:
+    if commitment.due_at.tzinfo is None:
+        raise Problem(422, "invalid-commitment", "due_at needs a time zone offset")
+    row = await commitments.make_commitment(
+        runtime.session_factory,
+        runtime.clock,
+        case_id=case_id,
+        description=commitment.description,
+        due_at=commitment.due_at,
+        actor=agent.name,
+        expected_version=expected_version(if_match),
+    )
+    return CommitmentRead.model_validate(row)
+
+
+@router.post(
+    "/commitments/{commitment_id}/actions",
+    summary="Mark a commitment kept or cancelled",
+    responses={**COMMON, 409: {"model": ProblemDetail, "description": "No longer open"}},
+)
+async def settle_commitment(
+    case_id: uuid.UUID,
+    commitment_id: uuid.UUID,
+    body: CommitmentAction,
+    runtime: RuntimeDep,
+    agent: CaseWriter,
+) -> CommitmentRead:
+    row = await commitments.settle_commitment(
+        runtime.session_factory,
+        runtime.clock,
+        case_id=case_id,
+        commitment_id=commitment_id,
+        action=body.action,
+        actor=agent.name,
+    )
+    return CommitmentRead.model_validate(row)

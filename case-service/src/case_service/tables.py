@@ -20,6 +20,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     Text,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
@@ -209,4 +210,18 @@ corrective_action_cases = Table(
     Column("action_id", UUID(as_uuid=True), ForeignKey(corrective_actions.c.id), nullable=False),
     Column("case_id", UUID(as_uuid=True), ForeignKey(cases.c.id), nullable=False),
     PrimaryKeyConstraint("action_id", "case_id"),
+)
+
+commitments = Table(
+    "commitments",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("case_id", UUID(as_uuid=True), ForeignKey(cases.c.id), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("status", Text, nullable=False, comment="open | kept | missed | cancelled"),
+    Column("created_by", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("settled_at", DateTime(timezone=True)),
+    Index("ix_commitments_open_due", "due_at", postgresql_where=text("status = 'open'")),
 )

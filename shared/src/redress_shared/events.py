@@ -30,6 +30,7 @@ CASE_RESPONSE_ADDED = "redress.case.response_added.v1"
 CASE_DECISION_RECORDED = "redress.case.decision_recorded.v1"
 CASE_REMEDY_CHANGED = "redress.case.remedy_changed.v1"
 CASE_SATISFACTION_RECORDED = "redress.case.satisfaction_recorded.v1"
+CASE_COMMITMENT_MISSED = "redress.case.commitment_missed.v1"
 ALERT_RAISED = "redress.alert.raised.v1"
 ALERT_CLEARED = "redress.alert.cleared.v1"
 NOTIFICATION_SENT = "redress.notification.sent.v1"
@@ -208,6 +209,19 @@ class CaseSatisfactionRecordedV1(_Payload):
     occurred_at: datetime
 
 
+class CaseCommitmentMissedV1(_Payload):
+    """A promise made to the customer passed its deadline unkept
+    (``redress.case.commitment_missed.v1``); the case is escalated."""
+
+    case_id: uuid.UUID
+    reference: str
+    commitment_id: uuid.UUID
+    due_at: datetime
+    occurred_at: datetime
+    priority_before: str
+    priority_after: str
+
+
 class AlertV1(_Payload):
     """A condition analytics watches started or ended (``redress.alert.raised.v1`` /
     ``redress.alert.cleared.v1``), e.g. a supplier above its defect threshold for a month;
@@ -248,6 +262,7 @@ EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     CASE_DECISION_RECORDED: CaseDecisionRecordedV1,
     CASE_REMEDY_CHANGED: CaseRemedyChangedV1,
     CASE_SATISFACTION_RECORDED: CaseSatisfactionRecordedV1,
+    CASE_COMMITMENT_MISSED: CaseCommitmentMissedV1,
     ALERT_RAISED: AlertV1,
     ALERT_CLEARED: AlertV1,
     NOTIFICATION_SENT: NotificationOutcomeV1,
