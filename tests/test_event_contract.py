@@ -161,6 +161,16 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "would_continue": True,
         "occurred_at": "2026-03-20T10:00:00Z",
     },
+    "redress.case.assigned.v1": {
+        "case_id": CASE_ID,
+        "reference": "RDR-2026-000123",
+        "team": "billing",
+        "assignee": "billing-lead",
+        "escalated": True,
+        "reason": "Refund above agent authority",
+        "priority": "high",
+        "occurred_at": "2026-03-04T11:00:00Z",
+    },
     "redress.case.commitment_missed.v1": {
         "case_id": CASE_ID,
         "reference": "RDR-2026-000123",

@@ -8,7 +8,16 @@ from fastapi import FastAPI
 from redress_shared.clock import Clock
 from redress_shared.runtime import ServiceRuntime, create_app
 
-from case_service import capa_api, commitments, consumers, outcomes_api, sla, sla_api, tables
+from case_service import (
+    capa_api,
+    commitments,
+    consumers,
+    outcomes_api,
+    routing_api,
+    sla,
+    sla_api,
+    tables,
+)
 from case_service.api import SCOPES, router
 from case_service.config import CaseSettings
 
@@ -39,11 +48,12 @@ def build_app(settings: CaseSettings | None = None, clock: Clock | None = None) 
             "history. Opens a case for each `redress.complaint.received.v1` and publishes "
             "`redress.case.opened.v1`."
         ),
-        routers=[router, outcomes_api.router, sla_api.router, capa_api.router],
+        routers=[router, outcomes_api.router, sla_api.router, capa_api.router, routing_api.router],
         scopes=[
             *SCOPES,
             sla_api.SLA_WRITE_SCOPE,
             outcomes_api.APPROVE_SCOPE,
             capa_api.CAPA_WRITE_SCOPE,
+            routing_api.ROUTING_WRITE_SCOPE,
         ],
     )

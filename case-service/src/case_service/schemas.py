@@ -110,6 +110,8 @@ class CaseRead(BaseModel):
     merged_into: uuid.UUID | None = None
     supplier: str | None = None
     product: str | None = None
+    team: str | None = None
+    assignee: str | None = None
     sla: SlaDue
     clocks: list[ClockRead] | None = Field(
         default=None, description="Every SLA clock; on single-case reads only."
@@ -208,6 +210,8 @@ class CaseFilter(BaseModel):
     category: str | None = None
     channel: str | None = None
     customer_key: str | None = None
+    team: str | None = None
+    assignee: str | None = None
     sla_state: SlaState | None = Field(
         default=None, description="ok: no clock warned or breached; warning; breached."
     )

@@ -43,6 +43,7 @@ from case_service.models import (
     clocks_after,
     open_case,
 )
+from case_service.routing import RoutingRule, route
 from case_service.schemas import CaseFilter, SlaState
 
 EVENT_SOURCE = "/redress/case-service"
@@ -97,7 +98,26 @@ async def open_case_for_complaint(
         opened_at=now,
         policies=policies,
     )
-    await _remember_customer(session, complaint, now)
+    tier = await _remember_customer(session, complaint, now)
+    rules = [
+        RoutingRule(r.team, r.category, r.product, r.language, r.channel, r.tier)
+        for r in (
+            await session.execute(
+                select(tables.routing_rules).order_by(tables.routing_rules.c.position)
+            )
+        ).all()
+    ]
+    product = (complaint.product.sku or complaint.product.name) if complaint.product else None
+    team, rule_position = route(
+        rules,
+        {
+            "category": case.category,
+            "product": product,
+            "language": case.language,
+            "channel": case.channel,
+            "tier": tier,
+        },
+    )
     await session.execute(
         tables.cases.insert().values(
             id=case.id,
@@ -113,9 +133,8 @@ async def open_case_for_complaint(
             received_at=case.received_at,
             opened_at=case.opened_at,
             supplier=complaint.supplier,
-            product=(complaint.product.sku or complaint.product.name)
-            if complaint.product
-            else None,
+            product=product,
+            team=team,
             updated_at=now,
             acknowledge_by=case.due.acknowledge_by,
             first_response_by=case.due.first_response_by,
@@ -125,8 +144,16 @@ async def open_case_for_complaint(
     )
     await sla.insert_clocks(session, case.id, policies[case.priority].calendar.name, case.clocks)
     opened = case_opened_event(case, complaint)
+    routed = {"team": team, "routing_rule": "default" if rule_position is None else rule_position}
     await append_history(
-        session, case.id, now, SYSTEM_ACTOR, "opened", None, case.snapshot(), opened.id
+        session,
+        case.id,
+        now,
+        SYSTEM_ACTOR,
+        "opened",
+        None,
+        {**case.snapshot(), **routed},
+        opened.id,
     )
     await add_to_outbox(session, tables.platform, CASES_TOPIC, opened)
     log.info(
@@ -136,7 +163,7 @@ async def open_case_for_complaint(
 
 async def _remember_customer(
     session: AsyncSession, complaint: ComplaintReceivedV1, now: datetime
-) -> None:
+) -> str:
     customers = tables.customers
     contact = complaint.customer
     statement = insert(customers).values(
@@ -163,6 +190,9 @@ async def _remember_customer(
                 "last_complaint_at": excluded.last_complaint_at,
             },
         )
+    )
+    return await session.scalar(
+        select(customers.c.tier).where(customers.c.customer_key == contact.customer_key)
     )
 
 
@@ -459,6 +489,8 @@ async def list_cases(
         "category": filters.category,
         "channel": filters.channel,
         "customer_key": filters.customer_key,
+        "team": filters.team,
+        "assignee": filters.assignee,
     }
     for column, value in equal.items():
         if value is not None:

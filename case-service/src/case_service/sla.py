@@ -224,11 +224,20 @@ async def fire_due_timers(
                     fired += 1
             await save_clocks(session, case.id, clocks)
             if priority.value != case.priority:
+                # A breach escalates: one priority up, and to the team lead's desk.
+                lead = await session.scalar(
+                    select(tables.teams.c.lead).where(
+                        tables.teams.c.name == (case.team or "general")
+                    )
+                )
                 await session.execute(
                     tables.cases.update()
                     .where(tables.cases.c.id == case.id)
                     .values(
-                        priority=priority.value, version=tables.cases.c.version + 1, updated_at=now
+                        priority=priority.value,
+                        assignee=lead or case.assignee,
+                        version=tables.cases.c.version + 1,
+                        updated_at=now,
                     )
                 )
     if fired:

@@ -81,6 +81,8 @@ cases = Table(
     Column("opened_at", DateTime(timezone=True), nullable=False),
     Column("supplier", Text),
     Column("product", Text),
+    Column("team", Text),
+    Column("assignee", Text),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("acknowledge_by", DateTime(timezone=True), nullable=False),
     Column("first_response_by", DateTime(timezone=True), nullable=False),
@@ -224,4 +226,23 @@ commitments = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("settled_at", DateTime(timezone=True)),
     Index("ix_commitments_open_due", "due_at", postgresql_where=text("status = 'open'")),
+)
+
+teams = Table(
+    "teams",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("lead", Text, nullable=False, comment="who gets escalations and breached cases"),
+)
+
+routing_rules = Table(
+    "routing_rules",
+    metadata,
+    Column("position", Integer, primary_key=True),
+    Column("team", Text, ForeignKey(teams.c.name), nullable=False),
+    Column("category", Text),
+    Column("product", Text),
+    Column("language", Text),
+    Column("channel", Text),
+    Column("tier", Text),
 )

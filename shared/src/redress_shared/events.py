@@ -31,6 +31,7 @@ CASE_DECISION_RECORDED = "redress.case.decision_recorded.v1"
 CASE_REMEDY_CHANGED = "redress.case.remedy_changed.v1"
 CASE_SATISFACTION_RECORDED = "redress.case.satisfaction_recorded.v1"
 CASE_COMMITMENT_MISSED = "redress.case.commitment_missed.v1"
+CASE_ASSIGNED = "redress.case.assigned.v1"
 ALERT_RAISED = "redress.alert.raised.v1"
 ALERT_CLEARED = "redress.alert.cleared.v1"
 NOTIFICATION_SENT = "redress.notification.sent.v1"
@@ -222,6 +223,19 @@ class CaseCommitmentMissedV1(_Payload):
     priority_after: str
 
 
+class CaseAssignedV1(_Payload):
+    """A case was routed, reassigned or escalated (``redress.case.assigned.v1``)."""
+
+    case_id: uuid.UUID
+    reference: str
+    team: str
+    assignee: str | None = None
+    escalated: bool = False
+    reason: str | None = Field(default=None, description="Why it moved (required to escalate).")
+    priority: str
+    occurred_at: datetime
+
+
 class AlertV1(_Payload):
     """A condition analytics watches started or ended (``redress.alert.raised.v1`` /
     ``redress.alert.cleared.v1``), e.g. a supplier above its defect threshold for a month;
@@ -263,6 +277,7 @@ EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     CASE_REMEDY_CHANGED: CaseRemedyChangedV1,
     CASE_SATISFACTION_RECORDED: CaseSatisfactionRecordedV1,
     CASE_COMMITMENT_MISSED: CaseCommitmentMissedV1,
+    CASE_ASSIGNED: CaseAssignedV1,
     ALERT_RAISED: AlertV1,
     ALERT_CLEARED: AlertV1,
     NOTIFICATION_SENT: NotificationOutcomeV1,
