@@ -33,10 +33,12 @@ def _complaint_event(
     category: str = "product_defect",
     received_at: datetime | None = None,
     supplier: str | None = None,
+    customer_key: str | None = None,
+    priority_hint: str | None = None,
 ):
     complaint_id = uuid.uuid4()
     customer = CustomerContact(
-        customer_key=str(uuid.uuid4()), email="ana@example.com", language="ro"
+        customer_key=customer_key or str(uuid.uuid4()), email="ana@example.com", language="ro"
     )
     # Now, so no SLA deadline of a test case passes while the suite runs.
     received_at = received_at or datetime.now(UTC)
@@ -50,6 +52,7 @@ def _complaint_event(
         body="Nu mai merge.",
         category=category,
         supplier=supplier,
+        priority_hint=priority_hint,
     )
     return new_event(
         source="/test",
@@ -74,8 +77,10 @@ def open_case(cases_client, infra):
         category: str = "product_defect",
         received_at: datetime | None = None,
         supplier: str | None = None,
+        customer_key: str | None = None,
+        priority_hint: str | None = None,
     ) -> dict:
-        event = _complaint_event(category, received_at, supplier)
+        event = _complaint_event(category, received_at, supplier, customer_key, priority_hint)
         await produce(infra.kafka_bootstrap_servers, COMPLAINTS_TOPIC, event)
 
         async def opened():

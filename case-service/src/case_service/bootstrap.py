@@ -12,6 +12,7 @@ from case_service import (
     capa_api,
     commitments,
     consumers,
+    customers_api,
     outcomes_api,
     routing_api,
     sla,
@@ -48,7 +49,14 @@ def build_app(settings: CaseSettings | None = None, clock: Clock | None = None) 
             "history. Opens a case for each `redress.complaint.received.v1` and publishes "
             "`redress.case.opened.v1`."
         ),
-        routers=[router, outcomes_api.router, sla_api.router, capa_api.router, routing_api.router],
+        routers=[
+            router,
+            outcomes_api.router,
+            sla_api.router,
+            capa_api.router,
+            routing_api.router,
+            customers_api.router,
+        ],
         scopes=[
             *SCOPES,
             sla_api.SLA_WRITE_SCOPE,

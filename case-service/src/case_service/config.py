@@ -20,6 +20,10 @@ class CaseSettings(ServiceSettings):
     remedy_approval_threshold: Decimal = Field(
         default=Decimal("100"), ge=0, description="Remedies worth more need a team lead's approval."
     )
+    frequent_complainer_threshold: int = Field(
+        default=3, ge=1, description="Complaints in the window that flag a frequent complainer."
+    )
+    frequent_complainer_window_days: int = Field(default=90, ge=1)
     reopen_window_days: int = Field(
         default=14, ge=0, description="How long after closing a case may be reopened."
     )

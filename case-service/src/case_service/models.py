@@ -38,13 +38,25 @@ URGENT_CATEGORIES = frozenset({"outage", "safety"})
 HIGH_CATEGORIES = frozenset({"legal", "legal_threat", "billing_error", "data_protection"})
 
 
-def triage_priority(category: str | None) -> Priority:
-    """First priority of a new case, from its category."""
+PRIORITY_ORDER = (Priority.LOW, Priority.NORMAL, Priority.HIGH, Priority.URGENT)
+VIP_TIER = "vip"
+
+
+def triage_priority(
+    category: str | None, hint: str | None = None, tier: str | None = None
+) -> Priority:
+    """First priority of a new case: the most urgent of what its category says, intake's hint
+    (an outage or a legal threat in the text) and the customer's tier (VIPs are high at least)."""
+    candidates = [Priority.NORMAL]
     if category in URGENT_CATEGORIES:
-        return Priority.URGENT
-    if category in HIGH_CATEGORIES:
-        return Priority.HIGH
-    return Priority.NORMAL
+        candidates.append(Priority.URGENT)
+    elif category in HIGH_CATEGORIES:
+        candidates.append(Priority.HIGH)
+    if hint in (Priority.HIGH.value, Priority.URGENT.value):
+        candidates.append(Priority(hint))
+    if tier == VIP_TIER:
+        candidates.append(Priority.HIGH)
+    return max(candidates, key=PRIORITY_ORDER.index)
 
 
 # Written complaints have a statutory deadline; a phone call does not.
@@ -141,13 +153,15 @@ def open_case(
     received_at: datetime,
     opened_at: datetime,
     policies: dict[Priority, SlaPolicy],
+    priority_hint: str | None = None,
+    tier: str | None = None,
 ) -> Case:
     """Open a case for a new complaint: triage it and start its SLA clocks.
 
     The clocks start when the complaint was received, not when the case was opened: the
     customer has been waiting since then.
     """
-    priority = triage_priority(category)
+    priority = triage_priority(category, priority_hint, tier)
     policy = policies[priority]
     clocks = policy.start_clocks(received_at, channel)
     return Case(
@@ -337,5 +351,4 @@ def clocks_after(
 
 def escalated(priority: Priority) -> Priority:
     """One step more urgent (a breach escalates)."""
-    order = [Priority.LOW, Priority.NORMAL, Priority.HIGH, Priority.URGENT]
-    return order[min(order.index(priority) + 1, len(order) - 1)]
+    return PRIORITY_ORDER[min(PRIORITY_ORDER.index(priority) + 1, len(PRIORITY_ORDER) - 1)]

@@ -86,6 +86,7 @@ async def open_case_for_complaint(
         return
     now = clock.now()
     policies = await load_sla_policies(session)
+    tier = await _remember_customer(session, complaint, now)
     case = open_case(
         complaint_id=complaint.complaint_id,
         reference=complaint.reference,
@@ -97,8 +98,9 @@ async def open_case_for_complaint(
         received_at=complaint.received_at,
         opened_at=now,
         policies=policies,
+        priority_hint=complaint.priority_hint,
+        tier=tier,
     )
-    tier = await _remember_customer(session, complaint, now)
     rules = [
         RoutingRule(r.team, r.category, r.product, r.language, r.channel, r.tier)
         for r in (
