@@ -15,7 +15,7 @@ from redress_shared.events import (
     dead_letter_topic,
     new_event,
 )
-from redress_stack.testing import eventually, produce
+from redress_stack.testing import assert_problem, eventually, produce
 
 
 def received(at: datetime, category: str, supplier: str = "Voltix"):
@@ -92,13 +92,8 @@ async def test_daily_trend_by_category_is_exact_despite_duplicates(analytics_cli
 
 
 async def test_bad_trend_queries_are_problems(analytics_client):
-    def problem(response, status, slug):
-        assert response.status_code == status, response.text
-        assert response.headers["content-type"] == "application/problem+json"
-        assert response.json()["type"] == f"urn:redress:problem:{slug}"
-
     get = analytics_client.get
-    problem(
+    assert_problem(
         await get(
             "/v1/analytics/trends",
             params={"from": "2026-02-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"},
@@ -106,10 +101,10 @@ async def test_bad_trend_queries_are_problems(analytics_client):
         422,
         "invalid-range",
     )
-    problem(
+    assert_problem(
         await get("/v1/analytics/trends", params={"group_by": "shoe_size"}), 422, "validation-error"
     )
-    problem(
+    assert_problem(
         await get(
             "/v1/analytics/trends",
             params={"bucket": "hour", "from": "2016-01-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"},
@@ -117,7 +112,7 @@ async def test_bad_trend_queries_are_problems(analytics_client):
         422,
         "invalid-range",
     )
-    problem(
+    assert_problem(
         await get("/v1/analytics/trends", params={"tz": "Mars/Olympus"}), 422, "unknown-time-zone"
     )
 

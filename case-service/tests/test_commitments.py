@@ -9,27 +9,22 @@ from datetime import UTC, datetime, timedelta
 from case_service import commitments
 from redress_shared.clock import FixedClock
 from redress_shared.events import CASE_COMMITMENT_MISSED
+from redress_stack.testing import assert_problem
 from sqlalchemy import select
-
-
-def problem(response, status: int, slug: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.json()["type"] == f"urn:redress:problem:{slug}"
-    return response.json()
 
 
 async def test_commitments_are_kept_or_cancelled_and_bad_ones_refused(cases_client, open_case):
     case = await open_case()
     base = f"/v1/cases/{case['id']}/commitments"
     soon = (datetime.now(UTC) + timedelta(hours=3)).isoformat()
-    problem(
+    assert_problem(
         await cases_client.post(
             base, json={"description": "call", "due_at": "2020-01-01T10:00:00Z"}
         ),
         422,
         "invalid-commitment",
     )
-    problem(
+    assert_problem(
         await cases_client.post(
             base, json={"description": "call", "due_at": "2099-01-01T10:00:00"}
         ),
@@ -42,7 +37,9 @@ async def test_commitments_are_kept_or_cancelled_and_bad_ones_refused(cases_clie
     assert made.status_code == 201, made.text
     url = f"{base}/{made.json()['id']}/actions"
     assert (await cases_client.post(url, json={"action": "keep"})).json()["status"] == "kept"
-    problem(await cases_client.post(url, json={"action": "cancel"}), 409, "commitment-settled")
+    assert_problem(
+        await cases_client.post(url, json={"action": "cancel"}), 409, "commitment-settled"
+    )
     history = [
         e["action"] for e in (await cases_client.get(f"/v1/cases/{case['id']}/events")).json()
     ]
@@ -77,7 +74,7 @@ async def test_a_missed_commitment_escalates_once(cases_client, open_case):
         ).all()
     assert len(events) == 1
     assert events[0].event["data"]["commitment_id"] == made.json()["id"]
-    problem(
+    assert_problem(
         await cases_client.post(
             f"/v1/cases/{case['id']}/commitments/{uuid.uuid4()}/actions", json={"action": "keep"}
         ),

@@ -6,18 +6,12 @@ import uuid
 from datetime import UTC, date, datetime
 
 from redress_shared.events import ALERT_RAISED, ALERTS_TOPIC, AlertV1, new_event
-from redress_stack.testing import eventually, produce
-
-
-def problem(response, status: int, slug: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.json()["type"] == f"urn:redress:problem:{slug}"
-    return response.json()
+from redress_stack.testing import assert_problem, eventually, produce
 
 
 async def test_a_corrective_action_is_worked_and_closed_with_its_effect(cases_client, open_case):
     case = await open_case()
-    problem(
+    assert_problem(
         await cases_client.post(
             "/v1/corrective-actions", json={"title": "x", "case_ids": [str(uuid.uuid4())]}
         ),
@@ -33,7 +27,7 @@ async def test_a_corrective_action_is_worked_and_closed_with_its_effect(cases_cl
     assert action["status"] == "open" and action["case_ids"] == [case["id"]]
     url = f"/v1/corrective-actions/{action['id']}"
 
-    refused = problem(
+    refused = assert_problem(
         await cases_client.patch(url, json={"status": "done"}), 409, "illegal-capa-change"
     )
     assert "effect" in refused["detail"]
@@ -44,9 +38,13 @@ async def test_a_corrective_action_is_worked_and_closed_with_its_effect(cases_cl
         await cases_client.patch(url, json={"status": "done", "effect": "No repeat in 30 days."})
     ).json()
     assert done["status"] == "done" and done["closed_at"] is not None
-    problem(await cases_client.patch(url, json={"status": "open"}), 409, "illegal-capa-change")
-    problem(await cases_client.patch(url, json={"colour": "red"}), 422, "validation-error")
-    problem(await cases_client.get(f"/v1/corrective-actions/{uuid.uuid4()}"), 404, "not-found")
+    assert_problem(
+        await cases_client.patch(url, json={"status": "open"}), 409, "illegal-capa-change"
+    )
+    assert_problem(await cases_client.patch(url, json={"colour": "red"}), 422, "validation-error")
+    assert_problem(
+        await cases_client.get(f"/v1/corrective-actions/{uuid.uuid4()}"), 404, "not-found"
+    )
 
 
 async def test_an_alert_opens_one_corrective_action_linked_to_the_suppliers_cases(

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from case_service.models import Action, CaseState, CaseStatus, IllegalTransition
 from redress_shared.events import CASE_STATUS_CHANGED
+from redress_stack.testing import assert_problem
 from sqlalchemy import select
 
 
@@ -32,14 +33,6 @@ async def status_events(client, case_id: str) -> list[dict]:
             .order_by(outbox.c.id)
         )
         return [row.event["data"] for row in rows]
-
-
-def assert_problem(response, status: int, slug: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body = response.json()
-    assert body["type"] == f"urn:redress:problem:{slug}"
-    return body
 
 
 async def test_a_case_walks_through_its_lifecycle_with_history_and_events(cases_client, open_case):

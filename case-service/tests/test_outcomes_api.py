@@ -8,6 +8,7 @@ from redress_shared.events import (
     CASE_RESPONSE_ADDED,
     CASE_SATISFACTION_RECORDED,
 )
+from redress_stack.testing import assert_problem
 from sqlalchemy import select
 
 
@@ -19,12 +20,6 @@ async def events_of(client, case_id: str) -> list[tuple[str, dict]]:
             select(outbox.c.event).where(outbox.c.message_key == case_id).order_by(outbox.c.id)
         )
         return [(row.event["type"], row.event["data"]) for row in rows]
-
-
-def problem(response, status: int, slug: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.json()["type"] == f"urn:redress:problem:{slug}"
-    return response.json()
 
 
 async def test_a_response_meets_the_first_response_clock_and_is_published(cases_client, open_case):
@@ -56,7 +51,7 @@ async def test_a_response_meets_the_first_response_clock_and_is_published(cases_
     assert [p["message"] for p in published] == ["A new charger ships today."]
     outcomes = (await cases_client.get(f"{base}/outcomes")).json()
     assert [m["kind"] for m in outcomes["messages"]] == ["note", "response"]
-    problem(
+    assert_problem(
         await cases_client.post(f"{base}/messages", json={"kind": "response", "body": ""}),
         422,
         "validation-error",
@@ -66,7 +61,7 @@ async def test_a_response_meets_the_first_response_clock_and_is_published(cases_
 async def test_decisions_follow_the_rules_and_revisions_are_kept(cases_client, open_case):
     case = await open_case()
     base = f"/v1/cases/{case['id']}"
-    refused = problem(
+    refused = assert_problem(
         await cases_client.put(
             f"{base}/decision", json={"validity": "unjustified", "explanation": "Misuse."}
         ),
@@ -114,14 +109,14 @@ async def test_decisions_follow_the_rules_and_revisions_are_kept(cases_client, o
 async def test_remedies_above_the_threshold_wait_for_a_team_lead(cases_client, open_case):
     case = await open_case()
     base = f"/v1/cases/{case['id']}"
-    problem(
+    assert_problem(
         await cases_client.post(
             f"{base}/remedies", json={"remedy_type": "refund", "amount": "-5", "currency": "EUR"}
         ),
         422,
         "validation-error",
     )
-    problem(
+    assert_problem(
         await cases_client.post(f"{base}/remedies", json={"remedy_type": "refund", "amount": "5"}),
         422,
         "validation-error",
@@ -160,8 +155,10 @@ async def test_remedies_above_the_threshold_wait_for_a_team_lead(cases_client, o
     denied = await cases_client.post(
         act, json={"action": "approve"}, headers={"Authorization": f"Bearer {agent_key}"}
     )
-    assert problem(denied, 403, "forbidden")["required_scope"] == "remedies:approve"
-    problem(await cases_client.post(act, json={"action": "accept"}), 409, "illegal-remedy-action")
+    assert assert_problem(denied, 403, "forbidden")["required_scope"] == "remedies:approve"
+    assert_problem(
+        await cases_client.post(act, json={"action": "accept"}), 409, "illegal-remedy-action"
+    )
     approved = await cases_client.post(
         act, json={"action": "approve"}, headers={"Authorization": f"Bearer {lead_key}"}
     )
@@ -186,7 +183,7 @@ async def test_satisfaction_coefficient_and_bad_surveys(cases_client, open_case)
     case = await open_case()
     base = f"/v1/cases/{case['id']}/satisfaction"
     eleven = {"criteria": [{"name": "speed", "score": 11, "weight": 100}]}
-    problem(await cases_client.post(base, json=eleven), 422, "validation-error")
+    assert_problem(await cases_client.post(base, json=eleven), 422, "validation-error")
     lopsided = {
         "criteria": [
             {"name": "speed", "score": 5, "weight": 60},
@@ -195,7 +192,9 @@ async def test_satisfaction_coefficient_and_bad_surveys(cases_client, open_case)
     }
     assert (
         "add up to 100"
-        in problem(await cases_client.post(base, json=lopsided), 422, "invalid-outcome")["detail"]
+        in assert_problem(await cases_client.post(base, json=lopsided), 422, "invalid-outcome")[
+            "detail"
+        ]
     )
     survey = {
         "criteria": [
@@ -210,7 +209,7 @@ async def test_satisfaction_coefficient_and_bad_surveys(cases_client, open_case)
     assert recorded.status_code == 201, recorded.text
     assert recorded.json()["coefficient"] == "7.60"
     assert recorded.json()["needs_action"] is True
-    problem(await cases_client.post(base, json=survey), 409, "conflict")
+    assert_problem(await cases_client.post(base, json=survey), 409, "conflict")
     (published,) = [
         d
         for kind, d in await events_of(cases_client, case["id"])

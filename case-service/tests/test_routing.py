@@ -7,12 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from case_service import sla
 from redress_shared.clock import FixedClock
-
-
-def problem(response, status: int, slug: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.json()["type"] == f"urn:redress:problem:{slug}"
-    return response.json()
+from redress_stack.testing import assert_problem
 
 
 async def test_rules_route_new_cases_and_moves_are_explained(cases_client, open_case):
@@ -20,7 +15,7 @@ async def test_rules_route_new_cases_and_moves_are_explained(cases_client, open_
     assert (
         await cases_client.put("/v1/teams/billing", json={"lead": "billing-lead"})
     ).status_code == 200
-    problem(
+    assert_problem(
         await cases_client.put("/v1/routing-rules", json=[{"team": "nobody"}]), 422, "unknown-team"
     )
     rules = [{"team": "billing", "category": category}]
@@ -37,9 +32,11 @@ async def test_rules_route_new_cases_and_moves_are_explained(cases_client, open_
     url = f"/v1/cases/{routed['id']}/assignment"
     assigned = await cases_client.post(url, json={"assignee": "agent-ion"})
     assert assigned.json()["assignee"] == "agent-ion"
-    problem(await cases_client.post(url, json={"assignee": "agent-maria"}), 422, "reason-required")
-    problem(await cases_client.post(url, json={"escalate": True}), 422, "reason-required")
-    problem(
+    assert_problem(
+        await cases_client.post(url, json={"assignee": "agent-maria"}), 422, "reason-required"
+    )
+    assert_problem(await cases_client.post(url, json={"escalate": True}), 422, "reason-required")
+    assert_problem(
         await cases_client.post(url, json={"team": "nowhere", "reason": "x"}), 422, "unknown-team"
     )
     escalation = await cases_client.post(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from redress_stack.testing import assert_problem
+
 OFFICE = {
     "time_zone": "Europe/Bucharest",
     "hours": {day: [["09:00", "17:00"]] for day in ("mon", "tue", "wed", "thu", "fri")},
@@ -12,31 +14,25 @@ OFFICE = {
 }
 
 
-def problem(response, status: int, slug: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.json()["type"] == f"urn:redress:problem:{slug}"
-    return response.json()
-
-
 async def test_bad_calendars_and_policies_are_refused(cases_client):
     overlapping = {**OFFICE, "hours": {"mon": [["09:00", "13:00"], ["12:00", "17:00"]]}}
-    body = problem(
+    body = assert_problem(
         await cases_client.put("/v1/calendars/overlap", json=overlapping), 422, "invalid-calendar"
     )
     assert "overlap" in body["detail"]
-    problem(
+    assert_problem(
         await cases_client.put("/v1/calendars/zone", json={**OFFICE, "time_zone": "Mars/Base"}),
         422,
         "invalid-calendar",
     )
-    problem(
+    assert_problem(
         await cases_client.put(
             "/v1/calendars/hours", json={**OFFICE, "hours": {"mon": [["9am", "5pm"]]}}
         ),
         422,
         "validation-error",
     )
-    problem(
+    assert_problem(
         await cases_client.put("/v1/calendars/Bad%20Name", json=OFFICE), 422, "validation-error"
     )
     listed = {c["name"] for c in (await cases_client.get("/v1/calendars")).json()}
@@ -49,10 +45,10 @@ async def test_bad_calendars_and_policies_are_refused(cases_client):
         "resolve_within_minutes": 600,
         "calendar": "no-such-calendar",
     }
-    problem(
+    assert_problem(
         await cases_client.put("/v1/sla-policies/low-office", json=policy), 422, "unknown-calendar"
     )
-    problem(
+    assert_problem(
         await cases_client.put(
             "/v1/sla-policies/low-office", json={**policy, "calendar": "24x7", "warning_share": 1.5}
         ),
@@ -60,7 +56,7 @@ async def test_bad_calendars_and_policies_are_refused(cases_client):
         "validation-error",
     )
     # 'normal' is already covered by normal-default.
-    problem(
+    assert_problem(
         await cases_client.put(
             "/v1/sla-policies/another-normal",
             json={**policy, "calendar": "24x7", "priority": "normal"},

@@ -4,7 +4,7 @@ import pytest
 from intake_service import MIGRATIONS_DIR, tables
 from intake_service.bootstrap import build_app
 from intake_service.config import IntakeSettings
-from redress_stack.testing import running_app, service_settings
+from redress_stack.testing import assert_problem, running_app, service_settings
 from sqlalchemy import func, select
 
 
@@ -57,16 +57,7 @@ class IntakeProbe:
                 )
             ).scalar_one()
 
-    @staticmethod
-    def problem(response, status: int, slug: str) -> dict:
-        """Assert ``response`` is the problem+json ``slug`` with ``status``; return its body."""
-        assert response.status_code == status, response.text
-        assert response.headers["content-type"] == "application/problem+json"
-        problem = response.json()
-        assert problem["type"] == f"urn:redress:problem:{slug}"
-        assert problem["status"] == status
-        assert problem["title"]
-        return problem
+    problem = staticmethod(assert_problem)
 
 
 @pytest.fixture

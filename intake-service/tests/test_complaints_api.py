@@ -9,6 +9,7 @@ import uuid
 
 from intake_service import tables
 from redress_shared.events import COMPLAINT_RECEIVED, COMPLAINTS_TOPIC
+from redress_stack.testing import assert_problem
 from sqlalchemy import func, select
 
 
@@ -114,16 +115,6 @@ async def test_same_external_id_is_one_complaint(intake):
     second = await intake.post("/v1/complaints", json=complaint(external_id=external))
     assert (first.status_code, second.status_code) == (202, 200)
     assert first.json()["complaint_id"] == second.json()["complaint_id"]
-
-
-def assert_problem(response, status: int, slug: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    problem = response.json()
-    assert problem["type"] == f"urn:redress:problem:{slug}"
-    assert problem["status"] == status
-    assert problem["title"]
-    return problem
 
 
 async def test_bad_input_gets_problem_details_and_writes_nothing(intake):
