@@ -17,13 +17,7 @@ from case_service.history import append_history
 from case_service.models import Priority, escalated
 from case_service.routing import DEFAULT_TEAM
 from case_service.service import EVENT_SOURCE, lock_case, touch_case
-
-
-async def team_lead(session: AsyncSession, team: str | None) -> str | None:
-    """The lead of ``team`` (or of the default team)."""
-    return await session.scalar(
-        select(tables.teams.c.lead).where(tables.teams.c.name == (team or DEFAULT_TEAM))
-    )
+from case_service.teams import team_lead
 
 
 async def assign(

@@ -8,16 +8,16 @@ from datetime import date
 
 import structlog
 from redress_shared.clock import Clock
+from redress_shared.db import SessionFactory
 from redress_shared.errors import NotFound, Problem
 from redress_shared.events import AlertV1, EventEnvelope
 from sqlalchemy import Row, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from case_service import tables
 from case_service.capa import CapaStatus, InvalidCapaChange, check_capa_change
 
-Sessions = async_sessionmaker[AsyncSession]
 log = structlog.get_logger(__name__)
 
 
@@ -38,7 +38,7 @@ async def _link(session: AsyncSession, action_id: uuid.UUID, case_ids: list[uuid
 
 
 async def create_action(
-    sessions: Sessions,
+    sessions: SessionFactory,
     clock: Clock,
     *,
     title: str,
@@ -123,7 +123,7 @@ async def action_from_alert(session: AsyncSession, clock: Clock, event: EventEnv
 
 
 async def update_action(
-    sessions: Sessions,
+    sessions: SessionFactory,
     clock: Clock,
     action_id: uuid.UUID,
     *,
@@ -156,7 +156,7 @@ async def update_action(
         await _link(session, action_id, add_case_ids)
 
 
-async def get_action(sessions: Sessions, action_id: uuid.UUID) -> tuple[Row, list[uuid.UUID]]:
+async def get_action(sessions: SessionFactory, action_id: uuid.UUID) -> tuple[Row, list[uuid.UUID]]:
     """One corrective action and its linked case ids."""
     async with sessions() as session:
         row = (
@@ -173,7 +173,9 @@ async def get_action(sessions: Sessions, action_id: uuid.UUID) -> tuple[Row, lis
     return row, case_ids
 
 
-async def list_actions(sessions: Sessions, status: str | None, supplier: str | None) -> list[Row]:
+async def list_actions(
+    sessions: SessionFactory, status: str | None, supplier: str | None
+) -> list[Row]:
     """Corrective actions, newest first."""
     actions = tables.corrective_actions
     query = select(actions).order_by(actions.c.created_at.desc(), actions.c.id)

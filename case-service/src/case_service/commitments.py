@@ -8,6 +8,7 @@ from datetime import datetime
 
 import structlog
 from redress_shared.clock import Clock
+from redress_shared.db import SessionFactory
 from redress_shared.errors import NotFound, Problem
 from redress_shared.events import (
     CASE_COMMITMENT_MISSED,
@@ -17,20 +18,18 @@ from redress_shared.events import (
 )
 from redress_shared.outbox import add_to_outbox
 from sqlalchemy import Row, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from case_service import tables
 from case_service.history import append_history
 from case_service.models import Priority, escalated
 from case_service.service import EVENT_SOURCE, lock_case, touch_case
 
-Sessions = async_sessionmaker[AsyncSession]
 SETTLE_ACTIONS = {"keep": "kept", "cancel": "cancelled"}
 log = structlog.get_logger(__name__)
 
 
 async def make_commitment(
-    sessions: Sessions,
+    sessions: SessionFactory,
     clock: Clock,
     *,
     case_id: uuid.UUID,
@@ -80,7 +79,7 @@ async def make_commitment(
 
 
 async def settle_commitment(
-    sessions: Sessions,
+    sessions: SessionFactory,
     clock: Clock,
     *,
     case_id: uuid.UUID,
@@ -128,7 +127,7 @@ async def settle_commitment(
         ).one()
 
 
-async def fire_missed_commitments(sessions: Sessions, clock: Clock, limit: int = 100) -> int:
+async def fire_missed_commitments(sessions: SessionFactory, clock: Clock, limit: int = 100) -> int:
     """Mark every open commitment past its deadline as missed, once, and escalate its case.
     Case rows are locked with SKIP LOCKED, so replicas share the work without doubling it."""
     now = clock.now()

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from redress_shared.clock import Clock
+from redress_shared.db import SessionFactory
 from redress_shared.errors import NotFound, Problem
 from redress_shared.events import (
     CASE_DECISION_RECORDED,
@@ -27,7 +28,7 @@ from redress_shared.events import (
 from redress_shared.outbox import add_to_outbox
 from sqlalchemy import Row, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from case_service import sla, tables
 from case_service.clocks import ClockName
@@ -47,8 +48,6 @@ from case_service.outcomes import (
 )
 from case_service.service import EVENT_SOURCE, lock_case, touch_case
 
-Sessions = async_sessionmaker[AsyncSession]
-
 
 def _invalid(exc: InvalidOutcome) -> Problem:
     return Problem(422, "invalid-outcome", "The request breaks a complaint-handling rule", str(exc))
@@ -66,7 +65,7 @@ def _event(event_type: str, case: Row, payload, now: datetime) -> EventEnvelope:
 
 
 async def add_message(
-    sessions: Sessions,
+    sessions: SessionFactory,
     clock: Clock,
     *,
     case_id: uuid.UUID,
@@ -127,7 +126,7 @@ async def add_message(
 
 
 async def record_decision(
-    sessions: Sessions,
+    sessions: SessionFactory,
     clock: Clock,
     *,
     case_id: uuid.UUID,
@@ -206,7 +205,7 @@ async def record_decision(
 
 
 async def propose_remedy(
-    sessions: Sessions,
+    sessions: SessionFactory,
     clock: Clock,
     *,
     case_id: uuid.UUID,
@@ -246,7 +245,7 @@ async def propose_remedy(
 
 
 async def act_on_remedy(
-    sessions: Sessions,
+    sessions: SessionFactory,
     clock: Clock,
     *,
     case_id: uuid.UUID,
@@ -325,7 +324,7 @@ async def _remedy_changed(
 
 
 async def record_satisfaction(
-    sessions: Sessions,
+    sessions: SessionFactory,
     clock: Clock,
     *,
     case_id: uuid.UUID,
@@ -389,7 +388,7 @@ async def record_satisfaction(
         return (await session.execute(select(surveys).where(surveys.c.case_id == case_id))).one()
 
 
-async def case_outcomes(sessions: Sessions, case_id: uuid.UUID) -> dict:
+async def case_outcomes(sessions: SessionFactory, case_id: uuid.UUID) -> dict:
     """Messages, decision, remedies and survey of a case (404 if the case is unknown)."""
     async with sessions() as session:
         if (

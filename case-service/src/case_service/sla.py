@@ -28,6 +28,7 @@ from case_service.calendars import BusinessCalendar, WorkingInterval
 from case_service.clocks import ClockName, ClockState, SlaClock
 from case_service.history import append_history
 from case_service.models import DueTimes, Priority, escalated
+from case_service.teams import team_lead
 
 log = structlog.get_logger(__name__)
 EVENT_SOURCE = "/redress/case-service"
@@ -225,11 +226,7 @@ async def fire_due_timers(
             await save_clocks(session, case.id, clocks)
             if priority.value != case.priority:
                 # A breach escalates: one priority up, and to the team lead's desk.
-                lead = await session.scalar(
-                    select(tables.teams.c.lead).where(
-                        tables.teams.c.name == (case.team or "general")
-                    )
-                )
+                lead = await team_lead(session, case.team)
                 await session.execute(
                     tables.cases.update()
                     .where(tables.cases.c.id == case.id)

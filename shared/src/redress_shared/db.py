@@ -43,7 +43,11 @@ def create_engine(settings: ServiceSettings) -> AsyncEngine:
     )
 
 
-def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+SessionFactory = async_sessionmaker[AsyncSession]
+"""What use cases take to open their own transaction."""
+
+
+def create_session_factory(engine: AsyncEngine) -> SessionFactory:
     """Sessions that keep loaded objects usable after commit."""
     return async_sessionmaker(engine, expire_on_commit=False)
 
