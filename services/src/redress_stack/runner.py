@@ -204,7 +204,6 @@ class Stack:
                 "REDRESS_DATABASE_URL": self.database_url,
                 "REDRESS_KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
                 "REDRESS_ADMIN_API_KEY": self.admin_key,
-                "REDRESS_DATA_DIR": str(self.data_dir / spec.name),
                 "REDRESS_SMTP_HOST": self.smtp[0],
                 "REDRESS_SMTP_PORT": str(self.smtp[1]),
                 # One SMTP listener per stack: further intake replicas serve HTTP only.

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -41,7 +39,6 @@ class ServiceSettings(BaseSettings):
     api_key_cache_seconds: float = Field(
         default=10.0, description="How long a verified API key is trusted without a lookup."
     )
-    data_dir: Path = Path("data")
     log_level: str = "INFO"
     max_request_bytes: int = Field(
         default=1_048_576, description="Largest accepted request body in bytes (413 above)."
