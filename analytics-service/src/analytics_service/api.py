@@ -18,7 +18,7 @@ from redress_shared.errors import Problem, ProblemDetail
 from redress_shared.runtime import RuntimeDep
 
 from analytics_service import alerts, service
-from analytics_service.models import Bucket, Dimension, InvalidRange
+from analytics_service.models import Bucket, Dimension, InvalidRange, above_threshold
 from analytics_service.schemas import TrendPoint, TrendRead
 
 READ_SCOPE = "analytics:read"
@@ -222,8 +222,10 @@ async def supplier_defects(
             manufacturing=row.manufacturing,
             supplier_component_threshold=settings.supplier_component_threshold,
             manufacturing_threshold=settings.manufacturing_threshold,
-            above_threshold=row.supplier_component > settings.supplier_component_threshold
-            or row.manufacturing > settings.manufacturing_threshold,
+            above_threshold=above_threshold(
+                row.supplier_component, settings.supplier_component_threshold
+            )
+            or above_threshold(row.manufacturing, settings.manufacturing_threshold),
         )
         for row in rows
     ]

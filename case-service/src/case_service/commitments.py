@@ -40,6 +40,8 @@ async def make_commitment(
 ) -> Row:
     """Record a promise to the customer with its deadline."""
     now = clock.now()
+    if due_at.tzinfo is None:
+        raise Problem(422, "invalid-commitment", "due_at needs a time zone offset")
     if due_at <= now:
         raise Problem(422, "invalid-commitment", "A commitment's deadline must be in the future")
     commitment_id = uuid.uuid4()

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Response, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from redress_shared.auth import AUTH_RESPONSES, Principal, require_scope
 from redress_shared.errors import Problem, ProblemDetail
 from redress_shared.runtime import RuntimeDep
@@ -141,6 +141,12 @@ class RemedyCreate(BaseModel):
     method: str | None = Field(default=None, max_length=200)
     due_date: date | None = None
     description: str | None = Field(default=None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _amount_has_currency(self) -> RemedyCreate:
+        if (self.amount is None) != (self.currency is None):
+            raise ValueError("amount and currency go together")
+        return self
 
 
 class RemedyRead(RemedyCreate):
@@ -345,10 +351,6 @@ async def propose_remedy(
     agent: CaseWriter,
     if_match: IfMatch = None,
 ) -> RemedyRead:
-    if (remedy.amount is None) != (remedy.currency is None):
-        raise Problem(
-            422, "validation-error", "The request is not valid", "amount and currency go together"
-        )
     row = await outcomes_service.propose_remedy(
         runtime.session_factory,
         runtime.clock,
@@ -485,8 +487,6 @@ async def make_commitment(
     agent: CaseWriter,
     if_match: IfMatch = None,
 ) -> CommitmentRead:
-    if commitment.due_at.tzinfo is None:
-        raise Problem(422, "invalid-commitment", "due_at needs a time zone offset")
     row = await commitments.make_commitment(
         runtime.session_factory,
         runtime.clock,
