@@ -57,6 +57,11 @@ class CustomerContact(_Payload):
     email: str | None = None
     phone: str | None = Field(default=None, description="E.164")
     language: str | None = Field(default=None, description="BCP 47 language tag, e.g. 'ro'")
+    preferred_channel: Literal["email", "sms", "chat", "social"] | None = Field(
+        default=None,
+        description="Where the customer wants to hear from us; the notification service "
+        "falls back to another contact point when this one is missing or fails.",
+    )
 
 
 class ProductRef(_Payload):
