@@ -109,7 +109,10 @@ class ComplaintAccepted(BaseModel):
 
     complaint_id: uuid.UUID
     reference: str = Field(examples=["RDR-2026-000123"])
-    status: Literal["accepted", "duplicate"]
+    status: Literal["accepted", "duplicate", "attached"] = Field(
+        description="`attached`: an e-mail answering a registered complaint, added to it as "
+        "the customer's message (no new complaint)."
+    )
     received_at: datetime
 
 
@@ -405,7 +408,10 @@ class SubmissionAnswer(BaseModel):
     )
 
     submission_id: uuid.UUID
-    status: Literal["accepted", "duplicate", "quarantined", "ignored"]
+    status: Literal["accepted", "duplicate", "attached", "quarantined", "ignored"] = Field(
+        description="`attached`: a reply to a registered complaint, added to it as the "
+        "customer's message; `quarantined`: kept, waiting for a fix and a replay."
+    )
     complaint_id: uuid.UUID | None = None
     reference: str | None = None
     received_at: datetime
