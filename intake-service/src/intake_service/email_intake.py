@@ -54,6 +54,8 @@ class IntakeSmtpHandler:
             log.exception("email_not_stored", peer=str(session.peer))
             return "451 4.3.0 Temporary failure, please retry"
         log.info("email_received", status=answer.status, submission=str(answer.submission_id))
+        if answer.status == "attached":
+            return f"250 2.0.0 Added to {answer.reference} (attached)"
         if answer.reference:
             return f"250 2.0.0 Accepted as {answer.reference}"
         if answer.status == "quarantined":
