@@ -128,6 +128,10 @@ async def test_a_reply_with_the_reference_in_the_subject_is_a_customer_message(i
 
     (stored,) = await customer_messages(intake, complaint["complaint_id"])
     assert stored.body == REPLY_RO  # the quoted acknowledgement is not the customer's words
+    listed = (await intake.get(f"/v1/complaints/{complaint['complaint_id']}/messages")).json()
+    assert [(m["id"], m["body"], m["matched_by"]) for m in listed] == [
+        (str(stored.id), REPLY_RO, "reference")
+    ]
     assert stored.language == "ro"
     assert stored.matched_by == "reference"
     assert stored.sender["email"] == sender  # lower-cased
@@ -161,7 +165,8 @@ async def test_a_reply_is_recognised_by_in_reply_to_and_by_the_references_chain(
     original_id = make_msgid(domain="example.com")
     complaint = await register(intake, new_address(), message_id=original_id)
 
-    # A colleague on copy answers the original mail, without any reference in the subject.
+    # A colleague on copy answers the original mail, without any reference in the subject,
+    # with a photo.
     first = mail(
         new_address("colleague"),
         "Re: Încărcător stricat",
@@ -169,9 +174,17 @@ async def test_a_reply_is_recognised_by_in_reply_to_and_by_the_references_chain(
         in_reply_to=original_id,
         references=original_id,
     )
+    photo = os.urandom(3000)
+    first.add_attachment(photo, maintype="image", subtype="jpeg", filename="charger.jpg")
     answer = await post_email(intake, first)
     assert answer.json()["status"] == "attached", answer.text
     assert answer.json()["complaint_id"] == complaint["complaint_id"]
+    (listed,) = (await intake.get(f"/v1/complaints/{complaint['complaint_id']}/messages")).json()
+    (attachment,) = listed["context"]["attachments"]
+    download = await intake.get(
+        f"/v1/complaints/{complaint['complaint_id']}/attachments/{attachment['id']}"
+    )
+    assert (download.status_code, download.content) == (200, photo)
 
     # A later answer in the thread names only the previous reply (and the chain).
     second = mail(
@@ -219,6 +232,7 @@ async def test_an_unknown_or_someone_elses_reference_opens_a_new_complaint(intak
     assert answer.json()["complaint_id"] != complaint["complaint_id"]
     assert await probe.count(tables.complaints) == before + 2
     assert await customer_messages(intake, complaint["complaint_id"]) == []
+    probe.problem(await intake.get(f"/v1/complaints/{uuid.uuid4()}/messages"), 404, "not-found")
 
 
 # Repeats by content ----------------------------------------------------------------------------
@@ -244,6 +258,21 @@ async def test_the_same_mail_delivered_twice_with_new_message_ids_is_one_complai
         intake, mail(new_address("twice"), "Parcel", "My parcel never arrived, order 7.")
     )
     assert other.status_code == 202
+
+
+async def test_concurrent_deliveries_of_the_same_text_make_one_complaint(intake, probe):
+    sender = new_address("burst")
+    before = await probe.count(tables.complaints)
+    answers = await asyncio.gather(
+        *(
+            post_email(intake, mail(sender, "Outage", "No electricity in our street since 6am."))
+            for _ in range(6)
+        )
+    )
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [200] * 5 + [202], [a.text for a in answers]
+    assert len({answer.json()["complaint_id"] for answer in answers}) == 1
+    assert await probe.count(tables.complaints) == before + 1
 
 
 # Forwarded mail ------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from intake_service.schemas import (
     ComplaintAccepted,
     ComplaintCreate,
     ComplaintRead,
+    CustomerMessageRead,
     PhoneCallCreate,
     QuarantinePage,
     ReplayRequest,
@@ -105,6 +106,24 @@ async def read_complaint(
     if row is None:
         raise NotFound("complaint", complaint_id)
     return ComplaintRead.model_validate(row, from_attributes=True)
+
+
+@router.get(
+    "/{complaint_id}/messages",
+    summary="List the customer's later messages about a complaint",
+    description=(
+        "Replies attached to the complaint (recognised by its reference in the subject or "
+        "by In-Reply-To/References), oldest first, each with how it was recognised."
+    ),
+    responses={404: {"model": ProblemDetail, "description": "No such complaint"}},
+)
+async def list_customer_messages(
+    complaint_id: uuid.UUID, runtime: RuntimeDep, _: ComplaintReader
+) -> list[CustomerMessageRead]:
+    rows = await service.customer_messages(runtime.session_factory, complaint_id)
+    if rows is None:
+        raise NotFound("complaint", complaint_id)
+    return [CustomerMessageRead.model_validate(row) for row in rows]
 
 
 @router.get(

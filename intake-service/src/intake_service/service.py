@@ -604,6 +604,26 @@ async def get_complaint(session_factory: async_sessionmaker[AsyncSession], compl
         ).first()
 
 
+async def customer_messages(
+    session_factory: async_sessionmaker[AsyncSession], complaint_id: uuid.UUID
+):  # noqa: ANN201
+    """The customer messages attached to a complaint, oldest first; None if no complaint."""
+    messages = tables.complaint_messages
+    async with session_factory() as session:
+        known = await session.scalar(
+            select(tables.complaints.c.id).where(tables.complaints.c.id == complaint_id)
+        )
+        if known is None:
+            return None
+        return (
+            await session.execute(
+                select(messages)
+                .where(messages.c.complaint_id == complaint_id)
+                .order_by(messages.c.received_at, messages.c.id)
+            )
+        ).all()
+
+
 async def get_attachment(
     session_factory: async_sessionmaker[AsyncSession],
     complaint_id: uuid.UUID,
