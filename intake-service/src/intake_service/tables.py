@@ -42,7 +42,7 @@ raw_submissions = Table(
         "status",
         Text,
         nullable=False,
-        comment="received | accepted | duplicate | quarantined | ignored",
+        comment="received | accepted | duplicate | attached | quarantined | ignored",
     ),
     Column("error", Text, comment="why normalisation failed (quarantined) or was skipped"),
     Column("corrected_payload", LargeBinary, comment="an operator's fix, used on replay"),
