@@ -11,7 +11,12 @@ from sqlalchemy import func, select
 @pytest.fixture(scope="session")
 def intake_settings(infra) -> IntakeSettings:
     return service_settings(
-        infra, IntakeSettings, MIGRATIONS_DIR, intake_smtp_port=0, max_request_bytes=64 * 1024
+        infra,
+        IntakeSettings,
+        MIGRATIONS_DIR,
+        intake_smtp_port=0,
+        max_request_bytes=64 * 1024,
+        intake_max_attachment_bytes=32 * 1024,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import random
 import uuid
 
 import pytest
@@ -13,7 +14,9 @@ import pytest
 def phone_call(**overrides) -> dict:
     call = {
         "call_id": f"call-{uuid.uuid4()}",
-        "caller_number": "+371 2000 0000",
+        # A caller of its own per call: the same caller saying the same within the
+        # duplicate window is one complaint (content fingerprint).
+        "caller_number": f"+371 2{random.randrange(10**6, 10**7)}",
         "called_line": "+371 6700 0000",
         "started_at": "2026-11-23T08:14:00Z",
         "duration_seconds": 312,
@@ -89,7 +92,7 @@ async def test_a_phone_call_is_registered_with_e164_numbers_and_its_record(intak
     stored = await read(intake, response)
     assert stored["channel"] == "phone"
     assert stored["channel_message_id"] == call["call_id"]
-    assert stored["customer"]["phone"] == "+37120000000"
+    assert stored["customer"]["phone"] == call["caller_number"].replace(" ", "")
     assert stored["customer"]["language"] == "lv"
     assert stored["body"] == call["transcript"]
     assert stored["language"] == "lv"
@@ -133,6 +136,36 @@ async def test_the_same_call_posted_by_two_systems_is_one_complaint(intake):
     )
     assert sorted([first.status_code, second.status_code]) == [200, 202]
     assert first.json()["complaint_id"] == second.json()["complaint_id"]
+
+
+async def test_the_same_call_posted_by_two_systems_with_their_own_call_ids_is_one(intake, probe):
+    # The telephony platform and the CRM each post the call, each under its own id.
+    call = phone_call()
+    from_crm = {**call, "call_id": f"crm-{uuid.uuid4()}", "agent": "crm-sync"}
+    first = await intake.post("/v1/intake/phone", json=call)
+    before = await probe.counts()
+    second = await intake.post("/v1/intake/phone", json=from_crm)
+    assert (first.status_code, second.status_code) == (202, 200), second.text
+    assert second.json()["status"] == "duplicate"
+    assert second.json()["complaint_id"] == first.json()["complaint_id"]
+    assert await probe.counts() == before  # no complaint, no event, no raw row of its own
+
+    # Another text from the same caller is another complaint; spacing and case are not.
+    other = await intake.post(
+        "/v1/intake/phone",
+        json={**call, "call_id": f"call-{uuid.uuid4()}", "transcript": "Rēķins ir nepareizs."},
+    )
+    assert other.status_code == 202
+    shouted = await intake.post(
+        "/v1/intake/phone",
+        json={
+            **call,
+            "call_id": f"call-{uuid.uuid4()}",
+            "transcript": "  " + call["transcript"].upper().replace(" ", "  \n"),
+        },
+    )
+    assert shouted.status_code == 200
+    assert shouted.json()["complaint_id"] == first.json()["complaint_id"]
 
 
 async def test_a_chat_keeps_the_customers_words_in_order_and_the_agent_as_context(intake):

@@ -6,6 +6,7 @@ from redress_shared.clock import Clock
 from redress_shared.events import (
     ALERT_RAISED,
     ALERTS_TOPIC,
+    COMPLAINT_MESSAGE_RECEIVED,
     COMPLAINT_RECEIVED,
     COMPLAINTS_TOPIC,
     NOTIFICATION_FAILED,
@@ -14,7 +15,7 @@ from redress_shared.events import (
 )
 from redress_shared.kafka import EventHandler
 
-from case_service import capa_service, service
+from case_service import capa_service, customer_messages, service
 
 GROUP_ID = "case-service.complaints"
 TOPICS = (COMPLAINTS_TOPIC, NOTIFICATIONS_TOPIC, ALERTS_TOPIC)
@@ -26,6 +27,9 @@ def handlers(clock: Clock) -> dict[str, EventHandler]:
     async def on_complaint(session, event):  # noqa: ANN001, ANN202
         await service.open_case_for_complaint(session, clock, event)
 
+    async def on_customer_message(session, event):  # noqa: ANN001, ANN202
+        await customer_messages.record_customer_message(session, clock, event)
+
     async def on_notification(session, event):  # noqa: ANN001, ANN202
         await service.record_notification_outcome(session, clock, event)
 
@@ -34,6 +38,7 @@ def handlers(clock: Clock) -> dict[str, EventHandler]:
 
     return {
         COMPLAINT_RECEIVED: on_complaint,
+        COMPLAINT_MESSAGE_RECEIVED: on_customer_message,
         NOTIFICATION_SENT: on_notification,
         NOTIFICATION_FAILED: on_notification,
         ALERT_RAISED: on_alert,

@@ -61,6 +61,10 @@ class MessageRead(MessageCreate):
         },
     )
 
+    kind: Literal["note", "response", "customer"] = Field(  # type: ignore[assignment]
+        description="`customer`: the customer's own message (a reply by e-mail), "
+        "recorded from intake's `complaint.message_received` event."
+    )
     id: uuid.UUID
     case_id: uuid.UUID
     author: str

@@ -25,7 +25,7 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
     runtime = ServiceRuntime.build(settings, tables.platform, clock)
     runtime.add_background("language-models", _load_language_models)
     if settings.intake_smtp_port:
-        handler = IntakeSmtpHandler(runtime.session_factory, runtime.clock)
+        handler = IntakeSmtpHandler(runtime.session_factory, runtime.clock, settings.policy())
         runtime.add_background(
             "smtp-listener",
             lambda: run_smtp_listener(

@@ -3,8 +3,11 @@
 What it handles: multipart/alternative (the plain part preferred), HTML-only mail (turned
 into readable text with ``html2text``), RFC 2047 encoded headers and any charset Python's
 codecs know (koi8-r, iso-8859-x, windows-125x, ...), attachments (name, type, size and
-sha256 recorded in the context; the bytes stay in the stored raw message, so they are kept
-as durably as the message itself, up to the SMTP/HTTP size limits).
+sha256 recorded in the context; the bytes travel on the draft to be stored apart),
+forwarded mail (a ``message/rfc822`` part, or an inline "Forwarded message" / "Original
+Message" block found with ``quotequail``: the original sender is the customer, the
+forwarder is kept in the context) and replies (In-Reply-To / References kept for matching,
+the new words without the quoted history in ``reply_text``).
 
 What is not a complaint: automatic mail (RFC 3834 ``Auto-Submitted`` other than ``no``,
 ``Precedence: auto_reply/bulk/junk``, ``X-Autoreply``) and delivery/disposition reports
@@ -16,8 +19,8 @@ message for a fix and a replay.
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from email import policy
 from email.header import decode_header, make_header
 from email.message import EmailMessage
@@ -25,8 +28,15 @@ from email.parser import BytesParser
 from email.utils import parseaddr
 
 import html2text
+import quotequail
 
-from intake_service.models import ComplaintDraft, InvalidComplaint, build_customer, require_text
+from intake_service.models import (
+    AttachmentFile,
+    ComplaintDraft,
+    InvalidComplaint,
+    build_customer,
+    require_text,
+)
 
 
 @dataclass(frozen=True)
@@ -76,21 +86,14 @@ def html_to_text(html: str) -> str:
     return converter.handle(html).strip()
 
 
-def _attachments(message: EmailMessage) -> list[dict]:
+def _attachments(message: EmailMessage) -> list[AttachmentFile]:
     found = []
     for part in message.iter_attachments():
         payload = part.get_payload(decode=True)
         if not isinstance(payload, bytes):
-            # message/rfc822 (a forwarded message): record it by its bytes.
+            # message/rfc822 (a forwarded message): kept by its bytes.
             payload = part.as_bytes()
-        found.append(
-            {
-                "filename": part.get_filename(),
-                "content_type": part.get_content_type(),
-                "size": len(payload),
-                "sha256": hashlib.sha256(payload).hexdigest(),
-            }
-        )
+        found.append(AttachmentFile(part.get_filename(), part.get_content_type(), payload))
     return found
 
 
@@ -112,6 +115,87 @@ def _comment_name(message: EmailMessage) -> str:
         return name.strip()
 
 
+def message_ids(value: str | None) -> list[str]:
+    """The ``<id>`` tokens of an In-Reply-To or References header."""
+    return [f"<{token}>" for token in _MESSAGE_ID.findall(value or "")]
+
+
+_MESSAGE_ID = re.compile(r"<([^<>\s]+)>")
+_FORWARD_PREFIX = re.compile(r"^\s*((fwd?|tr|wg|pd|fw)\s*:\s*)+", re.IGNORECASE)
+
+
+def _sender(message: EmailMessage, header: str = "From") -> tuple[str, str | None]:
+    try:
+        from_header = message[header]
+        senders = from_header.addresses if from_header else ()
+    except Exception as exc:
+        raise InvalidComplaint(header, f"unreadable sender: {exc}") from exc
+    if not senders or not senders[0].addr_spec or "@" not in senders[0].addr_spec:
+        raise InvalidComplaint(header, "the message has no sender address")
+    sender = senders[0]
+    # Old-style "addr (Full Name)" carries the name in a comment, which the header registry
+    # drops; parseaddr still reads it.
+    return sender.addr_spec, sender.display_name or _comment_name(message) or None
+
+
+def _body(message: EmailMessage) -> tuple[str, bool]:
+    body_part = message.get_body(preferencelist=("plain", "html"))
+    if body_part is None:
+        raise InvalidComplaint("body", "no text or HTML part")
+    html_only = body_part.get_content_type() == "text/html"
+    text = _text_of(body_part)
+    return (html_to_text(text) if html_only else text).strip(), html_only
+
+
+def _forwarded_part(message: EmailMessage) -> EmailMessage | None:
+    """The enclosed original of a forwarded message (a ``message/rfc822`` part), if any."""
+    if message.get_content_type() == "message/rfc822":
+        enclosed = message.get_payload()
+        inner = enclosed[0] if isinstance(enclosed, list) and enclosed else None
+    else:
+        inner = next(
+            (
+                part.get_payload()[0]
+                for part in message.iter_attachments()
+                if part.get_content_type() == "message/rfc822" and part.get_payload()
+            ),
+            None,
+        )
+    if isinstance(inner, EmailMessage) and inner.get("From"):
+        return inner
+    return None
+
+
+def _forwarder(address: str, name: str | None, note: str, how: str) -> dict:
+    forwarded_by = {"email": address.lower(), "name": name, "how": how}
+    if note.strip():
+        forwarded_by["note"] = note.strip()
+    return forwarded_by
+
+
+def _unwrap_inline_forward(body: str) -> dict | None:
+    """An inline forwarded block ("---------- Forwarded message ---------", "-----Original
+    Message-----", ...) whose header names a sender address, as quotequail reads it."""
+    unwrapped = quotequail.unwrap(body)
+    if not unwrapped or unwrapped.get("type") != "forward":
+        return None
+    address = parseaddr(str(unwrapped.get("from") or ""))[1]
+    if "@" not in address or not str(unwrapped.get("text") or "").strip():
+        return None
+    return unwrapped
+
+
+def _reply_text(body: str) -> str | None:
+    """The new words on top of a reply, without the quoted history; None if not a reply."""
+    unwrapped = quotequail.unwrap(body)
+    if unwrapped and unwrapped.get("type") == "reply":
+        top = str(unwrapped.get("text_top") or "").strip()
+        return top or None
+    lines = [line for line in body.splitlines() if not line.lstrip().startswith(">")]
+    kept = "\n".join(lines).strip()
+    return kept if kept and kept != body.strip() else None
+
+
 def parse_email(raw: bytes) -> ComplaintDraft | NotAComplaint:
     """Normalise a raw e-mail into a complaint draft (not yet enriched), or tell why it is
     not a complaint; raise InvalidComplaint when it cannot be normalised."""
@@ -122,42 +206,84 @@ def parse_email(raw: bytes) -> ComplaintDraft | NotAComplaint:
     reason = automatic_reason(message)
     if reason:
         return NotAComplaint(reason)
-    try:
-        from_header = message["From"]
-        senders = from_header.addresses if from_header else ()
-    except Exception as exc:
-        raise InvalidComplaint("From", f"unreadable sender: {exc}") from exc
-    if not senders or not senders[0].addr_spec or "@" not in senders[0].addr_spec:
-        raise InvalidComplaint("From", "the message has no sender address")
-    sender = senders[0]
-    # Old-style "addr (Full Name)" carries the name in a comment, which the header registry
-    # drops; parseaddr still reads it.
-    name = sender.display_name or _comment_name(message) or None
-    body_part = message.get_body(preferencelist=("plain", "html"))
-    if body_part is None:
-        raise InvalidComplaint("body", "no text or HTML part")
-    html_only = body_part.get_content_type() == "text/html"
-    text = _text_of(body_part)
-    body = require_text(html_to_text(text) if html_only else text, "body")
+    enclosed = _forwarded_part(message)
+    if enclosed is not None:
+        return _forwarded_draft(message, enclosed)
+    address, name = _sender(message)
+    body, html_only = _body(message)
+    body = require_text(body, "body")
+    subject = _header(message, "Subject")
+    forwarded_by = None
+    inline = _unwrap_inline_forward(body)
+    if inline is not None:
+        forwarded_by = _forwarder(address, name, str(inline.get("text_top") or ""), "inline")
+        name, address = parseaddr(str(inline["from"]))
+        body = require_text(str(inline["text"]), "body")
+        subject = str(inline.get("subject") or "").strip() or _unforwarded(subject)
+    attachments = _attachments(message)
+    replies_to = tuple(
+        dict.fromkeys(
+            message_ids(_header(message, "In-Reply-To"))
+            + list(reversed(message_ids(_header(message, "References"))))
+        )
+    )
     context = {
         "message_id": _header(message, "Message-ID"),
         "date": _header(message, "Date"),
         "to": _header(message, "To"),
         "in_reply_to": _header(message, "In-Reply-To"),
+        "references": list(replies_to),
         "html_only": html_only,
-        "attachments": _attachments(message),
+        "attachments": [attachment.document() for attachment in attachments],
         "defects": sorted({type(d).__name__ for d in message.defects}),
+        "forwarded_by": forwarded_by,
     }
     return ComplaintDraft(
         channel="email",
-        customer=build_customer(
-            name=name,
-            email=sender.addr_spec,
-            phone=None,
-            language=None,
-        ),
+        customer=build_customer(name=name or None, email=address, phone=None, language=None),
         body=body,
-        subject=_header(message, "Subject"),
+        subject=subject,
         channel_message_id=context["message_id"],
         context={k: v for k, v in context.items() if v not in (None, [], False)},
+        attachments=tuple(attachments),
+        replies_to=replies_to if forwarded_by is None else (),
+        reply_text=_reply_text(body) if forwarded_by is None else None,
+    )
+
+
+def _unforwarded(subject: str | None) -> str | None:
+    """The subject without "Fwd:"-style prefixes."""
+    if subject is None:
+        return None
+    return _FORWARD_PREFIX.sub("", subject).strip() or None
+
+
+def _forwarded_draft(outer: EmailMessage, inner: EmailMessage) -> ComplaintDraft:
+    """A message forwarded as an attachment: the enclosed original is the complaint."""
+    forwarder_address, forwarder_name = _sender(outer)
+    try:
+        note = _body(outer)[0]
+    except InvalidComplaint:
+        note = ""  # forwarded without a word of its own
+    inner_draft = parse_email(inner.as_bytes())
+    if isinstance(inner_draft, NotAComplaint):
+        raise InvalidComplaint("message/rfc822", f"the forwarded message is {inner_draft.reason}")
+    context = dict(inner_draft.context or {})
+    context["forwarded_by"] = _forwarder(forwarder_address, forwarder_name, note, "attachment")
+    context["forwarding_message_id"] = _header(outer, "Message-ID")
+    # The forwarding mail's own attachments (besides the enclosed original) are kept too.
+    extra = [a for a in _attachments(outer) if a.content_type != "message/rfc822"]
+    attachments = (*inner_draft.attachments, *extra)
+    if extra:
+        context["attachments"] = [attachment.document() for attachment in attachments]
+    return replace(
+        inner_draft,
+        subject=inner_draft.subject or _unforwarded(_header(outer, "Subject")),
+        # The forwarding mail's Message-ID is the channel id: another forward of the same
+        # original is another delivery, caught by the content fingerprint instead.
+        channel_message_id=_header(outer, "Message-ID") or inner_draft.channel_message_id,
+        context=context,
+        attachments=attachments,
+        replies_to=(),
+        reply_text=None,
     )

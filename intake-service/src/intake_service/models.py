@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -111,6 +114,74 @@ class Customer:
 
 
 @dataclass(frozen=True)
+class AttachmentFile:
+    """One attachment's bytes as they arrived, with what the customer called it."""
+
+    filename: str | None
+    content_type: str
+    content: bytes
+
+    @property
+    def size(self) -> int:
+        """Size in bytes."""
+        return len(self.content)
+
+    @property
+    def sha256(self) -> str:
+        """Hex SHA-256 of the content: its identity in storage (equal bytes stored once)."""
+        return hashlib.sha256(self.content).hexdigest()
+
+    def document(self) -> dict:
+        """What the complaint's context records about the attachment."""
+        return {
+            "filename": self.filename,
+            "content_type": self.content_type,
+            "size": self.size,
+            "sha256": self.sha256,
+        }
+
+
+class AttachmentTooLarge(ValueError):
+    """An attachment exceeds the per-attachment size limit."""
+
+    def __init__(self, filename: str | None, size: int, limit: int) -> None:
+        super().__init__(
+            f"attachment {filename or '(unnamed)'} is {size} bytes; the limit is {limit} bytes"
+        )
+        self.filename = filename
+        self.size = size
+        self.limit = limit
+
+
+def check_attachment_sizes(attachments: tuple[AttachmentFile, ...], limit: int) -> None:
+    """Raise AttachmentTooLarge for the first attachment larger than ``limit`` bytes."""
+    for attachment in attachments:
+        if attachment.size > limit:
+            raise AttachmentTooLarge(attachment.filename, attachment.size, limit)
+
+
+# The reference quoted to the customer (see ``format_reference``), e.g. in "Re: ... [RDR-...]".
+REFERENCE_PATTERN = re.compile(r"\bRDR-\d{4}-\d{6}\b", re.IGNORECASE)
+
+
+def references_in(text: str | None) -> list[str]:
+    """Complaint references quoted in ``text``, upper-cased, in order of appearance."""
+    return [match.group(0).upper() for match in REFERENCE_PATTERN.finditer(text or "")]
+
+
+def content_fingerprint(customer_key: str, body: str) -> str:
+    """Hash of who complained and what they wrote, blind to case, spacing and Unicode form.
+
+    Two submissions with the same fingerprint shortly after each other are one complaint
+    delivered twice (the same e-mail re-sent with a new Message-ID, one call posted by two
+    systems with their own call ids).
+    """
+    text = unicodedata.normalize("NFKC", body).casefold()
+    text = " ".join(text.split())
+    return hashlib.sha256(f"{customer_key}\n{text}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
 class ComplaintDraft:
     """A normalised complaint before registration gives it an id, a reference and a time."""
 
@@ -133,6 +204,21 @@ class ComplaintDraft:
     classification: dict | None = field(
         default=None, metadata={"doc": "why the category/priority/references were chosen"}
     )
+    attachments: tuple[AttachmentFile, ...] = field(
+        default=(), metadata={"doc": "attachment bytes, stored apart, deduplicated by sha256"}
+    )
+    replies_to: tuple[str, ...] = field(
+        default=(), metadata={"doc": "Message-IDs from In-Reply-To and References (e-mail)"}
+    )
+    reply_text: str | None = field(
+        default=None, metadata={"doc": "the new words of a reply, quoted history removed"}
+    )
+    reply_language: str | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """The content fingerprint (see :func:`content_fingerprint`)."""
+        return content_fingerprint(self.customer.key, self.body)
 
     def register(self, complaint_id: uuid.UUID, number: int, received_at: datetime) -> Complaint:
         """The registered complaint, with its human reference derived from ``number``."""

@@ -35,6 +35,8 @@ def enrich(draft: ComplaintDraft, extra_text: str | None = None) -> ComplaintDra
         order_ref=draft.order_ref or extract_order_ref(text),
         product=product,
         classification=classification.document(),
+        # A reply's quoted history is ours (often another language): its own words decide.
+        reply_language=detect_language(draft.reply_text) if draft.reply_text else None,
     )
 
 

@@ -109,7 +109,10 @@ class ComplaintAccepted(BaseModel):
 
     complaint_id: uuid.UUID
     reference: str = Field(examples=["RDR-2026-000123"])
-    status: Literal["accepted", "duplicate"]
+    status: Literal["accepted", "duplicate", "attached"] = Field(
+        description="`attached`: an e-mail answering a registered complaint, added to it as "
+        "the customer's message (no new complaint)."
+    )
     received_at: datetime
 
 
@@ -162,6 +165,43 @@ class ComplaintRead(BaseModel):
     reputation_sensitive: bool = False
     context: dict | None = None
     classification: dict | None = None
+
+
+class CustomerMessageRead(BaseModel):
+    """A customer's later message about a registered complaint (a reply by e-mail)."""
+
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "5b0e6f1c-2d3a-4b5c-8d9e-0f1a2b3c4d5e",
+                    "complaint_id": "0e2218b9-8e5e-48c2-a7b8-e10e1bd730d5",
+                    "channel": "email",
+                    "channel_message_id": "<reply-1@example.com>",
+                    "received_at": "2026-11-24T08:12:00Z",
+                    "sender": {"name": "Ana Pop", "email": "ana@example.com"},
+                    "subject": "Re: Am primit reclamația dumneavoastră [RDR-2026-000123]",
+                    "body": "Numărul comenzii este SO-1042.",
+                    "language": "ro",
+                    "matched_by": "reference",
+                    "context": {"in_reply_to": "<ack-1@redress.example>"},
+                }
+            ]
+        },
+    )
+
+    id: uuid.UUID
+    complaint_id: uuid.UUID
+    channel: str
+    channel_message_id: str | None
+    received_at: datetime
+    sender: dict
+    subject: str | None
+    body: str = Field(description="The new words, quoted history removed.")
+    language: str | None
+    matched_by: Literal["reference", "in_reply_to", "references"]
+    context: dict | None = None
 
 
 # Channels --------------------------------------------------------------------------------
@@ -405,7 +445,10 @@ class SubmissionAnswer(BaseModel):
     )
 
     submission_id: uuid.UUID
-    status: Literal["accepted", "duplicate", "quarantined", "ignored"]
+    status: Literal["accepted", "duplicate", "attached", "quarantined", "ignored"] = Field(
+        description="`attached`: a reply to a registered complaint, added to it as the "
+        "customer's message; `quarantined`: kept, waiting for a fix and a replay."
+    )
     complaint_id: uuid.UUID | None = None
     reference: str | None = None
     received_at: datetime

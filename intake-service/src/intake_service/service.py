@@ -4,6 +4,7 @@ normalised complaint and the ``complaint.received`` event in the outbox together
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import uuid
@@ -16,8 +17,10 @@ from redress_shared.auth import Principal
 from redress_shared.clock import Clock
 from redress_shared.errors import NotFound, Problem
 from redress_shared.events import (
+    COMPLAINT_MESSAGE_RECEIVED,
     COMPLAINT_RECEIVED,
     COMPLAINTS_TOPIC,
+    ComplaintMessageReceivedV1,
     ComplaintReceivedV1,
     CustomerContact,
     ProductRef,
@@ -30,14 +33,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from intake_service import tables
-from intake_service.email_parsing import NotAComplaint, parse_email
+from intake_service.config import IntakePolicy
+from intake_service.email_parsing import NotAComplaint, message_ids, parse_email
 from intake_service.models import (
+    AttachmentFile,
     Complaint,
     ComplaintDraft,
     InvalidComplaint,
     SocialIdentity,
     build_customer,
+    check_attachment_sizes,
     normalise_phone,
+    references_in,
     require_text,
 )
 from intake_service.normalise import enrich
@@ -55,6 +62,7 @@ from intake_service.schemas import (
 
 EVENT_SOURCE = "/redress/intake-service"
 log = structlog.get_logger(__name__)
+DEFAULT_POLICY = IntakePolicy()
 
 
 @dataclass(frozen=True)
@@ -89,18 +97,25 @@ async def register_complaint(
     raw: RawSubmission,
     idempotency: IdempotencyClaim | None = None,
     stored_raw_id: uuid.UUID | None = None,
+    policy: IntakePolicy = DEFAULT_POLICY,
 ) -> tuple[ComplaintAccepted, bool]:
     """Register ``draft`` unless it repeats an earlier submission.
 
     Returns the answer and whether a new complaint was created. A repeat is recognised by
-    the client's ``Idempotency-Key`` or by the channel-native id (``channel_message_id``).
+    the client's ``Idempotency-Key``, by the channel-native id (``channel_message_id``) or
+    by the content fingerprint (same customer, same text) within ``policy.duplicate_window``.
+    An e-mail that answers a registered complaint (its reference in the subject, or a
+    Message-ID of the complaint's thread in In-Reply-To/References) is attached to that
+    complaint as a customer message instead (status ``attached``).
     ``stored_raw_id`` names a raw submission committed earlier (e-mail, replay); otherwise
     the raw submission is stored in this transaction.
     """
     for _attempt in range(3):
         try:
             async with session_factory() as session, session.begin():
-                return await _register_in(session, clock, draft, raw, idempotency, stored_raw_id)
+                return await _register_in(
+                    session, clock, draft, raw, idempotency, stored_raw_id, policy
+                )
         except IntegrityError:
             # A concurrent submission of the same channel id won the race; the next
             # attempt finds it as the earlier one.
@@ -117,15 +132,258 @@ async def _register_in(
     raw: RawSubmission,
     idempotency: IdempotencyClaim | None,
     stored_raw_id: uuid.UUID | None,
+    policy: IntakePolicy,
 ) -> tuple[ComplaintAccepted, bool]:
     complaint_id = uuid.uuid4()
+    # One customer's submissions take turns (a transaction-scoped advisory lock on the
+    # customer key), so two deliveries of the same text cannot both pass the fingerprint
+    # check; different customers do not wait for each other.
+    await session.execute(
+        select(func.pg_advisory_xact_lock(func.hashtextextended(draft.customer.key, 0)))
+    )
     earlier = await _find_earlier(session, complaint_id, draft, idempotency)
+    if earlier is None and draft.channel == "email":
+        thread = await _thread_of(session, draft)
+        if thread is not None:
+            return await _attach_reply(session, clock, draft, raw, stored_raw_id, thread), False
+    if earlier is None and policy.duplicate_window > timedelta(0):
+        earlier = await _same_content(session, clock, draft, policy.duplicate_window)
     if earlier is not None:
         if stored_raw_id is not None:
             await _settle_raw(session, clock, stored_raw_id, "duplicate", earlier.complaint_id)
         return earlier, False
     accepted = await _insert_new(session, complaint_id, clock, draft, raw, stored_raw_id)
     return accepted, True
+
+
+async def _same_content(
+    session: AsyncSession, clock: Clock, draft: ComplaintDraft, window: timedelta
+) -> ComplaintAccepted | None:
+    complaints = tables.complaints
+    return await _accepted(
+        session,
+        (complaints.c.customer_key == draft.customer.key)
+        & (complaints.c.content_fingerprint == draft.fingerprint)
+        & (complaints.c.received_at >= clock.now() - window),
+    )
+
+
+@dataclass(frozen=True)
+class ThreadMatch:
+    """The registered complaint an e-mail answers, and how it was recognised."""
+
+    complaint_id: uuid.UUID
+    reference: str
+    customer_key: str
+    matched_by: str
+
+
+async def _thread_of(session: AsyncSession, draft: ComplaintDraft) -> ThreadMatch | None:
+    """The complaint ``draft`` replies to: first by a Message-ID of the complaint's mail (or of
+    an earlier reply) in In-Reply-To/References, then by a reference in the subject.
+
+    A reference alone (they are sequential, so guessable) only counts when the sender is the
+    complaint's customer; a Message-ID proves the sender saw the thread.
+    """
+    complaints, messages = tables.complaints, tables.complaint_messages
+    columns = (complaints.c.id, complaints.c.reference, complaints.c.customer_key)
+    if draft.replies_to:
+        in_reply_to = set(message_ids((draft.context or {}).get("in_reply_to")))
+        direct = (
+            await session.execute(
+                select(*columns, complaints.c.channel_message_id.label("matched")).where(
+                    complaints.c.channel == "email",
+                    complaints.c.channel_message_id.in_(draft.replies_to),
+                )
+            )
+        ).all()
+        via_reply = (
+            await session.execute(
+                select(*columns, messages.c.channel_message_id.label("matched"))
+                .join(messages, messages.c.complaint_id == complaints.c.id)
+                .where(
+                    messages.c.channel == "email",
+                    messages.c.channel_message_id.in_(draft.replies_to),
+                )
+            )
+        ).all()
+        found = {row.matched: row for row in (*direct, *via_reply)}
+        for candidate in draft.replies_to:  # In-Reply-To first, then the newest reference
+            row = found.get(candidate)
+            if row is not None:
+                how = "in_reply_to" if candidate in in_reply_to else "references"
+                return ThreadMatch(row.id, row.reference, row.customer_key, how)
+    quoted = references_in(draft.subject)
+    if quoted:
+        row = (
+            await session.execute(
+                select(*columns)
+                .where(
+                    complaints.c.reference.in_(quoted),
+                    complaints.c.customer_key == draft.customer.key,
+                )
+                .order_by(complaints.c.received_at.desc())
+                .limit(1)
+            )
+        ).first()
+        if row is not None:
+            return ThreadMatch(row.id, row.reference, row.customer_key, "reference")
+    return None
+
+
+async def _store_raw(
+    session: AsyncSession,
+    raw: RawSubmission,
+    received_at: datetime,
+    status: str,
+    complaint_id: uuid.UUID,
+) -> uuid.UUID:
+    raw_id = uuid.uuid4()
+    await session.execute(
+        tables.raw_submissions.insert().values(
+            id=raw_id,
+            channel=raw.channel,
+            content_type=raw.content_type,
+            payload=raw.payload,
+            received_at=received_at,
+            submitted_by=raw.submitted_by,
+            status=status,
+            complaint_id=complaint_id,
+            attempts=1,
+        )
+    )
+    return raw_id
+
+
+async def _attach_reply(
+    session: AsyncSession,
+    clock: Clock,
+    draft: ComplaintDraft,
+    raw: RawSubmission,
+    stored_raw_id: uuid.UUID | None,
+    thread: ThreadMatch,
+) -> ComplaintAccepted:
+    """Record ``draft`` as the customer's new message on ``thread``'s complaint and publish
+    ``complaint.message_received`` (keyed by the complaint's customer, so it follows the
+    complaint's own event in order)."""
+    received_at = clock.now()
+    message_id = uuid.uuid4()
+    if stored_raw_id is None:
+        raw_id = await _store_raw(session, raw, received_at, "attached", thread.complaint_id)
+    else:
+        raw_id = stored_raw_id
+        await _settle_raw(session, clock, raw_id, "attached", thread.complaint_id)
+    body = draft.reply_text or draft.body
+    language = draft.reply_language or draft.language
+    context = dict(draft.context or {})
+    await session.execute(
+        tables.complaint_messages.insert().values(
+            id=message_id,
+            complaint_id=thread.complaint_id,
+            raw_submission_id=raw_id,
+            channel=draft.channel,
+            channel_message_id=draft.channel_message_id,
+            received_at=received_at,
+            sender=draft.customer.document(),
+            subject=draft.subject,
+            body=body,
+            language=language,
+            matched_by=thread.matched_by,
+            context=context,
+        )
+    )
+    if draft.attachments:
+        context["attachments"] = await _store_attachments(
+            session, clock, thread.complaint_id, draft.attachments, message_id
+        )
+        await session.execute(
+            tables.complaint_messages.update()
+            .where(tables.complaint_messages.c.id == message_id)
+            .values(context=context)
+        )
+    customer = draft.customer
+    payload = ComplaintMessageReceivedV1(
+        complaint_id=thread.complaint_id,
+        reference=thread.reference,
+        message_id=message_id,
+        received_at=received_at,
+        channel=draft.channel,  # type: ignore[arg-type]
+        channel_message_id=draft.channel_message_id,
+        customer=CustomerContact(
+            customer_key=thread.customer_key,
+            name=customer.name,
+            email=customer.email,
+            phone=customer.phone,
+            language=customer.language,
+        ),
+        subject=draft.subject,
+        body=body,
+        language=language,
+        matched_by=thread.matched_by,  # type: ignore[arg-type]
+    )
+    await add_to_outbox(
+        session,
+        tables.platform,
+        COMPLAINTS_TOPIC,
+        new_event(
+            source=EVENT_SOURCE,
+            type=COMPLAINT_MESSAGE_RECEIVED,
+            key=thread.customer_key,
+            subject=str(thread.complaint_id),
+            payload=payload,
+            time=received_at,
+        ),
+    )
+    log.info(
+        "customer_message_attached",
+        complaint_id=str(thread.complaint_id),
+        reference=thread.reference,
+        matched_by=thread.matched_by,
+    )
+    return ComplaintAccepted(
+        complaint_id=thread.complaint_id,
+        reference=thread.reference,
+        status="attached",
+        received_at=received_at,
+    )
+
+
+async def _store_attachments(
+    session: AsyncSession,
+    clock: Clock,
+    complaint_id: uuid.UUID,
+    attachments: tuple[AttachmentFile, ...],
+    message_id: uuid.UUID | None = None,
+) -> list[dict]:
+    """Store the bytes once per sha256 and one row per attachment; the context entries
+    (with each attachment's id, for ``GET .../attachments/{id}``)."""
+    documents = []
+    for position, attachment in enumerate(attachments):
+        attachment_id = uuid.uuid4()
+        await session.execute(
+            insert(tables.attachment_contents)
+            .values(
+                sha256=attachment.sha256,
+                content=attachment.content,
+                size=attachment.size,
+                stored_at=clock.now(),
+            )
+            .on_conflict_do_nothing(index_elements=["sha256"])
+        )
+        await session.execute(
+            tables.attachments.insert().values(
+                id=attachment_id,
+                complaint_id=complaint_id,
+                message_id=message_id,
+                sha256=attachment.sha256,
+                filename=attachment.filename,
+                content_type=attachment.content_type,
+                size=attachment.size,
+                position=position,
+            )
+        )
+        documents.append({"id": str(attachment_id), **attachment.document()})
+    return documents
 
 
 async def _settle_raw(
@@ -189,10 +447,22 @@ async def _find_earlier(
                 )
             return await _accepted(session, complaints.c.id == stored.complaint_id)
     if draft.channel_message_id is not None:
+        messages = tables.complaint_messages
+        repeated_reply = (
+            select(messages.c.complaint_id)
+            .where(
+                messages.c.channel == draft.channel,
+                messages.c.channel_message_id == draft.channel_message_id,
+            )
+            .scalar_subquery()
+        )
         return await _accepted(
             session,
-            (complaints.c.channel == draft.channel)
-            & (complaints.c.channel_message_id == draft.channel_message_id),
+            (
+                (complaints.c.channel == draft.channel)
+                & (complaints.c.channel_message_id == draft.channel_message_id)
+            )
+            | (complaints.c.id == repeated_reply),
         )
     return None
 
@@ -226,25 +496,12 @@ async def _insert_new(
 ) -> ComplaintAccepted:
     received_at = clock.now()
     number = await session.scalar(tables.reference_sequence.next_value())
-    complaint = draft.register(complaint_id, number, received_at)
     if stored_raw_id is None:
-        raw_id = uuid.uuid4()
-        await session.execute(
-            tables.raw_submissions.insert().values(
-                id=raw_id,
-                channel=raw.channel,
-                content_type=raw.content_type,
-                payload=raw.payload,
-                received_at=received_at,
-                submitted_by=raw.submitted_by,
-                status="accepted",
-                complaint_id=complaint_id,
-                attempts=1,
-            )
-        )
+        raw_id = await _store_raw(session, raw, received_at, "accepted", complaint_id)
     else:
         raw_id = stored_raw_id
         await _settle_raw(session, clock, raw_id, "accepted", complaint_id)
+    complaint = draft.register(complaint_id, number, received_at)
     await session.execute(
         tables.complaints.insert().values(
             id=complaint.id,
@@ -266,8 +523,22 @@ async def _insert_new(
             reputation_sensitive=draft.reputation_sensitive,
             context=draft.context,
             classification=draft.classification,
+            content_fingerprint=draft.fingerprint,
         )
     )
+    if draft.attachments:
+        # The attachments point at the complaint row, so they come after it; the context
+        # then gets each attachment's id.
+        documents = await _store_attachments(session, clock, complaint_id, draft.attachments)
+        draft = dataclasses.replace(
+            draft, context={**(draft.context or {}), "attachments": documents}
+        )
+        complaint = dataclasses.replace(complaint, draft=draft)
+        await session.execute(
+            tables.complaints.update()
+            .where(tables.complaints.c.id == complaint_id)
+            .values(context=draft.context)
+        )
     await add_to_outbox(
         session, tables.platform, COMPLAINTS_TOPIC, complaint_received_event(complaint)
     )
@@ -333,6 +604,50 @@ async def get_complaint(session_factory: async_sessionmaker[AsyncSession], compl
         ).first()
 
 
+async def customer_messages(
+    session_factory: async_sessionmaker[AsyncSession], complaint_id: uuid.UUID
+):  # noqa: ANN201
+    """The customer messages attached to a complaint, oldest first; None if no complaint."""
+    messages = tables.complaint_messages
+    async with session_factory() as session:
+        known = await session.scalar(
+            select(tables.complaints.c.id).where(tables.complaints.c.id == complaint_id)
+        )
+        if known is None:
+            return None
+        return (
+            await session.execute(
+                select(messages)
+                .where(messages.c.complaint_id == complaint_id)
+                .order_by(messages.c.received_at, messages.c.id)
+            )
+        ).all()
+
+
+async def get_attachment(
+    session_factory: async_sessionmaker[AsyncSession],
+    complaint_id: uuid.UUID,
+    attachment_id: uuid.UUID,
+):  # noqa: ANN201
+    """One attachment of a complaint with its bytes, or None."""
+    attachments, contents = tables.attachments, tables.attachment_contents
+    async with session_factory() as session:
+        return (
+            await session.execute(
+                select(
+                    attachments.c.filename,
+                    attachments.c.content_type,
+                    attachments.c.sha256,
+                    contents.c.content,
+                )
+                .join(contents, contents.c.sha256 == attachments.c.sha256)
+                .where(
+                    attachments.c.id == attachment_id, attachments.c.complaint_id == complaint_id
+                )
+            )
+        ).first()
+
+
 def _invalid(exc: InvalidComplaint) -> Problem:
     return Problem(
         422, "invalid-complaint", "The complaint is not valid", str(exc), field=exc.field
@@ -371,6 +686,7 @@ async def submit_api_complaint(
     raw_body: bytes,
     client: Principal,
     idempotency_key: str | None,
+    policy: IntakePolicy = DEFAULT_POLICY,
 ) -> tuple[ComplaintAccepted, bool]:
     """Register a complaint posted as JSON to ``POST /v1/complaints``."""
     try:
@@ -397,7 +713,9 @@ async def submit_api_complaint(
         channel="api", content_type="application/json", payload=raw_body, submitted_by=client.name
     )
     claim = _claim(client, idempotency_key, request)
-    return await register_complaint(session_factory, clock, await _enriched(draft), raw, claim)
+    return await register_complaint(
+        session_factory, clock, await _enriched(draft), raw, claim, policy=policy
+    )
 
 
 async def submit_phone_call(
@@ -407,6 +725,7 @@ async def submit_phone_call(
     raw_body: bytes,
     client: Principal,
     idempotency_key: str | None,
+    policy: IntakePolicy = DEFAULT_POLICY,
 ) -> tuple[ComplaintAccepted, bool]:
     """Register a phone call at once (no written confirmation awaited); the call id dedupes.
 
@@ -448,7 +767,7 @@ async def submit_phone_call(
     raw = RawSubmission("phone", "application/json", raw_body, client.name)
     claim = _claim(client, idempotency_key, call)
     enriched = await _enriched(draft, call.agent_notes if call.transcript else None)
-    return await register_complaint(session_factory, clock, enriched, raw, claim)
+    return await register_complaint(session_factory, clock, enriched, raw, claim, policy=policy)
 
 
 async def submit_chat(
@@ -458,6 +777,7 @@ async def submit_chat(
     raw_body: bytes,
     client: Principal,
     idempotency_key: str | None,
+    policy: IntakePolicy = DEFAULT_POLICY,
 ) -> tuple[ComplaintAccepted, bool]:
     """Register a chat conversation; the chat id dedupes.
 
@@ -499,7 +819,9 @@ async def submit_chat(
     )
     raw = RawSubmission("chat", "application/json", raw_body, client.name)
     claim = _claim(client, idempotency_key, chat)
-    return await register_complaint(session_factory, clock, await _enriched(draft), raw, claim)
+    return await register_complaint(
+        session_factory, clock, await _enriched(draft), raw, claim, policy=policy
+    )
 
 
 async def submit_social_post(
@@ -509,6 +831,7 @@ async def submit_social_post(
     raw_body: bytes,
     client: Principal,
     idempotency_key: str | None,
+    policy: IntakePolicy = DEFAULT_POLICY,
 ) -> tuple[ComplaintAccepted, bool]:
     """Register a social-media post or private message; platform + post id dedupes.
 
@@ -549,7 +872,9 @@ async def submit_social_post(
     )
     raw = RawSubmission("social", "application/json", raw_body, client.name)
     claim = _claim(client, idempotency_key, post)
-    return await register_complaint(session_factory, clock, await _enriched(draft), raw, claim)
+    return await register_complaint(
+        session_factory, clock, await _enriched(draft), raw, claim, policy=policy
+    )
 
 
 # E-mail: store first, then normalise; failures go to quarantine -----------------------------
@@ -560,10 +885,21 @@ async def receive_email(
     clock: Clock,
     message: bytes,
     submitted_by: str,
+    policy: IntakePolicy = DEFAULT_POLICY,
 ) -> SubmissionAnswer:
     """Take a raw e-mail (HTTP or SMTP): commit it first, in its own transaction, so nothing
     accepted can be lost; then normalise and register it. A message that cannot be
-    normalised is quarantined with the error; an automatic one is recorded as ignored."""
+    normalised is quarantined with the error; an automatic one is recorded as ignored.
+
+    Raises AttachmentTooLarge, before anything is written, when an attachment exceeds
+    ``policy.max_attachment_bytes``: such a message is refused, not accepted.
+    """
+    try:
+        parsed: ComplaintDraft | NotAComplaint | None = parse_email(message)
+    except Exception:  # normalisation fails again below, after the message is stored
+        parsed = None
+    if isinstance(parsed, ComplaintDraft):
+        check_attachment_sizes(parsed.attachments, policy.max_attachment_bytes)
     raw_id = uuid.uuid4()
     received_at = clock.now()
     async with session_factory() as session, session.begin():
@@ -578,7 +914,9 @@ async def receive_email(
                 status="received",
             )
         )
-    return await _normalise_stored(session_factory, clock, raw_id, message, received_at)
+    return await _normalise_stored(
+        session_factory, clock, raw_id, message, received_at, policy, parsed
+    )
 
 
 async def _normalise_stored(
@@ -587,10 +925,13 @@ async def _normalise_stored(
     raw_id: uuid.UUID,
     message: bytes,
     received_at: datetime,
+    policy: IntakePolicy,
+    parsed: ComplaintDraft | NotAComplaint | None = None,
 ) -> SubmissionAnswer:
     raw = RawSubmission("email", "message/rfc822", message, "stored")
     try:
-        parsed = parse_email(message)
+        if parsed is None:
+            parsed = parse_email(message)
         if isinstance(parsed, NotAComplaint):
             async with session_factory() as session, session.begin():
                 await _settle_raw(session, clock, raw_id, "ignored", error=parsed.reason)
@@ -601,9 +942,10 @@ async def _normalise_stored(
                 received_at=received_at,
                 reason=parsed.reason,
             )
+        check_attachment_sizes(parsed.attachments, policy.max_attachment_bytes)
         draft = await _enriched(parsed)
-        accepted, created = await register_complaint(
-            session_factory, clock, draft, raw, stored_raw_id=raw_id
+        accepted, _created = await register_complaint(
+            session_factory, clock, draft, raw, stored_raw_id=raw_id, policy=policy
         )
     except Exception as exc:  # anything at all: the message is kept, never dropped
         error = str(exc) if isinstance(exc, InvalidComplaint) else f"{type(exc).__name__}: {exc}"
@@ -615,7 +957,7 @@ async def _normalise_stored(
         )
     return SubmissionAnswer(
         submission_id=raw_id,
-        status="accepted" if created else "duplicate",
+        status=accepted.status,
         complaint_id=accepted.complaint_id,
         reference=accepted.reference,
         received_at=accepted.received_at,
@@ -675,6 +1017,7 @@ async def replay_quarantined(
     clock: Clock,
     submission_id: uuid.UUID,
     corrected_message: bytes | None,
+    policy: IntakePolicy = DEFAULT_POLICY,
 ) -> SubmissionAnswer:
     """Normalise a quarantined submission again (after a code fix, or with an operator's
     corrected message, which is stored beside the untouched original)."""
@@ -722,7 +1065,7 @@ async def replay_quarantined(
             .values(status="received", updated_at=clock.now())
         )
     answer = await _normalise_stored(
-        session_factory, clock, submission_id, message, row.received_at
+        session_factory, clock, submission_id, message, row.received_at, policy
     )
     if answer.status == "quarantined":
         raise Problem(

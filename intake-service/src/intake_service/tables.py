@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from redress_shared.db import PlatformTables
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -41,7 +42,7 @@ raw_submissions = Table(
         "status",
         Text,
         nullable=False,
-        comment="received | accepted | duplicate | quarantined | ignored",
+        comment="received | accepted | duplicate | attached | quarantined | ignored",
     ),
     Column("error", Text, comment="why normalisation failed (quarantined) or was skipped"),
     Column("corrected_payload", LargeBinary, comment="an operator's fix, used on replay"),
@@ -79,6 +80,7 @@ complaints = Table(
     Column("reputation_sensitive", Boolean, nullable=False, server_default=false()),
     Column("context", JSONB, comment="channel context: call record, chat transcript, post"),
     Column("classification", JSONB, comment="the rules that chose category and priority"),
+    Column("content_fingerprint", Text, comment="customer key + normalised text, hashed"),
     Index(
         "ux_complaints_channel_message_id",
         "channel",
@@ -87,6 +89,62 @@ complaints = Table(
         postgresql_where=text("channel_message_id IS NOT NULL"),
     ),
     Index("ix_complaints_customer_key", "customer_key"),
+    Index("ix_complaints_fingerprint", "customer_key", "content_fingerprint", "received_at"),
+)
+
+complaint_messages = Table(
+    "complaint_messages",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("complaint_id", UUID(as_uuid=True), ForeignKey(complaints.c.id), nullable=False),
+    Column(
+        "raw_submission_id", UUID(as_uuid=True), ForeignKey(raw_submissions.c.id), nullable=False
+    ),
+    Column("channel", Text, nullable=False),
+    Column("channel_message_id", Text),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("sender", JSONB, nullable=False),
+    Column("subject", Text),
+    Column("body", Text, nullable=False, comment="the new words, quoted history removed"),
+    Column("language", Text),
+    Column("matched_by", Text, nullable=False, comment="reference | in_reply_to | references"),
+    Column("context", JSONB),
+    Index(
+        "ux_complaint_messages_channel_message_id",
+        "channel",
+        "channel_message_id",
+        unique=True,
+        postgresql_where=text("channel_message_id IS NOT NULL"),
+    ),
+    Index("ix_complaint_messages_complaint_id", "complaint_id"),
+)
+
+attachment_contents = Table(
+    "attachment_contents",
+    metadata,
+    Column("sha256", Text, primary_key=True),
+    Column("content", LargeBinary, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("stored_at", DateTime(timezone=True), nullable=False),
+)
+
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("complaint_id", UUID(as_uuid=True), ForeignKey(complaints.c.id), nullable=False),
+    Column(
+        "message_id",
+        UUID(as_uuid=True),
+        ForeignKey(complaint_messages.c.id),
+        comment="set when a reply carried it",
+    ),
+    Column("sha256", Text, ForeignKey(attachment_contents.c.sha256), nullable=False),
+    Column("filename", Text),
+    Column("content_type", Text, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("position", Integer, nullable=False),
+    Index("ix_attachments_complaint_id", "complaint_id"),
 )
 
 idempotency_keys = Table(

@@ -22,6 +22,7 @@ ALERTS_TOPIC = "redress.alerts.v1"
 ALL_TOPICS = (COMPLAINTS_TOPIC, CASES_TOPIC, NOTIFICATIONS_TOPIC, ALERTS_TOPIC)
 
 COMPLAINT_RECEIVED = "redress.complaint.received.v1"
+COMPLAINT_MESSAGE_RECEIVED = "redress.complaint.message_received.v1"
 CASE_OPENED = "redress.case.opened.v1"
 CASE_STATUS_CHANGED = "redress.case.status_changed.v1"
 CASE_SLA_WARNING = "redress.case.sla_warning.v1"
@@ -99,6 +100,27 @@ class ComplaintReceivedV1(_Payload):
         default=None,
         description="Channel context beside the customer's words: call record, the agent's "
         "chat lines, the social post's platform data, the e-mail's attachments.",
+    )
+
+
+class ComplaintMessageReceivedV1(_Payload):
+    """The customer wrote again about a registered complaint (a reply to our e-mail):
+    ``redress.complaint.message_received.v1``. Not a new complaint; the case service adds it
+    to the complaint's case as a customer message."""
+
+    complaint_id: uuid.UUID = Field(description="The complaint the message belongs to.")
+    reference: str = Field(examples=["RDR-2026-000123"])
+    message_id: uuid.UUID = Field(description="Intake's id of this customer message.")
+    received_at: datetime
+    channel: Literal["api", "email", "phone", "chat", "social"]
+    channel_message_id: str | None = Field(default=None, description="e.g. the Message-ID")
+    customer: CustomerContact
+    subject: str | None = None
+    body: str = Field(description="The customer's new words (quoted history removed).")
+    language: str | None = None
+    matched_by: Literal["reference", "in_reply_to", "references"] = Field(
+        description="How intake recognised the complaint: the reference in the subject, or "
+        "a Message-ID of the complaint's mail in In-Reply-To / References."
     )
 
 
@@ -273,6 +295,7 @@ class NotificationOutcomeV1(_Payload):
 
 EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     COMPLAINT_RECEIVED: ComplaintReceivedV1,
+    COMPLAINT_MESSAGE_RECEIVED: ComplaintMessageReceivedV1,
     CASE_OPENED: CaseOpenedV1,
     CASE_STATUS_CHANGED: CaseStatusChangedV1,
     CASE_SLA_WARNING: CaseSlaV1,

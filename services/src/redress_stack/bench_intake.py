@@ -1,0 +1,252 @@
+"""Intake on its own: e-mail and JSON intake throughput and p50/p99 latency.
+
+Starts only what intake needs: an embedded PostgreSQL and Tansu in a temporary folder, the
+intake schema migrated, and the intake service as its own process (``python -m
+intake_service serve``, its outbox relay publishing as in production). Then it measures, at
+a fixed concurrency, each request until its answer (the raw submission and the complaint
+committed):
+
+* ``POST /v1/complaints`` (JSON from another system);
+* ``POST /v1/intake/email`` with realistic messages in rotation: multipart/alternative
+  UTF-8, a windows-1251 (Cyrillic) and an iso-8859-2 (Slovenian) plain message, an HTML-only
+  one, and one with a 64 KiB PDF attachment (whose bytes are stored by sha256).
+
+Every submission is distinct (its own customer), so each one is a new complaint: no
+duplicate shortcuts. Run: ``python -m redress_stack.bench_intake [--count N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+
+import httpx
+from redress_shared.migrations import upgrade_to_head
+
+from redress_stack.bench import summary
+from redress_stack.infra import ManagedProcess, free_port, wait_for
+from redress_stack.testing import start_test_infra
+
+
+def _customer(index: int) -> str:
+    return f"bench{index}.{uuid.uuid4().hex[:8]}@example.com"
+
+
+def json_complaint(index: int) -> bytes:
+    """One ``POST /v1/complaints`` body."""
+    return json.dumps(
+        {
+            "customer": {"email": _customer(index), "language": "ro"},
+            "subject": "Încărcător stricat",
+            "body": f"Încărcătorul nu mai funcționează după două zile. Comanda SO-{index}.",
+            "product": {"sku": "CH-20"},
+            "supplier": "Voltix",
+        }
+    ).encode()
+
+
+def _base(index: int, subject: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = f"Customer {index} <{_customer(index)}>"
+    message["To"] = "complaints@example.com"
+    message["Subject"] = subject
+    message["Message-ID"] = make_msgid(domain="bench.example")
+    return message
+
+
+def alternative_utf8(index: int) -> bytes:
+    message = _base(index, "Paket ni prispel")
+    message.set_content(f"Paket še vedno ni prispel, naročilo SO-{index}.")
+    message.add_alternative(
+        f"<p>Paket še vedno <b>ni prispel</b>, naročilo SO-{index}.</p>", "html"
+    )
+    return message.as_bytes()
+
+
+def cyrillic_windows_1251(index: int) -> bytes:
+    head = (
+        f"From: {_customer(index)}\r\n"
+        "To: complaints@example.com\r\n"
+        "Subject: =?windows-1251?b?z+7r7uzg7e3g/yDn4PD/5O3g/yDz8fLw7unx8uLu?=\r\n"
+        f"Message-ID: {make_msgid(domain='bench.example')}\r\n"
+        "MIME-Version: 1.0\r\n"
+        "Content-Type: text/plain; charset=windows-1251\r\n"
+        "Content-Transfer-Encoding: 8bit\r\n\r\n"
+    ).encode()
+    body = f"Зарядное устройство сломалось через два дня. Заказ SO-{index}.\r\n"
+    return head + body.encode("windows-1251")
+
+
+def latin2_plain(index: int) -> bytes:
+    head = (
+        f"From: {_customer(index)}\r\n"
+        "To: complaints@example.com\r\n"
+        "Subject: =?iso-8859-2?q?Ra=E8un?=\r\n"
+        f"Message-ID: {make_msgid(domain='bench.example')}\r\n"
+        "MIME-Version: 1.0\r\n"
+        "Content-Type: text/plain; charset=iso-8859-2\r\n"
+        "Content-Transfer-Encoding: 8bit\r\n\r\n"
+    ).encode()
+    return head + f"Račun ste mi zaračunali dvakrat, naročilo SO-{index}.\r\n".encode("iso-8859-2")
+
+
+def html_only(index: int) -> bytes:
+    message = _base(index, "Internets nedarbojas")
+    message.set_content(
+        f"<html><body><p>Mans internets nedarbojas jau trīs dienas.</p><p>SO-{index}</p>"
+        "</body></html>",
+        subtype="html",
+    )
+    return message.as_bytes()
+
+
+def with_pdf_attachment(index: int) -> bytes:
+    message = _base(index, "Factura gresita")
+    message.set_content(f"Factura atașată este greșită, comanda SO-{index}.")
+    pdf = b"%PDF-1.7\n" + os.urandom(64 * 1024)
+    message.add_attachment(pdf, maintype="application", subtype="pdf", filename="factura.pdf")
+    return message.as_bytes()
+
+
+EMAIL_KINDS: tuple[Callable[[int], bytes], ...] = (
+    alternative_utf8,
+    cyrillic_windows_1251,
+    latin2_plain,
+    html_only,
+    with_pdf_attachment,
+)
+
+
+def email_message(index: int) -> bytes:
+    """The ``index``-th message of the rotation."""
+    return EMAIL_KINDS[index % len(EMAIL_KINDS)](index)
+
+
+async def load(
+    client: httpx.AsyncClient,
+    path: str,
+    content_type: str,
+    body_of: Callable[[int], bytes],
+    count: int,
+    concurrency: int,
+) -> tuple[float, list[float]]:
+    """POST ``count`` bodies with ``concurrency`` workers; the run time and every latency."""
+    bodies = [body_of(index) for index in range(count)]  # built before the clock starts
+    latencies: list[float] = []
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+
+    async def worker() -> None:
+        while not queue.empty():
+            body = queue.get_nowait()
+            started = time.perf_counter()
+            response = await client.post(path, content=body, headers={"Content-Type": content_type})
+            latencies.append(time.perf_counter() - started)
+            if response.status_code != 202:
+                raise RuntimeError(f"{path}: {response.status_code} {response.text}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - started, latencies
+
+
+async def run(base_url: str, admin_key: str, count: int, concurrency: int) -> list[dict]:
+    """Warm up, then measure JSON and e-mail intake."""
+    async with httpx.AsyncClient(
+        base_url=base_url,
+        headers={"Authorization": f"Bearer {admin_key}"},
+        timeout=120,
+        limits=httpx.Limits(max_connections=concurrency),
+    ) as client:
+        # Warm-up: connection pools, first-use code paths (not measured).
+        await load(client, "/v1/complaints", "application/json", json_complaint, 20, 4)
+        await load(client, "/v1/intake/email", "message/rfc822", email_message, 20, 4)
+        results = []
+        seconds, latencies = await load(
+            client, "/v1/complaints", "application/json", json_complaint, count, concurrency
+        )
+        results.append(
+            summary(
+                f"intake alone: POST /v1/complaints (concurrency {concurrency})",
+                count,
+                seconds,
+                latencies,
+            )
+        )
+        seconds, latencies = await load(
+            client, "/v1/intake/email", "message/rfc822", email_message, count, concurrency
+        )
+        results.append(
+            summary(
+                f"intake alone: POST /v1/intake/email, 5 kinds (concurrency {concurrency})",
+                count,
+                seconds,
+                latencies,
+            )
+        )
+        return results
+
+
+def main() -> None:
+    """Start PostgreSQL, Tansu and intake only; print one JSON line per result."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--count", type=int, default=1000, help="submissions per benchmark")
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+    from intake_service import MIGRATIONS_DIR
+
+    with tempfile.TemporaryDirectory(prefix="redress-bench-intake-") as folder:
+        root = Path(folder)
+        os.chmod(root, 0o755)  # the embedded PostgreSQL runs as an unprivileged user
+        infra, stoppers = start_test_infra(root)
+        port = free_port()
+        intake = ManagedProcess(
+            "intake-service",
+            [sys.executable, "-m", "intake_service", "serve"],
+            root / "intake-service.log",
+            env={
+                **{k: v for k, v in os.environ.items() if not k.startswith("REDRESS_")},
+                "REDRESS_DATABASE_URL": infra.database_url,
+                "REDRESS_KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
+                "REDRESS_ADMIN_API_KEY": infra.admin_key,
+                "REDRESS_HTTP_PORT": str(port),
+                "REDRESS_INTAKE_SMTP_PORT": "0",
+                "REDRESS_LOG_LEVEL": "WARNING",
+            },
+        )
+        try:
+            upgrade_to_head(infra.database_url, MIGRATIONS_DIR, "intake")
+            intake.start()
+            base_url = f"http://127.0.0.1:{port}"
+
+            def ready() -> bool:
+                try:
+                    return httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200
+                except httpx.HTTPError:
+                    return False
+
+            wait_for(ready, 180, "intake-service /readyz", intake)
+            results = asyncio.run(run(base_url, infra.admin_key, args.count, args.concurrency))
+        finally:
+            intake.stop()
+            for stop in reversed(stoppers):
+                stop()
+    for result in results:
+        print(json.dumps(result, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
