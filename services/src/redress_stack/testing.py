@@ -211,3 +211,25 @@ def run_stack(data_dir: Path, *extra_args: str):
         if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     ]
     assert not survivors, f"processes left behind after stop: {survivors}"
+
+
+class StackClock:
+    """The time offset of a stack started with ``--test-clock-file``: a test moves every
+    service's clock forward with :meth:`advance` (no sleeping until a deadline)."""
+
+    __test__ = False
+
+    def __init__(self, path: Path) -> None:
+        from datetime import timedelta
+
+        from redress_shared.clock import write_clock_offset
+
+        self.path = path
+        self.offset = timedelta(0)
+        self._write = write_clock_offset
+        self._write(path, self.offset)
+
+    def advance(self, delta) -> None:  # noqa: ANN001
+        """Move the stack's time forward by ``delta`` (a ``timedelta``)."""
+        self.offset += delta
+        self._write(self.path, self.offset)
