@@ -105,6 +105,23 @@ class SlaClock:
             warning_share=self.warning_share,
         )
 
+    def renew(self, now: datetime, calendar: BusinessCalendar, target: timedelta) -> SlaClock:
+        """A fresh clock from ``now`` with ``target`` (an unmerged case is owed new deadlines
+        under its policy). The statutory cap, counted from receipt, still holds."""
+        due = calendar.add(now, target)
+        warn = calendar.add(now, target * self.warning_share)
+        if self.cap_at is not None:
+            due, warn = min(due, self.cap_at), min(warn, self.cap_at)
+        return SlaClock(
+            name=self.name,
+            target=target,
+            started_at=now,
+            due_at=due,
+            warn_at=warn,
+            warning_share=self.warning_share,
+            cap_at=self.cap_at,
+        )
+
     def warn(self, now: datetime) -> SlaClock:
         """Record that the warning fired."""
         return replace(self, warning_fired_at=now)

@@ -29,6 +29,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from case_service import sla, tables
+from case_service.clocks import ClockName
 from case_service.history import append_history
 from case_service.models import (
     OPEN_STATUSES,
@@ -333,9 +334,19 @@ async def transition_case(
         )
         calendar_name, clocks = await sla.load_clocks(session, case_id)
         calendar = await sla.load_calendar(session, calendar_name)
-        await sla.save_clocks(session, case_id, clocks_after(action, clocks, now, calendar))
+        targets = await _policy_targets(session, row.sla_policy) if action is Action.UNMERGE else {}
+        new_clocks = clocks_after(action, clocks, now, calendar, targets)
+        await sla.save_clocks(session, case_id, new_clocks)
         event = status_changed_event(row, before, after, action, actor, reason, now)
         after_snapshot = {**after.snapshot(), **({"reason": reason} if reason else {})}
+        restarted = {
+            name.value: clock.due_at.isoformat()
+            for name, clock in new_clocks.items()
+            if clock.started_at != clocks[name].started_at
+        }
+        if restarted:
+            # The history says which deadlines started afresh (reopen, unmerge) and when due.
+            after_snapshot["sla_restarted"] = restarted
         await append_history(
             session, case_id, now, actor, action.value, before.snapshot(), after_snapshot, event.id
         )
@@ -357,6 +368,22 @@ async def transition_case(
         "case_transition", case_id=str(case_id), action=action.value, status=after.status.value
     )
     return updated
+
+
+async def _policy_targets(session: AsyncSession, policy_name: str) -> dict[ClockName, timedelta]:
+    """The current targets of the named SLA policy (empty if it no longer exists)."""
+    policy = (
+        await session.execute(
+            select(tables.sla_policies).where(tables.sla_policies.c.name == policy_name)
+        )
+    ).first()
+    if policy is None:
+        return {}
+    return {
+        ClockName.ACKNOWLEDGE: policy.acknowledge_within,
+        ClockName.FIRST_RESPONSE: policy.first_response_within,
+        ClockName.RESOLVE: policy.resolve_within,
+    }
 
 
 def check_version(row: Row, expected_version: int | None) -> None:
