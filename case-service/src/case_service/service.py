@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from case_service import sla, tables
 from case_service.clocks import ClockName
+from case_service.duplicates import CaseText, DuplicateSuggestion, suggest_duplicates
 from case_service.history import append_history
 from case_service.models import (
     OPEN_STATUSES,
@@ -132,6 +133,7 @@ async def open_case_for_complaint(
             channel=case.channel,
             customer_key=case.customer_key,
             subject=case.subject,
+            body=complaint.body,
             language=case.language,
             received_at=case.received_at,
             opened_at=case.opened_at,
@@ -595,3 +597,42 @@ async def case_clocks(
         calendar_name, clocks = await sla.load_clocks(session, case_id)
         calendar = await sla.load_calendar(session, calendar_name)
     return [clock.view(now, calendar) for clock in clocks.values()]
+
+
+# Cases that are already folded away or left the process are not offered as duplicates.
+NOT_DUPLICATE_CANDIDATES = (CaseStatus.MERGED.value, CaseStatus.WITHDRAWN.value)
+
+
+async def duplicate_suggestions(
+    session_factory: async_sessionmaker[AsyncSession],
+    case: Row,
+    window: timedelta,
+    threshold: float,
+) -> list[DuplicateSuggestion]:
+    """Likely duplicates of ``case``: the same customer's other cases received within
+    ``window`` of it whose text is at least ``threshold`` similar. Only suggested; an agent
+    confirms one with a merge."""
+    if case.status in NOT_DUPLICATE_CANDIDATES:
+        return []
+    cases = tables.cases
+    async with session_factory() as session:
+        rows = (
+            await session.execute(
+                select(cases)
+                .where(
+                    cases.c.customer_key == case.customer_key,
+                    cases.c.id != case.id,
+                    cases.c.status.not_in(NOT_DUPLICATE_CANDIDATES),
+                    cases.c.received_at.between(
+                        case.received_at - window, case.received_at + window
+                    ),
+                )
+                .order_by(cases.c.received_at)
+                .limit(100)
+            )
+        ).all()
+    return suggest_duplicates(_case_text(case), [_case_text(row) for row in rows], threshold)
+
+
+def _case_text(row: Row) -> CaseText:
+    return CaseText(row.id, row.reference, row.status, row.received_at, row.subject, row.body)

@@ -233,3 +233,40 @@ class StackClock:
         """Move the stack's time forward by ``delta`` (a ``timedelta``)."""
         self.offset += delta
         self._write(self.path, self.offset)
+
+
+@asynccontextmanager
+async def recorded_topic(bootstrap_servers: str, topic: str) -> AsyncIterator[list]:
+    """Read ``topic`` from its beginning in the background for the duration of the block;
+    yields the list the decoded events (``EventEnvelope``) are appended to, in partition
+    order (so per aggregate key, in publication order)."""
+    from aiokafka import AIOKafkaConsumer
+    from redress_shared.events import from_kafka_record
+
+    # No consumer group: the reader takes every partition and commits nothing.
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    events: list = []
+    try:
+
+        async def read_forever() -> None:
+            while True:
+                batches = await consumer.getmany(timeout_ms=200)
+                for records in batches.values():
+                    for record in records:
+                        events.append(from_kafka_record(record.key, record.value, record.headers))
+
+        reader = asyncio.create_task(read_forever())
+        try:
+            yield events
+        finally:
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+    finally:
+        await consumer.stop()
