@@ -88,7 +88,8 @@ async def open_case_for_complaint(
         return
     now = clock.now()
     policies = await load_sla_policies(session)
-    tier = await _remember_customer(session, complaint, now)
+    profile = await _remember_customer(session, complaint, now)
+    tier = profile.tier
     case = open_case(
         complaint_id=complaint.complaint_id,
         reference=complaint.reference,
@@ -148,7 +149,7 @@ async def open_case_for_complaint(
         )
     )
     await sla.insert_clocks(session, case.id, policies[case.priority].calendar.name, case.clocks)
-    opened = case_opened_event(case, complaint)
+    opened = case_opened_event(case, complaint, profile)
     routed = {"team": team, "routing_rule": "default" if rule_position is None else rule_position}
     await append_history(
         session,
@@ -168,7 +169,8 @@ async def open_case_for_complaint(
 
 async def _remember_customer(
     session: AsyncSession, complaint: ComplaintReceivedV1, now: datetime
-) -> str:
+) -> Row:
+    """Create or refresh the customer's profile from a complaint; return the profile."""
     customers = tables.customers
     contact = complaint.customer
     statement = insert(customers).values(
@@ -180,6 +182,7 @@ async def _remember_customer(
         first_seen_at=complaint.received_at,
         last_complaint_at=complaint.received_at,
         complaint_count=1,
+        preferred_channel=contact.preferred_channel,
     )
     excluded = statement.excluded
     await session.execute(
@@ -189,20 +192,35 @@ async def _remember_customer(
                 # The newest complaint's contact points win; a missing one keeps the old.
                 **{
                     column: func.coalesce(excluded[column], customers.c[column])
-                    for column in ("name", "email", "phone", "language")
+                    for column in ("name", "email", "phone", "language", "preferred_channel")
                 },
                 "complaint_count": customers.c.complaint_count + 1,
                 "last_complaint_at": excluded.last_complaint_at,
             },
         )
     )
-    return await session.scalar(
-        select(customers.c.tier).where(customers.c.customer_key == contact.customer_key)
-    )
+    return (
+        await session.execute(
+            select(customers).where(customers.c.customer_key == contact.customer_key)
+        )
+    ).one()
 
 
-def case_opened_event(case: Case, complaint: ComplaintReceivedV1) -> EventEnvelope:
-    """The ``redress.case.opened.v1`` event of a newly opened case."""
+def case_opened_event(
+    case: Case, complaint: ComplaintReceivedV1, profile: Row | None = None
+) -> EventEnvelope:
+    """The ``redress.case.opened.v1`` event of a newly opened case. Its ``customer`` is the
+    profile as it stands (contact points, language, preferred channel), so the notification
+    service writes where and how the customer wants."""
+    customer = complaint.customer
+    if profile is not None:
+        customer = customer.model_copy(
+            update={
+                field: getattr(profile, field)
+                for field in ("name", "email", "phone", "language", "preferred_channel")
+                if getattr(profile, field) is not None
+            }
+        )
     payload = CaseOpenedV1(
         case_id=case.id,
         complaint_id=case.complaint_id,
@@ -214,7 +232,7 @@ def case_opened_event(case: Case, complaint: ComplaintReceivedV1) -> EventEnvelo
         opened_at=case.opened_at,
         subject=case.subject,
         language=case.language,
-        customer=complaint.customer,
+        customer=customer,
         product=complaint.product,
         supplier=complaint.supplier,
         due=CaseDueTimes(

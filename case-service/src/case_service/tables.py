@@ -40,6 +40,10 @@ customers = Table(
     Column("first_seen_at", DateTime(timezone=True), nullable=False),
     Column("last_complaint_at", DateTime(timezone=True), nullable=False),
     Column("complaint_count", Integer, nullable=False, server_default="0"),
+    Column("preferred_channel", Text, comment="email | sms | chat | social"),
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("updated_at", DateTime(timezone=True), comment="last profile change by ops"),
+    Column("updated_by", Text),
 )
 
 calendars = Table(
