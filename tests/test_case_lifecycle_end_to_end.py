@@ -5,8 +5,8 @@ every service, so SLA deadlines pass without sleeping. Four complaints:
 
 - A (the main case): new → acknowledged → investigating → awaiting_customer (the clock
   pauses while a day passes) → investigating → resolved → closed → reopened → resolved;
-- B (the same customer again): merged into A as a duplicate, then unmerged, which gives it a
-  fresh resolution deadline from the unmerge;
+- B (the same customer again): suggested as A's likely duplicate, merged into A by the agent,
+  then unmerged, which gives it a fresh resolution deadline from the unmerge;
 - C: withdrawn;
 - D: left untouched, so its acknowledgement and then its first-response deadline pass: each
   breach escalates once (priority up, to the team lead) and is published once.
@@ -118,6 +118,12 @@ async def test_a_case_goes_through_every_state_with_breaches_merge_and_history(c
         a, b, c, d = (case["id"] for case in (case_a, case_b, case_c, case_d))
         assert {case["status"] for case in (case_a, case_b, case_c, case_d)} == {"new"}
         assert {case["priority"] for case in (case_a, case_b, case_c, case_d)} == {"normal"}
+
+        # B is suggested as a likely duplicate of A (same customer, similar words); nothing
+        # is merged until an agent confirms it.
+        suggested = (await read(b))["duplicate_suggestions"]
+        assert [s["case_id"] for s in suggested] == [a]
+        assert (await read(b))["status"] == "new"
 
         # C is withdrawn; B is a duplicate of A, folded into it.
         await act(c, "withdraw", reason="The customer found the parcel.")
