@@ -244,6 +244,14 @@ async def test_a_case_goes_through_every_state_with_breaches_merge_and_history(c
             (changed, "unmerge"),
         ]
         assert events_of(b)[2].data["merged_into"] == a
+        # The events carry the deadlines after each change: the unmerge's fresh resolution,
+        # the resume's moved one.
+        assert datetime.fromisoformat(
+            events_of(b)[3].data["due"]["resolve_by"]
+        ) == datetime.fromisoformat(unmerged["sla"]["resolve_by"])
+        assert datetime.fromisoformat(
+            events_of(a)[4].data["due"]["resolve_by"]
+        ) == datetime.fromisoformat(resumed["sla"]["resolve_by"])
         assert summary(c) == [(CASE_OPENED, None), (changed, "withdraw")]
         assert summary(d) == [
             (CASE_OPENED, None),

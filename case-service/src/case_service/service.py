@@ -38,6 +38,7 @@ from case_service.models import (
     Case,
     CaseState,
     CaseStatus,
+    DueTimes,
     IllegalTransition,
     InvalidTransitionRequest,
     Priority,
@@ -357,7 +358,8 @@ async def transition_case(
         targets = await _policy_targets(session, row.sla_policy) if action is Action.UNMERGE else {}
         new_clocks = clocks_after(action, clocks, now, calendar, targets)
         await sla.save_clocks(session, case_id, new_clocks)
-        event = status_changed_event(row, before, after, action, actor, reason, now)
+        due = DueTimes.of(list(new_clocks.values())) if len(new_clocks) == len(ClockName) else None
+        event = status_changed_event(row, before, after, action, actor, reason, now, due)
         after_snapshot = {**after.snapshot(), **({"reason": reason} if reason else {})}
         restarted = {
             name.value: clock.due_at.isoformat()
@@ -479,8 +481,10 @@ def status_changed_event(
     actor: str,
     reason: str | None,
     now: datetime,
+    due: DueTimes | None = None,
 ) -> EventEnvelope:
-    """The ``redress.case.status_changed.v1`` event of one transition."""
+    """The ``redress.case.status_changed.v1`` event of one transition, with the case's
+    deadlines after it."""
     payload = CaseStatusChangedV1(
         case_id=row.id,
         reference=row.reference,
@@ -492,6 +496,13 @@ def status_changed_event(
         reason=reason,
         merged_into=after.merged_into,
         occurred_at=now,
+        due=CaseDueTimes(
+            acknowledge_by=due.acknowledge_by,
+            first_response_by=due.first_response_by,
+            resolve_by=due.resolve_by,
+        )
+        if due
+        else None,
     )
     return new_event(
         source=EVENT_SOURCE,

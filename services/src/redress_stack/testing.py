@@ -20,11 +20,13 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import psutil
 from fastapi import FastAPI
+from redress_shared.clock import write_clock_offset
 from redress_shared.kafka import ensure_topics
 from redress_shared.migrations import upgrade_to_head
 from redress_shared.settings import ServiceSettings
@@ -220,19 +222,14 @@ class StackClock:
     __test__ = False
 
     def __init__(self, path: Path) -> None:
-        from datetime import timedelta
-
-        from redress_shared.clock import write_clock_offset
-
         self.path = path
         self.offset = timedelta(0)
-        self._write = write_clock_offset
-        self._write(path, self.offset)
+        write_clock_offset(path, self.offset)
 
-    def advance(self, delta) -> None:  # noqa: ANN001
-        """Move the stack's time forward by ``delta`` (a ``timedelta``)."""
+    def advance(self, delta: timedelta) -> None:
+        """Move the stack's time forward by ``delta``."""
         self.offset += delta
-        self._write(self.path, self.offset)
+        write_clock_offset(self.path, self.offset)
 
 
 @asynccontextmanager
