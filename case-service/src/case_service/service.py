@@ -19,6 +19,7 @@ from redress_shared.events import (
     CaseOpenedV1,
     CaseStatusChangedV1,
     ComplaintReceivedV1,
+    CustomerContact,
     EventEnvelope,
     NotificationOutcomeV1,
     new_event,
@@ -91,6 +92,11 @@ async def open_case_for_complaint(
     policies = await load_sla_policies(session)
     profile = await _remember_customer(session, complaint, now)
     tier = profile.tier
+    # The case and its event speak of the customer as the profile now stands (contact points,
+    # language, preferred channel), so the notification service writes where they want.
+    complaint = complaint.model_copy(
+        update={"customer": customer_contact(complaint.customer, profile)}
+    )
     case = open_case(
         complaint_id=complaint.complaint_id,
         reference=complaint.reference,
@@ -150,7 +156,7 @@ async def open_case_for_complaint(
         )
     )
     await sla.insert_clocks(session, case.id, policies[case.priority].calendar.name, case.clocks)
-    opened = case_opened_event(case, complaint, profile)
+    opened = case_opened_event(case, complaint)
     routed = {"team": team, "routing_rule": "default" if rule_position is None else rule_position}
     await append_history(
         session,
@@ -207,21 +213,20 @@ async def _remember_customer(
     ).one()
 
 
-def case_opened_event(
-    case: Case, complaint: ComplaintReceivedV1, profile: Row | None = None
-) -> EventEnvelope:
-    """The ``redress.case.opened.v1`` event of a newly opened case. Its ``customer`` is the
-    profile as it stands (contact points, language, preferred channel), so the notification
-    service writes where and how the customer wants."""
-    customer = complaint.customer
-    if profile is not None:
-        customer = customer.model_copy(
-            update={
-                field: getattr(profile, field)
-                for field in ("name", "email", "phone", "language", "preferred_channel")
-                if getattr(profile, field) is not None
-            }
-        )
+def customer_contact(contact: CustomerContact, profile: Row) -> CustomerContact:
+    """``contact`` completed from the customer's profile: what the profile holds wins (it
+    already took the complaint's newest contact points), what it lacks is kept."""
+    return contact.model_copy(
+        update={
+            field: getattr(profile, field)
+            for field in ("name", "email", "phone", "language", "preferred_channel")
+            if getattr(profile, field) is not None
+        }
+    )
+
+
+def case_opened_event(case: Case, complaint: ComplaintReceivedV1) -> EventEnvelope:
+    """The ``redress.case.opened.v1`` event of a newly opened case."""
     payload = CaseOpenedV1(
         case_id=case.id,
         complaint_id=case.complaint_id,
@@ -233,7 +238,7 @@ def case_opened_event(
         opened_at=case.opened_at,
         subject=case.subject,
         language=case.language,
-        customer=customer,
+        customer=complaint.customer,
         product=complaint.product,
         supplier=complaint.supplier,
         due=CaseDueTimes(
