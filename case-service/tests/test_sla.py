@@ -264,3 +264,43 @@ async def test_a_policy_edit_through_the_api_leaves_open_cases_and_their_history
     opened = (await cases_client.get(f"/v1/cases/{first['id']}/events")).json()[0]
     assert datetime.fromisoformat(opened["after"]["resolve_by"]) == received + timedelta(days=14)
     assert datetime.fromisoformat(second["sla"]["resolve_by"]) == received + timedelta(days=3)
+
+
+def test_a_clock_paused_over_a_dst_weekend_resumes_with_the_business_time_it_had_left():
+    """Office hours 09-17 in Bucharest; clocks go forward on Sunday 2026-03-29 at 03:00."""
+    from datetime import time
+    from zoneinfo import ZoneInfo
+
+    from case_service.calendars import BusinessCalendar, WorkingInterval
+    from case_service.clocks import ClockName, start_clocks
+
+    local = ZoneInfo("Europe/Bucharest")
+    office = BusinessCalendar(
+        name="bucharest-office",
+        time_zone="Europe/Bucharest",
+        hours={
+            day: (WorkingInterval(time(9), time(17)),)
+            for day in ("mon", "tue", "wed", "thu", "fri")
+        },
+    )
+    received = datetime(2026, 3, 27, 16, 0, tzinfo=local)  # Friday, one business hour left
+    (resolve,) = start_clocks(
+        received_at=received,
+        targets={ClockName.RESOLVE: timedelta(hours=8)},
+        calendar=office,
+        warning_share=0.8,
+        statutory_cap=None,
+    )
+    # 1 h on Friday, 7 h on Monday: due Monday 16:00 local (after the DST change).
+    assert resolve.due_at == datetime(2026, 3, 30, 16, 0, tzinfo=local)
+
+    paused = resolve.pause(datetime(2026, 3, 27, 16, 30, tzinfo=local))  # 7.5 h left
+    resumed_at = datetime(2026, 3, 30, 9, 0, tzinfo=local)  # Monday opening, now EEST (+03)
+    resumed = paused.resume(resumed_at, office)
+    assert resumed.due_at == datetime(2026, 3, 30, 16, 30, tzinfo=local)
+    # The pause lasted Fri 16:30 EET → Mon 09:00 EEST: 63.5 real hours (one lost to DST).
+    assert resumed.paused_total == timedelta(hours=63, minutes=30)
+    view = resumed.view(datetime(2026, 3, 30, 12, 0, tzinfo=local), office)
+    assert view["elapsed_seconds"] == int(timedelta(hours=3, minutes=30).total_seconds())
+    assert view["remaining_seconds"] == int(timedelta(hours=4, minutes=30).total_seconds())
+    assert view["paused_seconds"] == int(timedelta(hours=63, minutes=30).total_seconds())
