@@ -62,6 +62,13 @@ async def test_a_missed_commitment_escalates_once(cases_client, open_case):
     assert sum(fired) == 1
     read = (await cases_client.get(f"/v1/cases/{case['id']}")).json()
     assert read["priority"] == "high"
+    # Like an SLA breach, the miss moves the case to the team lead (general team's lead).
+    assert read["assignee"] == "general-lead"
+    history = (await cases_client.get(f"/v1/cases/{case['id']}/events")).json()
+    (missed,) = [e for e in history if e["action"] == "commitment_missed"]
+    assert missed["actor"] == "sla-timer"
+    assert missed["before"] == {"priority": "normal", "assignee": None}
+    assert missed["after"]["assignee"] == "general-lead"
     outbox = cases_client.app.state.runtime.tables.outbox
     async with factory() as session:
         events = (

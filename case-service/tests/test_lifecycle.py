@@ -65,6 +65,7 @@ async def test_a_case_walks_through_its_lifecycle_with_history_and_events(cases_
     assert [entry["action"] for entry in history] == ["opened"] + [step[0] for step in steps]
     reopened = history[7]
     assert reopened["before"]["status"] == "closed"
+    restarted = reopened["after"].pop("sla_restarted")
     assert reopened["after"] == {
         "status": "investigating",
         "version": 8,
@@ -72,6 +73,11 @@ async def test_a_case_walks_through_its_lifecycle_with_history_and_events(cases_
         "merged_into": None,
         "reason": "The replacement fails too.",
     }
+    # A reopened case owes a new resolution, 14 days (normal policy) from the reopen.
+    assert datetime.fromisoformat(restarted["resolve"]) == datetime.fromisoformat(
+        reopened["at"]
+    ) + timedelta(days=14)
+    assert set(restarted) == {"resolve"}
     assert all(entry["actor"] == "admin" for entry in history[1:])
 
     events = await status_events(cases_client, case_id)
@@ -166,6 +172,25 @@ async def test_merge_folds_a_duplicate_into_its_primary_and_unmerge_restores_it(
     restored = await act(cases_client, duplicate["id"], "unmerge")
     assert restored.json()["status"] == "investigating"
     assert restored.json()["merged_into"] is None
+    # The unmerged case owes a resolution afresh: 14 days (normal policy, 24x7) from the unmerge.
+    (unmerged,) = [
+        e
+        for e in (await cases_client.get(f"/v1/cases/{duplicate['id']}/events")).json()
+        if e["action"] == "unmerge"
+    ]
+    unmerged_at = datetime.fromisoformat(unmerged["at"])
+    resolve_by = datetime.fromisoformat(restored.json()["sla"]["resolve_by"])
+    assert resolve_by == unmerged_at + timedelta(days=14)
+    assert resolve_by > datetime.fromisoformat(duplicate["sla"]["resolve_by"])
+    assert unmerged["after"]["sla_restarted"]["resolve"] == resolve_by.isoformat()
+    # The acknowledgement was met (started) before the merge: it is not owed again.
+    assert "acknowledge" not in unmerged["after"]["sla_restarted"]
+    clocks = {
+        c["clock"]: c
+        for c in (await cases_client.get(f"/v1/cases/{duplicate['id']}")).json()["clocks"]
+    }
+    assert clocks["resolve"]["state"] == "running"
+    assert clocks["acknowledge"]["state"] == "met"
     primary_history = (await cases_client.get(f"/v1/cases/{primary['id']}/events")).json()
     assert primary_history[-1]["action"] == "unmerged"
 
@@ -198,3 +223,48 @@ def test_reopen_only_within_the_window():
         )
     assert "can no longer be reopened" in str(refused.value)
     assert refused.value.allowed == []
+
+
+def test_unmerge_renews_the_clocks_the_merge_cancelled_with_the_policys_targets():
+    from case_service.calendars import ALWAYS
+    from case_service.clocks import ClockName, ClockState, start_clocks
+    from case_service.models import clocks_after
+
+    received = datetime(2026, 11, 2, 9, tzinfo=UTC)
+    clocks = {
+        c.name: c
+        for c in start_clocks(
+            received_at=received,
+            targets={
+                ClockName.ACKNOWLEDGE: timedelta(hours=24),
+                ClockName.FIRST_RESPONSE: timedelta(days=2),
+                ClockName.RESOLVE: timedelta(days=14),
+            },
+            calendar=ALWAYS,
+            warning_share=0.8,
+            statutory_cap=timedelta(days=30),
+        )
+    }
+    acknowledged = clocks_after(Action.ACKNOWLEDGE, clocks, received + timedelta(hours=1), ALWAYS)
+    merged = clocks_after(Action.MERGE, acknowledged, received + timedelta(days=3), ALWAYS)
+    assert merged[ClockName.RESOLVE].state is ClockState.CANCELLED
+    unmerged_at = received + timedelta(days=20)
+    unmerged = clocks_after(
+        Action.UNMERGE,
+        merged,
+        unmerged_at,
+        ALWAYS,
+        {ClockName.FIRST_RESPONSE: timedelta(days=1), ClockName.RESOLVE: timedelta(days=7)},
+    )
+    assert unmerged[ClockName.ACKNOWLEDGE].state is ClockState.MET
+    first_response = unmerged[ClockName.FIRST_RESPONSE]
+    assert first_response.state is ClockState.RUNNING
+    assert first_response.due_at == unmerged_at + timedelta(days=1)
+    resolve = unmerged[ClockName.RESOLVE]
+    assert (resolve.started_at, resolve.target) == (unmerged_at, timedelta(days=7))
+    # 20 + 7 days would pass the statutory 30 days from receipt... it does not: 27 < 30.
+    assert resolve.due_at == unmerged_at + timedelta(days=7)
+    assert resolve.warn_at == unmerged_at + timedelta(days=7) * 0.8
+    # But the cap from receipt still holds for a case unmerged late.
+    late = clocks_after(Action.UNMERGE, merged, received + timedelta(days=28), ALWAYS)
+    assert late[ClockName.RESOLVE].due_at == received + timedelta(days=30)

@@ -169,3 +169,138 @@ async def test_a_policy_edit_applies_to_new_cases_only(cases_client, open_case):
     second_due = datetime.fromisoformat(second["sla"]["acknowledge_by"])
     assert first_due == RECEIVED + timedelta(hours=24)
     assert second_due == RECEIVED + timedelta(hours=2)
+
+
+async def test_a_priority_change_mid_flight_keeps_the_deadlines_already_set(
+    cases_client, open_case
+):
+    """Escalating re-orders the queue; it does not move deadlines already counted (otherwise
+    a breach, which escalates, would cascade into the tighter targets of the next priority)."""
+    factory = cases_client.app.state.runtime.session_factory
+    received = RECEIVED + timedelta(days=200)
+    case = await open_case(received_at=received)  # normal: acknowledge within 24 h
+    escalation = await cases_client.post(
+        f"/v1/cases/{case['id']}/assignment",
+        json={"escalate": True, "reason": "The customer is a hospital"},
+    )
+    assert escalation.json()["priority"] == "high"
+    read = (await cases_client.get(f"/v1/cases/{case['id']}")).json()
+    assert read["sla"] == case["sla"]
+    assert {c["clock"]: c["target_seconds"] for c in read["clocks"]}["acknowledge"] == 24 * 3600
+
+    # Five hours in: past the high policy's 4 h acknowledgement, but not the case's 24 h.
+    # (Counts of fired timers are not checked: other tests' cases share the database.)
+    await sla.fire_due_timers(factory, FixedClock(received + timedelta(hours=5)))
+    assert await sla_events(cases_client.app, case["id"]) == []
+    await sla.fire_due_timers(factory, FixedClock(received + timedelta(hours=24, minutes=1)))
+    assert await sla_events(cases_client.app, case["id"]) == [("sla_breached", "acknowledge")]
+    assert (await cases_client.get(f"/v1/cases/{case['id']}")).json()["priority"] == "urgent"
+
+
+async def test_a_reopened_case_owes_a_new_resolution_that_breaches_once(cases_client, open_case):
+    app = cases_client.app
+    factory = app.state.runtime.session_factory
+    received = RECEIVED + timedelta(days=400)
+    case = await open_case(received_at=received)
+    case_id = uuid.UUID(case["id"])
+    window = timedelta(days=14)
+    clock = FixedClock(received + timedelta(hours=1))
+
+    async def transition(action: Action, reason: str | None = None) -> None:
+        await service.transition_case(
+            factory,
+            clock,
+            case_id=case_id,
+            action=action,
+            actor="agent",
+            reopen_window=window,
+            reason=reason,
+        )
+
+    await transition(Action.START)
+    await transition(Action.RESOLVE, "Replacement sent")
+    await transition(Action.CLOSE)
+    clock.advance(timedelta(days=3))
+    reopened_at = clock.now()
+    await transition(Action.REOPEN, "The replacement fails too")
+    async with factory() as session:
+        _, clocks = await sla.load_clocks(session, case_id)
+    resolve = clocks[sla.ClockName.RESOLVE]
+    assert (resolve.state.value, resolve.started_at) == ("running", reopened_at)
+    assert resolve.due_at == reopened_at + timedelta(days=14)
+    # The old deadline (14 days from receipt) passes without a breach: a new one is owed.
+    await sla.fire_due_timers(factory, FixedClock(received + timedelta(days=14, hours=1)))
+    assert await sla_events(app, case["id"]) == []
+    late = FixedClock(reopened_at + timedelta(days=14, minutes=1))
+    await asyncio.gather(*(sla.fire_due_timers(factory, late) for _ in range(3)))
+    await sla.fire_due_timers(factory, late)
+    assert await sla_events(app, case["id"]) == [("sla_breached", "resolve")]
+
+
+async def test_a_policy_edit_through_the_api_leaves_open_cases_and_their_history_alone(
+    cases_client, open_case
+):
+    received = RECEIVED + timedelta(days=600)
+    first = await open_case(received_at=received)
+    url = "/v1/sla-policies/normal-default"
+    (original,) = [
+        p
+        for p in (await cases_client.get("/v1/sla-policies")).json()
+        if p["name"] == "normal-default"
+    ]
+    edited = {k: v for k, v in original.items() if k != "name"} | {
+        "resolve_within_minutes": 60 * 24 * 3
+    }
+    assert (await cases_client.put(url, json=edited)).status_code == 200
+    try:
+        second = await open_case(received_at=received)
+    finally:
+        restore = {k: v for k, v in original.items() if k != "name"}
+        assert (await cases_client.put(url, json=restore)).status_code == 200
+    read = (await cases_client.get(f"/v1/cases/{first['id']}")).json()
+    assert read["sla"] == first["sla"]
+    resolve = next(c for c in read["clocks"] if c["clock"] == "resolve")
+    assert resolve["target_seconds"] == 14 * 86400
+    opened = (await cases_client.get(f"/v1/cases/{first['id']}/events")).json()[0]
+    assert datetime.fromisoformat(opened["after"]["resolve_by"]) == received + timedelta(days=14)
+    assert datetime.fromisoformat(second["sla"]["resolve_by"]) == received + timedelta(days=3)
+
+
+def test_a_clock_paused_over_a_dst_weekend_resumes_with_the_business_time_it_had_left():
+    """Office hours 09-17 in Bucharest; clocks go forward on Sunday 2026-03-29 at 03:00."""
+    from datetime import time
+    from zoneinfo import ZoneInfo
+
+    from case_service.calendars import BusinessCalendar, WorkingInterval
+    from case_service.clocks import ClockName, start_clocks
+
+    local = ZoneInfo("Europe/Bucharest")
+    office = BusinessCalendar(
+        name="bucharest-office",
+        time_zone="Europe/Bucharest",
+        hours={
+            day: (WorkingInterval(time(9), time(17)),)
+            for day in ("mon", "tue", "wed", "thu", "fri")
+        },
+    )
+    received = datetime(2026, 3, 27, 16, 0, tzinfo=local)  # Friday, one business hour left
+    (resolve,) = start_clocks(
+        received_at=received,
+        targets={ClockName.RESOLVE: timedelta(hours=8)},
+        calendar=office,
+        warning_share=0.8,
+        statutory_cap=None,
+    )
+    # 1 h on Friday, 7 h on Monday: due Monday 16:00 local (after the DST change).
+    assert resolve.due_at == datetime(2026, 3, 30, 16, 0, tzinfo=local)
+
+    paused = resolve.pause(datetime(2026, 3, 27, 16, 30, tzinfo=local))  # 7.5 h left
+    resumed_at = datetime(2026, 3, 30, 9, 0, tzinfo=local)  # Monday opening, now EEST (+03)
+    resumed = paused.resume(resumed_at, office)
+    assert resumed.due_at == datetime(2026, 3, 30, 16, 30, tzinfo=local)
+    # The pause lasted Fri 16:30 EET → Mon 09:00 EEST: 63.5 real hours (one lost to DST).
+    assert resumed.paused_total == timedelta(hours=63, minutes=30)
+    view = resumed.view(datetime(2026, 3, 30, 12, 0, tzinfo=local), office)
+    assert view["elapsed_seconds"] == int(timedelta(hours=3, minutes=30).total_seconds())
+    assert view["remaining_seconds"] == int(timedelta(hours=4, minutes=30).total_seconds())
+    assert view["paused_seconds"] == int(timedelta(hours=63, minutes=30).total_seconds())

@@ -19,6 +19,7 @@ from case_service.schemas import (
     CaseRead,
     CaseTransitionCreate,
     ClockRead,
+    DuplicateSuggestionRead,
 )
 
 READ_SCOPE = "cases:read"
@@ -45,7 +46,13 @@ async def list_cases(
     return CasePage(items=[CaseRead.from_row(row) for row in rows], next_cursor=next_cursor)
 
 
-@router.get("/{case_id}", summary="Read a case", responses=NOT_FOUND)
+@router.get(
+    "/{case_id}",
+    summary="Read a case",
+    description="The case with its SLA clocks and its likely duplicates (same customer, "
+    "similar text, received close together) for an agent to confirm with a `merge`.",
+    responses=NOT_FOUND,
+)
 async def read_case(
     case_id: uuid.UUID, response: Response, runtime: RuntimeDep, _: CaseReader
 ) -> CaseRead:
@@ -55,7 +62,28 @@ async def read_case(
     response.headers["ETag"] = f'"{row.version}"'
     case = CaseRead.from_row(row)
     clocks = await service.case_clocks(runtime.session_factory, case_id, runtime.clock.now())
-    return case.model_copy(update={"clocks": [ClockRead(**view) for view in clocks]})
+    settings = runtime.settings
+    duplicates = await service.duplicate_suggestions(
+        runtime.session_factory,
+        row,
+        timedelta(days=settings.duplicate_window_days),
+        settings.duplicate_similarity_threshold,
+    )
+    return case.model_copy(
+        update={
+            "clocks": [ClockRead(**view) for view in clocks],
+            "duplicate_suggestions": [
+                DuplicateSuggestionRead(
+                    case_id=d.case.case_id,
+                    reference=d.case.reference,
+                    status=d.case.status,
+                    received_at=d.case.received_at,
+                    similarity=d.similarity,
+                )
+                for d in duplicates
+            ],
+        }
+    )
 
 
 IfMatch = Annotated[

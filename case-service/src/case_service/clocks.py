@@ -9,10 +9,16 @@ the resolution of written complaints) is calendar time from receipt that no paus
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from case_service.calendars import BusinessCalendar
+
+
+def real_duration(start: datetime, end: datetime) -> timedelta:
+    """Time that really passed from ``start`` to ``end``. (Python subtracts two datetimes
+    of the same zone by wall clock, which is an hour off across a DST change.)"""
+    return end.astimezone(UTC) - start.astimezone(UTC)
 
 
 class ClockName(StrEnum):
@@ -78,7 +84,7 @@ class SlaClock:
             due_at=due,
             warn_at=warn,
             paused_since=None,
-            paused_total=self.paused_total + (now - self.paused_since),
+            paused_total=self.paused_total + real_duration(self.paused_since, now),
         )
 
     def stop(self, now: datetime) -> SlaClock:
@@ -105,6 +111,23 @@ class SlaClock:
             warning_share=self.warning_share,
         )
 
+    def renew(self, now: datetime, calendar: BusinessCalendar, target: timedelta) -> SlaClock:
+        """A fresh clock from ``now`` with ``target`` (an unmerged case is owed new deadlines
+        under its policy). The statutory cap, counted from receipt, still holds."""
+        due = calendar.add(now, target)
+        warn = calendar.add(now, target * self.warning_share)
+        if self.cap_at is not None:
+            due, warn = min(due, self.cap_at), min(warn, self.cap_at)
+        return SlaClock(
+            name=self.name,
+            target=target,
+            started_at=now,
+            due_at=due,
+            warn_at=warn,
+            warning_share=self.warning_share,
+            cap_at=self.cap_at,
+        )
+
     def warn(self, now: datetime) -> SlaClock:
         """Record that the warning fired."""
         return replace(self, warning_fired_at=now)
@@ -126,7 +149,7 @@ class SlaClock:
         else:
             remaining = -calendar.elapsed(self.due_at, until)
         paused = self.paused_total + (
-            now - self.paused_since if self.paused_since else timedelta(0)
+            real_duration(self.paused_since, now) if self.paused_since else timedelta(0)
         )
         return {
             "clock": self.name.value,

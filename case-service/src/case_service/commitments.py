@@ -23,6 +23,7 @@ from case_service import tables
 from case_service.history import append_history
 from case_service.models import Priority, escalated
 from case_service.service import EVENT_SOURCE, lock_case, touch_case
+from case_service.teams import team_lead
 
 SETTLE_ACTIONS = {"keep": "kept", "cancel": "cancelled"}
 log = structlog.get_logger(__name__)
@@ -158,6 +159,8 @@ async def fire_missed_commitments(sessions: SessionFactory, clock: Clock, limit:
                 )
             ).all()
             priority = Priority(case.priority)
+            # Like an SLA breach, a missed promise goes to the team lead's desk.
+            assignee = await team_lead(session, case.team) or case.assignee
             for commitment in missed:
                 new_priority = escalated(priority)
                 await session.execute(
@@ -188,10 +191,11 @@ async def fire_missed_commitments(sessions: SessionFactory, clock: Clock, limit:
                     now,
                     "sla-timer",
                     "commitment_missed",
-                    {"priority": priority.value},
+                    {"priority": priority.value, "assignee": case.assignee},
                     {
                         "commitment_id": str(commitment.id),
                         "priority": new_priority.value,
+                        "assignee": assignee,
                         "reason": f"promise missed: {commitment.description}",
                     },
                     event.id,
@@ -202,7 +206,12 @@ async def fire_missed_commitments(sessions: SessionFactory, clock: Clock, limit:
                 await session.execute(
                     cases.update()
                     .where(cases.c.id == case.id)
-                    .values(priority=priority.value, version=case.version + 1, updated_at=now)
+                    .values(
+                        priority=priority.value,
+                        assignee=assignee,
+                        version=case.version + 1,
+                        updated_at=now,
+                    )
                 )
     if fired:
         log.info("commitments_missed", count=fired)

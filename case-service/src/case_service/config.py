@@ -27,3 +27,16 @@ class CaseSettings(ServiceSettings):
     reopen_window_days: int = Field(
         default=14, ge=0, description="How long after closing a case may be reopened."
     )
+    duplicate_window_days: int = Field(
+        default=14,
+        ge=0,
+        description="How far apart (by receipt) a customer's cases may be to be suggested as "
+        "duplicates of each other.",
+    )
+    duplicate_similarity_threshold: float = Field(
+        default=0.7,
+        gt=0,
+        le=1,
+        description="Token-set similarity (0..1) of subject and body from which another case "
+        "of the same customer is suggested as a likely duplicate.",
+    )

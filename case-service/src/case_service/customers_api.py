@@ -1,23 +1,24 @@
-"""HTTP entrypoints for customer profiles: tier, contact points and complaint history."""
+"""HTTP entrypoints for customer profiles: tier, preferred channel, language, contact points
+and complaint history."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Response
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 from redress_shared.auth import AUTH_RESPONSES, Principal, require_scope
-from redress_shared.errors import NotFound, ProblemDetail
-from redress_shared.runtime import RuntimeDep
-from sqlalchemy import func, select
+from redress_shared.errors import ProblemDetail
+from redress_shared.runtime import RuntimeDep, ServiceRuntime
 
-from case_service import tables
-from case_service.api import CaseWriter
+from case_service import customers
+from case_service.api import CaseWriter, IfMatch, expected_version
 
 CustomerReader = Annotated[Principal, Depends(require_scope("cases:read"))]
 router = APIRouter(prefix="/v1/customers", tags=["customers"], responses=AUTH_RESPONSES)
 NOT_FOUND = {404: {"model": ProblemDetail, "description": "No such customer"}}
+PreferredChannel = Literal["email", "sms", "chat", "social"]
 
 
 class CustomerCaseRead(BaseModel):
@@ -43,9 +44,13 @@ class CustomerRead(BaseModel):
                     "email": "ana@example.com",
                     "phone": "+40721000000",
                     "language": "ro",
+                    "preferred_channel": "sms",
                     "tier": "vip",
+                    "version": 3,
                     "first_seen_at": "2026-01-10T08:00:00Z",
                     "last_complaint_at": "2026-11-23T19:57:20Z",
+                    "updated_at": "2026-11-24T09:00:00Z",
+                    "updated_by": "ops-desk",
                     "complaint_count": 4,
                     "complaints_in_window": 3,
                     "frequent_complainer": True,
@@ -60,9 +65,15 @@ class CustomerRead(BaseModel):
     email: str | None
     phone: str | None
     language: str | None
+    preferred_channel: PreferredChannel | None = Field(
+        default=None, description="Where the customer wants to hear from us."
+    )
     tier: str
+    version: int = Field(description="Changes with every profile update; the ETag.")
     first_seen_at: datetime
     last_complaint_at: datetime
+    updated_at: datetime | None = Field(default=None, description="Last change by ops.")
+    updated_by: str | None = None
     complaint_count: int
     complaints_in_window: int = Field(description="Complaints in the frequent-complainer window.")
     frequent_complainer: bool
@@ -70,75 +81,97 @@ class CustomerRead(BaseModel):
 
 
 class CustomerUpdate(BaseModel):
-    """What ops may change on a customer: the tier and the language to write in."""
+    """What ops may change on a customer. Only the fields sent change; ``null`` clears a
+    contact point or the preferred channel."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"tier": "vip"}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"tier": "vip"},
+                {"preferred_channel": "sms", "phone": "+40721000000", "language": "ro"},
+            ]
+        },
+    )
 
     tier: Literal["standard", "vip"] | None = None
-    language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}$")
+    preferred_channel: PreferredChannel | None = None
+    language: str | None = Field(
+        default=None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", description="BCP 47, e.g. 'ro'"
+    )
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    email: EmailStr | None = None
+    phone: str | None = Field(default=None, pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164")
+
+    @model_validator(mode="after")
+    def _tier_cannot_be_cleared(self) -> CustomerUpdate:
+        if "tier" in self.model_fields_set and self.tier is None:
+            raise ValueError("every customer has a tier: send 'standard' or 'vip'")
+        return self
 
 
-async def _read(runtime, customer_key: str) -> CustomerRead:  # noqa: ANN001
+async def _read(runtime: ServiceRuntime, customer_key: str, response: Response) -> CustomerRead:
     settings = runtime.settings
-    since = runtime.clock.now() - timedelta(days=settings.frequent_complainer_window_days)
-    cases = tables.cases
-    async with runtime.session_factory() as session:
-        row = (
-            await session.execute(
-                select(tables.customers).where(tables.customers.c.customer_key == customer_key)
-            )
-        ).first()
-        if row is None:
-            raise NotFound("customer", customer_key)
-        in_window = await session.scalar(
-            select(func.count()).where(
-                cases.c.customer_key == customer_key, cases.c.received_at >= since
-            )
-        )
-        recent = (
-            await session.execute(
-                select(
-                    cases.c.id,
-                    cases.c.reference,
-                    cases.c.status,
-                    cases.c.priority,
-                    cases.c.category,
-                    cases.c.received_at,
-                )
-                .where(cases.c.customer_key == customer_key)
-                .order_by(cases.c.received_at.desc())
-                .limit(50)
-            )
-        ).all()
+    profile = await customers.read_customer(
+        runtime.session_factory,
+        runtime.clock,
+        customer_key,
+        frequent_window=timedelta(days=settings.frequent_complainer_window_days),
+        frequent_threshold=settings.frequent_complainer_threshold,
+    )
+    response.headers["ETag"] = f'"{profile.row.version}"'
     return CustomerRead(
-        **row._mapping,
-        complaints_in_window=in_window or 0,
-        frequent_complainer=(in_window or 0) >= settings.frequent_complainer_threshold,
-        cases=[CustomerCaseRead(**{**r._mapping, "id": str(r.id)}) for r in recent],
+        **profile.row._mapping,
+        complaints_in_window=profile.complaints_in_window,
+        frequent_complainer=profile.frequent_complainer,
+        cases=[CustomerCaseRead(**{**r._mapping, "id": str(r.id)}) for r in profile.recent_cases],
     )
 
 
 @router.get(
-    "/{customer_key}", summary="A customer's profile and complaint history", responses=NOT_FOUND
+    "/{customer_key}",
+    summary="A customer's profile and complaint history",
+    description="The `ETag` is the profile's version; send it as `If-Match` when updating.",
+    responses=NOT_FOUND,
 )
-async def read_customer(customer_key: str, runtime: RuntimeDep, _: CustomerReader) -> CustomerRead:
-    return await _read(runtime, customer_key)
+async def read_customer(
+    customer_key: str, response: Response, runtime: RuntimeDep, _: CustomerReader
+) -> CustomerRead:
+    return await _read(runtime, customer_key, response)
 
 
 @router.patch(
-    "/{customer_key}", summary="Change a customer's tier or language", responses=NOT_FOUND
+    "/{customer_key}",
+    summary="Change a customer's tier, preferred channel, language or contact points",
+    description=(
+        "New cases of the customer carry the preferred channel and language in "
+        "`redress.case.opened.v1`, so the notification service writes where the customer "
+        "wants. A preferred channel needs its contact point (`email` an e-mail address, "
+        "`sms` a phone number)."
+    ),
+    responses={
+        **NOT_FOUND,
+        412: {"model": ProblemDetail, "description": "If-Match is stale"},
+        422: {
+            "model": ProblemDetail,
+            "description": "Invalid field, or a preferred channel without its contact point",
+        },
+    },
 )
 async def update_customer(
-    customer_key: str, update: CustomerUpdate, runtime: RuntimeDep, _: CaseWriter
+    customer_key: str,
+    update: CustomerUpdate,
+    response: Response,
+    runtime: RuntimeDep,
+    agent: CaseWriter,
+    if_match: IfMatch = None,
 ) -> CustomerRead:
-    changes = update.model_dump(exclude_none=True)
-    if changes:
-        async with runtime.session_factory() as session, session.begin():
-            result = await session.execute(
-                tables.customers.update()
-                .where(tables.customers.c.customer_key == customer_key)
-                .values(**changes)
-            )
-            if result.rowcount == 0:
-                raise NotFound("customer", customer_key)
-    return await _read(runtime, customer_key)
+    await customers.update_customer(
+        runtime.session_factory,
+        runtime.clock,
+        customer_key,
+        update.model_dump(exclude_unset=True),
+        actor=agent.name,
+        expected_version=expected_version(if_match),
+    )
+    return await _read(runtime, customer_key, response)

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from case_service.calendars import ALWAYS, BusinessCalendar
-from case_service.clocks import ClockName, SlaClock, start_clocks
+from case_service.clocks import ClockName, ClockState, SlaClock, start_clocks
 
 
 class CaseStatus(StrEnum):
@@ -313,7 +313,11 @@ class CaseState:
 
 
 def clocks_after(
-    action: Action, clocks: dict[ClockName, SlaClock], now: datetime, calendar: BusinessCalendar
+    action: Action,
+    clocks: dict[ClockName, SlaClock],
+    now: datetime,
+    calendar: BusinessCalendar,
+    targets: dict[ClockName, timedelta] | None = None,
 ) -> dict[ClockName, SlaClock]:
     """How an action moves the SLA clocks.
 
@@ -321,7 +325,10 @@ def clocks_after(
     customer (asking for information, or resolving) meets the first-response clock;
     resolving meets the resolution clock. Waiting on the customer pauses every running
     clock; a reopened case owes a new resolution; leaving the process cancels what is owed.
+    An unmerged case is owed afresh, from the unmerge, everything the merge cancelled, with
+    ``targets`` (its policy's current targets; a clock's own target where none is given).
     """
+    targets = targets or {}
     updated = dict(clocks)
 
     def change(name: ClockName, how) -> None:  # noqa: ANN001
@@ -346,6 +353,10 @@ def clocks_after(
     if action in (Action.WITHDRAW, Action.MERGE):
         for name in list(updated):
             change(name, lambda c: c.cancel(now))
+    if action is Action.UNMERGE:
+        for name, clock in list(updated.items()):
+            if clock.state is ClockState.CANCELLED:
+                updated[name] = clock.renew(now, calendar, targets.get(name, clock.target))
     return updated
 
 

@@ -86,6 +86,31 @@ class ClockRead(BaseModel):
     breached_at: datetime | None
 
 
+class DuplicateSuggestionRead(BaseModel):
+    """Another case of the same customer that looks like the same complaint; an agent
+    confirms it by merging one case into the other (nothing is merged automatically)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "case_id": "5c1e9a2b-3d4f-4a6b-8c7d-9e0f1a2b3c4d",
+                    "reference": "RDR-2026-000119",
+                    "status": "acknowledged",
+                    "received_at": "2026-11-22T08:30:00Z",
+                    "similarity": 0.92,
+                }
+            ]
+        }
+    )
+
+    case_id: uuid.UUID
+    reference: str
+    status: str
+    received_at: datetime
+    similarity: float = Field(ge=0, le=1, description="Token-set similarity of subject and body.")
+
+
 class CaseRead(BaseModel):
     """A case as ops teams see it."""
 
@@ -100,6 +125,7 @@ class CaseRead(BaseModel):
     channel: str
     customer_key: str
     subject: str | None
+    body: str | None = Field(default=None, description="The complaint in the customer's words.")
     language: str | None
     received_at: datetime
     opened_at: datetime
@@ -115,6 +141,11 @@ class CaseRead(BaseModel):
     sla: SlaDue
     clocks: list[ClockRead] | None = Field(
         default=None, description="Every SLA clock; on single-case reads only."
+    )
+    duplicate_suggestions: list[DuplicateSuggestionRead] | None = Field(
+        default=None,
+        description="Likely duplicates (same customer, similar text, received close together), "
+        "most similar first; on single-case reads only. Confirm one with a `merge`.",
     )
 
     @classmethod

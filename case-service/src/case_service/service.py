@@ -19,6 +19,7 @@ from redress_shared.events import (
     CaseOpenedV1,
     CaseStatusChangedV1,
     ComplaintReceivedV1,
+    CustomerContact,
     EventEnvelope,
     NotificationOutcomeV1,
     new_event,
@@ -29,6 +30,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from case_service import sla, tables
+from case_service.clocks import ClockName
+from case_service.duplicates import CaseText, DuplicateSuggestion, suggest_duplicates
 from case_service.history import append_history
 from case_service.models import (
     OPEN_STATUSES,
@@ -36,6 +39,7 @@ from case_service.models import (
     Case,
     CaseState,
     CaseStatus,
+    DueTimes,
     IllegalTransition,
     InvalidTransitionRequest,
     Priority,
@@ -86,7 +90,13 @@ async def open_case_for_complaint(
         return
     now = clock.now()
     policies = await load_sla_policies(session)
-    tier = await _remember_customer(session, complaint, now)
+    profile = await _remember_customer(session, complaint, now)
+    tier = profile.tier
+    # The case and its event speak of the customer as the profile now stands (contact points,
+    # language, preferred channel), so the notification service writes where they want.
+    complaint = complaint.model_copy(
+        update={"customer": customer_contact(complaint.customer, profile)}
+    )
     case = open_case(
         complaint_id=complaint.complaint_id,
         reference=complaint.reference,
@@ -131,6 +141,7 @@ async def open_case_for_complaint(
             channel=case.channel,
             customer_key=case.customer_key,
             subject=case.subject,
+            body=complaint.body,
             language=case.language,
             received_at=case.received_at,
             opened_at=case.opened_at,
@@ -165,7 +176,8 @@ async def open_case_for_complaint(
 
 async def _remember_customer(
     session: AsyncSession, complaint: ComplaintReceivedV1, now: datetime
-) -> str:
+) -> Row:
+    """Create or refresh the customer's profile from a complaint; return the profile."""
     customers = tables.customers
     contact = complaint.customer
     statement = insert(customers).values(
@@ -177,6 +189,7 @@ async def _remember_customer(
         first_seen_at=complaint.received_at,
         last_complaint_at=complaint.received_at,
         complaint_count=1,
+        preferred_channel=contact.preferred_channel,
     )
     excluded = statement.excluded
     await session.execute(
@@ -186,15 +199,29 @@ async def _remember_customer(
                 # The newest complaint's contact points win; a missing one keeps the old.
                 **{
                     column: func.coalesce(excluded[column], customers.c[column])
-                    for column in ("name", "email", "phone", "language")
+                    for column in ("name", "email", "phone", "language", "preferred_channel")
                 },
                 "complaint_count": customers.c.complaint_count + 1,
                 "last_complaint_at": excluded.last_complaint_at,
             },
         )
     )
-    return await session.scalar(
-        select(customers.c.tier).where(customers.c.customer_key == contact.customer_key)
+    return (
+        await session.execute(
+            select(customers).where(customers.c.customer_key == contact.customer_key)
+        )
+    ).one()
+
+
+def customer_contact(contact: CustomerContact, profile: Row) -> CustomerContact:
+    """``contact`` completed from the customer's profile: what the profile holds wins (it
+    already took the complaint's newest contact points), what it lacks is kept."""
+    return contact.model_copy(
+        update={
+            field: getattr(profile, field)
+            for field in ("name", "email", "phone", "language", "preferred_channel")
+            if getattr(profile, field) is not None
+        }
     )
 
 
@@ -333,9 +360,20 @@ async def transition_case(
         )
         calendar_name, clocks = await sla.load_clocks(session, case_id)
         calendar = await sla.load_calendar(session, calendar_name)
-        await sla.save_clocks(session, case_id, clocks_after(action, clocks, now, calendar))
-        event = status_changed_event(row, before, after, action, actor, reason, now)
+        targets = await _policy_targets(session, row.sla_policy) if action is Action.UNMERGE else {}
+        new_clocks = clocks_after(action, clocks, now, calendar, targets)
+        await sla.save_clocks(session, case_id, new_clocks)
+        due = DueTimes.of(list(new_clocks.values())) if len(new_clocks) == len(ClockName) else None
+        event = status_changed_event(row, before, after, action, actor, reason, now, due)
         after_snapshot = {**after.snapshot(), **({"reason": reason} if reason else {})}
+        restarted = {
+            name.value: clock.due_at.isoformat()
+            for name, clock in new_clocks.items()
+            if clock.started_at != clocks[name].started_at
+        }
+        if restarted:
+            # The history says which deadlines started afresh (reopen, unmerge) and when due.
+            after_snapshot["sla_restarted"] = restarted
         await append_history(
             session, case_id, now, actor, action.value, before.snapshot(), after_snapshot, event.id
         )
@@ -357,6 +395,22 @@ async def transition_case(
         "case_transition", case_id=str(case_id), action=action.value, status=after.status.value
     )
     return updated
+
+
+async def _policy_targets(session: AsyncSession, policy_name: str) -> dict[ClockName, timedelta]:
+    """The current targets of the named SLA policy (empty if it no longer exists)."""
+    policy = (
+        await session.execute(
+            select(tables.sla_policies).where(tables.sla_policies.c.name == policy_name)
+        )
+    ).first()
+    if policy is None:
+        return {}
+    return {
+        ClockName.ACKNOWLEDGE: policy.acknowledge_within,
+        ClockName.FIRST_RESPONSE: policy.first_response_within,
+        ClockName.RESOLVE: policy.resolve_within,
+    }
 
 
 def check_version(row: Row, expected_version: int | None) -> None:
@@ -432,8 +486,10 @@ def status_changed_event(
     actor: str,
     reason: str | None,
     now: datetime,
+    due: DueTimes | None = None,
 ) -> EventEnvelope:
-    """The ``redress.case.status_changed.v1`` event of one transition."""
+    """The ``redress.case.status_changed.v1`` event of one transition, with the case's
+    deadlines after it."""
     payload = CaseStatusChangedV1(
         case_id=row.id,
         reference=row.reference,
@@ -445,6 +501,13 @@ def status_changed_event(
         reason=reason,
         merged_into=after.merged_into,
         occurred_at=now,
+        due=CaseDueTimes(
+            acknowledge_by=due.acknowledge_by,
+            first_response_by=due.first_response_by,
+            resolve_by=due.resolve_by,
+        )
+        if due
+        else None,
     )
     return new_event(
         source=EVENT_SOURCE,
@@ -568,3 +631,42 @@ async def case_clocks(
         calendar_name, clocks = await sla.load_clocks(session, case_id)
         calendar = await sla.load_calendar(session, calendar_name)
     return [clock.view(now, calendar) for clock in clocks.values()]
+
+
+# Cases that are already folded away or left the process are not offered as duplicates.
+NOT_DUPLICATE_CANDIDATES = (CaseStatus.MERGED.value, CaseStatus.WITHDRAWN.value)
+
+
+async def duplicate_suggestions(
+    session_factory: async_sessionmaker[AsyncSession],
+    case: Row,
+    window: timedelta,
+    threshold: float,
+) -> list[DuplicateSuggestion]:
+    """Likely duplicates of ``case``: the same customer's other cases received within
+    ``window`` of it whose text is at least ``threshold`` similar. Only suggested; an agent
+    confirms one with a merge."""
+    if case.status in NOT_DUPLICATE_CANDIDATES:
+        return []
+    cases = tables.cases
+    async with session_factory() as session:
+        rows = (
+            await session.execute(
+                select(cases)
+                .where(
+                    cases.c.customer_key == case.customer_key,
+                    cases.c.id != case.id,
+                    cases.c.status.not_in(NOT_DUPLICATE_CANDIDATES),
+                    cases.c.received_at.between(
+                        case.received_at - window, case.received_at + window
+                    ),
+                )
+                .order_by(cases.c.received_at)
+                .limit(100)
+            )
+        ).all()
+    return suggest_duplicates(_case_text(case), [_case_text(row) for row in rows], threshold)
+
+
+def _case_text(row: Row) -> CaseText:
+    return CaseText(row.id, row.reference, row.status, row.received_at, row.subject, row.body)

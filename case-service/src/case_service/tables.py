@@ -40,6 +40,10 @@ customers = Table(
     Column("first_seen_at", DateTime(timezone=True), nullable=False),
     Column("last_complaint_at", DateTime(timezone=True), nullable=False),
     Column("complaint_count", Integer, nullable=False, server_default="0"),
+    Column("preferred_channel", Text, comment="email | sms | chat | social"),
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("updated_at", DateTime(timezone=True), comment="last profile change by ops"),
+    Column("updated_by", Text),
 )
 
 calendars = Table(
@@ -76,6 +80,7 @@ cases = Table(
     Column("channel", Text, nullable=False),
     Column("customer_key", Text, ForeignKey(customers.c.customer_key), nullable=False),
     Column("subject", Text),
+    Column("body", Text, comment="the complaint in the customer's own words"),
     Column("language", Text),
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("opened_at", DateTime(timezone=True), nullable=False),
@@ -95,6 +100,7 @@ cases = Table(
     Column("status_before_merge", Text),
     Index("ix_cases_opened_at_id", "opened_at", "id"),
     Index("ix_cases_customer_key", "customer_key"),
+    Index("ix_cases_customer_key_received_at", "customer_key", "received_at"),
 )
 
 case_history = Table(

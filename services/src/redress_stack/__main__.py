@@ -32,6 +32,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SERVICE=N",
         help="run N processes of a service in the same consumer group (e.g. case-service=2)",
     )
+    run_parser.add_argument(
+        "--test-clock-file",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="tests only: every service adds the offset in seconds held in FILE to its clock",
+    )
     args = parser.parse_args(argv)
     replicas = {}
     for item in args.replicas:
@@ -39,7 +46,12 @@ def main(argv: list[str] | None = None) -> int:
         if name not in {spec.name for spec in SERVICES} or not count.isdigit() or int(count) < 1:
             parser.error(f"--replicas {item!r}: use SERVICE=N with a service name and N >= 1")
         replicas[name] = int(count)
-    return run(args.data_dir, free_ports=args.free_ports, replicas=replicas)
+    return run(
+        args.data_dir,
+        free_ports=args.free_ports,
+        replicas=replicas,
+        test_clock_file=args.test_clock_file,
+    )
 
 
 if __name__ == "__main__":

@@ -95,6 +95,7 @@ class Stack:
     kafka_bootstrap: str = ""
     smtp: tuple[str, int] = ("127.0.0.1", 0)
     replicas: dict[str, int] = field(default_factory=dict)
+    test_clock_file: Path | None = None
     _infra: list = field(default_factory=list)
     _services: dict[str, ManagedProcess] = field(default_factory=dict)
     _replica_ports: dict[str, list[int]] = field(default_factory=dict)
@@ -211,6 +212,9 @@ class Stack:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        if self.test_clock_file is not None:
+            # Tests only: every service reads its time offset from this one file.
+            env["REDRESS_TEST_CLOCK_FILE"] = str(self.test_clock_file)
         return env
 
     def url(self, service_name: str) -> str:
@@ -261,12 +265,22 @@ def _say(message: str) -> None:
     print(f"[redress] {message}", flush=True)
 
 
-def run(data_dir: Path, free_ports: bool = False, replicas: dict[str, int] | None = None) -> int:
-    """Start the stack and keep it up until SIGINT/SIGTERM or a service dies."""
+def run(
+    data_dir: Path,
+    free_ports: bool = False,
+    replicas: dict[str, int] | None = None,
+    test_clock_file: Path | None = None,
+) -> int:
+    """Start the stack and keep it up until SIGINT/SIGTERM or a service dies.
+
+    ``test_clock_file`` (tests only) makes every service read its clock's offset from that
+    file, so an end-to-end test can move time for the whole stack.
+    """
     stack = Stack(
         data_dir=data_dir.resolve(),
         ports=StackPorts.free() if free_ports else StackPorts.defaults(),
         replicas=replicas or {},
+        test_clock_file=test_clock_file.resolve() if test_clock_file else None,
     )
     stop_requested = threading.Event()
 

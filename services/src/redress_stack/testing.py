@@ -20,11 +20,13 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import psutil
 from fastapi import FastAPI
+from redress_shared.clock import write_clock_offset
 from redress_shared.kafka import ensure_topics
 from redress_shared.migrations import upgrade_to_head
 from redress_shared.settings import ServiceSettings
@@ -211,3 +213,57 @@ def run_stack(data_dir: Path, *extra_args: str):
         if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     ]
     assert not survivors, f"processes left behind after stop: {survivors}"
+
+
+class StackClock:
+    """The time offset of a stack started with ``--test-clock-file``: a test moves every
+    service's clock forward with :meth:`advance` (no sleeping until a deadline)."""
+
+    __test__ = False
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = timedelta(0)
+        write_clock_offset(path, self.offset)
+
+    def advance(self, delta: timedelta) -> None:
+        """Move the stack's time forward by ``delta``."""
+        self.offset += delta
+        write_clock_offset(self.path, self.offset)
+
+
+@asynccontextmanager
+async def recorded_topic(bootstrap_servers: str, topic: str) -> AsyncIterator[list]:
+    """Read ``topic`` from its beginning in the background for the duration of the block;
+    yields the list the decoded events (``EventEnvelope``) are appended to, in partition
+    order (so per aggregate key, in publication order)."""
+    from aiokafka import AIOKafkaConsumer
+    from redress_shared.events import from_kafka_record
+
+    # No consumer group: the reader takes every partition and commits nothing.
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    events: list = []
+    try:
+
+        async def read_forever() -> None:
+            while True:
+                batches = await consumer.getmany(timeout_ms=200)
+                for records in batches.values():
+                    for record in records:
+                        events.append(from_kafka_record(record.key, record.value, record.headers))
+
+        reader = asyncio.create_task(read_forever())
+        try:
+            yield events
+        finally:
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+    finally:
+        await consumer.stop()

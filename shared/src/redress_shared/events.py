@@ -165,6 +165,11 @@ class CaseStatusChangedV1(_Payload):
     reason: str | None = None
     merged_into: uuid.UUID | None = None
     occurred_at: datetime
+    due: CaseDueTimes | None = Field(
+        default=None,
+        description="The case's SLA deadlines after the change (a resume, reopen or unmerge "
+        "moves them).",
+    )
 
 
 class CaseSlaV1(_Payload):

@@ -21,7 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from redress_shared.auth import ApiKeyVerifier, api_keys_router, seed_admin_key
-from redress_shared.clock import Clock, SystemClock
+from redress_shared.clock import Clock, clock_from_settings
 from redress_shared.db import PlatformTables, create_engine, create_session_factory
 from redress_shared.errors import (
     PROBLEM_CONTENT_TYPE,
@@ -67,7 +67,7 @@ class ServiceRuntime:
         cls, settings: ServiceSettings, tables: PlatformTables, clock: Clock | None = None
     ) -> ServiceRuntime:
         """Create (but do not connect) the engine, producer and relay of one service."""
-        clock = clock or SystemClock()
+        clock = clock or clock_from_settings(settings.test_clock_file)
         engine = create_engine(settings)
         session_factory = create_session_factory(engine)
         relay = OutboxRelay(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -46,3 +48,9 @@ class ServiceSettings(BaseSettings):
     outbox_poll_interval_seconds: float = 0.05
     consumer_max_retries: int = 5
     consumer_retry_backoff_seconds: float = 0.2
+    test_clock_file: Path | None = Field(
+        default=None,
+        description="Tests only: a file holding a time offset in seconds that moves this "
+        "service's clock (end-to-end tests of deadlines over real processes). Never set it "
+        "in production.",
+    )
