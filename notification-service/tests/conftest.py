@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import asyncio
 import email
+import json
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from email import policy
 
 import pytest
@@ -52,7 +54,7 @@ def smtp_server():
 
 
 @pytest.fixture(scope="session")
-def notification_settings(infra, smtp_server) -> NotificationSettings:
+def notification_settings(infra, smtp_server, message_gateway) -> NotificationSettings:
     _, port = smtp_server
     return service_settings(
         infra,
@@ -60,6 +62,13 @@ def notification_settings(infra, smtp_server) -> NotificationSettings:
         MIGRATIONS_DIR,
         smtp_port=port,
         dispatch_interval_seconds=0.05,
+        retry_base_seconds=0.05,
+        max_send_attempts=3,
+        message_gateway_url=f"http://127.0.0.1:{message_gateway.port}/v1/messages",
+        # Status messages go at once here; quiet collapse is tested with an injected clock.
+        status_quiet_window=timedelta(0),
+        follow_up_after=timedelta(seconds=1),
+        follow_up_poll_interval_seconds=0.1,
         # Webhook receivers in tests listen on loopback; retries back off in milliseconds.
         webhook_allow_private_networks=True,
         webhook_dispatch_interval_seconds=0.05,
@@ -192,3 +201,61 @@ async def receiver():
     await server.start()
     yield server
     await server.stop()
+
+
+class MessageGateway:
+    """A real HTTP server on loopback standing in for the SMS / chat gateway: records every
+    message and refuses some recipients for good (400) or for the first attempts (503)."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict] = []
+        self.refused: set[str] = set()
+        self.flaky: dict[str, int] = {}  # recipient -> attempts still to answer 503
+        self.port = 0
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        assert self._server is not None
+        self._server.close()
+
+    def to(self, recipient: str) -> list[dict]:
+        return [m for m in self.messages if m["to"] == recipient]
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while await reader.readline():
+                headers: dict[str, str] = {}
+                while (header := await reader.readline()) not in (b"\r\n", b"\n", b""):
+                    name, _, value = header.decode("latin-1").partition(":")
+                    headers[name.strip().lower()] = value.strip()
+                body = json.loads(await reader.readexactly(int(headers["content-length"])))
+                body["idempotency_key"] = headers.get("idempotency-key")
+                recipient = body["to"]
+                if recipient in self.refused:
+                    status = 400
+                elif self.flaky.get(recipient, 0) > 0:
+                    self.flaky[recipient] -= 1
+                    status = 503
+                else:
+                    status = 202
+                    self.messages.append(body)
+                writer.write(
+                    f"HTTP/1.1 {status} X\r\nContent-Length: 2\r\n\r\nok".encode("latin-1")
+                )
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            return
+        finally:
+            writer.close()
+
+
+@pytest.fixture(scope="session")
+async def message_gateway():
+    gateway = MessageGateway()
+    await gateway.start()
+    yield gateway
+    await gateway.stop()
