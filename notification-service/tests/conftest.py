@@ -6,7 +6,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email import policy
 
 import pytest
@@ -14,8 +14,21 @@ from aiosmtpd.controller import Controller
 from notification_service import MIGRATIONS_DIR
 from notification_service.bootstrap import build_app
 from notification_service.config import NotificationSettings
+from redress_shared.events import (
+    CASE_OPENED,
+    CASE_RESPONSE_ADDED,
+    CASE_SLA_BREACHED,
+    CASE_STATUS_CHANGED,
+    CaseDueTimes,
+    CaseOpenedV1,
+    CaseResponseAddedV1,
+    CaseSlaV1,
+    CaseStatusChangedV1,
+    CustomerContact,
+    new_event,
+)
 from redress_stack.infra import free_port
-from redress_stack.testing import running_app, service_settings
+from redress_stack.testing import eventually, running_app, service_settings
 
 REFUSED_DOMAIN = "refused.example"
 
@@ -259,3 +272,131 @@ async def message_gateway():
     await gateway.start()
     yield gateway
     await gateway.stop()
+
+
+class CaseStory:
+    """The events of one case, as the case service would publish them."""
+
+    def __init__(
+        self,
+        email: str | None,
+        *,
+        phone: str | None = None,
+        language: str = "en",
+        preferred_channel: str | None = None,
+        channel: str = "api",
+    ) -> None:
+        self.case_id = uuid.uuid4()
+        self.reference = f"RDR-2026-{uuid.uuid4().int % 10**6:06d}"
+        self.at = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+        self.version = 1
+        self.opened = self._event(
+            CASE_OPENED,
+            CaseOpenedV1(
+                case_id=self.case_id,
+                complaint_id=uuid.uuid4(),
+                reference=self.reference,
+                status="new",
+                priority="normal",
+                channel=channel,
+                opened_at=self.at,
+                subject="Broken charger",
+                language=language,
+                customer=CustomerContact(
+                    customer_key=f"key-{uuid.uuid4().hex[:8]}",
+                    name="Ana Pop",
+                    email=email,
+                    phone=phone,
+                    language=language,
+                    preferred_channel=preferred_channel,
+                ),
+                due=CaseDueTimes(
+                    acknowledge_by=self.at + timedelta(hours=24),
+                    first_response_by=self.at + timedelta(days=2),
+                    resolve_by=self.at + timedelta(days=14),
+                ),
+                sla_policy="normal-default",
+            ),
+        )
+
+    def _event(self, event_type: str, payload):  # noqa: ANN001
+        return new_event(
+            source="/test", type=event_type, key=str(self.case_id), payload=payload, time=self.at
+        )
+
+    def status(self, action: str, from_status: str, to_status: str, reason: str | None = None):
+        self.version += 1
+        return self._event(
+            CASE_STATUS_CHANGED,
+            CaseStatusChangedV1(
+                case_id=self.case_id,
+                reference=self.reference,
+                action=action,
+                from_status=from_status,
+                to_status=to_status,
+                version=self.version,
+                actor="agent",
+                reason=reason,
+                occurred_at=self.at,
+            ),
+        )
+
+    def response(self, message: str):
+        return self._event(
+            CASE_RESPONSE_ADDED,
+            CaseResponseAddedV1(
+                case_id=self.case_id,
+                reference=self.reference,
+                response_id=uuid.uuid4(),
+                message=message,
+                author="agent",
+                occurred_at=self.at,
+            ),
+        )
+
+    def breach(self, clock: str, due_at: datetime):
+        return self._event(
+            CASE_SLA_BREACHED,
+            CaseSlaV1(
+                case_id=self.case_id,
+                reference=self.reference,
+                clock=clock,
+                due_at=due_at,
+                occurred_at=due_at + timedelta(minutes=1),
+                priority_before="normal",
+                priority_after="high",
+            ),
+        )
+
+
+@pytest.fixture(scope="session")
+def case_story():
+    """The :class:`CaseStory` class: ``case_story(email, language=..., ...)``."""
+    return CaseStory
+
+
+async def wait_for_notifications(client, case_id, count: int, done=("sent", "failed")) -> list:
+    """The case's notifications once ``count`` of them have a final status (newest first)."""
+
+    async def settled():
+        listed = (await client.get("/v1/notifications", params={"case_id": str(case_id)})).json()
+        return listed if len([n for n in listed if n["status"] in done]) >= count else None
+
+    return await eventually(settled)
+
+
+@pytest.fixture(scope="session")
+def settled_notifications():
+    """``await settled_notifications(client, case_id, count)``: see wait_for_notifications."""
+    return wait_for_notifications
+
+
+def plain_text(message) -> str:  # noqa: ANN001
+    """The text/plain part of an e-mail."""
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+@pytest.fixture(scope="session")
+def text_of():
+    """``text_of(message)``: the text/plain part of a received e-mail."""
+    return plain_text

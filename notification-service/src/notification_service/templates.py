@@ -157,7 +157,13 @@ def _check_part(environment: _Sandbox, kind: str, part: str, source: str) -> Non
             raise TemplateError(
                 "template-unsafe", part, f"'{constant.value}' reaches into Python internals"
             )
-    unknown = meta.find_undeclared_variables(tree) - set(VARIABLES[kind])
+    try:
+        # Compiles the template: an unknown filter or test shows up here.
+        unknown = meta.find_undeclared_variables(tree) - set(VARIABLES[kind])
+    except TemplateSyntaxError as exc:
+        raise TemplateError(
+            "template-syntax-error", part, f"line {exc.lineno}: {exc.message}"
+        ) from exc
     if unknown:
         raise TemplateError(
             "template-undefined-variable",
