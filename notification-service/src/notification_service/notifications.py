@@ -395,9 +395,10 @@ async def _collapse_earlier_status_messages(
     ).all()
     if not waiting:
         return
+    folded = [row.id for row in waiting]
     await session.execute(
         notifications.update()
-        .where(notifications.c.id.in_([row.id for row in waiting]))
+        .where((notifications.c.id.in_(folded)) | (notifications.c.collapsed_into.in_(folded)))
         .values(status="collapsed", collapsed_into=latest_id)
     )
     await session.execute(
