@@ -354,7 +354,7 @@ class CaseStory:
             ),
         )
 
-    def breach(self, clock: str, due_at: datetime):
+    def breach(self, clock: str, due_at: datetime, new_due_at: datetime | None = None):
         return self._event(
             CASE_SLA_BREACHED,
             CaseSlaV1(
@@ -365,6 +365,7 @@ class CaseStory:
                 occurred_at=due_at + timedelta(minutes=1),
                 priority_before="normal",
                 priority_after="high",
+                new_due_at=new_due_at,
             ),
         )
 

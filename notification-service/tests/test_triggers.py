@@ -94,6 +94,21 @@ async def test_a_breach_brings_an_apology_with_the_new_time(
     # No new time on the event: the configured two days after the breach.
     assert "our new time is 2026-12-09 17:01 UTC" in text
 
+    # The case service's new time, when the event carries one.
+    address = _address()
+    story = case_story(address, language="ro")
+    new_time = datetime(2026, 12, 8, 12, 0, tzinfo=UTC)
+    await produce(
+        infra.kafka_bootstrap_servers,
+        CASES_TOPIC,
+        story.opened,
+        story.breach("first_response", due, new_due_at=new_time),
+    )
+    await settled_notifications(notifications_client, story.case_id, 2)
+    (apology,) = [m for m in server.to(address) if "întârziere" in m["Subject"]]
+    assert "un răspuns" in text_of(apology)
+    assert "noul termen este 2026-12-08 12:00 UTC" in text_of(apology)
+
 
 async def test_a_follow_up_asks_once_whether_the_fix_held(
     notifications_client, smtp_server, infra, case_story, settled_notifications, text_of

@@ -76,7 +76,7 @@ def delay_apology(breach: CaseSlaV1, new_time_after) -> Planned:  # noqa: ANN001
     one, else ``breach_new_time_after`` from the breach."""
     if breach.clock not in APOLOGISED_CLOCKS:
         return None
-    new_time = getattr(breach, "new_due_at", None) or breach.occurred_at + new_time_after
+    new_time = breach.new_due_at or breach.occurred_at + new_time_after
     return DELAY_APOLOGY, {
         "deadline": breach.clock,
         "missed_at": when(breach.due_at),
