@@ -152,3 +152,45 @@ async def test_persian_messages_render_right_to_left(
     html_part = mail.get_body(preferencelist=("html",)).get_content()
     assert '<html lang="fa" dir="rtl">' in html_part
     assert '<body dir="rtl"' in html_part
+
+
+async def test_a_template_that_fails_on_real_data_falls_back_to_the_built_in_text(
+    notifications_client, smtp_server, infra, case_story, settled_notifications, text_of
+):
+    """The trial render takes the sample values' branch; real data can take another. The
+    customer still gets the message, from the built-in text, and the version says so."""
+    from redress_shared.events import CASE_DECISION_RECORDED, CaseDecisionRecordedV1, new_event
+
+    server, _ = smtp_server
+    put = await notifications_client.put(
+        "/v1/templates/decision/de",
+        json={
+            "subject": "Unsere Entscheidung [{{ reference }}]",
+            "body_text": "{% if validity == 'unjustified' %}{{ explanation.missing.deeper }}"
+            "{% else %}Sie haben recht.{% endif %}",
+        },
+    )
+    assert put.status_code == 200, put.text
+    address = f"jonas.{uuid.uuid4().hex[:8]}@example.com"
+    story = case_story(address, language="de")
+    decision = new_event(
+        source="/test",
+        type=CASE_DECISION_RECORDED,
+        key=str(story.case_id),
+        payload=CaseDecisionRecordedV1(
+            case_id=story.case_id,
+            reference=story.reference,
+            validity="unjustified",
+            explanation="Wrong adapter.",
+            way_forward="A discount.",
+            decided_by="lead",
+            occurred_at=story.at,
+        ),
+        time=story.at,
+    )
+    await produce(infra.kafka_bootstrap_servers, CASES_TOPIC, story.opened, decision)
+    listed = await settled_notifications(notifications_client, story.case_id, 2)
+    sent = next(n for n in listed if n["template"] == "decision")
+    assert (sent["status"], sent["language"], sent["template_version"]) == ("sent", "en", 1)
+    mail = next(m for m in server.to(address) if "Our decision" in m["Subject"])
+    assert "could not find a fault" in text_of(mail)

@@ -259,3 +259,51 @@ async def test_one_message_per_event_and_kind_even_when_the_inbox_is_bypassed(
 
     listed = await eventually(both_sent)
     assert sorted(n["template"] for n in listed) == ["acknowledgement", "response"]
+
+
+async def test_an_offered_remedy_tells_amount_method_and_deadline(
+    notifications_client, smtp_server, infra, case_story, settled_notifications, text_of
+):
+    from datetime import date
+
+    from redress_shared.events import CASE_REMEDY_CHANGED, CaseRemedyChangedV1, new_event
+
+    server, _ = smtp_server
+    address = _address()
+    story = case_story(address, language="ro")
+    remedy_id = uuid.uuid4()
+
+    def remedy(status: str):
+        return new_event(
+            source="/test",
+            type=CASE_REMEDY_CHANGED,
+            key=str(story.case_id),
+            payload=CaseRemedyChangedV1(
+                case_id=story.case_id,
+                reference=story.reference,
+                remedy_id=remedy_id,
+                remedy_type="refund",
+                status=status,
+                amount="49.90",
+                currency="RON",
+                method="transfer bancar",
+                due_date=date(2026, 12, 10),
+                occurred_at=story.at,
+            ),
+            time=story.at,
+        )
+
+    await produce(
+        infra.kafka_bootstrap_servers,
+        CASES_TOPIC,
+        story.opened,
+        remedy("pending_approval"),  # internal: not told
+        remedy("offered"),
+    )
+    listed = await settled_notifications(notifications_client, story.case_id, 2)
+    assert sorted(n["template"] for n in listed) == ["acknowledgement", "remedy"]
+    (offer,) = [m for m in server.to(address) if "Ce vă oferim" in m["Subject"]]
+    assert (
+        "vă oferim o rambursare de 49.90 RON, prin transfer bancar, cel târziu până la 2026-12-10"
+        in text_of(offer)
+    )

@@ -61,7 +61,7 @@ async def list_notifications(
 TEMPLATES_DESCRIPTION = """\
 Templates are Jinja2, rendered in a sandbox that cannot reach Python internals. Each kind of
 message (`acknowledgement`, `information_request`, `investigating`, `resolved`,
-`delay_apology`, `response`, `decision`, `survey`, `follow_up`) may use only its own
+`delay_apology`, `response`, `decision`, `remedy`, `survey`, `follow_up`) may use only its own
 variables (listed in `variables`); a customer whose language has no template gets the
 default language's. A change is a new version and applies to messages planned after it;
 each notification records the version it was rendered from.

@@ -10,12 +10,14 @@ from redress_shared.events import (
     ALERTS_TOPIC,
     CASE_DECISION_RECORDED,
     CASE_OPENED,
+    CASE_REMEDY_CHANGED,
     CASE_RESPONSE_ADDED,
     CASE_SLA_BREACHED,
     CASE_STATUS_CHANGED,
     CASES_TOPIC,
     CaseDecisionRecordedV1,
     CaseOpenedV1,
+    CaseRemedyChangedV1,
     CaseResponseAddedV1,
     CaseSlaV1,
     CaseStatusChangedV1,
@@ -32,6 +34,7 @@ from notification_service.templates import (
     DELAY_APOLOGY,
     INFORMATION_REQUEST,
     INVESTIGATING,
+    REMEDY,
     RESOLVED,
     RESPONSE,
     SURVEY,
@@ -131,10 +134,23 @@ def handlers(clock: Clock, messaging: Messaging) -> dict[str, EventHandler]:
             "way_forward": decided.way_forward,
         }
 
+    def remedy(changed: CaseRemedyChangedV1) -> Planned:
+        # Told when it is offered (amount, method, deadline); approvals stay internal.
+        if changed.status != "offered":
+            return None
+        return REMEDY, {
+            "remedy_type": changed.remedy_type,
+            "amount": changed.amount,
+            "currency": changed.currency,
+            "method": changed.method,
+            "due_date": changed.due_date.isoformat() if changed.due_date else None,
+        }
+
     table: dict[str, EventHandler] = dict.fromkeys(webhook_event_types(), to_subscribers)
     table[CASE_OPENED] = telling_the_customer(acknowledgement)
     table[CASE_RESPONSE_ADDED] = telling_the_customer(response)
     table[CASE_DECISION_RECORDED] = telling_the_customer(decision)
+    table[CASE_REMEDY_CHANGED] = telling_the_customer(remedy)
     table[CASE_STATUS_CHANGED] = telling_the_customer(
         lambda changed: status_message(changed, settings.survey_base_url)
     )

@@ -12,6 +12,7 @@ from notification_service.templates import (
     FOLLOW_UP,
     INFORMATION_REQUEST,
     INVESTIGATING,
+    REMEDY,
     RESOLVED,
     RESPONSE,
     SURVEY,
@@ -234,6 +235,35 @@ BUILT_IN: dict[str, dict[str, TemplateText]] = {
             "{% if way_forward %}\n\nKaj vam lahko ponudimo: {{ way_forward }}{% endif %}"
             "\n\nČe kaj ni jasno, odgovorite na to sporočilo in v zadevi ohranite "
             "{{ reference }}." + _SL_SIGN,
+        ),
+    },
+    REMEDY: {
+        "en": _t(
+            "What we offer you [{{ reference }}]",
+            _EN_DEAR
+            + "for your complaint {{ reference }} we offer you {% if remedy_type == 'refund' %}a refund{% elif remedy_type == 'replacement' %}a replacement{% elif remedy_type == 'repair' %}a free repair{% elif remedy_type == 'discount' %}a discount{% elif remedy_type == 'credit' %}a credit on your account{% elif remedy_type == 'upgrade' %}a free upgrade{% elif remedy_type == 'apology_gesture' %}a gesture of apology{% else %}a remedy{% endif %}"
+            "{% if amount %} of {{ amount }} {{ currency or '' }}{% endif %}"
+            "{% if method %}, by {{ method }}{% endif %}"
+            "{% if due_date %}, no later than {{ due_date }}{% endif %}.\n\nIf this does not "
+            "suit you, reply to this message." + _EN_SIGN,
+        ),
+        "ro": _t(
+            "Ce vă oferim [{{ reference }}]",
+            _RO_DEAR
+            + "pentru reclamația {{ reference }} vă oferim {% if remedy_type == 'refund' %}o rambursare{% elif remedy_type == 'replacement' %}o înlocuire{% elif remedy_type == 'repair' %}o reparație gratuită{% elif remedy_type == 'discount' %}o reducere{% elif remedy_type == 'credit' %}un credit în contul dumneavoastră{% elif remedy_type == 'upgrade' %}un upgrade gratuit{% elif remedy_type == 'apology_gesture' %}un gest de scuze{% else %}o compensație{% endif %}"
+            "{% if amount %} de {{ amount }} {{ currency or '' }}{% endif %}"
+            "{% if method %}, prin {{ method }}{% endif %}"
+            "{% if due_date %}, cel târziu până la {{ due_date }}{% endif %}.\n\nDacă nu vă "
+            "convine, răspundeți la acest mesaj." + _RO_SIGN,
+        ),
+        "fa": _t(
+            "پیشنهاد ما به شما [{{ reference }}]",
+            _FA_DEAR
+            + "برای شکایت {{ reference }} به شما {% if remedy_type == 'refund' %}بازپرداخت وجه{% elif remedy_type == 'replacement' %}تعویض کالا{% elif remedy_type == 'repair' %}تعمیر رایگان{% elif remedy_type == 'discount' %}تخفیف{% elif remedy_type == 'credit' %}اعتبار در حساب شما{% elif remedy_type == 'upgrade' %}ارتقای رایگان{% elif remedy_type == 'apology_gesture' %}هدیه‌ای برای عذرخواهی{% else %}جبران خسارت{% endif %} پیشنهاد می‌کنیم"
+            "{% if amount %} به مبلغ {{ amount }} {{ currency or '' }}{% endif %}"
+            "{% if method %}، از طریق {{ method }}{% endif %}"
+            "{% if due_date %}، حداکثر تا {{ due_date }}{% endif %}.\n\nاگر این پیشنهاد برای "
+            "شما مناسب نیست، به این پیام پاسخ دهید." + _FA_SIGN,
         ),
     },
     SURVEY: {

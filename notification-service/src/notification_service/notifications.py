@@ -170,8 +170,19 @@ async def _template_for(
         if candidate in rows:
             return _stored(rows[candidate])
         if candidate in BUILT_IN[kind]:
-            return StoredTemplate(kind, candidate, 1, BUILT_IN[kind][candidate], None, "built-in")
-    return StoredTemplate(kind, "en", 1, BUILT_IN[kind]["en"], None, BUILT_IN_AUTHOR)
+            return _built_in(kind, candidate, default_language)
+    return _built_in(kind, default_language, default_language)
+
+
+def _built_in(kind: str, language: str, default_language: str) -> StoredTemplate:
+    """The built-in text of ``kind`` (version 1) in ``language``, else the default language,
+    else English: what a message falls back to when a stored template fails to render."""
+    for candidate in (language, default_language, "en"):
+        if candidate in BUILT_IN[kind]:
+            return StoredTemplate(
+                kind, candidate, 1, BUILT_IN[kind][candidate], None, BUILT_IN_AUTHOR
+            )
+    raise LookupError(f"no built-in {kind} template")
 
 
 def _check_kind_and_language(kind: str, language: str) -> None:
@@ -314,12 +325,19 @@ async def plan_message(
     template = await _template_for(
         session, kind, primary_language(contact.language), settings.default_language
     )
-    message = render(
-        kind,
-        template.language,
-        template.text,
-        {"name": contact.name, "reference": contact.reference, **context},
-    )
+    values = {"name": contact.name, "reference": contact.reference, **context}
+    try:
+        message = render(kind, template.language, template.text, values)
+    except Exception as exc:  # noqa: BLE001  an edit that passed its trial render but not this
+        log.error(
+            "template_render_failed",
+            kind=kind,
+            language=template.language,
+            version=template.version,
+            error=repr(exc),
+        )
+        template = _built_in(kind, template.language, settings.default_language)
+        message = render(kind, template.language, template.text, values)
     plan = channel_plan(
         ContactPoints(
             email=contact.email,

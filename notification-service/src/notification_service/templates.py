@@ -26,6 +26,7 @@ RESOLVED = "resolved"
 DELAY_APOLOGY = "delay_apology"
 RESPONSE = "response"
 DECISION = "decision"
+REMEDY = "remedy"
 SURVEY = "survey"
 FOLLOW_UP = "follow_up"
 
@@ -55,6 +56,14 @@ VARIABLES: dict[str, dict[str, object]] = {
         "validity": "partly_justified",
         "explanation": "The cable was faulty; the adapter was not ours.",
         "way_forward": "A 30 % discount on a compatible adapter.",
+    },
+    REMEDY: {
+        **_COMMON,
+        "remedy_type": "refund",
+        "amount": "49.90",
+        "currency": "EUR",
+        "method": "bank transfer",
+        "due_date": "2026-12-10",
     },
     SURVEY: {**_COMMON, "survey_url": "https://feedback.redress.example/survey/RDR-2026-000123"},
     FOLLOW_UP: {**_COMMON, "resolved_on": "2026-12-01"},
