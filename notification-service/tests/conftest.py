@@ -40,10 +40,14 @@ class RecordingSmtpServer:
 
     def __init__(self) -> None:
         self.messages: list[email.message.EmailMessage] = []
+        self.greylisted: dict[str, int] = {}  # address -> attempts still to answer 451
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
         if address.endswith("@" + REFUSED_DOMAIN):
             return "550 5.1.1 No such mailbox"
+        if self.greylisted.get(address, 0) > 0:
+            self.greylisted[address] -= 1
+            return "451 4.7.1 Greylisted, try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

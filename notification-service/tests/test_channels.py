@@ -133,3 +133,38 @@ async def test_no_usable_contact_point_fails_at_once(
     (notification,) = await settled_notifications(notifications_client, story.case_id, 1)
     assert notification["status"] == "failed"
     assert notification["delivery_attempts"] == []
+
+
+async def test_a_greylisting_smtp_server_is_retried_and_the_mail_sent_once(
+    notifications_client, smtp_server, infra, case_story, settled_notifications
+):
+    server, _ = smtp_server
+    address = _address()
+    server.greylisted[address] = 1
+    story = case_story(address)
+    await produce(infra.kafka_bootstrap_servers, CASES_TOPIC, story.opened)
+    (notification,) = await settled_notifications(notifications_client, story.case_id, 1)
+    assert (notification["status"], notification["channel"]) == ("sent", "email")
+    assert [a["outcome"] for a in notification["delivery_attempts"]] == ["retry", "sent"]
+    assert "451" in notification["delivery_attempts"][0]["error"]
+    assert len(server.to(address)) == 1
+
+
+async def test_a_channel_that_keeps_failing_for_now_falls_back_after_the_last_attempt(
+    notifications_client, smtp_server, message_gateway, infra, case_story, settled_notifications
+):
+    server, _ = smtp_server
+    phone, address = _phone(), _address()
+    message_gateway.flaky[phone] = 100  # 503 forever; max_send_attempts is 3 in these tests
+    story = case_story(address, phone=phone, preferred_channel="sms")
+    await produce(infra.kafka_bootstrap_servers, CASES_TOPIC, story.opened)
+    (notification,) = await settled_notifications(notifications_client, story.case_id, 1)
+    assert (notification["status"], notification["channel"]) == ("sent", "email")
+    assert [(a["channel"], a["outcome"]) for a in notification["delivery_attempts"]] == [
+        ("sms", "retry"),
+        ("sms", "retry"),
+        ("sms", "failed"),
+        ("email", "sent"),
+    ]
+    assert message_gateway.to(phone) == []
+    assert len(server.to(address)) == 1
