@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from redress_shared.settings import ServiceSettings
@@ -39,7 +40,7 @@ class NotificationSettings(ServiceSettings):
         default=None, description="Bearer token sent to the message gateway."
     )
     message_gateway_timeout_seconds: float = Field(default=10.0, gt=0)
-    channel_fallback_order: list[str] = Field(
+    channel_fallback_order: list[Literal["email", "sms", "chat", "social"]] = Field(
         default=["email", "sms", "chat", "social"],
         description="Channels tried after the customer's preferred one, in this order.",
     )

@@ -53,7 +53,7 @@ notifications = Table(
         ARRAY(Text),
         nullable=False,
         server_default="{}",
-        comment="channels still to try, in order, if the current one fails for good",
+        comment="channel:recipient still to try, in order, if the current one fails for good",
     ),
     Column("collapsed_into", UUID(as_uuid=True), comment="the later status message that said it"),
     # One message per triggering event and template, however often the event arrives.
