@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import asyncio
 import email
+import json
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from email import policy
 
 import pytest
@@ -12,8 +14,21 @@ from aiosmtpd.controller import Controller
 from notification_service import MIGRATIONS_DIR
 from notification_service.bootstrap import build_app
 from notification_service.config import NotificationSettings
+from redress_shared.events import (
+    CASE_OPENED,
+    CASE_RESPONSE_ADDED,
+    CASE_SLA_BREACHED,
+    CASE_STATUS_CHANGED,
+    CaseDueTimes,
+    CaseOpenedV1,
+    CaseResponseAddedV1,
+    CaseSlaV1,
+    CaseStatusChangedV1,
+    CustomerContact,
+    new_event,
+)
 from redress_stack.infra import free_port
-from redress_stack.testing import running_app, service_settings
+from redress_stack.testing import eventually, running_app, service_settings
 
 REFUSED_DOMAIN = "refused.example"
 
@@ -25,10 +40,14 @@ class RecordingSmtpServer:
 
     def __init__(self) -> None:
         self.messages: list[email.message.EmailMessage] = []
+        self.greylisted: dict[str, int] = {}  # address -> attempts still to answer 451
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
         if address.endswith("@" + REFUSED_DOMAIN):
             return "550 5.1.1 No such mailbox"
+        if self.greylisted.get(address, 0) > 0:
+            self.greylisted[address] -= 1
+            return "451 4.7.1 Greylisted, try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -52,7 +71,7 @@ def smtp_server():
 
 
 @pytest.fixture(scope="session")
-def notification_settings(infra, smtp_server) -> NotificationSettings:
+def notification_settings(infra, smtp_server, message_gateway) -> NotificationSettings:
     _, port = smtp_server
     return service_settings(
         infra,
@@ -60,6 +79,13 @@ def notification_settings(infra, smtp_server) -> NotificationSettings:
         MIGRATIONS_DIR,
         smtp_port=port,
         dispatch_interval_seconds=0.05,
+        retry_base_seconds=0.05,
+        max_send_attempts=3,
+        message_gateway_url=f"http://127.0.0.1:{message_gateway.port}/v1/messages",
+        # Status messages go at once here; quiet collapse is tested with an injected clock.
+        status_quiet_window=timedelta(0),
+        follow_up_after=timedelta(seconds=1),
+        follow_up_poll_interval_seconds=0.1,
         # Webhook receivers in tests listen on loopback; retries back off in milliseconds.
         webhook_allow_private_networks=True,
         webhook_dispatch_interval_seconds=0.05,
@@ -192,3 +218,190 @@ async def receiver():
     await server.start()
     yield server
     await server.stop()
+
+
+class MessageGateway:
+    """A real HTTP server on loopback standing in for the SMS / chat gateway: records every
+    message and refuses some recipients for good (400) or for the first attempts (503)."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict] = []
+        self.refused: set[str] = set()
+        self.flaky: dict[str, int] = {}  # recipient -> attempts still to answer 503
+        self.port = 0
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        assert self._server is not None
+        self._server.close()
+
+    def to(self, recipient: str) -> list[dict]:
+        return [m for m in self.messages if m["to"] == recipient]
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while await reader.readline():
+                headers: dict[str, str] = {}
+                while (header := await reader.readline()) not in (b"\r\n", b"\n", b""):
+                    name, _, value = header.decode("latin-1").partition(":")
+                    headers[name.strip().lower()] = value.strip()
+                body = json.loads(await reader.readexactly(int(headers["content-length"])))
+                body["idempotency_key"] = headers.get("idempotency-key")
+                recipient = body["to"]
+                if recipient in self.refused:
+                    status = 400
+                elif self.flaky.get(recipient, 0) > 0:
+                    self.flaky[recipient] -= 1
+                    status = 503
+                else:
+                    status = 202
+                    self.messages.append(body)
+                writer.write(
+                    f"HTTP/1.1 {status} X\r\nContent-Length: 2\r\n\r\nok".encode("latin-1")
+                )
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            return
+        finally:
+            writer.close()
+
+
+@pytest.fixture(scope="session")
+async def message_gateway():
+    gateway = MessageGateway()
+    await gateway.start()
+    yield gateway
+    await gateway.stop()
+
+
+class CaseStory:
+    """The events of one case, as the case service would publish them."""
+
+    def __init__(
+        self,
+        email: str | None,
+        *,
+        phone: str | None = None,
+        language: str = "en",
+        preferred_channel: str | None = None,
+        channel: str = "api",
+    ) -> None:
+        self.case_id = uuid.uuid4()
+        self.reference = f"RDR-2026-{uuid.uuid4().int % 10**6:06d}"
+        self.at = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+        self.version = 1
+        self.opened = self._event(
+            CASE_OPENED,
+            CaseOpenedV1(
+                case_id=self.case_id,
+                complaint_id=uuid.uuid4(),
+                reference=self.reference,
+                status="new",
+                priority="normal",
+                channel=channel,
+                opened_at=self.at,
+                subject="Broken charger",
+                language=language,
+                customer=CustomerContact(
+                    customer_key=f"key-{uuid.uuid4().hex[:8]}",
+                    name="Ana Pop",
+                    email=email,
+                    phone=phone,
+                    language=language,
+                    preferred_channel=preferred_channel,
+                ),
+                due=CaseDueTimes(
+                    acknowledge_by=self.at + timedelta(hours=24),
+                    first_response_by=self.at + timedelta(days=2),
+                    resolve_by=self.at + timedelta(days=14),
+                ),
+                sla_policy="normal-default",
+            ),
+        )
+
+    def _event(self, event_type: str, payload):  # noqa: ANN001
+        return new_event(
+            source="/test", type=event_type, key=str(self.case_id), payload=payload, time=self.at
+        )
+
+    def status(self, action: str, from_status: str, to_status: str, reason: str | None = None):
+        self.version += 1
+        return self._event(
+            CASE_STATUS_CHANGED,
+            CaseStatusChangedV1(
+                case_id=self.case_id,
+                reference=self.reference,
+                action=action,
+                from_status=from_status,
+                to_status=to_status,
+                version=self.version,
+                actor="agent",
+                reason=reason,
+                occurred_at=self.at,
+            ),
+        )
+
+    def response(self, message: str):
+        return self._event(
+            CASE_RESPONSE_ADDED,
+            CaseResponseAddedV1(
+                case_id=self.case_id,
+                reference=self.reference,
+                response_id=uuid.uuid4(),
+                message=message,
+                author="agent",
+                occurred_at=self.at,
+            ),
+        )
+
+    def breach(self, clock: str, due_at: datetime, new_due_at: datetime | None = None):
+        return self._event(
+            CASE_SLA_BREACHED,
+            CaseSlaV1(
+                case_id=self.case_id,
+                reference=self.reference,
+                clock=clock,
+                due_at=due_at,
+                occurred_at=due_at + timedelta(minutes=1),
+                priority_before="normal",
+                priority_after="high",
+                new_due_at=new_due_at,
+            ),
+        )
+
+
+@pytest.fixture(scope="session")
+def case_story():
+    """The :class:`CaseStory` class: ``case_story(email, language=..., ...)``."""
+    return CaseStory
+
+
+async def wait_for_notifications(client, case_id, count: int, done=("sent", "failed")) -> list:
+    """The case's notifications once ``count`` of them have a final status (newest first)."""
+
+    async def settled():
+        listed = (await client.get("/v1/notifications", params={"case_id": str(case_id)})).json()
+        return listed if len([n for n in listed if n["status"] in done]) >= count else None
+
+    return await eventually(settled)
+
+
+@pytest.fixture(scope="session")
+def settled_notifications():
+    """``await settled_notifications(client, case_id, count)``: see wait_for_notifications."""
+    return wait_for_notifications
+
+
+def plain_text(message) -> str:  # noqa: ANN001
+    """The text/plain part of an e-mail."""
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+@pytest.fixture(scope="session")
+def text_of():
+    """``text_of(message)``: the text/plain part of a received e-mail."""
+    return plain_text

@@ -10,40 +10,128 @@ from redress_shared.auth import AUTH_RESPONSES, Principal, require_scope
 from redress_shared.errors import ProblemDetail
 from redress_shared.runtime import RuntimeDep
 
-from notification_service import service
+from notification_service import notifications, service
 from notification_service.schemas import (
     DeliveryRead,
     NotificationRead,
     ReplayQueued,
     ReplayRequest,
+    TemplateRead,
+    TemplateUpdate,
     WebhookCreate,
     WebhookCreated,
     WebhookRead,
     WebhookSecretRotated,
     WebhookUpdate,
 )
+from notification_service.templates import VARIABLES, TemplateText, direction
 
 READ_SCOPE = "notifications:read"
 WEBHOOKS_READ_SCOPE = "webhooks:read"
 WEBHOOKS_WRITE_SCOPE = "webhooks:write"
-SCOPES = [READ_SCOPE, WEBHOOKS_READ_SCOPE, WEBHOOKS_WRITE_SCOPE]
+TEMPLATES_WRITE_SCOPE = "templates:write"
+SCOPES = [READ_SCOPE, TEMPLATES_WRITE_SCOPE, WEBHOOKS_READ_SCOPE, WEBHOOKS_WRITE_SCOPE]
 
 NotificationReader = Annotated[Principal, Depends(require_scope(READ_SCOPE))]
+TemplateWriter = Annotated[Principal, Depends(require_scope(TEMPLATES_WRITE_SCOPE))]
 WebhookReader = Annotated[Principal, Depends(require_scope(WEBHOOKS_READ_SCOPE))]
 WebhookWriter = Annotated[Principal, Depends(require_scope(WEBHOOKS_WRITE_SCOPE))]
 
 router = APIRouter(prefix="/v1/notifications", tags=["notifications"], responses=AUTH_RESPONSES)
 
 
-@router.get("", summary="List customer notifications", description="Newest first; filter by case.")
+@router.get(
+    "",
+    summary="List customer notifications",
+    description=(
+        "Newest first; filter by case. Each shows what was sent (kind, template version, "
+        "language, subject), when, on which channel, and how every attempt went."
+    ),
+)
 async def list_notifications(
     runtime: RuntimeDep,
     _: NotificationReader,
     case_id: uuid.UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[NotificationRead]:
-    rows = await service.list_notifications(runtime.session_factory, case_id, limit)
-    return [NotificationRead.model_validate(row) for row in rows]
+    listed = await notifications.list_notifications(runtime.session_factory, case_id, limit)
+    return [NotificationRead.of(row, attempts) for row, attempts in listed]
+
+
+TEMPLATES_DESCRIPTION = """\
+Templates are Jinja2, rendered in a sandbox that cannot reach Python internals. Each kind of
+message (`acknowledgement`, `information_request`, `investigating`, `resolved`,
+`delay_apology`, `response`, `decision`, `remedy`, `survey`, `follow_up`) may use only its own
+variables (listed in `variables`); a customer whose language has no template gets the
+default language's. A change is a new version and applies to messages planned after it;
+each notification records the version it was rendered from.
+"""
+
+templates_router = APIRouter(prefix="/v1/templates", tags=["templates"], responses=AUTH_RESPONSES)
+
+_TEMPLATE_NOT_FOUND = {404: {"model": ProblemDetail, "description": "No such kind or template"}}
+
+
+def _template_read(stored: notifications.StoredTemplate) -> TemplateRead:
+    return TemplateRead(
+        kind=stored.kind,
+        language=stored.language,
+        version=stored.version,
+        direction=direction(stored.language),
+        subject=stored.text.subject,
+        body_text=stored.text.body_text,
+        body_html=stored.text.body_html,
+        variables=list(VARIABLES[stored.kind]),
+        created_at=stored.created_at,
+        created_by=stored.created_by,
+    )
+
+
+@templates_router.get("", summary="List the templates in use", description=TEMPLATES_DESCRIPTION)
+async def list_templates(runtime: RuntimeDep, _: NotificationReader) -> list[TemplateRead]:
+    return [_template_read(t) for t in await notifications.list_templates(runtime.session_factory)]
+
+
+@templates_router.get(
+    "/{kind}/{language}",
+    summary="Read a template",
+    description="The current version of one kind in one language.",
+    responses={
+        **_TEMPLATE_NOT_FOUND,
+        422: {"model": ProblemDetail, "description": "Not a language subtag"},
+    },
+)
+async def get_template(
+    kind: str, language: str, runtime: RuntimeDep, _: NotificationReader
+) -> TemplateRead:
+    return _template_read(await notifications.get_template(runtime.session_factory, kind, language))
+
+
+@templates_router.put(
+    "/{kind}/{language}",
+    summary="Change a template",
+    description=TEMPLATES_DESCRIPTION
+    + "\nRefused with 422 and nothing stored: a syntax error (`template-syntax-error`), a "
+    "variable the kind does not have (`template-undefined-variable`), anything that reaches "
+    "for Python internals such as `__class__` (`template-unsafe`), or a template that fails "
+    "its trial render with sample values (`template-render-error`).",
+    responses={
+        404: {"model": ProblemDetail, "description": "No such kind of message"},
+        422: {"model": ProblemDetail, "description": "The template cannot be used"},
+    },
+)
+async def put_template(
+    kind: str, language: str, body: TemplateUpdate, runtime: RuntimeDep, caller: TemplateWriter
+) -> TemplateRead:
+    stored = await notifications.put_template(
+        runtime.session_factory,
+        runtime.clock,
+        kind,
+        language,
+        TemplateText(body.subject, body.body_text, body.body_html),
+        caller.name,
+    )
+    return _template_read(stored)
 
 
 WEBHOOKS_DESCRIPTION = """\

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Literal
+
 from pydantic import Field, SecretStr
 from redress_shared.settings import ServiceSettings
 
@@ -28,6 +31,33 @@ class NotificationSettings(ServiceSettings):
     dispatch_concurrency: int = Field(default=4, ge=1, description="Messages sent in parallel.")
     max_send_attempts: int = 8
     retry_base_seconds: float = 5.0
+    # Customer messages: channels, quiet collapse, follow-ups
+    message_gateway_url: str | None = Field(
+        default=None,
+        description="HTTP gateway for SMS, chat and social replies; unset: e-mail only.",
+    )
+    message_gateway_token: SecretStr | None = Field(
+        default=None, description="Bearer token sent to the message gateway."
+    )
+    message_gateway_timeout_seconds: float = Field(default=10.0, gt=0)
+    channel_fallback_order: list[Literal["email", "sms", "chat", "social"]] = Field(
+        default=["email", "sms", "chat", "social"],
+        description="Channels tried after the customer's preferred one, in this order.",
+    )
+    status_quiet_window: timedelta = Field(
+        default=timedelta(minutes=2),
+        description="Status messages wait this long; later status changes of the case within "
+        "it replace them, so a burst goes out as one message. 0 sends each at once.",
+    )
+    follow_up_after: timedelta = Field(
+        default=timedelta(days=7),
+        description="How long after a resolution the customer is asked whether the fix held.",
+    )
+    follow_up_poll_interval_seconds: float = Field(default=5.0, gt=0)
+    breach_new_time_after: timedelta = Field(
+        default=timedelta(days=2),
+        description="The new time promised in a breach apology when the event carries none.",
+    )
     # Webhooks
     webhook_allow_private_networks: bool = Field(
         default=False,

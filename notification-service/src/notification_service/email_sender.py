@@ -1,54 +1,44 @@
-"""Outgoing e-mail over SMTP (aiosmtplib)."""
+"""Outgoing e-mail over SMTP (aiosmtplib): the e-mail channel."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 
 import aiosmtplib
 
+from notification_service.channels import (
+    OutgoingMessage,
+    PermanentDeliveryError,
+    TemporaryDeliveryError,
+)
 from notification_service.config import NotificationSettings
 
 
-@dataclass(frozen=True)
-class OutgoingEmail:
-    """One e-mail ready to send."""
-
-    message_id: str
-    recipient: str
-    subject: str
-    body_text: str
-
-
-class PermanentDeliveryError(Exception):
-    """The server refused the message for good (5xx); retrying will not help."""
-
-
-class TemporaryDeliveryError(Exception):
-    """The message could not be sent now (network, 4xx); retry later."""
-
-
 class SmtpEmailSender:
-    """Sends e-mail through one SMTP server."""
+    """Sends e-mail through one SMTP server: text and HTML parts, our Message-ID (so a reply's
+    In-Reply-To threads back to the case) and the case reference in the subject."""
 
     def __init__(self, settings: NotificationSettings) -> None:
         self._settings = settings
 
-    async def send(self, email: OutgoingEmail, sent_at) -> None:  # noqa: ANN001
-        """Send ``email``; raise PermanentDeliveryError or TemporaryDeliveryError on failure."""
-        message = EmailMessage()
-        message["From"] = self._settings.mail_from
-        message["To"] = email.recipient
-        message["Subject"] = email.subject
-        message["Message-ID"] = email.message_id
-        message["Date"] = format_datetime(sent_at)
-        message["Auto-Submitted"] = "auto-generated"
-        message.set_content(email.body_text)
+    async def send(self, message: OutgoingMessage, sent_at: datetime) -> None:
+        """Send ``message``; raise PermanentDeliveryError or TemporaryDeliveryError on failure."""
+        mail = EmailMessage()
+        mail["From"] = self._settings.mail_from
+        mail["To"] = message.recipient
+        mail["Subject"] = message.subject
+        mail["Message-ID"] = message.message_id
+        mail["Date"] = format_datetime(sent_at)
+        mail["Auto-Submitted"] = "auto-generated"
+        mail["Content-Language"] = message.language
+        mail.set_content(message.body_text)
+        mail.add_alternative(message.body_html, subtype="html")
         settings = self._settings
         try:
             await aiosmtplib.send(
-                message,
+                mail,
                 hostname=settings.smtp_host,
                 port=settings.smtp_port,
                 username=settings.smtp_username,

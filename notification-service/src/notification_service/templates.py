@@ -1,140 +1,236 @@
-"""Message templates per kind and language, rendered in a Jinja2 sandbox.
+"""Message templates: the kinds of message we send, the variables each may use, and their
+rendering in a Jinja2 sandbox (pure: no I/O; the stored versions live in ``tables``).
 
-These are the built-in defaults; editable templates (``/v1/templates``) come with the
-notification work. A language without a template falls back to the default language.
+Undefined-variable policy: a template may use only the variables documented for its kind
+(:data:`VARIABLES`); anything else is refused when the template is saved, and rendering uses
+``StrictUndefined``, so a message is never sent with a silently empty hole. Optional
+variables (the complaint's subject, an explanation) are always defined, possibly as ``None``:
+test them with ``{% if %}``.
 """
 
 from __future__ import annotations
 
+import html
+import re
 from dataclasses import dataclass
 
-from jinja2 import StrictUndefined
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
+from jinja2.exceptions import SecurityError, UndefinedError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup
 
 ACKNOWLEDGEMENT = "acknowledgement"
+INFORMATION_REQUEST = "information_request"
+INVESTIGATING = "investigating"
+RESOLVED = "resolved"
+DELAY_APOLOGY = "delay_apology"
 RESPONSE = "response"
 DECISION = "decision"
+REMEDY = "remedy"
 SURVEY = "survey"
+FOLLOW_UP = "follow_up"
+
+_COMMON = {"name": "Ana Pop", "reference": "RDR-2026-000123"}
+
+#: Every kind of customer message, with the variables its templates may use and a sample
+#: value of each (shown in the API and used for the trial render when a template is saved).
+VARIABLES: dict[str, dict[str, object]] = {
+    ACKNOWLEDGEMENT: {
+        **_COMMON,
+        "subject": "Broken charger",
+        "first_response_by": "2026-11-25 09:00 UTC",
+        "resolve_by": "2026-12-07",
+    },
+    INFORMATION_REQUEST: {**_COMMON, "question": "Please send a photo of the serial number."},
+    INVESTIGATING: dict(_COMMON),
+    RESOLVED: {**_COMMON, "resolution": "A replacement charger is on its way (tracking RO123)."},
+    DELAY_APOLOGY: {
+        **_COMMON,
+        "deadline": "resolve",
+        "missed_at": "2026-12-07 17:00 UTC",
+        "new_time": "2026-12-09 17:00 UTC",
+    },
+    RESPONSE: {**_COMMON, "message": "We are sending you a new charger today."},
+    DECISION: {
+        **_COMMON,
+        "validity": "partly_justified",
+        "explanation": "The cable was faulty; the adapter was not ours.",
+        "way_forward": "A 30 % discount on a compatible adapter.",
+    },
+    REMEDY: {
+        **_COMMON,
+        "remedy_type": "refund",
+        "amount": "49.90",
+        "currency": "EUR",
+        "method": "bank transfer",
+        "due_date": "2026-12-10",
+    },
+    SURVEY: {**_COMMON, "survey_url": "https://feedback.redress.example/survey/RDR-2026-000123"},
+    FOLLOW_UP: {**_COMMON, "resolved_on": "2026-12-01"},
+}
+KINDS = tuple(VARIABLES)
+
+#: Status messages that quiet collapse may fold into one (see ``notifications.py``).
+STATUS_KINDS = frozenset({INFORMATION_REQUEST, INVESTIGATING, RESOLVED})
+
+#: Primary language subtags written right to left.
+RTL_LANGUAGES = frozenset({"ar", "arc", "dv", "fa", "he", "ku", "ps", "sd", "ug", "ur", "yi"})
+
+LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}$")
+MAX_RENDERED_CHARS = 100_000
 
 
 @dataclass(frozen=True)
-class Template:
-    """Subject and plain-text body of one message kind in one language."""
+class TemplateText:
+    """What an operator writes for one kind in one language: the subject, the plain-text body
+    and optionally an HTML body (without the surrounding document, which we add)."""
 
     subject: str
-    body: str
+    body_text: str
+    body_html: str | None = None
 
 
-BUILT_IN: dict[str, dict[str, Template]] = {
-    ACKNOWLEDGEMENT: {
-        "en": Template(
-            subject="We received your complaint [{{ reference }}]",
-            body=(
-                "Dear {{ name or 'customer' }},\n\n"
-                "thank you for telling us about this. We have registered your complaint"
-                '{% if subject %} "{{ subject }}"{% endif %} under reference {{ reference }}.\n\n'
-                "What happens next: a member of our team will review it and contact you by "
-                "{{ first_response_by }} at the latest. We aim to resolve it by {{ resolve_by }}, "
-                "and we will keep you informed at every step, including if anything takes longer.\n\n"
-                "Please keep the reference {{ reference }} in the subject if you reply to this "
-                "message.\n\nKind regards,\nCustomer Care\n"
-            ),
-        ),
-        "ro": Template(
-            subject="Am primit reclamația dumneavoastră [{{ reference }}]",
-            body=(
-                "Stimate/Stimată {{ name or 'client' }},\n\n"
-                "vă mulțumim că ne-ați semnalat această problemă. Am înregistrat reclamația"
-                "{% if subject %} „{{ subject }}”{% endif %} cu numărul de referință {{ reference }}.\n\n"
-                "Ce urmează: un membru al echipei noastre o va analiza și vă va contacta cel târziu "
-                "până la {{ first_response_by }}. Ne propunem să o rezolvăm până la {{ resolve_by }} "
-                "și vă vom ține la curent la fiecare pas, inclusiv dacă ceva durează mai mult.\n\n"
-                "Vă rugăm să păstrați referința {{ reference }} în subiect dacă răspundeți.\n\n"
-                "Cu stimă,\nServiciul Clienți\n"
-            ),
-        ),
-    }
-}
+@dataclass(frozen=True)
+class RenderedMessage:
+    """One message ready for a channel: subject, text and the complete HTML document."""
+
+    subject: str
+    body_text: str
+    body_html: str
 
 
-BUILT_IN[RESPONSE] = {
-    "en": Template(
-        subject="About your complaint [{{ reference }}]",
-        body="Dear {{ name or 'customer' }},\n\n{{ message }}\n\nKind regards,\nCustomer Care\n",
-    ),
-    "ro": Template(
-        subject="Despre reclamația dumneavoastră [{{ reference }}]",
-        body="Stimate/Stimată {{ name or 'client' }},\n\n{{ message }}\n\nCu stimă,\nServiciul Clienți\n",
-    ),
-}
-BUILT_IN[DECISION] = {
-    "en": Template(
-        subject="Our decision on your complaint [{{ reference }}]",
-        body=(
-            "Dear {{ name or 'customer' }},\n\n"
-            "{% if validity == 'justified' %}we have reviewed your complaint and agree with you."
-            "{% elif validity == 'partly_justified' %}we have reviewed your complaint and agree with "
-            "you in part."
-            "{% else %}we have reviewed your complaint carefully and could not find a fault on our "
-            "side.{% endif %}"
-            "{% if explanation %}\n\n{{ explanation }}{% endif %}"
-            "{% if way_forward %}\n\nWhat we can offer: {{ way_forward }}{% endif %}"
-            "\n\nIf anything is unclear, reply to this e-mail and keep {{ reference }} in the "
-            "subject.\n\nKind regards,\nCustomer Care\n"
-        ),
-    ),
-    "ro": Template(
-        subject="Decizia noastră privind reclamația [{{ reference }}]",
-        body=(
-            "Stimate/Stimată {{ name or 'client' }},\n\n"
-            "{% if validity == 'justified' %}am analizat reclamația și vă dăm dreptate."
-            "{% elif validity == 'partly_justified' %}am analizat reclamația și vă dăm dreptate "
-            "în parte."
-            "{% else %}am analizat cu atenție reclamația și nu am găsit o greșeală din partea "
-            "noastră.{% endif %}"
-            "{% if explanation %}\n\n{{ explanation }}{% endif %}"
-            "{% if way_forward %}\n\nCe vă putem oferi: {{ way_forward }}{% endif %}"
-            "\n\nDacă ceva nu este clar, răspundeți la acest e-mail păstrând {{ reference }} în "
-            "subiect.\n\nCu stimă,\nServiciul Clienți\n"
-        ),
-    ),
-}
-BUILT_IN[SURVEY] = {
-    "en": Template(
-        subject="How did we do? [{{ reference }}]",
-        body=(
-            "Dear {{ name or 'customer' }},\n\nyour complaint {{ reference }} is now closed. "
-            "Would you tell us how we handled it? It takes two minutes:\n{{ survey_url }}\n\n"
-            "Kind regards,\nCustomer Care\n"
-        ),
-    ),
-    "ro": Template(
-        subject="Cum ne-am descurcat? [{{ reference }}]",
-        body=(
-            "Stimate/Stimată {{ name or 'client' }},\n\nreclamația {{ reference }} a fost "
-            "închisă. Ne spuneți cum am gestionat-o? Durează două minute:\n{{ survey_url }}\n\n"
-            "Cu stimă,\nServiciul Clienți\n"
-        ),
-    ),
-}
+class TemplateError(ValueError):
+    """A template cannot be used; ``problem`` is the stable problem type slug."""
+
+    def __init__(self, problem: str, part: str, detail: str) -> None:
+        super().__init__(f"{part}: {detail}")
+        self.problem = problem
+        self.part = part
+        self.detail = detail
 
 
-class TemplateRenderer:
-    """Renders built-in templates in a sandbox that cannot reach Python internals."""
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """Jinja2's immutable sandbox (no attribute starting with ``_``, no mutation of lists
+    or dicts) without globals such as ``cycler`` or ``range``, and without the operators
+    that let one line of template build gigabytes (``**``, repeating a string with ``*``)."""
 
-    def __init__(self, default_language: str = "en") -> None:
-        self._environment = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-        self._default_language = default_language
+    intercepted_binops = frozenset({"*", "**"})
 
-    def language_for(self, kind: str, preferred: str | None) -> str:
-        """The language the message will be in: the customer's if we have it, else the default."""
-        available = BUILT_IN[kind]
-        primary = (preferred or "").split("-")[0].lower()
-        return primary if primary in available else self._default_language
+    def __init__(self, autoescape: bool) -> None:
+        super().__init__(undefined=StrictUndefined, autoescape=autoescape)
+        self.globals.clear()
 
-    def render(self, kind: str, language: str, context: dict) -> tuple[str, str]:
-        """(subject, body) of message ``kind`` in ``language``."""
-        template = BUILT_IN[kind][language]
-        subject = self._environment.from_string(template.subject).render(context)
-        body = self._environment.from_string(template.body).render(context)
-        return " ".join(subject.split()), body
+    def call_binop(self, context, operator, left, right):  # noqa: ANN001, ANN201
+        if operator == "**":
+            raise SecurityError("the power operator is not allowed in templates")
+        if isinstance(left, str | list | tuple) or isinstance(right, str | list | tuple):
+            raise SecurityError("repeating text with * is not allowed in templates")
+        return super().call_binop(context, operator, left, right)
+
+
+_TEXT = _Sandbox(autoescape=False)
+_HTML = _Sandbox(autoescape=True)
+
+_DOCUMENT = _HTML.from_string(
+    '<!DOCTYPE html>\n<html lang="{{ lang }}" dir="{{ dir }}">\n<head><meta charset="utf-8">'
+    "<title>{{ subject }}</title></head>\n"
+    '<body dir="{{ dir }}" style="font-family: sans-serif; text-align: {{ align }}">\n'
+    "{{ content }}\n</body>\n</html>\n"
+)
+
+
+def direction(language: str) -> str:
+    """``rtl`` for a language written right to left, else ``ltr``."""
+    return "rtl" if language.split("-")[0].lower() in RTL_LANGUAGES else "ltr"
+
+
+def primary_language(tag: str | None) -> str:
+    """The primary subtag of a BCP 47 tag, lower case (``ro-RO`` → ``ro``); '' when absent."""
+    return (tag or "").split("-")[0].split("_")[0].strip().lower()
+
+
+def _check_part(environment: _Sandbox, kind: str, part: str, source: str) -> None:
+    try:
+        tree = environment.parse(source)
+    except TemplateSyntaxError as exc:
+        raise TemplateError(
+            "template-syntax-error", part, f"line {exc.lineno}: {exc.message}"
+        ) from exc
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        name = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
+        if isinstance(name, str) and name.startswith("_"):
+            raise TemplateError("template-unsafe", part, f"'{name}' reaches into Python internals")
+    for constant in tree.find_all(nodes.Const):
+        # ``x|attr("__class__")`` or ``x["__class__"]`` inside a branch the trial render skips
+        if isinstance(constant.value, str) and constant.value.startswith("__"):
+            raise TemplateError(
+                "template-unsafe", part, f"'{constant.value}' reaches into Python internals"
+            )
+    try:
+        # Compiles the template: an unknown filter or test shows up here.
+        unknown = meta.find_undeclared_variables(tree) - set(VARIABLES[kind])
+    except TemplateSyntaxError as exc:
+        raise TemplateError(
+            "template-syntax-error", part, f"line {exc.lineno}: {exc.message}"
+        ) from exc
+    if unknown:
+        raise TemplateError(
+            "template-undefined-variable",
+            part,
+            f"unknown variable(s) {', '.join(sorted(unknown))}; a {kind} template may use "
+            f"{', '.join(VARIABLES[kind])}",
+        )
+
+
+def validate(kind: str, text: TemplateText) -> None:
+    """Refuse a template that cannot be parsed, reaches for Python internals, uses a variable
+    its kind does not have, or fails a trial render with the sample values."""
+    _check_part(_TEXT, kind, "subject", text.subject)
+    _check_part(_TEXT, kind, "body_text", text.body_text)
+    if text.body_html is not None:
+        _check_part(_HTML, kind, "body_html", text.body_html)
+    try:
+        render(kind, "en", text, VARIABLES[kind])
+    except TemplateError:
+        raise
+    except SecurityError as exc:
+        raise TemplateError("template-unsafe", "template", str(exc)) from exc
+    except (UndefinedError, TypeError, ValueError, ArithmeticError, LookupError) as exc:
+        raise TemplateError("template-render-error", "template", str(exc)) from exc
+
+
+def _text_as_html(body_text: str) -> Markup:
+    paragraphs = [p for p in re.split(r"\n\s*\n", body_text.strip()) if p.strip()]
+    return Markup("\n").join(
+        Markup("<p>{}</p>").format(
+            Markup("<br>\n").join(html.escape(line) for line in p.split("\n"))
+        )
+        for p in paragraphs
+    )
+
+
+def render(kind: str, language: str, text: TemplateText, context: dict) -> RenderedMessage:
+    """Render ``text`` (a template of ``kind`` in ``language``) with ``context``.
+
+    The HTML part is a whole document carrying ``lang`` and ``dir`` (right-to-left scripts
+    such as Persian render correctly); without an HTML template it is the text body, escaped,
+    in paragraphs.
+    """
+    values = {name: None for name in VARIABLES[kind]} | context
+    subject = " ".join(_TEXT.from_string(text.subject).render(values).split())
+    body_text = _TEXT.from_string(text.body_text).render(values)
+    if text.body_html is not None:
+        content = Markup(_HTML.from_string(text.body_html).render(values))
+    else:
+        content = _text_as_html(body_text)
+    text_direction = direction(language)
+    document = _DOCUMENT.render(
+        lang=language,
+        dir=text_direction,
+        align="right" if text_direction == "rtl" else "left",
+        subject=subject,
+        content=content,
+    )
+    if len(body_text) + len(document) > MAX_RENDERED_CHARS:
+        raise TemplateError("template-render-error", "template", "the message is too long")
+    return RenderedMessage(subject=subject, body_text=body_text, body_html=document)

@@ -183,6 +183,11 @@ class CaseSlaV1(_Payload):
     occurred_at: datetime
     priority_before: str
     priority_after: str = Field(description="A breach escalates the case one priority up.")
+    new_due_at: datetime | None = Field(
+        default=None,
+        description="On a breach, the new time promised to the customer, when the case "
+        "service sets one; the notification service's apology names it (else its default).",
+    )
 
 
 class CaseResponseAddedV1(_Payload):
