@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaConsumer
 from notification_service import tables
 from notification_service.bootstrap import build_app
 from notification_service.webhook_sender import OutgoingWebhook, WebhookSender, parse_retry_after
@@ -30,10 +31,13 @@ from redress_shared.events import (
     CASE_OPENED,
     CASE_STATUS_CHANGED,
     CASES_TOPIC,
+    NOTIFICATIONS_TOPIC,
+    WEBHOOK_DISABLED,
     CaseDueTimes,
     CaseOpenedV1,
     CaseStatusChangedV1,
     CustomerContact,
+    from_kafka_record,
     new_event,
 )
 from redress_stack.testing import eventually, produce
@@ -114,6 +118,29 @@ def verified(secret: str, request) -> dict:
 
 def event_id_of(request) -> str:
     return json.loads(request.body)["id"]
+
+
+async def disabled_events_published(infra, webhook_id: str) -> list:
+    """Every webhook_disabled event about ``webhook_id`` on the notifications topic so far."""
+    consumer = AIOKafkaConsumer(
+        NOTIFICATIONS_TOPIC,
+        bootstrap_servers=infra.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
+    await consumer.start()
+    found = []
+    try:
+        while batch := await consumer.getmany(timeout_ms=1000):
+            for records in batch.values():
+                for record in records:
+                    event = from_kafka_record(record.key, record.value, record.headers)
+                    if event.type == WEBHOOK_DISABLED and event.data["webhook_id"] == webhook_id:
+                        found.append(event)
+    finally:
+        await consumer.stop()
+    return found
 
 
 # --- signatures ---------------------------------------------------------------------------
@@ -488,6 +515,15 @@ async def test_a_4xx_answer_fails_at_once_without_retry(
         assert state["enabled"] is False and "410" in state["disabled_reason"]
         refused = await notifications_client.post(f"/v1/deliveries/{delivery['id']}/redeliver")
         assert refused.status_code == 409
+        # ... and its owner is told, once, on the notifications topic.
+        (told,) = await eventually(
+            lambda: disabled_events_published(infra, webhook["id"]), timeout=60
+        )
+        assert told.type == WEBHOOK_DISABLED and told.key == webhook["id"]
+        payload = told.payload()
+        assert payload.cause == "gone" and payload.last_status_code == 410
+        assert str(payload.owner_key_id) == state["owner_key_id"]
+        assert url not in json.dumps(told.data)  # not even the URL (it may hold a token)
     else:
         assert state["enabled"] is True
 
@@ -600,11 +636,14 @@ async def test_a_receiver_that_hangs_times_out_and_is_retried(
     assert len(receiver.to(path)) == 2
 
 
-async def test_a_receiver_failing_every_attempt_fails_the_delivery_and_disables_it(
-    notifications_client, receiver, infra
+@pytest.mark.parametrize("fail_status", [500, 503])
+async def test_a_receiver_failing_every_attempt_makes_the_delivery_dead_but_kept(
+    notifications_client, receiver, infra, fail_status
 ):
+    """500 forever: retried until the schedule is spent, then dead (failed), never lost; the
+    endpoint stays on (it has not failed for days), and a redelivery brings the event."""
     max_attempts = notifications_client.app.state.runtime.settings.webhook_max_attempts
-    path, url = receiver.endpoint(fail_first=10**6, fail_status=503)
+    path, url = receiver.endpoint(fail_first=10**6, fail_status=fail_status)
     webhook = await subscribe(notifications_client, url, [CASE_STATUS_CHANGED])
     event = status_changed_event()
     await produce(infra.kafka_bootstrap_servers, CASES_TOPIC, event)
@@ -619,15 +658,14 @@ async def test_a_receiver_failing_every_attempt_fails_the_delivery_and_disables_
         "failed"
     ]
     assert len(receiver.to(path)) == max_attempts
+    assert {r.headers["webhook-id"] for r in receiver.to(path)} == {delivery["message_id"]}
+    assert delivery["last_status_code"] == fail_status
     state = (await notifications_client.get(f"/v1/webhooks/{webhook['id']}")).json()
-    assert state["enabled"] is False and "503" in state["disabled_reason"]
+    assert state["enabled"] is True and state["disabled_reason"] is None
+    assert state["consecutive_failures"] == max_attempts and state["failing_since"]
 
-    # The owner fixes the receiver, re-enables the webhook and asks for the event again.
+    # The owner fixes the receiver and asks for the event again.
     receiver.behaviours[path].fail_first = 0
-    enabled = await notifications_client.patch(
-        f"/v1/webhooks/{webhook['id']}", json={"enabled": True}
-    )
-    assert enabled.json()["enabled"] is True and enabled.json()["disabled_reason"] is None
     assert (
         await notifications_client.post(f"/v1/deliveries/{delivery['id']}/redeliver")
     ).status_code == 202
@@ -639,6 +677,8 @@ async def test_a_receiver_failing_every_attempt_fails_the_delivery_and_disables_
     (again,) = await eventually(delivered)
     assert again["attempts"] == 1 and len(again["attempt_log"]) == max_attempts + 1
     verified(webhook["secret"], receiver.to(path)[-1])
+    healthy = (await notifications_client.get(f"/v1/webhooks/{webhook['id']}")).json()
+    assert healthy["consecutive_failures"] == 0 and healthy["failing_since"] is None
 
 
 async def test_replay_of_a_time_range_sends_those_deliveries_again(

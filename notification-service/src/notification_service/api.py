@@ -73,7 +73,7 @@ webhooks_router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses=
     responses=_REFUSED,
 )
 async def create_webhook(
-    body: WebhookCreate, runtime: RuntimeDep, _: WebhookWriter
+    body: WebhookCreate, runtime: RuntimeDep, caller: WebhookWriter
 ) -> WebhookCreated:
     row, secret = await service.create_webhook(
         runtime.session_factory,
@@ -83,6 +83,7 @@ async def create_webhook(
         event_types=body.event_types,
         description=body.description,
         enabled=body.enabled,
+        owner_key_id=caller.key_id,
     )
     return WebhookCreated(**WebhookRead.of(row).model_dump(), secret=secret)
 

@@ -27,7 +27,7 @@ from sqlalchemy import Row, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from notification_service import tables
+from notification_service import tables, webhooks_health
 from notification_service.config import NotificationSettings
 from notification_service.email_sender import (
     OutgoingEmail,
@@ -371,6 +371,7 @@ async def create_webhook(
     event_types: list[str],
     description: str,
     enabled: bool,
+    owner_key_id: uuid.UUID | None = None,
 ) -> tuple[Row, str]:
     """Subscribe ``url`` to events matching ``event_types``; return the row and the new secret.
 
@@ -391,6 +392,7 @@ async def create_webhook(
                     event_types=event_types,
                     description=description,
                     enabled=enabled,
+                    owner_key_id=owner_key_id,
                     secret_sealed=sealed,
                     created_at=now,
                     updated_at=now,
@@ -430,8 +432,8 @@ async def update_webhook(
 ) -> Row:
     """Change URL, filter, description or enabled flag; a new URL is checked like on create.
 
-    Re-enabling clears the reason the subscription was disabled; deliveries still pending
-    resume.
+    Re-enabling clears the reason the subscription was disabled and its failing streak (the
+    disable-after period counts afresh); deliveries still pending resume.
     """
     if "url" in changes:
         await _check_url(changes["url"], settings)
@@ -440,9 +442,11 @@ async def update_webhook(
         await _subscription(session, webhook_id, lock=True)
         values = {**changes, "updated_at": clock.now()}
         if changes.get("enabled") is True:
-            values["disabled_reason"] = None
+            values.update(webhooks_health.reset_on_enable())
         elif changes.get("enabled") is False:
-            values["disabled_reason"] = "disabled through the API"
+            values.update(
+                disabled_reason="disabled through the API", disabled_at=values["updated_at"]
+            )
         return (
             await session.execute(
                 subscriptions.update()
@@ -702,25 +706,10 @@ async def _record_attempt(
         log.warning("webhook_retry_scheduled", error=result.error, **log_fields)
     else:
         log.warning("webhook_delivery_failed", error=result.error, **log_fields)
-        reason = None
-        if result.gone:
-            reason = "the endpoint answered 410 Gone"
-        elif result.outcome == "retry":
-            reason = f"a delivery failed {attempts} attempts in a row (last: {result.error})"
-        if reason is not None:
-            await _disable_subscription(session, row.subscription_id, reason, now)
-
-
-async def _disable_subscription(
-    session: AsyncSession, subscription_id: uuid.UUID, reason: str, now: datetime
-) -> None:
-    subscriptions = tables.webhook_subscriptions
-    await session.execute(
-        subscriptions.update()
-        .where(subscriptions.c.id == subscription_id, subscriptions.c.enabled)
-        .values(enabled=False, disabled_reason=reason, updated_at=now)
+    # A dead delivery alone does not switch the endpoint off; days of failures (or 410) do.
+    await webhooks_health.record_endpoint_health(
+        session, settings, row.subscription_id, result, now
     )
-    log.warning("webhook_disabled", webhook_id=str(subscription_id), reason=reason)
 
 
 async def list_deliveries(
