@@ -519,7 +519,13 @@ async def test_retry_after_is_honoured(notifications_client, receiver, infra):
     first, second = await eventually(delivered)
     assert second.at - first.at >= 0.9  # the 429 asked for a second
     verified(webhook["secret"], second)
-    (delivery,) = await deliveries(notifications_client, webhook["id"], event)
+
+    async def recorded():
+        # The attempt is recorded after the receiver answered: wait for that commit.
+        listed = await deliveries(notifications_client, webhook["id"], event)
+        return listed if listed and listed[0]["status"] == "delivered" else None
+
+    (delivery,) = await eventually(recorded)
     assert [a["status_code"] for a in delivery["attempt_log"]] == [429, 200]
 
 
@@ -868,5 +874,9 @@ async def test_analytics_alerts_reach_their_subscribers_and_only_them(
         assert data["kind"] == "supplier_defects"
     await asyncio.sleep(0.5)
     assert [r for r in receiver.to(cases_path) if event_id_of(r) in wanted] == []
-    listed = await deliveries(notifications_client, alerts["id"], raised, cleared)
-    assert sorted(d["status"] for d in listed) == ["delivered", "delivered"]
+
+    async def both_recorded():
+        listed = await deliveries(notifications_client, alerts["id"], raised, cleared)
+        return [d["status"] for d in listed] == ["delivered", "delivered"]
+
+    await eventually(both_recorded)
