@@ -269,9 +269,14 @@ def test_retry_after_accepts_seconds_and_http_dates():
     assert parse_retry_after(None, now) is None
 
 
-async def test_delivery_time_check_refuses_an_internal_address(notification_settings, receiver):
-    """DNS rebinding: a URL accepted earlier is checked again, and not called, at send time."""
+@pytest.mark.parametrize("host", ["127.0.0.1", "2130706433"])
+async def test_delivery_time_check_refuses_an_internal_address(
+    notification_settings, receiver, host
+):
+    """DNS rebinding: a URL accepted earlier is checked again, and not called, at send time
+    (also when it is a name that resolves to the loopback address)."""
     path, url = receiver.endpoint()
+    url = url.replace("127.0.0.1", host)
     strict = notification_settings.model_copy(update={"webhook_allow_private_networks": False})
     sender = WebhookSender(strict)
     try:
