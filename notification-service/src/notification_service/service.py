@@ -463,6 +463,10 @@ async def delete_webhook(
     """Remove a subscription with its deliveries and their attempts."""
     subscriptions = tables.webhook_subscriptions
     async with session_factory() as session, session.begin():
+        # Deliveries first, as a dispatcher locks them (delivery, then subscription): taking
+        # the subscription first (the cascade) could deadlock with an attempt in flight.
+        deliveries = tables.webhook_deliveries
+        await session.execute(deliveries.delete().where(deliveries.c.subscription_id == webhook_id))
         result = await session.execute(
             subscriptions.delete().where(subscriptions.c.id == webhook_id)
         )
