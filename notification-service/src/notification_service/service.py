@@ -602,6 +602,7 @@ async def deliver_next_webhook(
                     subscriptions.c.secret_sealed,
                     subscriptions.c.previous_secret_sealed,
                     subscriptions.c.previous_secret_expires_at,
+                    subscriptions.c.consecutive_failures,
                 )
                 .join(subscriptions, subscriptions.c.id == deliveries.c.subscription_id)
                 .where(
@@ -712,7 +713,7 @@ async def _record_attempt(
         log.warning("webhook_delivery_failed", error=result.error, **log_fields)
     # A dead delivery alone does not switch the endpoint off; days of failures (or 410) do.
     await webhooks_health.record_endpoint_health(
-        session, settings, row.subscription_id, result, now
+        session, settings, row.subscription_id, result, now, row.consecutive_failures
     )
 
 

@@ -49,11 +49,18 @@ async def record_endpoint_health(
     subscription_id: uuid.UUID,
     result: AttemptResult,
     now: datetime,
+    failures_seen: int | None = None,
 ) -> None:
     """After one attempt (in its transaction): end the streak on success, else extend it and
-    disable the subscription if it is gone or has failed for too long."""
+    disable the subscription if it is gone or has failed for too long.
+
+    ``failures_seen`` is the streak length read with the delivery: a success on an endpoint
+    that had none skips the write (the common case stays one statement shorter).
+    """
     subscriptions = tables.webhook_subscriptions
     if result.outcome == "delivered":
+        if failures_seen == 0:
+            return
         await session.execute(
             subscriptions.update()
             .where(
