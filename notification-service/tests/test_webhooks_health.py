@@ -82,7 +82,12 @@ class Desk:
             headers={"Authorization": f"Bearer {settings.admin_api_key.get_secret_value()}"},
         )
 
-    async def close(self) -> None:
+    async def close(self, forget_webhooks: bool = True) -> None:
+        """Stop; unless told otherwise, delete every subscription first, as each test of this
+        module starts from none (they share the database)."""
+        if forget_webhooks:
+            for webhook in (await self.client.get("/v1/webhooks")).json():
+                await self.client.delete(f"/v1/webhooks/{webhook['id']}")
         await self.client.aclose()
         await self.sender.aclose()
         await self.runtime.engine.dispose()
@@ -267,3 +272,32 @@ async def test_a_success_in_between_restarts_the_five_days(desk, receiver):
     assert desk.clock.now() >= recovered_at + 5 * DAY
     (told,) = await desk.disabled_events(webhook["id"])
     assert told.failing_since >= recovered_at and told.cause == "failing"
+
+
+async def test_a_restart_resumes_pending_retries(clocked_settings, receiver):
+    """Retries live in PostgreSQL: a new application instance (new engine, connection pool
+    and HTTP client; nothing carried over in memory) picks up where the old one stopped."""
+    path, url = receiver.endpoint(fail_first=1, fail_status=503)
+    before = Desk(clocked_settings)
+    await seed_admin_key(
+        before.runtime.session_factory,
+        tables.platform,
+        clocked_settings.admin_api_key.get_secret_value(),
+    )
+    webhook = await subscribe(before, url)
+    event_id = await before.event_arrives()
+    assert await before.dispatch_due() == 1  # the 503; the retry is seconds away
+    await before.close(forget_webhooks=False)
+
+    after = Desk(clocked_settings)
+    try:
+        after.clock.advance(timedelta(minutes=1))
+        assert await after.dispatch_due() == 1
+        delivery = await after.delivery_of(webhook["id"], event_id)
+        assert delivery["status"] == "delivered" and delivery["attempts"] == 2
+        assert [a["status_code"] for a in delivery["attempt_log"]] == [503, 200]
+        requests = receiver.to(path)
+        assert len(requests) == 2 and len({r.headers["webhook-id"] for r in requests}) == 1
+        assert await after.dispatch_due() == 0  # nothing left, nothing doubled
+    finally:
+        await after.close()
