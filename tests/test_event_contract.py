@@ -222,6 +222,16 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "attempts": 5,
         "error": "SMTP 550 mailbox unavailable",
     },
+    "redress.notification.webhook_disabled.v1": {
+        "webhook_id": "3f1c2b8e-5d4a-4c6b-9e7f-1a2b3c4d5e6f",
+        "owner_key_id": "5b0c6a52-1f3e-4d7a-9c2b-8e4f6a1d2c3b",
+        "reason": "the endpoint failed every attempt for 5 days (last: HTTP 503)",
+        "cause": "failing",
+        "failing_since": "2026-03-20T10:00:00Z",
+        "consecutive_failures": 81,
+        "last_status_code": 503,
+        "occurred_at": "2026-03-25T10:00:00Z",
+    },
 }
 
 
@@ -405,7 +415,7 @@ def test_sample_event_round_trips_and_matches_its_committed_schema(
     topic = topic_of(event_type)
     payload = model.model_validate(SAMPLES[event_type])
     data = payload.model_dump(mode="json")
-    key = message_key(topic, data)
+    key = message_key(topic, data, event_type)
     assert key, f"{topic} has no key rule for {event_type}"
     event = new_event(
         source="/redress/contract-test",

@@ -115,8 +115,9 @@ class ReceivedRequest:
 @dataclass
 class Behaviour:
     """How the receiver answers on one path: fail the first ``fail_first`` attempts of each
-    message with ``fail_status`` (and ``Retry-After``), then answer ``status``; ``delay``
-    stalls each answer, ``hang_seconds`` the first ``hang_first`` attempts of each message."""
+    message with ``fail_status`` (and ``Retry-After``), then answer ``status`` (with
+    ``Location`` if given); ``delay`` stalls each answer; the first ``hang_first`` attempts of
+    each message hang: no answer for ``hang_seconds`` or until the caller hangs up."""
 
     status: int = 200
     fail_first: int = 0
@@ -125,6 +126,7 @@ class Behaviour:
     delay: float = 0.0
     hang_first: int = 0
     hang_seconds: float = 0.0
+    location: str | None = None
 
 
 class WebhookReceiver:
@@ -188,7 +190,13 @@ class WebhookReceiver:
                     if behaviour.delay:
                         await asyncio.sleep(behaviour.delay)
                     if seen < behaviour.hang_first:
-                        await asyncio.sleep(behaviour.hang_seconds)
+                        # Say nothing; stop only when the caller gives up (EOF) or time is up.
+                        try:
+                            async with asyncio.timeout(behaviour.hang_seconds):
+                                await reader.read(1)
+                        except TimeoutError:
+                            pass
+                        return
                 finally:
                     self.open_requests[path] -= 1
                 extra = ""
@@ -198,6 +206,8 @@ class WebhookReceiver:
                         extra = f"Retry-After: {behaviour.retry_after}\r\n"
                 else:
                     status = behaviour.status
+                    if behaviour.location is not None:
+                        extra = f"Location: {behaviour.location}\r\n"
                 answer = f"status {status}".encode()
                 writer.write(
                     f"HTTP/1.1 {status} X\r\nContent-Type: text/plain\r\n{extra}"

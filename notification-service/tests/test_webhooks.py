@@ -7,10 +7,11 @@ import asyncio
 import base64
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaConsumer
 from notification_service import tables
 from notification_service.bootstrap import build_app
 from notification_service.webhook_sender import OutgoingWebhook, WebhookSender, parse_retry_after
@@ -27,13 +28,20 @@ from notification_service.webhooks import (
     validate_filter,
 )
 from redress_shared.events import (
+    ALERT_CLEARED,
+    ALERT_RAISED,
+    ALERTS_TOPIC,
     CASE_OPENED,
     CASE_STATUS_CHANGED,
     CASES_TOPIC,
+    NOTIFICATIONS_TOPIC,
+    WEBHOOK_DISABLED,
+    AlertV1,
     CaseDueTimes,
     CaseOpenedV1,
     CaseStatusChangedV1,
     CustomerContact,
+    from_kafka_record,
     new_event,
 )
 from redress_stack.testing import eventually, produce
@@ -114,6 +122,29 @@ def verified(secret: str, request) -> dict:
 
 def event_id_of(request) -> str:
     return json.loads(request.body)["id"]
+
+
+async def disabled_events_published(infra, webhook_id: str) -> list:
+    """Every webhook_disabled event about ``webhook_id`` on the notifications topic so far."""
+    consumer = AIOKafkaConsumer(
+        NOTIFICATIONS_TOPIC,
+        bootstrap_servers=infra.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
+    await consumer.start()
+    found = []
+    try:
+        while batch := await consumer.getmany(timeout_ms=1000):
+            for records in batch.values():
+                for record in records:
+                    event = from_kafka_record(record.key, record.value, record.headers)
+                    if event.type == WEBHOOK_DISABLED and event.data["webhook_id"] == webhook_id:
+                        found.append(event)
+    finally:
+        await consumer.stop()
+    return found
 
 
 # --- signatures ---------------------------------------------------------------------------
@@ -238,9 +269,14 @@ def test_retry_after_accepts_seconds_and_http_dates():
     assert parse_retry_after(None, now) is None
 
 
-async def test_delivery_time_check_refuses_an_internal_address(notification_settings, receiver):
-    """DNS rebinding: a URL accepted earlier is checked again, and not called, at send time."""
+@pytest.mark.parametrize("host", ["127.0.0.1", "2130706433"])
+async def test_delivery_time_check_refuses_an_internal_address(
+    notification_settings, receiver, host
+):
+    """DNS rebinding: a URL accepted earlier is checked again, and not called, at send time
+    (also when it is a name that resolves to the loopback address)."""
     path, url = receiver.endpoint()
+    url = url.replace("127.0.0.1", host)
     strict = notification_settings.model_copy(update={"webhook_allow_private_networks": False})
     sender = WebhookSender(strict)
     try:
@@ -341,9 +377,21 @@ async def strict_client(notification_settings):
     [
         "http://127.0.0.1:8080/hook",
         "http://10.0.0.1/hook",
+        "http://192.168.1.10/hook",
         "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]:8080/hook",
+        "http://[::ffff:169.254.169.254]/latest/meta-data/",
+        "http://[fd00::1]/hook",
+        # Host names that the system resolver turns into 127.0.0.1 (inet_aton forms).
+        "http://2130706433/hook",
+        "http://0x7f.1/hook",
+        "http://127.1/hook",
         "file:///etc/passwd",
+        "ftp://example.com/hook",
+        "javascript:alert(1)",
         "http://localhost/hook",
+        "HTTP://LOCALHOST:8080/hook",
+        "http://api.localhost/hook",
     ],
 )
 async def test_internal_urls_are_refused_with_a_problem_and_nothing_written(strict_client, url):
@@ -374,9 +422,26 @@ async def test_changing_the_url_to_an_internal_one_is_refused(strict_client):
     assert (await strict_client.delete(f"/v1/webhooks/{webhook_id}")).status_code == 204
 
 
-@pytest.mark.parametrize(
-    "event_types", [[], ["**"], ["redress..case"], ["*.*.*.evil%"], ["x" * 300]]
-)
+ABSURD_FILTERS = [
+    [],
+    ["**"],
+    ["redress.**"],
+    ["redress..case"],
+    ["*.*.*.evil%"],
+    ["Redress.Case.*"],
+    ["redress.cäse.*"],
+    ["redress.case.*; drop"],
+    [""],
+    ["redress.case.*", "  "],
+    ["x" * 300],
+    [f"redress.case.kind_{n}" for n in range(51)],
+    "redress.case.*",
+    [["redress.case.*"]],
+    [None],
+]
+
+
+@pytest.mark.parametrize("event_types", ABSURD_FILTERS)
 async def test_absurd_filters_are_refused_with_a_problem(
     notifications_client, receiver, event_types
 ):
@@ -459,7 +524,13 @@ async def test_retry_after_is_honoured(notifications_client, receiver, infra):
     first, second = await eventually(delivered)
     assert second.at - first.at >= 0.9  # the 429 asked for a second
     verified(webhook["secret"], second)
-    (delivery,) = await deliveries(notifications_client, webhook["id"], event)
+
+    async def recorded():
+        # The attempt is recorded after the receiver answered: wait for that commit.
+        listed = await deliveries(notifications_client, webhook["id"], event)
+        return listed if listed and listed[0]["status"] == "delivered" else None
+
+    (delivery,) = await eventually(recorded)
     assert [a["status_code"] for a in delivery["attempt_log"]] == [429, 200]
 
 
@@ -488,6 +559,15 @@ async def test_a_4xx_answer_fails_at_once_without_retry(
         assert state["enabled"] is False and "410" in state["disabled_reason"]
         refused = await notifications_client.post(f"/v1/deliveries/{delivery['id']}/redeliver")
         assert refused.status_code == 409
+        # ... and its owner is told, once, on the notifications topic.
+        (told,) = await eventually(
+            lambda: disabled_events_published(infra, webhook["id"]), timeout=60
+        )
+        assert told.type == WEBHOOK_DISABLED and told.key == webhook["id"]
+        payload = told.payload()
+        assert payload.cause == "gone" and payload.last_status_code == 410
+        assert str(payload.owner_key_id) == state["owner_key_id"]
+        assert url not in json.dumps(told.data)  # not even the URL (it may hold a token)
     else:
         assert state["enabled"] is True
 
@@ -579,11 +659,14 @@ async def test_a_slow_endpoint_does_not_hold_up_the_others(notifications_client,
     assert receiver.most_open[slow_path] <= limit
 
 
-async def test_a_receiver_that_hangs_times_out_and_is_retried(
+async def test_a_receiver_that_hangs_for_a_minute_times_out_and_is_retried(
     notifications_client, receiver, infra
 ):
+    """The receiver really says nothing for a minute; the attempt ends at our (short, in
+    tests) timeout, the retry is delivered, and the event arrives as one delivery."""
     timeout = notifications_client.app.state.runtime.settings.webhook_timeout_seconds
-    path, url = receiver.endpoint(hang_first=1, hang_seconds=timeout + 3)
+    assert timeout < 30
+    path, url = receiver.endpoint(hang_first=1, hang_seconds=60)
     webhook = await subscribe(notifications_client, url, [CASE_STATUS_CHANGED])
     event = status_changed_event()
     await produce(infra.kafka_bootstrap_servers, CASES_TOPIC, event)
@@ -596,15 +679,21 @@ async def test_a_receiver_that_hangs_times_out_and_is_retried(
     first, second = delivery["attempt_log"]
     assert first["status_code"] is None and "timed out" in first["error"]
     assert first["outcome"] == "retry" and first["latency_ms"] >= timeout * 1000 * 0.9
+    assert first["latency_ms"] < 30_000  # cut by our timeout, not by the receiver
     assert second["status_code"] == 200
     assert len(receiver.to(path)) == 2
+    assert len({r.headers["webhook-id"] for r in receiver.to(path)}) == 1
+    assert len(await deliveries(notifications_client, webhook["id"], event)) == 1
 
 
-async def test_a_receiver_failing_every_attempt_fails_the_delivery_and_disables_it(
-    notifications_client, receiver, infra
+@pytest.mark.parametrize("fail_status", [500, 503])
+async def test_a_receiver_failing_every_attempt_makes_the_delivery_dead_but_kept(
+    notifications_client, receiver, infra, fail_status
 ):
+    """500 forever: retried until the schedule is spent, then dead (failed), never lost; the
+    endpoint stays on (it has not failed for days), and a redelivery brings the event."""
     max_attempts = notifications_client.app.state.runtime.settings.webhook_max_attempts
-    path, url = receiver.endpoint(fail_first=10**6, fail_status=503)
+    path, url = receiver.endpoint(fail_first=10**6, fail_status=fail_status)
     webhook = await subscribe(notifications_client, url, [CASE_STATUS_CHANGED])
     event = status_changed_event()
     await produce(infra.kafka_bootstrap_servers, CASES_TOPIC, event)
@@ -619,15 +708,14 @@ async def test_a_receiver_failing_every_attempt_fails_the_delivery_and_disables_
         "failed"
     ]
     assert len(receiver.to(path)) == max_attempts
+    assert {r.headers["webhook-id"] for r in receiver.to(path)} == {delivery["message_id"]}
+    assert delivery["last_status_code"] == fail_status
     state = (await notifications_client.get(f"/v1/webhooks/{webhook['id']}")).json()
-    assert state["enabled"] is False and "503" in state["disabled_reason"]
+    assert state["enabled"] is True and state["disabled_reason"] is None
+    assert state["consecutive_failures"] == max_attempts and state["failing_since"]
 
-    # The owner fixes the receiver, re-enables the webhook and asks for the event again.
+    # The owner fixes the receiver and asks for the event again.
     receiver.behaviours[path].fail_first = 0
-    enabled = await notifications_client.patch(
-        f"/v1/webhooks/{webhook['id']}", json={"enabled": True}
-    )
-    assert enabled.json()["enabled"] is True and enabled.json()["disabled_reason"] is None
     assert (
         await notifications_client.post(f"/v1/deliveries/{delivery['id']}/redeliver")
     ).status_code == 202
@@ -639,6 +727,8 @@ async def test_a_receiver_failing_every_attempt_fails_the_delivery_and_disables_
     (again,) = await eventually(delivered)
     assert again["attempts"] == 1 and len(again["attempt_log"]) == max_attempts + 1
     verified(webhook["secret"], receiver.to(path)[-1])
+    healthy = (await notifications_client.get(f"/v1/webhooks/{webhook['id']}")).json()
+    assert healthy["consecutive_failures"] == 0 and healthy["failing_since"] is None
 
 
 async def test_replay_of_a_time_range_sends_those_deliveries_again(
@@ -683,3 +773,115 @@ async def test_replay_of_a_time_range_sends_those_deliveries_again(
     for request in requests:
         verified(webhook["secret"], request)
     assert len({r.headers["webhook-id"] for r in requests}) == 2
+
+
+@pytest.mark.parametrize("event_types", [[], ["**"], ["redress.case.*", "EVIL!"]])
+async def test_an_absurd_filter_in_a_change_is_refused_and_the_filter_kept(
+    notifications_client, receiver, event_types
+):
+    _, url = receiver.endpoint()
+    webhook = await subscribe(notifications_client, url, [CASE_STATUS_CHANGED])
+    response = await notifications_client.patch(
+        f"/v1/webhooks/{webhook['id']}", json={"event_types": event_types, "description": "x"}
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["type"] == "urn:redress:problem:validation-error"
+    kept = (await notifications_client.get(f"/v1/webhooks/{webhook['id']}")).json()
+    assert kept["event_types"] == [CASE_STATUS_CHANGED] and kept["description"] == "t"
+
+
+# --- redirects ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [302, 307])
+async def test_a_redirect_is_not_followed_not_even_to_a_private_address(
+    notifications_client, receiver, infra, status
+):
+    """The receiver redirects to an internal address (here: another loopback path, which
+    would answer 200, and the metadata address): we never go there, the delivery fails at
+    once and says why."""
+    inside_path, inside_url = receiver.endpoint()
+    path, url = receiver.endpoint(status=status, location=inside_url)
+    metadata_path, metadata_url = receiver.endpoint(
+        status=status, location="http://169.254.169.254/latest/meta-data/"
+    )
+    to_inside = await subscribe(notifications_client, url, [CASE_STATUS_CHANGED])
+    to_metadata = await subscribe(notifications_client, metadata_url, [CASE_STATUS_CHANGED])
+    event = status_changed_event()
+    await produce(infra.kafka_bootstrap_servers, CASES_TOPIC, event)
+
+    async def both_failed():
+        listed = [
+            *await deliveries(notifications_client, to_inside["id"], event),
+            *await deliveries(notifications_client, to_metadata["id"], event),
+        ]
+        return listed if len(listed) == 2 and all(d["status"] == "failed" for d in listed) else None
+
+    for delivery in await eventually(both_failed):
+        assert delivery["attempts"] == 1 and delivery["last_status_code"] == status
+        assert "redirects are not followed" in delivery["last_error"]
+    await asyncio.sleep(0.6)  # many retry periods at the test's backoff
+    assert len(receiver.to(path)) == 1 and len(receiver.to(metadata_path)) == 1
+    assert receiver.to(inside_path) == []
+
+
+# --- alerts ------------------------------------------------------------------------------------
+
+
+def alert_event(event_type: str = ALERT_RAISED):
+    alert_id = uuid.uuid4()
+    payload = AlertV1(
+        alert_id=alert_id,
+        kind="supplier_defects",
+        subject="Voltix",
+        attribution="manufacturer_fault",
+        period_start=date(2026, 11, 1),
+        period_end=date(2026, 12, 1),
+        count=5,
+        threshold=4,
+        occurred_at=datetime.now(UTC),
+    )
+    return new_event(
+        source="/test",
+        type=event_type,
+        key=str(alert_id),
+        subject=str(alert_id),
+        payload=payload,
+        time=payload.occurred_at,
+    )
+
+
+async def test_analytics_alerts_reach_their_subscribers_and_only_them(
+    notifications_client, receiver, infra
+):
+    alerts_path, alerts_url = receiver.endpoint()
+    cases_path, cases_url = receiver.endpoint()
+    everything_path, everything_url = receiver.endpoint()
+    alerts = await subscribe(notifications_client, alerts_url, ["redress.alert.*"])
+    await subscribe(notifications_client, cases_url, ["redress.case.*"])
+    everything = await subscribe(notifications_client, everything_url, ["*"])
+    raised, cleared = alert_event(ALERT_RAISED), alert_event(ALERT_CLEARED)
+    # The broker redelivers one: still one delivery each.
+    await produce(infra.kafka_bootstrap_servers, ALERTS_TOPIC, raised, cleared, raised)
+    wanted = {str(raised.id), str(cleared.id)}
+
+    async def arrived(path):
+        got = [r for r in receiver.to(path) if event_id_of(r) in wanted]
+        return got if len(got) >= 2 else None
+
+    for path, secret in ((alerts_path, alerts["secret"]), (everything_path, everything["secret"])):
+        requests = await eventually(lambda path=path: arrived(path))
+        assert len(requests) == 2
+        payloads = {p["type"]: p for p in (verified(secret, r) for r in requests)}
+        assert set(payloads) == {ALERT_RAISED, ALERT_CLEARED}
+        data = payloads[ALERT_RAISED]["data"]
+        assert data["alert_id"] == raised.data["alert_id"]
+        assert data["kind"] == "supplier_defects"
+    await asyncio.sleep(0.5)
+    assert [r for r in receiver.to(cases_path) if event_id_of(r) in wanted] == []
+
+    async def both_recorded():
+        listed = await deliveries(notifications_client, alerts["id"], raised, cleared)
+        return [d["status"] for d in listed] == ["delivered", "delivered"]
+
+    await eventually(both_recorded)

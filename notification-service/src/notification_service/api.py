@@ -143,7 +143,10 @@ secret's overlap lasts). The body carries no personal data:
 `{"id", "type", "timestamp", "subject", "data"}` where `data` holds the event's ids and
 non-personal fields (`case_id`, `reference`, `status`, ...). A 2xx answer is success; timeouts,
 connection errors, 408, 429 (`Retry-After` honoured) and 5xx are retried with exponential
-backoff and jitter; other answers fail the delivery at once (410 also disables the webhook).
+backoff and jitter until the schedule (about a day) is spent, then the delivery is dead
+(`failed`, kept and redeliverable); other answers fail the delivery at once. An endpoint whose
+every attempt fails for 5 days (configurable), or that answers 410 Gone, is disabled and its
+owner told by the event `redress.notification.webhook_disabled.v1`.
 """
 
 _NOT_FOUND = {404: {"model": ProblemDetail, "description": "No such webhook"}}
@@ -161,7 +164,7 @@ webhooks_router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses=
     responses=_REFUSED,
 )
 async def create_webhook(
-    body: WebhookCreate, runtime: RuntimeDep, _: WebhookWriter
+    body: WebhookCreate, runtime: RuntimeDep, caller: WebhookWriter
 ) -> WebhookCreated:
     row, secret = await service.create_webhook(
         runtime.session_factory,
@@ -171,6 +174,7 @@ async def create_webhook(
         event_types=body.event_types,
         description=body.description,
         enabled=body.enabled,
+        owner_key_id=caller.key_id,
     )
     return WebhookCreated(**WebhookRead.of(row).model_dump(), secret=secret)
 
@@ -188,7 +192,10 @@ async def get_webhook(webhook_id: uuid.UUID, runtime: RuntimeDep, _: WebhookRead
 @webhooks_router.patch(
     "/{webhook_id}",
     summary="Change a webhook",
-    description="URL, filter, description or enabled flag; re-enabling resumes pending deliveries.",
+    description=(
+        "URL, filter, description or enabled flag; re-enabling resets the failing streak "
+        "(`failing_since`, `consecutive_failures`) and resumes pending deliveries."
+    ),
     responses={**_NOT_FOUND, **_REFUSED},
 )
 async def update_webhook(

@@ -80,6 +80,14 @@ class NotificationSettings(ServiceSettings):
     webhook_max_attempts: int = Field(
         default=16, ge=1, description="Attempts before a delivery fails (about a day by default)."
     )
+    webhook_disable_after_seconds: float = Field(
+        default=432_000.0,
+        gt=0,
+        description=(
+            "An endpoint whose attempts all fail for this long (5 days by default; no success "
+            "in between) is disabled and its owner notified by event."
+        ),
+    )
     webhook_secret_rotation_overlap_seconds: float = Field(
         default=86_400.0, ge=0, description="How long the old secret still signs after rotation."
     )

@@ -182,6 +182,10 @@ _WEBHOOK_EXAMPLE = {
     "description": "CRM: keep case status in sync",
     "enabled": True,
     "disabled_reason": None,
+    "disabled_at": None,
+    "failing_since": None,
+    "consecutive_failures": 0,
+    "owner_key_id": "5b0c6a52-1f3e-4d7a-9c2b-8e4f6a1d2c3b",
     "previous_secret_valid_until": None,
     "created_at": "2026-11-23T10:00:00Z",
     "updated_at": "2026-11-23T10:00:00Z",
@@ -280,6 +284,19 @@ class WebhookRead(BaseModel):
     enabled: bool
     disabled_reason: str | None = Field(
         default=None, examples=["the endpoint answered 410 Gone"], description="Why it is off."
+    )
+    disabled_at: datetime | None = Field(default=None, description="When it was switched off.")
+    failing_since: datetime | None = Field(
+        default=None,
+        description=(
+            "First failed attempt since the last success (or re-enable); when every attempt "
+            "has failed for the configured period (5 days by default) the webhook is disabled "
+            "and `redress.notification.webhook_disabled.v1` tells its owner."
+        ),
+    )
+    consecutive_failures: int = Field(default=0, description="Failed attempts since a success.")
+    owner_key_id: uuid.UUID | None = Field(
+        default=None, description="The API key that created it (told when it is disabled)."
     )
     previous_secret_valid_until: datetime | None = Field(
         default=None, description="Until when the secret before the last rotation still signs."

@@ -16,7 +16,7 @@ from sqlalchemy import Row, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from notification_service import tables
+from notification_service import tables, webhooks_health
 from notification_service.config import NotificationSettings
 from notification_service.webhook_sender import AttemptResult, OutgoingWebhook, WebhookSender
 from notification_service.webhooks import (
@@ -85,6 +85,7 @@ async def create_webhook(
     event_types: list[str],
     description: str,
     enabled: bool,
+    owner_key_id: uuid.UUID | None = None,
 ) -> tuple[Row, str]:
     """Subscribe ``url`` to events matching ``event_types``; return the row and the new secret.
 
@@ -105,6 +106,7 @@ async def create_webhook(
                     event_types=event_types,
                     description=description,
                     enabled=enabled,
+                    owner_key_id=owner_key_id,
                     secret_sealed=sealed,
                     created_at=now,
                     updated_at=now,
@@ -144,8 +146,8 @@ async def update_webhook(
 ) -> Row:
     """Change URL, filter, description or enabled flag; a new URL is checked like on create.
 
-    Re-enabling clears the reason the subscription was disabled; deliveries still pending
-    resume.
+    Re-enabling clears the reason the subscription was disabled and its failing streak (the
+    disable-after period counts afresh); deliveries still pending resume.
     """
     if "url" in changes:
         await _check_url(changes["url"], settings)
@@ -154,9 +156,11 @@ async def update_webhook(
         await _subscription(session, webhook_id, lock=True)
         values = {**changes, "updated_at": clock.now()}
         if changes.get("enabled") is True:
-            values["disabled_reason"] = None
+            values.update(webhooks_health.reset_on_enable())
         elif changes.get("enabled") is False:
-            values["disabled_reason"] = "disabled through the API"
+            values.update(
+                disabled_reason="disabled through the API", disabled_at=values["updated_at"]
+            )
         return (
             await session.execute(
                 subscriptions.update()
@@ -173,6 +177,10 @@ async def delete_webhook(
     """Remove a subscription with its deliveries and their attempts."""
     subscriptions = tables.webhook_subscriptions
     async with session_factory() as session, session.begin():
+        # Deliveries first, as a dispatcher locks them (delivery, then subscription): taking
+        # the subscription first (the cascade) could deadlock with an attempt in flight.
+        deliveries = tables.webhook_deliveries
+        await session.execute(deliveries.delete().where(deliveries.c.subscription_id == webhook_id))
         result = await session.execute(
             subscriptions.delete().where(subscriptions.c.id == webhook_id)
         )
@@ -308,6 +316,7 @@ async def deliver_next_webhook(
                     subscriptions.c.secret_sealed,
                     subscriptions.c.previous_secret_sealed,
                     subscriptions.c.previous_secret_expires_at,
+                    subscriptions.c.consecutive_failures,
                 )
                 .join(subscriptions, subscriptions.c.id == deliveries.c.subscription_id)
                 .where(
@@ -416,25 +425,10 @@ async def _record_attempt(
         log.warning("webhook_retry_scheduled", error=result.error, **log_fields)
     else:
         log.warning("webhook_delivery_failed", error=result.error, **log_fields)
-        reason = None
-        if result.gone:
-            reason = "the endpoint answered 410 Gone"
-        elif result.outcome == "retry":
-            reason = f"a delivery failed {attempts} attempts in a row (last: {result.error})"
-        if reason is not None:
-            await _disable_subscription(session, row.subscription_id, reason, now)
-
-
-async def _disable_subscription(
-    session: AsyncSession, subscription_id: uuid.UUID, reason: str, now: datetime
-) -> None:
-    subscriptions = tables.webhook_subscriptions
-    await session.execute(
-        subscriptions.update()
-        .where(subscriptions.c.id == subscription_id, subscriptions.c.enabled)
-        .values(enabled=False, disabled_reason=reason, updated_at=now)
+    # A dead delivery alone does not switch the endpoint off; days of failures (or 410) do.
+    await webhooks_health.record_endpoint_health(
+        session, settings, row.subscription_id, result, now, row.consecutive_failures
     )
-    log.warning("webhook_disabled", webhook_id=str(subscription_id), reason=reason)
 
 
 async def list_deliveries(

@@ -168,10 +168,16 @@ def start_test_infra(root: Path) -> tuple[TestInfra, list[Callable[[], None]]]:
     return TestInfra(database_url, bootstrap, "rdr_test_" + secrets.token_urlsafe(24)), stoppers
 
 
-def run_stack(data_dir: Path, *extra_args: str):
+def run_stack(data_dir: Path, *extra_args: str, env: dict[str, str] | None = None):
     """Start the stack runner as a real process, yield what it wrote to stack.json, stop it
-    with SIGTERM and check that it left no process behind."""
+    with SIGTERM and check that it left no process behind.
+
+    ``env`` adds ``REDRESS_*`` settings that every service process inherits (e.g. short
+    webhook backoff); the caller's own ``REDRESS_*`` variables are never passed on.
+    """
+    extra_env = env or {}
     env = {k: v for k, v in os.environ.items() if not k.startswith("REDRESS_")}
+    env.update(extra_env)
     runner = subprocess.Popen(
         [
             sys.executable,

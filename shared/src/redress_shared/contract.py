@@ -19,6 +19,7 @@ from redress_shared.events import (
     CORRELATION_EXTENSION,
     EVENT_PAYLOADS,
     NOTIFICATIONS_TOPIC,
+    WEBHOOK_DISABLED,
     dead_letter_topic,
 )
 
@@ -60,9 +61,13 @@ TOPIC_CONTRACTS: dict[str, TopicContract] = {
         key_path=("case_id",),
     ),
     NOTIFICATIONS_TOPIC: TopicContract(
-        description="Outcomes of customer notifications (sent or finally failed).",
+        description=(
+            "Outcomes of customer notifications (sent or finally failed), and webhook "
+            "subscriptions the service switched off."
+        ),
         key_description=(
-            "Aggregate id: the id of the case the notification belongs to (`case_id`, a UUID)."
+            "Aggregate id: the id of the case the notification belongs to (`case_id`, a UUID); "
+            "for webhook events the webhook id (`webhook_id`)."
         ),
         key_path=("case_id",),
     ),
@@ -72,6 +77,9 @@ TOPIC_CONTRACTS: dict[str, TopicContract] = {
         key_path=("alert_id",),
     ),
 }
+
+EVENT_KEY_PATHS: dict[str, tuple[str, ...]] = {WEBHOOK_DISABLED: ("webhook_id",)}
+"""Event types whose message key is not at their topic's ``key_path``."""
 
 EVENT_TOPIC_OVERRIDES: dict[str, str] = {}
 """Event types that do not follow the naming convention of :func:`topic_of` (none yet)."""
@@ -113,9 +121,10 @@ def event_types_on(topic: str) -> list[str]:
     return sorted(t for t in EVENT_PAYLOADS if topic_of(t) == topic)
 
 
-def message_key(topic: str, data: dict[str, Any]) -> str | None:
-    """The message key an event with payload ``data`` on ``topic`` must carry (None: unknown)."""
-    path = topic_contract(topic).key_path
+def message_key(topic: str, data: dict[str, Any], event_type: str | None = None) -> str | None:
+    """The message key an event (of ``event_type``) with payload ``data`` on ``topic`` must
+    carry (None: unknown)."""
+    path = EVENT_KEY_PATHS.get(event_type or "") or topic_contract(topic).key_path
     if path is None:
         return None
     value: Any = data

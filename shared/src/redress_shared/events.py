@@ -37,6 +37,7 @@ ALERT_RAISED = "redress.alert.raised.v1"
 ALERT_CLEARED = "redress.alert.cleared.v1"
 NOTIFICATION_SENT = "redress.notification.sent.v1"
 NOTIFICATION_FAILED = "redress.notification.failed.v1"
+WEBHOOK_DISABLED = "redress.notification.webhook_disabled.v1"
 
 CORRELATION_EXTENSION = "correlationid"
 
@@ -303,6 +304,29 @@ class NotificationOutcomeV1(_Payload):
     error: str | None = None
 
 
+class WebhookDisabledV1(_Payload):
+    """The notification service switched a webhook subscription off by itself
+    (``redress.notification.webhook_disabled.v1``, keyed by the webhook id): its endpoint kept
+    failing for too long, or answered 410 Gone. Tells the subscription's owner (the API key
+    that created it) to fix the receiver and re-enable it; no personal data, not even the URL
+    (it may carry a token)."""
+
+    webhook_id: uuid.UUID
+    owner_key_id: uuid.UUID | None = Field(
+        default=None, description="The API key that created the subscription, if known."
+    )
+    reason: str = Field(examples=["the endpoint failed every attempt for 5 days"])
+    cause: Literal["failing", "gone"] = Field(
+        description="failing: no success for the configured period; gone: 410 Gone."
+    )
+    failing_since: datetime | None = Field(
+        default=None, description="First failed attempt since the last success."
+    )
+    consecutive_failures: int = Field(description="Failed attempts since the last success.")
+    last_status_code: int | None = None
+    occurred_at: datetime
+
+
 EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     COMPLAINT_RECEIVED: ComplaintReceivedV1,
     COMPLAINT_MESSAGE_RECEIVED: ComplaintMessageReceivedV1,
@@ -320,6 +344,7 @@ EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     ALERT_CLEARED: AlertV1,
     NOTIFICATION_SENT: NotificationOutcomeV1,
     NOTIFICATION_FAILED: NotificationOutcomeV1,
+    WEBHOOK_DISABLED: WebhookDisabledV1,
 }
 
 
