@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from redress_shared.clock import Clock
 from redress_shared.events import (
+    CASE_ASSIGNED,
     CASE_DECISION_RECORDED,
     CASE_OPENED,
+    CASE_REMEDY_CHANGED,
+    CASE_RESPONSE_ADDED,
+    CASE_SATISFACTION_RECORDED,
+    CASE_SLA_BREACHED,
+    CASE_SLA_WARNING,
+    CASE_STATUS_CHANGED,
     CASES_TOPIC,
     COMPLAINT_RECEIVED,
     COMPLAINTS_TOPIC,
@@ -13,7 +20,7 @@ from redress_shared.events import (
 )
 from redress_shared.kafka import EventHandler
 
-from analytics_service import alerts, service
+from analytics_service import alerts, figures, service
 from analytics_service.config import AnalyticsSettings
 from analytics_service.models import Attribution
 
@@ -34,6 +41,7 @@ def handlers(settings: AnalyticsSettings, clock: Clock) -> dict[str, EventHandle
 
     async def on_case_opened(session, event):  # noqa: ANN001, ANN202
         await service.record_case_opened(session, event)
+        await figures.record_case_progress(session, event)
 
     async def on_decision(session, event):  # noqa: ANN001, ANN202
         await alerts.record_decision(session, clock, thresholds, event)
@@ -42,4 +50,17 @@ def handlers(settings: AnalyticsSettings, clock: Clock) -> dict[str, EventHandle
         COMPLAINT_RECEIVED: on_complaint,
         CASE_OPENED: on_case_opened,
         CASE_DECISION_RECORDED: on_decision,
+        # SLA clocks, team and lifecycle of each case; remedies; satisfaction surveys.
+        **dict.fromkeys(
+            (
+                CASE_STATUS_CHANGED,
+                CASE_RESPONSE_ADDED,
+                CASE_SLA_WARNING,
+                CASE_SLA_BREACHED,
+                CASE_ASSIGNED,
+            ),
+            figures.record_case_progress,
+        ),
+        CASE_REMEDY_CHANGED: figures.record_remedy,
+        CASE_SATISFACTION_RECORDED: figures.record_satisfaction,
     }

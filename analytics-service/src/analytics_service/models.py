@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
+import phonenumbers
+
 
 class Bucket(StrEnum):
     """Width of one trend bucket."""
@@ -80,3 +82,38 @@ def month_of(moment: datetime) -> tuple[date, date]:
 def above_threshold(count: int, threshold: int) -> bool:
     """The practice's rule: more than the threshold per period raises the alert."""
     return count > threshold
+
+
+class SlaClock(StrEnum):
+    """The three SLA clocks of a case, as the case service names them in its events."""
+
+    ACKNOWLEDGE = "acknowledge"
+    FIRST_RESPONSE = "first_response"
+    RESOLVE = "resolve"
+
+
+# The case progress column that holds when each clock stopped (was met or came too late).
+CLOCK_STOPPED_COLUMN: dict[SlaClock, str] = {
+    SlaClock.ACKNOWLEDGE: "acknowledged_at",
+    SlaClock.FIRST_RESPONSE: "first_responded_at",
+    SlaClock.RESOLVE: "resolved_at",
+}
+
+# Lifecycle actions that stop a clock, mirroring the case service's rules: acknowledging or
+# starting work acknowledges; asking the customer for information or resolving is the first
+# human answer (and acknowledges too). A response message stops both as well.
+ACKNOWLEDGING_ACTIONS = frozenset({"acknowledge", "start", "request_info", "resolve"})
+FIRST_RESPONSE_ACTIONS = frozenset({"request_info", "resolve"})
+OPEN_CASE_STATUSES = ("new", "acknowledged", "investigating", "awaiting_customer")
+
+
+def region_of(phone: str | None) -> str | None:
+    """The ISO 3166 country of an E.164 phone number, the only place a complaint says where
+    the customer is; ``None`` when there is no number or it cannot be placed."""
+    if not phone:
+        return None
+    try:
+        number = phonenumbers.parse(phone, None)
+    except phonenumbers.NumberParseException:
+        return None
+    return phonenumbers.region_code_for_number(number) or None

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from analytics_service import tables
-from analytics_service.models import Bucket, Dimension, check_range
+from analytics_service.models import Bucket, Dimension, check_range, region_of
 
 
 async def record_complaint(session: AsyncSession, event: EventEnvelope) -> None:
@@ -31,6 +31,7 @@ async def record_complaint(session: AsyncSession, event: EventEnvelope) -> None:
             supplier=complaint.supplier,
             language=complaint.language,
             customer_key=complaint.customer.customer_key,
+            region=region_of(complaint.customer.phone),
         )
         .on_conflict_do_nothing(index_elements=["complaint_id"])
     )

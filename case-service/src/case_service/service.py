@@ -145,7 +145,7 @@ async def open_case_for_complaint(
         )
     )
     await sla.insert_clocks(session, case.id, policies[case.priority].calendar.name, case.clocks)
-    opened = case_opened_event(case, complaint)
+    opened = case_opened_event(case, complaint, team=team, customer_tier=tier)
     routed = {"team": team, "routing_rule": "default" if rule_position is None else rule_position}
     await append_history(
         session,
@@ -198,7 +198,12 @@ async def _remember_customer(
     )
 
 
-def case_opened_event(case: Case, complaint: ComplaintReceivedV1) -> EventEnvelope:
+def case_opened_event(
+    case: Case,
+    complaint: ComplaintReceivedV1,
+    team: str | None = None,
+    customer_tier: str | None = None,
+) -> EventEnvelope:
     """The ``redress.case.opened.v1`` event of a newly opened case."""
     payload = CaseOpenedV1(
         case_id=case.id,
@@ -220,6 +225,8 @@ def case_opened_event(case: Case, complaint: ComplaintReceivedV1) -> EventEnvelo
             resolve_by=case.due.resolve_by,
         ),
         sla_policy=case.sla_policy,
+        team=team,
+        customer_tier=customer_tier,
     )
     return new_event(
         source=EVENT_SOURCE,

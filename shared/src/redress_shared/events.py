@@ -128,6 +128,13 @@ class CaseOpenedV1(_Payload):
     supplier: str | None = None
     due: CaseDueTimes
     sla_policy: str
+    team: str | None = Field(
+        default=None,
+        description="The team the case was first routed to (later moves: case.assigned).",
+    )
+    customer_tier: str | None = Field(
+        default=None, examples=["vip"], description="The customer's tier when the case opened."
+    )
 
 
 class CaseStatusChangedV1(_Payload):

@@ -1,0 +1,404 @@
+"""Case figures: facts merged from case events (inside the consumer's transaction) and the
+SLA, outcome, satisfaction and customer queries over them.
+
+Every fact is merged with a rule that does not depend on arrival order (earliest stop time,
+newest team, highest status version, latest remedy state), so redelivered, reordered and
+late events leave the same rows, and a replay from offset 0 rebuilds them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from redress_shared.events import (
+    CaseAssignedV1,
+    CaseOpenedV1,
+    CaseRemedyChangedV1,
+    CaseResponseAddedV1,
+    CaseSatisfactionRecordedV1,
+    CaseSlaV1,
+    CaseStatusChangedV1,
+    EventEnvelope,
+)
+from sqlalchemy import Row, and_, case, func, literal, or_, select, tuple_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from analytics_service import tables
+from analytics_service.models import (
+    ACKNOWLEDGING_ACTIONS,
+    CLOCK_STOPPED_COLUMN,
+    FIRST_RESPONSE_ACTIONS,
+    OPEN_CASE_STATUSES,
+    SlaClock,
+)
+
+progress = tables.case_progress
+
+# How each case-progress column merges an incoming value with the stored one.
+_EARLIEST = {
+    "acknowledged_at",
+    "first_responded_at",
+    "resolved_at",
+    "closed_at",
+    *(f"{clock.value}_warned_at" for clock in SlaClock),
+    *(f"{clock.value}_breached_at" for clock in SlaClock),
+}
+_FIRST_KNOWN = {
+    "complaint_id",
+    "reference",
+    "opened_at",
+    "priority",
+    "customer_tier",
+    "acknowledge_due_at",
+    "first_response_due_at",
+    "resolve_due_at",
+}
+
+
+async def _merge_progress(session: AsyncSession, case_id: Any, **values: Any) -> None:
+    """Upsert one case's progress row, merging each given column by its rule."""
+    statement = insert(progress).values(case_id=case_id, **values)
+    excluded = statement.excluded
+    merged: dict[str, Any] = {}
+    for column in values:
+        if column in _EARLIEST:
+            merged[column] = func.least(progress.c[column], excluded[column])
+        elif column in _FIRST_KNOWN:
+            merged[column] = func.coalesce(progress.c[column], excluded[column])
+        elif column == "reopened":
+            merged[column] = progress.c.reopened | excluded.reopened
+    if "team" in values:
+        newer_team = or_(
+            progress.c.team_changed_at.is_(None),
+            excluded.team_changed_at >= progress.c.team_changed_at,
+        )
+        merged["team"] = case((newer_team, excluded.team), else_=progress.c.team)
+        merged["team_changed_at"] = func.greatest(
+            progress.c.team_changed_at, excluded.team_changed_at
+        )
+    if "status" in values:
+        newer_status = or_(
+            progress.c.status_version.is_(None),
+            excluded.status_version > progress.c.status_version,
+        )
+        merged["status"] = case((newer_status, excluded.status), else_=progress.c.status)
+        merged["status_version"] = func.greatest(progress.c.status_version, excluded.status_version)
+    await session.execute(statement.on_conflict_do_update(index_elements=["case_id"], set_=merged))
+
+
+async def record_case_progress(session: AsyncSession, event: EventEnvelope) -> None:
+    """Merge what a case event says about the case's SLA clocks, team and status."""
+    payload = event.payload()
+    if isinstance(payload, CaseOpenedV1):
+        team = {"team": payload.team, "team_changed_at": payload.opened_at} if payload.team else {}
+        await _merge_progress(
+            session,
+            payload.case_id,
+            complaint_id=payload.complaint_id,
+            reference=payload.reference,
+            opened_at=payload.opened_at,
+            priority=payload.priority,
+            customer_tier=payload.customer_tier,
+            # Version 0: any lifecycle change that follows is newer than the opening status.
+            status=payload.status,
+            status_version=0,
+            acknowledge_due_at=payload.due.acknowledge_by,
+            first_response_due_at=payload.due.first_response_by,
+            resolve_due_at=payload.due.resolve_by,
+            **team,
+        )
+    elif isinstance(payload, CaseStatusChangedV1):
+        at = payload.occurred_at
+        stops: dict[str, Any] = {}
+        if payload.action in ACKNOWLEDGING_ACTIONS:
+            stops["acknowledged_at"] = at
+        if payload.action in FIRST_RESPONSE_ACTIONS:
+            stops["first_responded_at"] = at
+        if payload.to_status == "resolved":
+            stops["resolved_at"] = at
+        if payload.to_status == "closed":
+            stops["closed_at"] = at
+        await _merge_progress(
+            session,
+            payload.case_id,
+            status=payload.to_status,
+            status_version=payload.version,
+            reopened=payload.action == "reopen",
+            **stops,
+        )
+    elif isinstance(payload, CaseResponseAddedV1):
+        at = payload.occurred_at
+        await _merge_progress(session, payload.case_id, acknowledged_at=at, first_responded_at=at)
+    elif isinstance(payload, CaseSlaV1):
+        kind = "breached" if event.type.endswith("sla_breached.v1") else "warned"
+        await _merge_progress(
+            session, payload.case_id, **{f"{payload.clock}_{kind}_at": payload.occurred_at}
+        )
+    elif isinstance(payload, CaseAssignedV1):
+        await _merge_progress(
+            session, payload.case_id, team=payload.team, team_changed_at=payload.occurred_at
+        )
+    else:  # pragma: no cover - the consumer routes only the types above here
+        raise TypeError(f"no case progress in {event.type}")
+
+
+async def record_remedy(session: AsyncSession, event: EventEnvelope) -> None:
+    """Keep each remedy's newest state (an older, late change does not overwrite it)."""
+    remedy = event.payload()
+    assert isinstance(remedy, CaseRemedyChangedV1)
+    facts = tables.remedy_facts
+    statement = insert(facts).values(
+        remedy_id=remedy.remedy_id,
+        case_id=remedy.case_id,
+        remedy_type=remedy.remedy_type,
+        status=remedy.status,
+        amount=Decimal(remedy.amount) if remedy.amount is not None else None,
+        currency=remedy.currency,
+        changed_at=remedy.occurred_at,
+    )
+    excluded = statement.excluded
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["remedy_id"],
+            set_={
+                column: excluded[column]
+                for column in ("remedy_type", "status", "amount", "currency", "changed_at")
+            },
+            where=facts.c.changed_at < excluded.changed_at,
+        )
+    )
+
+
+async def record_satisfaction(session: AsyncSession, event: EventEnvelope) -> None:
+    """Keep each case's newest satisfaction survey."""
+    survey = event.payload()
+    assert isinstance(survey, CaseSatisfactionRecordedV1)
+    facts = tables.satisfaction_facts
+    statement = insert(facts).values(
+        case_id=survey.case_id,
+        coefficient=Decimal(survey.coefficient),
+        would_recommend=survey.would_recommend,
+        would_continue=survey.would_continue,
+        recorded_at=survey.occurred_at,
+    )
+    excluded = statement.excluded
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["case_id"],
+            set_={
+                column: excluded[column]
+                for column in ("coefficient", "would_recommend", "would_continue", "recorded_at")
+            },
+            where=facts.c.recorded_at < excluded.recorded_at,
+        )
+    )
+
+
+# --- SLA -------------------------------------------------------------------------------------
+
+ALL = "all"
+
+
+@dataclass(frozen=True)
+class ClockFigures:
+    """How one SLA clock fared for a group of cases."""
+
+    met: int
+    breached: int
+    pending: int
+    median_minutes: float | None
+    p90_minutes: float | None
+
+    @property
+    def within_target_share(self) -> float | None:
+        """Met among the cases whose clock has an outcome; ``None`` before any."""
+        decided = self.met + self.breached
+        return round(self.met / decided, 4) if decided else None
+
+
+@dataclass(frozen=True)
+class SlaGroup:
+    """SLA figures of the cases of one priority and team (``all`` for a total)."""
+
+    priority: str
+    team: str
+    cases: int
+    clocks: dict[SlaClock, ClockFigures]
+
+
+@dataclass(frozen=True)
+class CaseAtRisk:
+    """An open case with a clock that warned or breached and has not stopped."""
+
+    case_id: Any
+    reference: str | None
+    priority: str | None
+    team: str | None
+    status: str
+    clock: SlaClock
+    state: str
+    due_at: datetime | None
+    since: datetime
+
+
+def _minutes(stop: Any, start: Any) -> Any:
+    return func.extract("epoch", stop - start) / 60.0
+
+
+async def sla_figures(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    start: datetime,
+    end: datetime,
+    priority: str | None = None,
+    team: str | None = None,
+) -> list[SlaGroup]:
+    """SLA figures of the cases opened in [start, end): per priority and team, per priority,
+    and in total. A clock is *met* when it stopped without a breach, *breached* when the case
+    service reported a breach, *pending* otherwise (still running, or cancelled). Times run
+    from the complaint's receipt (when the clocks start) to the stop, in calendar minutes."""
+    complaints = tables.complaint_facts
+    started = func.coalesce(complaints.c.received_at, progress.c.opened_at)
+    base = (
+        select(
+            func.coalesce(progress.c.priority, literal("unknown")).label("priority"),
+            func.coalesce(progress.c.team, literal("unassigned")).label("team"),
+            started.label("started_at"),
+            *(progress.c[column] for column in CLOCK_STOPPED_COLUMN.values()),
+            *(progress.c[f"{clock.value}_breached_at"] for clock in SlaClock),
+        )
+        .select_from(progress)
+        .outerjoin(complaints, complaints.c.complaint_id == progress.c.complaint_id)
+        .where(progress.c.opened_at >= start, progress.c.opened_at < end)
+    )
+    if priority is not None:
+        base = base.where(progress.c.priority == priority)
+    if team is not None:
+        base = base.where(func.coalesce(progress.c.team, literal("unassigned")) == team)
+    rows = base.subquery("sla_cases")
+    measures: list[Any] = [func.count().label("cases")]
+    for clock, stopped_column in CLOCK_STOPPED_COLUMN.items():
+        stopped = rows.c[stopped_column]
+        breached = rows.c[f"{clock.value}_breached_at"]
+        minutes = _minutes(stopped, rows.c.started_at)
+        measures += [
+            func.count()
+            .filter(and_(stopped.is_not(None), breached.is_(None)))
+            .label(f"{clock.value}_met"),
+            func.count().filter(breached.is_not(None)).label(f"{clock.value}_breached"),
+            func.percentile_cont(0.5)
+            .within_group(minutes)
+            .filter(stopped.is_not(None))
+            .label(f"{clock.value}_median"),
+            func.percentile_cont(0.9)
+            .within_group(minutes)
+            .filter(stopped.is_not(None))
+            .label(f"{clock.value}_p90"),
+        ]
+    query = (
+        select(
+            func.grouping(rows.c.priority).label("all_priorities"),
+            func.grouping(rows.c.team).label("all_teams"),
+            rows.c.priority,
+            rows.c.team,
+            *measures,
+        )
+        .group_by(
+            func.grouping_sets(
+                tuple_(rows.c.priority, rows.c.team), tuple_(rows.c.priority), tuple_()
+            )
+        )
+        # Totals last: per priority and team, then per priority, then everything.
+        .order_by(
+            func.grouping(rows.c.priority),
+            rows.c.priority,
+            func.grouping(rows.c.team),
+            rows.c.team,
+        )
+    )
+    async with sessions() as session:
+        result = (await session.execute(query)).all()
+    return [_sla_group(row) for row in result]
+
+
+def _sla_group(row: Row) -> SlaGroup:
+    clocks = {}
+    for clock in SlaClock:
+        met, breached = row._mapping[f"{clock.value}_met"], row._mapping[f"{clock.value}_breached"]
+        median, p90 = row._mapping[f"{clock.value}_median"], row._mapping[f"{clock.value}_p90"]
+        clocks[clock] = ClockFigures(
+            met=met,
+            breached=breached,
+            pending=row.cases - met - breached,
+            median_minutes=round(float(median), 2) if median is not None else None,
+            p90_minutes=round(float(p90), 2) if p90 is not None else None,
+        )
+    return SlaGroup(
+        priority=ALL if row.all_priorities else row.priority,
+        team=ALL if row.all_teams else row.team,
+        cases=row.cases,
+        clocks=clocks,
+    )
+
+
+async def cases_at_risk(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    priority: str | None = None,
+    team: str | None = None,
+    limit: int = 100,
+) -> tuple[list[CaseAtRisk], int]:
+    """Open cases now with a clock that warned or breached and has not stopped, breached
+    first, then by due time; and how many there are in all."""
+    at_risk_clock = []
+    for clock, stopped_column in CLOCK_STOPPED_COLUMN.items():
+        flagged = or_(
+            progress.c[f"{clock.value}_warned_at"].is_not(None),
+            progress.c[f"{clock.value}_breached_at"].is_not(None),
+        )
+        # An open case's resolution clock is running by definition (reopening restarts it).
+        running = (
+            literal(True) if clock is SlaClock.RESOLVE else progress.c[stopped_column].is_(None)
+        )
+        at_risk_clock.append(and_(flagged, running))
+    where = [progress.c.status.in_(OPEN_CASE_STATUSES), or_(*at_risk_clock)]
+    if priority is not None:
+        where.append(progress.c.priority == priority)
+    if team is not None:
+        where.append(func.coalesce(progress.c.team, literal("unassigned")) == team)
+    async with sessions() as session:
+        total = await session.scalar(select(func.count()).select_from(progress).where(*where))
+        rows = (await session.execute(select(progress).where(*where))).all()
+    found = [_worst_clock(row) for row in rows]
+    found.sort(key=lambda c: (c.state != "breached", c.due_at or c.since, str(c.case_id)))
+    return found[:limit], total or 0
+
+
+def _worst_clock(row: Row) -> CaseAtRisk:
+    """The clock most in trouble: a breach beats a warning, the earlier deadline wins."""
+    candidates = []
+    for clock, stopped_column in CLOCK_STOPPED_COLUMN.items():
+        stopped = None if clock is SlaClock.RESOLVE else row._mapping[stopped_column]
+        warned = row._mapping[f"{clock.value}_warned_at"]
+        breached = row._mapping[f"{clock.value}_breached_at"]
+        if stopped is not None or (warned is None and breached is None):
+            continue
+        state = "breached" if breached is not None else "warning"
+        due = row._mapping[f"{clock.value}_due_at"]
+        candidates.append((state != "breached", due or breached or warned, clock, state))
+    _, _, clock, state = min(candidates, key=lambda c: (c[0], c[1]))
+    return CaseAtRisk(
+        case_id=row.case_id,
+        reference=row.reference,
+        priority=row.priority,
+        team=row.team,
+        status=row.status,
+        clock=clock,
+        state=state,
+        due_at=row._mapping[f"{clock.value}_due_at"],
+        since=row._mapping[f"{clock.value}_{'breached' if state == 'breached' else 'warned'}_at"],
+    )
