@@ -402,3 +402,230 @@ def _worst_clock(row: Row) -> CaseAtRisk:
         due_at=row._mapping[f"{clock.value}_due_at"],
         since=row._mapping[f"{clock.value}_{'breached' if state == 'breached' else 'warned'}_at"],
     )
+
+
+# --- Outcomes --------------------------------------------------------------------------------
+
+VALIDITIES = ("justified", "partly_justified", "unjustified")
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """Decisions, remedies and reopenings of a cohort of cases."""
+
+    cases: int
+    decisions: dict[str, int]
+    remedies_by_type: list[Row]
+    remedy_value: list[Row]
+    resolved: int
+    reopened: int
+
+    @property
+    def decided(self) -> int:
+        """Cases with a decision."""
+        return sum(self.decisions.values())
+
+    @property
+    def reopen_rate(self) -> float | None:
+        """Reopened at least once among the cases resolved at least once."""
+        return round(self.reopened / self.resolved, 4) if self.resolved else None
+
+
+async def outcomes(
+    sessions: async_sessionmaker[AsyncSession], *, start: datetime, end: datetime
+) -> Outcomes:
+    """Outcomes of the cases opened in [start, end): each case's latest decision, its
+    remedies in their latest state (declined ones count by type but carry no value), and
+    how many resolved cases were reopened."""
+    cohort = select(progress.c.case_id).where(
+        progress.c.opened_at >= start, progress.c.opened_at < end
+    )
+    decisions, remedies = tables.decision_facts, tables.remedy_facts
+    given = remedies.c.status != "declined"
+    async with sessions() as session:
+        counts = (
+            await session.execute(
+                select(
+                    func.count().label("cases"),
+                    func.count().filter(progress.c.resolved_at.is_not(None)).label("resolved"),
+                    func.count()
+                    .filter(and_(progress.c.resolved_at.is_not(None), progress.c.reopened))
+                    .label("reopened"),
+                ).where(progress.c.case_id.in_(cohort))
+            )
+        ).one()
+        by_validity = dict(
+            (
+                await session.execute(
+                    select(decisions.c.validity, func.count())
+                    .where(decisions.c.case_id.in_(cohort))
+                    .group_by(decisions.c.validity)
+                )
+            ).all()
+        )
+        by_type = (
+            await session.execute(
+                select(
+                    remedies.c.remedy_type,
+                    func.count().label("remedies"),
+                    func.count().filter(remedies.c.status == "declined").label("declined"),
+                    func.count().filter(remedies.c.status == "delivered").label("delivered"),
+                )
+                .where(remedies.c.case_id.in_(cohort))
+                .group_by(remedies.c.remedy_type)
+                .order_by(remedies.c.remedy_type)
+            )
+        ).all()
+        value = (
+            await session.execute(
+                select(
+                    remedies.c.currency,
+                    func.count().label("remedies"),
+                    func.sum(remedies.c.amount).label("total"),
+                )
+                .where(
+                    remedies.c.case_id.in_(cohort),
+                    given,
+                    remedies.c.amount.is_not(None),
+                    remedies.c.currency.is_not(None),
+                )
+                .group_by(remedies.c.currency)
+                .order_by(remedies.c.currency)
+            )
+        ).all()
+    return Outcomes(
+        cases=counts.cases,
+        decisions={validity: by_validity.get(validity, 0) for validity in VALIDITIES},
+        remedies_by_type=list(by_type),
+        remedy_value=list(value),
+        resolved=counts.resolved,
+        reopened=counts.reopened,
+    )
+
+
+# --- Satisfaction ----------------------------------------------------------------------------
+
+
+async def satisfaction(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    start: datetime,
+    end: datetime,
+    bucket: str,
+    time_zone: str,
+) -> list[dict[str, Any]]:
+    """Per period (aligned in ``time_zone``): the surveys recorded in it (mean coefficient,
+    would-recommend and would-continue answers), and the cases closed in it with how many
+    of those answered a survey (the response rate)."""
+    surveys = tables.satisfaction_facts
+
+    def period_of(moment: Any) -> Any:
+        return func.date_trunc(bucket, func.timezone(time_zone, moment)).label("period")
+
+    survey_period = period_of(surveys.c.recorded_at)
+    closed_period = period_of(progress.c.closed_at)
+    async with sessions() as session:
+        answered = (
+            await session.execute(
+                select(
+                    survey_period,
+                    func.count().label("surveys"),
+                    func.avg(surveys.c.coefficient).label("coefficient"),
+                    func.count(surveys.c.would_recommend).label("recommend_answers"),
+                    func.count().filter(surveys.c.would_recommend.is_(True)).label("recommend"),
+                    func.count(surveys.c.would_continue).label("continue_answers"),
+                    func.count().filter(surveys.c.would_continue.is_(True)).label("continue"),
+                )
+                .where(surveys.c.recorded_at >= start, surveys.c.recorded_at < end)
+                .group_by(survey_period)
+            )
+        ).all()
+        closed = (
+            await session.execute(
+                select(
+                    closed_period,
+                    func.count().label("closed"),
+                    func.count(surveys.c.case_id).label("closed_answered"),
+                )
+                .select_from(progress)
+                .outerjoin(surveys, surveys.c.case_id == progress.c.case_id)
+                .where(progress.c.closed_at >= start, progress.c.closed_at < end)
+                .group_by(closed_period)
+            )
+        ).all()
+    periods: dict[Any, dict[str, Any]] = {}
+    for row in answered:
+        periods.setdefault(row.period, {}).update(row._asdict())
+    for row in closed:
+        periods.setdefault(row.period, {}).update(row._asdict())
+    return [periods[period] for period in sorted(periods)]
+
+
+# --- Customers -------------------------------------------------------------------------------
+
+
+async def repeat_complainers(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    start: datetime,
+    end: datetime,
+    min_complaints: int,
+    limit: int,
+) -> tuple[list[Row], int, int]:
+    """Customers with at least ``min_complaints`` complaints received in [start, end), most
+    complaints first; how many such customers there are; and how many complained at all."""
+    complaints = tables.complaint_facts
+    per_customer = (
+        select(
+            complaints.c.customer_key,
+            func.count().label("complaints"),
+            func.min(complaints.c.received_at).label("first_at"),
+            func.max(complaints.c.received_at).label("last_at"),
+        )
+        .where(complaints.c.received_at >= start, complaints.c.received_at < end)
+        .group_by(complaints.c.customer_key)
+        .subquery("per_customer")
+    )
+    repeat = per_customer.c.complaints >= min_complaints
+    async with sessions() as session:
+        totals = (
+            await session.execute(
+                select(func.count().filter(repeat).label("repeat"), func.count().label("all"))
+            )
+        ).one()
+        rows = (
+            await session.execute(
+                select(per_customer)
+                .where(repeat)
+                .order_by(
+                    per_customer.c.complaints.desc(),
+                    per_customer.c.last_at.desc(),
+                    per_customer.c.customer_key,
+                )
+                .limit(limit)
+            )
+        ).all()
+    return list(rows), totals.repeat, totals.all
+
+
+async def complaints_per_tier(
+    sessions: async_sessionmaker[AsyncSession], *, start: datetime, end: datetime
+) -> list[Row]:
+    """Complaints received in [start, end) and distinct customers, per customer tier (the
+    tier the case service knew when it opened the complaint's case; ``unknown`` before)."""
+    complaints = tables.complaint_facts
+    tier = func.coalesce(progress.c.customer_tier, literal("unknown")).label("tier")
+    query = (
+        select(
+            tier,
+            func.count().label("complaints"),
+            func.count(complaints.c.customer_key.distinct()).label("customers"),
+        )
+        .select_from(complaints)
+        .outerjoin(progress, progress.c.complaint_id == complaints.c.complaint_id)
+        .where(complaints.c.received_at >= start, complaints.c.received_at < end)
+        .group_by(tier)
+        .order_by(tier)
+    )
+    async with sessions() as session:
+        return list((await session.execute(query)).all())

@@ -117,3 +117,41 @@ def region_of(phone: str | None) -> str | None:
     except phonenumbers.NumberParseException:
         return None
     return phonenumbers.region_code_for_number(number) or None
+
+
+# The practice's satisfaction rules: a coefficient below 8 needs action, and so does a period
+# in which more than 2 in 10 would not recommend us or more than 3 in 10 would not continue.
+SATISFACTION_TARGET = 8
+NOT_RECOMMEND_LIMIT = (2, 10)
+NOT_CONTINUE_LIMIT = (3, 10)
+
+
+class SatisfactionFlag(StrEnum):
+    """Why a period's satisfaction needs action."""
+
+    LOW_COEFFICIENT = "coefficient_below_8"
+    WOULD_NOT_RECOMMEND = "would_not_recommend_above_2_in_10"
+    WOULD_NOT_CONTINUE = "would_not_continue_above_3_in_10"
+
+
+def _more_than(part: int, whole: int, limit: tuple[int, int]) -> bool:
+    """``part / whole > limit`` in integers, so 2 of 10 is not more than 2 in 10."""
+    return whole > 0 and part * limit[1] > limit[0] * whole
+
+
+def satisfaction_flags(
+    coefficient: float | None,
+    recommend_answers: int,
+    recommend: int,
+    continue_answers: int,
+    would_continue: int,
+) -> list[SatisfactionFlag]:
+    """The flags a period with these survey answers raises."""
+    flags = []
+    if coefficient is not None and coefficient < SATISFACTION_TARGET:
+        flags.append(SatisfactionFlag.LOW_COEFFICIENT)
+    if _more_than(recommend_answers - recommend, recommend_answers, NOT_RECOMMEND_LIMIT):
+        flags.append(SatisfactionFlag.WOULD_NOT_RECOMMEND)
+    if _more_than(continue_answers - would_continue, continue_answers, NOT_CONTINUE_LIMIT):
+        flags.append(SatisfactionFlag.WOULD_NOT_CONTINUE)
+    return flags

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from redress_shared.events import (
     CASE_ASSIGNED,
+    CASE_DECISION_RECORDED,
     CASE_OPENED,
     CASE_REMEDY_CHANGED,
     CASE_RESPONSE_ADDED,
@@ -15,7 +16,9 @@ from redress_shared.events import (
     CASE_SLA_BREACHED,
     CASE_SLA_WARNING,
     CASE_STATUS_CHANGED,
+    COMPLAINT_RECEIVED,
     CaseAssignedV1,
+    CaseDecisionRecordedV1,
     CaseDueTimes,
     CaseOpenedV1,
     CaseRemedyChangedV1,
@@ -23,8 +26,10 @@ from redress_shared.events import (
     CaseSatisfactionRecordedV1,
     CaseSlaV1,
     CaseStatusChangedV1,
+    ComplaintReceivedV1,
     CustomerContact,
     EventEnvelope,
+    ProductRef,
     new_event,
 )
 
@@ -107,6 +112,22 @@ class CaseStory:
         )
         self.status = to_status
         return event
+
+    def decide(self, validity: str, at: datetime, root_cause: str | None = None) -> EventEnvelope:
+        """The validity decision (a later one revises it)."""
+        return self._event(
+            CASE_DECISION_RECORDED,
+            CaseDecisionRecordedV1(
+                case_id=self.case_id,
+                reference=self.reference,
+                complaint_id=self.complaint_id,
+                validity=validity,
+                root_cause=root_cause,
+                decided_by="lead",
+                occurred_at=at,
+            ),
+            at,
+        )
 
     def respond(self, at: datetime) -> EventEnvelope:
         """An agent's message to the customer."""
@@ -204,6 +225,43 @@ class CaseStory:
             ),
             at,
         )
+
+
+def complaint_received(
+    at: datetime,
+    *,
+    customer_key: str | None = None,
+    category: str | None = "product_defect",
+    sku: str | None = "CH-20",
+    supplier: str | None = None,
+    phone: str | None = None,
+    complaint_id: uuid.UUID | None = None,
+) -> EventEnvelope:
+    """A ``complaint.received`` event as intake publishes it."""
+    customer = CustomerContact(
+        customer_key=customer_key or f"cust-{uuid.uuid4().hex[:10]}",
+        email="customer@example.com",
+        phone=phone,
+    )
+    complaint_id = complaint_id or uuid.uuid4()
+    payload = ComplaintReceivedV1(
+        complaint_id=complaint_id,
+        reference=f"RDR-TEST-{complaint_id.hex[:6]}",
+        received_at=at,
+        channel="api",
+        customer=customer,
+        body="It stopped working.",
+        category=category,
+        product=ProductRef(sku=sku) if sku else None,
+        supplier=supplier,
+    )
+    return new_event(
+        source="/test/intake-service",
+        type=COMPLAINT_RECEIVED,
+        key=customer.customer_key,
+        payload=payload,
+        time=at,
+    )
 
 
 def redelivered(event: EventEnvelope) -> EventEnvelope:
