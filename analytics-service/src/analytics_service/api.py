@@ -18,8 +18,15 @@ from redress_shared.errors import Problem, ProblemDetail
 from redress_shared.runtime import RuntimeDep
 
 from analytics_service import alerts, service
-from analytics_service.models import Bucket, Dimension, InvalidRange, above_threshold
-from analytics_service.schemas import TrendPoint, TrendRead
+from analytics_service.models import (
+    Bucket,
+    Dimension,
+    InvalidRange,
+    above_threshold,
+    previous_window,
+    relative_change,
+)
+from analytics_service.schemas import TrendChange, TrendPoint, TrendRead
 
 READ_SCOPE = "analytics:read"
 SCOPES = [READ_SCOPE]
@@ -50,7 +57,10 @@ def _aware(moment: datetime | None, time_zone: ZoneInfo) -> datetime | None:
     description=(
         "Complaints received in [`from`, `to`) counted per `bucket` and grouped by one dimension. "
         "Buckets are aligned in `tz` (an IANA zone, default UTC); times without an offset are "
-        "read in `tz`. Defaults: the last 30 days. Send `Accept: text/csv` for CSV."
+        "read in `tz`. Defaults: the last 30 days. `change` compares each group's total with the "
+        "window of the same length just before `from`. `region` is the country of the "
+        "customer's phone number (ISO 3166), `unknown` without one. Send `Accept: text/csv` "
+        "for CSV."
     ),
     responses={
         200: {
@@ -99,6 +109,19 @@ async def complaint_trends(
     totals: Counter[str] = Counter()
     for point in series:
         totals[point.group] += point.count
+    previous_start, previous_end = previous_window(start, end)
+    previous = await service.complaint_totals(
+        runtime.session_factory, start=previous_start, end=previous_end, group_by=group_by
+    )
+    change = {
+        group: TrendChange(
+            current=totals.get(group, 0),
+            previous=previous.get(group, 0),
+            difference=totals.get(group, 0) - previous.get(group, 0),
+            relative=relative_change(totals.get(group, 0), previous.get(group, 0)),
+        )
+        for group in sorted(set(totals) | set(previous))
+    }
     return TrendRead(
         bucket=bucket.value,
         group_by=group_by.value,
@@ -107,6 +130,8 @@ async def complaint_trends(
         end=end,
         series=series,
         totals=dict(totals),
+        previous_from=previous_start,
+        change=change,
     )
 
 

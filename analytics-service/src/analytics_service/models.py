@@ -36,6 +36,8 @@ class Dimension(StrEnum):
     SUPPLIER = "supplier"
     LANGUAGE = "language"
     PRIORITY = "priority"
+    # The country of the customer's phone number (ISO 3166 alpha-2); see ``region_of``.
+    REGION = "region"
 
 
 class InvalidRange(ValueError):
@@ -155,3 +157,13 @@ def satisfaction_flags(
     if _more_than(continue_answers - would_continue, continue_answers, NOT_CONTINUE_LIMIT):
         flags.append(SatisfactionFlag.WOULD_NOT_CONTINUE)
     return flags
+
+
+def previous_window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """The window of the same length just before [start, end), to compare a figure with."""
+    return start - (end - start), start
+
+
+def relative_change(current: int, previous: int) -> float | None:
+    """(current − previous) / previous; ``None`` when there was nothing before to compare."""
+    return round((current - previous) / previous, 4) if previous else None
