@@ -152,9 +152,13 @@ async def _upheld_counts(
 
 
 async def _publish(
-    session: AsyncSession, event_type: str, alert_id: uuid.UUID, now: datetime
+    session: AsyncSession,
+    event_type: str,
+    alert_id: uuid.UUID,
+    now: datetime,
+    members: list[uuid.UUID] | None = None,
 ) -> None:
-    """Publish the alert as it now stands."""
+    """Publish the alert as it now stands (an incident with its member complaints)."""
     alert = (
         await session.execute(select(tables.alerts).where(tables.alerts.c.id == alert_id))
     ).one()
@@ -168,6 +172,7 @@ async def _publish(
         count=alert.count,
         threshold=alert.threshold,
         occurred_at=now,
+        members=members,
     )
     event = new_event(
         source=EVENT_SOURCE,
@@ -216,11 +221,15 @@ async def supplier_defects(
         return list((await session.execute(query)).all())
 
 
-async def list_alerts(sessions: async_sessionmaker[AsyncSession], active_only: bool) -> list[Row]:
-    """Alerts, newest first."""
+async def list_alerts(
+    sessions: async_sessionmaker[AsyncSession], active_only: bool, kind: str | None = None
+) -> list[Row]:
+    """Alerts, newest first (only one kind, if given)."""
     query = select(tables.alerts).order_by(tables.alerts.c.raised_at.desc())
     if active_only:
         query = query.where(tables.alerts.c.cleared_at.is_(None))
+    if kind is not None:
+        query = query.where(tables.alerts.c.kind == kind)
     async with sessions() as session:
         return list((await session.execute(query)).all())
 

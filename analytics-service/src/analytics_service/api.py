@@ -17,7 +17,7 @@ from redress_shared.auth import AUTH_RESPONSES, Principal, require_scope
 from redress_shared.errors import Problem, ProblemDetail
 from redress_shared.runtime import RuntimeDep
 
-from analytics_service import alerts, service
+from analytics_service import alerts, incidents, service
 from analytics_service.models import (
     Bucket,
     Dimension,
@@ -209,6 +209,15 @@ class AlertRead(BaseModel):
     threshold: int
     raised_at: datetime
     cleared_at: datetime | None
+    first_member_at: datetime | None = Field(
+        default=None, description="Incidents: receipt of the first member complaint."
+    )
+    last_member_at: datetime | None = Field(
+        default=None, description="Incidents: receipt of the latest complaint of the spike."
+    )
+    members: list[uuid.UUID] | None = Field(
+        default=None, description="Incidents: the similar complaints, to answer together."
+    )
 
 
 @alerts_router.get(
@@ -256,9 +265,27 @@ async def supplier_defects(
     ]
 
 
-@alerts_router.get("/alerts", summary="Alerts, newest first")
+@alerts_router.get(
+    "/alerts",
+    summary="Alerts, newest first",
+    description=(
+        "Supplier defects above threshold (`kind` = `supplier_defects`, per supplier, "
+        "attribution and month) and incidents (`kind` = `incident`: a spike of similar "
+        "complaints, `subject` = `category/product` or `category/region`, `attribution` = the "
+        "scope, with its member complaints). `active=true` leaves out cleared ones."
+    ),
+)
 async def list_alerts(
-    runtime: RuntimeDep, _: AnalyticsReader, active: bool = False
+    runtime: RuntimeDep,
+    _: AnalyticsReader,
+    active: bool = False,
+    kind: Annotated[str | None, Query(description="supplier_defects | incident")] = None,
 ) -> list[AlertRead]:
-    rows = await alerts.list_alerts(runtime.session_factory, active_only=active)
-    return [AlertRead.model_validate(row) for row in rows]
+    rows = await alerts.list_alerts(runtime.session_factory, active_only=active, kind=kind)
+    members = await incidents.members_of(
+        runtime.session_factory, [row.id for row in rows if row.kind == incidents.INCIDENT]
+    )
+    return [
+        AlertRead.model_validate(row).model_copy(update={"members": members.get(row.id)})
+        for row in rows
+    ]

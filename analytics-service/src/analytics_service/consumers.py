@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from redress_shared.clock import Clock
 from redress_shared.events import (
     CASE_ASSIGNED,
@@ -20,9 +22,9 @@ from redress_shared.events import (
 )
 from redress_shared.kafka import EventHandler
 
-from analytics_service import alerts, figures, service
+from analytics_service import alerts, figures, incidents, service
 from analytics_service.config import AnalyticsSettings
-from analytics_service.models import Attribution
+from analytics_service.models import Attribution, IncidentRule
 
 GROUP_ID = "analytics-service.facts"
 TOPICS = (COMPLAINTS_TOPIC, CASES_TOPIC, NOTIFICATIONS_TOPIC)
@@ -35,9 +37,19 @@ def handlers(settings: AnalyticsSettings, clock: Clock) -> dict[str, EventHandle
         Attribution.MANUFACTURING: settings.manufacturing_threshold,
     }
 
+    incident_rule = IncidentRule(
+        window=timedelta(minutes=settings.incident_window_minutes),
+        baseline=timedelta(days=settings.incident_baseline_days),
+        factor=settings.incident_factor,
+        min_count=settings.incident_min_count,
+    )
+
     async def on_complaint(session, event):  # noqa: ANN001, ANN202
         await service.record_complaint(session, event)
         await alerts.reevaluate_complaint(session, clock, thresholds, event.payload().complaint_id)
+        await incidents.detect_incidents(
+            session, clock, incident_rule, event.payload().complaint_id
+        )
 
     async def on_case_opened(session, event):  # noqa: ANN001, ANN202
         await service.record_case_opened(session, event)

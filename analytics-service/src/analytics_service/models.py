@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
@@ -167,3 +169,44 @@ def previous_window(start: datetime, end: datetime) -> tuple[datetime, datetime]
 def relative_change(current: int, previous: int) -> float | None:
     """(current − previous) / previous; ``None`` when there was nothing before to compare."""
     return round((current - previous) / previous, 4) if previous else None
+
+
+class IncidentScope(StrEnum):
+    """What makes complaints "similar" besides their category."""
+
+    PRODUCT = "product"
+    REGION = "region"
+
+
+@dataclass(frozen=True)
+class IncidentRule:
+    """A spike of similar complaints is an incident.
+
+    At the receipt time ``u`` of each complaint of a group (same category, and same product
+    or same region), count the group's complaints in the window (u − W, u]; the baseline is
+    the group's complaints in the D days before that window, scaled to one window:
+    ``expected = baseline × W / D``. The window is a spike when its count reaches
+    ``max(min_count, ⌈factor × expected⌉)``. Only event times are used, so a replay or late
+    events give the same answer.
+    """
+
+    window: timedelta = timedelta(minutes=60)
+    baseline: timedelta = timedelta(days=7)
+    factor: float = 4.0
+    min_count: int = 5
+
+    def expected(self, baseline_count: int) -> float:
+        """Complaints one window would hold at the baseline's rate."""
+        return baseline_count * (self.window / self.baseline)
+
+    def threshold(self, baseline_count: int) -> int:
+        """The count at which a window is a spike."""
+        return max(self.min_count, math.ceil(self.factor * self.expected(baseline_count) - 1e-9))
+
+    def is_spike(self, window_count: int, baseline_count: int) -> bool:
+        """True when the window holds a spike above the baseline."""
+        return window_count >= self.threshold(baseline_count)
+
+    def finished(self, last_member_at: datetime, latest_seen: datetime) -> bool:
+        """An incident ends when a whole window has passed since its last spike member."""
+        return latest_seen > last_member_at + self.window

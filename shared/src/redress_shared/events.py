@@ -262,6 +262,10 @@ class AlertV1(_Payload):
     count: int
     threshold: int = Field(description="The alert is raised when count exceeds this.")
     occurred_at: datetime
+    members: list[uuid.UUID] | None = Field(
+        default=None,
+        description="Incident alerts: the ids of the similar complaints, to answer together.",
+    )
 
 
 class NotificationOutcomeV1(_Payload):
