@@ -23,7 +23,7 @@ from redress_shared.events import (
     CaseStatusChangedV1,
     EventEnvelope,
 )
-from sqlalchemy import Row, and_, case, func, literal, or_, select, tuple_
+from sqlalchemy import Row, and_, case, false, func, literal, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -69,8 +69,8 @@ async def _merge_progress(session: AsyncSession, case_id: Any, **values: Any) ->
             merged[column] = func.least(progress.c[column], excluded[column])
         elif column in _FIRST_KNOWN:
             merged[column] = func.coalesce(progress.c[column], excluded[column])
-        elif column == "reopened":
-            merged[column] = progress.c.reopened | excluded.reopened
+        elif column in ("reopened", "was_paused"):
+            merged[column] = progress.c[column] | excluded[column]
     if "team" in values:
         newer_team = or_(
             progress.c.team_changed_at.is_(None),
@@ -128,6 +128,7 @@ async def record_case_progress(session: AsyncSession, event: EventEnvelope) -> N
             status=payload.to_status,
             status_version=payload.version,
             reopened=payload.action == "reopen",
+            was_paused=payload.to_status == "awaiting_customer",
             **stops,
         )
     elif isinstance(payload, CaseResponseAddedV1):
@@ -245,6 +246,20 @@ class CaseAtRisk:
     since: datetime
 
 
+def _stopped_late(clock: SlaClock) -> Any:
+    """The clock stopped after the deadline set at opening, with no pause that could have
+    moved it: a breach even if the case service's timer had not reported it yet."""
+    stopped = progress.c[CLOCK_STOPPED_COLUMN[clock]]
+    due = progress.c[f"{clock.value}_due_at"]
+    return func.coalesce(and_(stopped > due, ~progress.c.was_paused), false())
+
+
+def _overdue(clock: SlaClock, now: datetime) -> Any:
+    """The deadline set at opening has passed, with no pause that could have moved it."""
+    due = progress.c[f"{clock.value}_due_at"]
+    return func.coalesce(and_(due < now, ~progress.c.was_paused), false())
+
+
 def _minutes(stop: Any, start: Any) -> Any:
     return func.extract("epoch", stop - start) / 60.0
 
@@ -270,6 +285,7 @@ async def sla_figures(
             started.label("started_at"),
             *(progress.c[column] for column in CLOCK_STOPPED_COLUMN.values()),
             *(progress.c[f"{clock.value}_breached_at"] for clock in SlaClock),
+            *(_stopped_late(clock).label(f"{clock.value}_late") for clock in SlaClock),
         )
         .select_from(progress)
         .outerjoin(complaints, complaints.c.complaint_id == progress.c.complaint_id)
@@ -283,13 +299,13 @@ async def sla_figures(
     measures: list[Any] = [func.count().label("cases")]
     for clock, stopped_column in CLOCK_STOPPED_COLUMN.items():
         stopped = rows.c[stopped_column]
-        breached = rows.c[f"{clock.value}_breached_at"]
+        breached = or_(
+            rows.c[f"{clock.value}_breached_at"].is_not(None), rows.c[f"{clock.value}_late"]
+        )
         minutes = _minutes(stopped, rows.c.started_at)
         measures += [
-            func.count()
-            .filter(and_(stopped.is_not(None), breached.is_(None)))
-            .label(f"{clock.value}_met"),
-            func.count().filter(breached.is_not(None)).label(f"{clock.value}_breached"),
+            func.count().filter(and_(stopped.is_not(None), ~breached)).label(f"{clock.value}_met"),
+            func.count().filter(breached).label(f"{clock.value}_breached"),
             func.percentile_cont(0.5)
             .within_group(minutes)
             .filter(stopped.is_not(None))
@@ -348,17 +364,19 @@ def _sla_group(row: Row) -> SlaGroup:
 async def cases_at_risk(
     sessions: async_sessionmaker[AsyncSession],
     *,
+    now: datetime,
     priority: str | None = None,
     team: str | None = None,
     limit: int = 100,
 ) -> tuple[list[CaseAtRisk], int]:
-    """Open cases now with a clock that warned or breached and has not stopped, breached
-    first, then by due time; and how many there are in all."""
+    """Open cases at ``now`` with a clock that has not stopped and warned, breached or is past
+    its deadline; breached first, then by due time; and how many there are in all."""
     at_risk_clock = []
     for clock, stopped_column in CLOCK_STOPPED_COLUMN.items():
         flagged = or_(
             progress.c[f"{clock.value}_warned_at"].is_not(None),
             progress.c[f"{clock.value}_breached_at"].is_not(None),
+            _overdue(clock, now),
         )
         # An open case's resolution clock is running by definition (reopening restarts it).
         running = (
@@ -373,24 +391,26 @@ async def cases_at_risk(
     async with sessions() as session:
         total = await session.scalar(select(func.count()).select_from(progress).where(*where))
         rows = (await session.execute(select(progress).where(*where))).all()
-    found = [_worst_clock(row) for row in rows]
+    found = [_worst_clock(row, now) for row in rows]
     found.sort(key=lambda c: (c.state != "breached", c.due_at or c.since, str(c.case_id)))
     return found[:limit], total or 0
 
 
-def _worst_clock(row: Row) -> CaseAtRisk:
+def _worst_clock(row: Row, now: datetime) -> CaseAtRisk:
     """The clock most in trouble: a breach beats a warning, the earlier deadline wins."""
     candidates = []
     for clock, stopped_column in CLOCK_STOPPED_COLUMN.items():
         stopped = None if clock is SlaClock.RESOLVE else row._mapping[stopped_column]
         warned = row._mapping[f"{clock.value}_warned_at"]
         breached = row._mapping[f"{clock.value}_breached_at"]
-        if stopped is not None or (warned is None and breached is None):
-            continue
-        state = "breached" if breached is not None else "warning"
         due = row._mapping[f"{clock.value}_due_at"]
-        candidates.append((state != "breached", due or breached or warned, clock, state))
-    _, _, clock, state = min(candidates, key=lambda c: (c[0], c[1]))
+        overdue = due is not None and due < now and not row.was_paused
+        if stopped is not None or (warned is None and breached is None and not overdue):
+            continue
+        state = "breached" if breached is not None or overdue else "warning"
+        since = breached or (due if overdue else None) or warned
+        candidates.append((state != "breached", due or since, clock, state, since))
+    _, _, clock, state, since = min(candidates, key=lambda c: (c[0], c[1]))
     return CaseAtRisk(
         case_id=row.case_id,
         reference=row.reference,
@@ -400,7 +420,7 @@ def _worst_clock(row: Row) -> CaseAtRisk:
         clock=clock,
         state=state,
         due_at=row._mapping[f"{clock.value}_due_at"],
-        since=row._mapping[f"{clock.value}_{'breached' if state == 'breached' else 'warned'}_at"],
+        since=since,
     )
 
 

@@ -137,8 +137,11 @@ SLA_CSV_HEADER = (
         "or are pending, the share within target (met / (met + breached)) and the median and "
         "90th percentile of the minutes from receipt to the clock's stop (calendar time, "
         "pauses included; the deadline itself is the case service's, in business time). "
-        "`at_risk` lists open cases **now** (whatever the window) with a clock that warned or "
-        "breached and has not stopped, breached first. CSV (`Accept: text/csv`) has one line "
+        "A clock that stopped after the deadline set at opening counts as breached even before "
+        "the case service reports it, unless the case waited on the customer (a pause moves "
+        "deadlines; then only a reported breach counts). `at_risk` lists open cases **now** "
+        "(whatever the window) with a clock that has not stopped and warned, breached or is "
+        "past its deadline, breached first. CSV (`Accept: text/csv`) has one line "
         "per group and clock and leaves out the at-risk list."
     ),
     responses={
@@ -181,7 +184,11 @@ async def sla(
             ),
         )
     at_risk, at_risk_total = await figures.cases_at_risk(
-        runtime.session_factory, priority=priority, team=team, limit=at_risk_limit
+        runtime.session_factory,
+        now=runtime.clock.now(),
+        priority=priority,
+        team=team,
+        limit=at_risk_limit,
     )
     return SlaRead(
         start=window.start,

@@ -120,6 +120,8 @@ case_progress = Table(
     Column("resolved_at", DateTime(timezone=True)),
     Column("closed_at", DateTime(timezone=True)),
     Column("reopened", Boolean, nullable=False, server_default=false()),
+    # Once paused (waiting on the customer), the deadlines moved: only a reported breach counts.
+    Column("was_paused", Boolean, nullable=False, server_default=false()),
     Column("acknowledge_warned_at", DateTime(timezone=True)),
     Column("first_response_warned_at", DateTime(timezone=True)),
     Column("resolve_warned_at", DateTime(timezone=True)),

@@ -64,6 +64,7 @@ def upgrade() -> None:
         _moment("resolved_at"),
         _moment("closed_at"),
         sa.Column("reopened", sa.Boolean, nullable=False, server_default=sa.false()),
+        sa.Column("was_paused", sa.Boolean, nullable=False, server_default=sa.false()),
         _moment("acknowledge_warned_at"),
         _moment("first_response_warned_at"),
         _moment("resolve_warned_at"),
