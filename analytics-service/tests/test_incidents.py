@@ -130,3 +130,32 @@ async def test_a_regional_outage_across_products_is_one_incident(analytics_clien
     (alert,) = await eventually(raised)
     assert (alert["subject"], alert["attribution"]) == (f"{category}/LV", "region")
     assert sorted(alert["members"]) == sorted(str(e.payload().complaint_id) for e in latvia)
+
+
+async def test_one_product_failing_in_one_country_is_one_incident_not_two(analytics_client, infra):
+    category = f"outage-{uuid.uuid4().hex[:6]}"
+    at = datetime(2998, 3, 1, 8, tzinfo=UTC) - timedelta(days=uuid.uuid4().int % 100)
+    burst = [
+        complaint_received(
+            at + timedelta(minutes=3 * i), category=category, sku="RT-5", phone="+38641123456"
+        )
+        for i in range(7)
+    ]
+    await produce(infra.kafka_bootstrap_servers, COMPLAINTS_TOPIC, *burst)
+
+    async def raised():
+        listed = (
+            await analytics_client.get("/v1/analytics/alerts", params={"kind": "incident"})
+        ).json()
+        mine = [a for a in listed if a["subject"].startswith(f"{category}/")]
+        return mine if mine and mine[0]["count"] == 7 else None
+
+    (alert,) = await eventually(raised)
+    assert (alert["subject"], alert["attribution"]) == (f"{category}/RT-5", "product")
+    # The same seven complaints are also one region's: no second incident for them.
+    listed = (
+        await analytics_client.get("/v1/analytics/alerts", params={"kind": "incident"})
+    ).json()
+    assert [a["subject"] for a in listed if a["subject"].startswith(f"{category}/")] == [
+        f"{category}/RT-5"
+    ]

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from redress_shared.clock import Clock
 from redress_shared.events import ALERT_CLEARED, ALERT_RAISED
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -33,6 +33,24 @@ def incident_subject(category: str, value: str) -> str:
 
 def _same_group(scope: IncidentScope, category: str, value: str):  # noqa: ANN202
     return and_(facts.c.category == category, facts.c[scope.value] == value)
+
+
+def _counts_for(scope: IncidentScope, complaint):  # noqa: ANN001, ANN202
+    """A regional spike counts only complaints no product incident holds already, so one
+    burst of one product in one country is one incident, not two."""
+    if scope is not IncidentScope.REGION:
+        return literal(True)
+    members = tables.incident_members
+    return ~(
+        select(members.c.complaint_id)
+        .join(alerts, alerts.c.id == members.c.alert_id)
+        .where(
+            members.c.complaint_id == complaint.c.complaint_id,
+            alerts.c.kind == INCIDENT,
+            alerts.c.attribution == IncidentScope.PRODUCT.value,
+        )
+        .exists()
+    )
 
 
 async def detect_incidents(
@@ -77,6 +95,7 @@ async def _evaluate_group(
                 alias.c[scope.value] == value,
                 alias.c.received_at > lower if upper_inclusive else alias.c.received_at >= lower,
                 below,
+                _counts_for(scope, alias) if upper_inclusive else literal(True),
             )
             .scalar_subquery()
         )
@@ -130,18 +149,14 @@ async def _record_spike(
     group,  # noqa: ANN001
 ) -> None:
     """Join the spike window ending at ``end`` to the incident it continues, or raise one."""
-    members = list(
-        await session.scalars(
-            select(facts.c.complaint_id).where(
-                group, facts.c.received_at > end - rule.window, facts.c.received_at <= end
-            )
-        )
+    in_window = and_(
+        group,
+        facts.c.received_at > end - rule.window,
+        facts.c.received_at <= end,
+        _counts_for(scope, facts),
     )
-    first_at = await session.scalar(
-        select(func.min(facts.c.received_at)).where(
-            group, facts.c.received_at > end - rule.window, facts.c.received_at <= end
-        )
-    )
+    members = list(await session.scalars(select(facts.c.complaint_id).where(in_window)))
+    first_at = await session.scalar(select(func.min(facts.c.received_at)).where(in_window))
     subject = incident_subject(category, value)
     mine = and_(
         alerts.c.kind == INCIDENT, alerts.c.subject == subject, alerts.c.attribution == scope.value
