@@ -12,7 +12,7 @@ from redress_shared.events import CASE_STATUS_CHANGED, CASES_TOPIC, dead_letter_
 from redress_stack.case_stories import CaseStory
 from redress_stack.testing import assert_problem, eventually, produce
 
-FIGURES = ["trends", "sla", "outcomes", "satisfaction", "customers"]
+FIGURES = ["trends", "supplier-defects", "sla", "outcomes", "satisfaction", "customers"]
 
 
 @pytest.mark.parametrize("figure", FIGURES)

@@ -220,31 +220,60 @@ class AlertRead(BaseModel):
     )
 
 
+SUPPLIER_CSV_HEADER = (
+    "supplier",
+    "month",
+    "complaints",
+    "decided",
+    "upheld",
+    "upheld_share",
+    "supplier_component",
+    "manufacturing",
+    "supplier_component_threshold",
+    "manufacturing_threshold",
+    "above_threshold",
+)
+
+
 @alerts_router.get(
     "/supplier-defects",
     summary="Upheld defects per supplier and month against the thresholds",
     description=(
         "Attribution comes from the root cause recorded with a justified or partly justified "
         "decision: `supplier_component`, or `manufacturing`/`manufacturer_fault`. Defaults: the "
-        "last 3 months."
+        "last 3 months. Months are calendar months in UTC (the periods the alerts use); `tz` "
+        "only says how to read a `from`/`to` without an offset. Send `Accept: text/csv` for CSV."
     ),
-    responses={422: {"model": ProblemDetail, "description": "Bad range"}},
+    responses={
+        200: {
+            "content": {
+                "text/csv": {
+                    "example": ",".join(SUPPLIER_CSV_HEADER)
+                    + "\nVoltix,2026-11-01,31,20,12,0.6,7,2,6,4,true\n"
+                }
+            }
+        },
+        422: {"model": ProblemDetail, "description": "Bad range or time zone"},
+    },
 )
 async def supplier_defects(
     runtime: RuntimeDep,
     _: AnalyticsReader,
     start: Annotated[datetime | None, Query(alias="from")] = None,
     end: Annotated[datetime | None, Query(alias="to")] = None,
+    tz: str = "UTC",
+    accept: Annotated[str | None, Header()] = None,
 ) -> list[SupplierMonthRead]:
-    end = _aware(end, ZoneInfo("UTC")) or datetime.now(UTC)
-    start = _aware(start, ZoneInfo("UTC")) or end - timedelta(days=92)
+    time_zone = _time_zone(tz)
+    end = _aware(end, time_zone) or datetime.now(UTC)
+    start = _aware(start, time_zone) or end - timedelta(days=92)
     if start >= end:
         raise Problem(
             422, "invalid-range", "The time range is not valid", "'from' must be before 'to'"
         )
     settings = runtime.settings
     rows = await alerts.supplier_defects(runtime.session_factory, start, end)
-    return [
+    months = [
         SupplierMonthRead(
             supplier=row.supplier,
             month=row.month.date(),
@@ -263,6 +292,20 @@ async def supplier_defects(
         )
         for row in rows
     ]
+    if accept and "text/csv" in accept:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(SUPPLIER_CSV_HEADER)
+        for month in months:
+            values = month.model_dump(mode="json")
+            writer.writerow(
+                [
+                    str(values[c]).lower() if c == "above_threshold" else values[c]
+                    for c in SUPPLIER_CSV_HEADER
+                ]
+            )
+        return Response(buffer.getvalue(), media_type="text/csv")  # type: ignore[return-value]
+    return months
 
 
 @alerts_router.get(
