@@ -170,7 +170,12 @@ async def test_mixed_multi_week_stream_gives_exact_figures_and_alerts(stack):
             await call(
                 "PUT",
                 f"{case_id(event)}/decision",
-                {"validity": validity, "root_cause": root_cause},
+                {
+                    "validity": validity,
+                    "root_cause": root_cause,
+                    "explanation": "What we found.",
+                    "way_forward": "A discount on the next order.",
+                },
             )
         for event in stream["Voltix"][:2]:
             await call(
