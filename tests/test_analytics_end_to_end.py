@@ -280,20 +280,25 @@ async def test_mixed_multi_week_stream_gives_exact_figures_and_alerts(stack):
 
         (period,) = await eventually(surveyed, timeout=120)
         assert (period["surveys"], period["coefficient"], period["response_rate"]) == (1, 7.0, 1.0)
-        assert period["flags"] == ["coefficient_below_8", "would_not_recommend_above_2_in_10"]
+        # One answer: the coefficient is judged, the shares need ten answers first.
+        assert period["flags"] == ["coefficient_below_8"]
 
         customers = await get("customers", month)
         assert customers["customers"] == 54
         assert [(r["complaints"]) for r in customers["repeat_complainers"]] == [3]
         assert customers["tiers"] == [{"tier": "standard", "complaints": 56, "customers": 54}]
 
-        # Exactly the expected alerts: the supplier (still active) and the incident with its
-        # six member complaints (raised and cleared, it ended weeks ago).
+        # Exactly the expected alerts: the supplier (still active), the incident with its
+        # six member complaints (raised and cleared, it ended weeks ago) and this month's
+        # satisfaction below 8.
         listed = await get("alerts", {})
         assert sorted((a["kind"], a["subject"], a["attribution"]) for a in listed) == [
             ("incident", "outage/RT-5", "product"),
+            ("satisfaction", "all", "coefficient_below_8"),
             ("supplier_defects", "Voltix", "supplier_component"),
         ]
+        satisfaction = next(a for a in listed if a["kind"] == "satisfaction")
+        assert (satisfaction["count"], satisfaction["threshold"]) == (100, 0)  # 1.00 below 8
         incident = next(a for a in listed if a["kind"] == "incident")
         assert sorted(incident["members"]) == sorted(
             str(e.payload().complaint_id) for e in stream["burst"]
@@ -306,6 +311,7 @@ async def test_mixed_multi_week_stream_gives_exact_figures_and_alerts(stack):
     assert Counter(published) == Counter(
         {
             (ALERT_RAISED, "supplier_defects", "Voltix", 0): 1,
+            (ALERT_RAISED, "satisfaction", "all", 0): 1,
             (ALERT_RAISED, "incident", "outage/RT-5", 5): 1,
             # Raised when the fifth member arrived and cleared at once (the clock is weeks
             # past it); the sixth joins the incident's members without a new alert.

@@ -80,20 +80,20 @@ async def test_satisfaction_per_month_with_flags_and_response_rate(analytics_cli
     may = lambda d: datetime(year, 5, d, 12, tzinfo=UTC)  # noqa: E731
     june = lambda d: datetime(year, 6, d, 12, tzinfo=UTC)  # noqa: E731
     events = []
-    # May: 10 cases closed, 8 surveys; mean coefficient 7.5; 3 of 8 would not recommend
-    # (more than 2 in 10: flagged), 2 of 8 would not continue (not more than 3 in 10).
-    coefficients = ["6.00", "7.00", "8.00", "9.00", "6.50", "8.50", "7.00", "8.00"]
-    for i in range(10):
+    # May: 12 cases closed, 10 surveys; mean coefficient 7.5; 3 of 10 would not recommend
+    # (more than 2 in 10: flagged), 3 of 10 would not continue (not more than 3 in 10).
+    coefficients = ["6.00", "7.00", "8.00", "9.00", "6.50", "8.50", "7.00", "8.00", "7.00", "8.00"]
+    for i in range(12):
         story = CaseStory(may(1))
         events += [
             story.opened,
             story.act("resolve", "resolved", may(2)),
             story.act("close", "closed", may(3)),
         ]
-        if i < 8:
+        if i < 10:
             events.append(
                 story.satisfaction(
-                    coefficients[i], may(4), would_recommend=i >= 3, would_continue=i not in (0, 1)
+                    coefficients[i], may(4), would_recommend=i >= 3, would_continue=i >= 3
                 )
             )
     # June: 10 cases closed, 10 surveys at 9; exactly 2 in 10 would not recommend (not more
@@ -120,16 +120,16 @@ async def test_satisfaction_per_month_with_flags_and_response_rate(analytics_cli
     async def counted():
         body = (await analytics_client.get("/v1/analytics/satisfaction", params=params)).json()
         periods = body["periods"]
-        ready = len(periods) == 2 and [p["surveys"] for p in periods] == [8, 10]
-        return body if ready and [p["cases_closed"] for p in periods] == [10, 10] else None
+        ready = len(periods) == 2 and [p["surveys"] for p in periods] == [10, 10]
+        return body if ready and [p["cases_closed"] for p in periods] == [12, 10] else None
 
     body = await eventually(counted)
     may_figures, june_figures = body["periods"]
     assert may_figures["period_start"].startswith(f"{year}-05-01T00:00:00")
     assert may_figures["coefficient"] == 7.5
-    assert may_figures["would_recommend_share"] == 0.625
-    assert may_figures["would_continue_share"] == 0.75
-    assert (may_figures["closed_with_survey"], may_figures["response_rate"]) == (8, 0.8)
+    assert may_figures["would_recommend_share"] == 0.7
+    assert may_figures["would_continue_share"] == 0.7
+    assert (may_figures["closed_with_survey"], may_figures["response_rate"]) == (10, 0.8333)
     assert may_figures["flags"] == ["coefficient_below_8", "would_not_recommend_above_2_in_10"]
     assert june_figures["coefficient"] == 9.0
     assert june_figures["would_recommend_share"] == 0.8
@@ -141,7 +141,43 @@ async def test_satisfaction_per_month_with_flags_and_response_rate(analytics_cli
     )
     lines = csv.text.strip().splitlines()
     assert lines[0].startswith("period_start,surveys,coefficient")
-    assert lines[1].endswith(",8,0.8,coefficient_below_8;would_not_recommend_above_2_in_10")
+    assert lines[1].endswith(",10,0.8333,coefficient_below_8;would_not_recommend_above_2_in_10")
+
+    # The flags of May are alerts (once each); June raises none.
+    async def satisfaction_alerts(active: bool):
+        listed = (
+            await analytics_client.get(
+                "/v1/analytics/alerts",
+                params={"kind": "satisfaction", "active": str(active).lower()},
+            )
+        ).json()
+        return {
+            (a["period_start"], a["attribution"]): (a["count"], a["threshold"])
+            for a in listed
+            if a["period_start"].startswith(str(year))
+        }
+
+    assert await satisfaction_alerts(active=True) == {
+        (f"{year}-05-01", "coefficient_below_8"): (50, 0),
+        (f"{year}-05-01", "would_not_recommend_above_2_in_10"): (3, 2),
+    }
+
+    # Ten late May surveys at 8.5 that would recommend: the mean is 8.0 and 3 of 20 would
+    # not recommend (not more than 2 in 10): both alerts clear.
+    late = []
+    for _ in range(10):
+        story = CaseStory(may(1))
+        late.append(story.satisfaction("8.50", may(20)))
+    await produce(infra.kafka_bootstrap_servers, CASES_TOPIC, *late)
+
+    async def cleared():
+        return await satisfaction_alerts(active=True) == {} or None
+
+    await eventually(cleared)
+    assert set(await satisfaction_alerts(active=False)) == {
+        (f"{year}-05-01", "coefficient_below_8"),
+        (f"{year}-05-01", "would_not_recommend_above_2_in_10"),
+    }
 
     assert_problem(
         await analytics_client.get(

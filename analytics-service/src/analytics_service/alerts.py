@@ -80,45 +80,77 @@ async def evaluate_supplier(
     """Raise or clear the supplier's defect alerts for the month of ``moment``."""
     start, end = month_of(moment)
     counts = await _upheld_counts(session, supplier, start, end)
-    alerts = tables.alerts
-    now = clock.now()
     for attribution, threshold in thresholds.items():
-        count = counts.get(attribution, 0)
-        current = (
-            await session.execute(
-                select(alerts)
-                .where(
-                    alerts.c.kind == SUPPLIER_DEFECTS,
-                    alerts.c.subject == supplier,
-                    alerts.c.attribution == attribution.value,
-                    alerts.c.period_start == start,
-                )
-                .with_for_update()
+        await settle_condition(
+            session,
+            clock,
+            kind=SUPPLIER_DEFECTS,
+            subject=supplier,
+            attribution=attribution.value,
+            period=(start, end),
+            count=counts.get(attribution, 0),
+            threshold=threshold,
+        )
+
+
+async def settle_condition(
+    session: AsyncSession,
+    clock: Clock,
+    *,
+    kind: str,
+    subject: str,
+    attribution: str,
+    period: tuple[date, date],
+    count: int,
+    threshold: int,
+) -> None:
+    """Raise the condition's alert for the period when ``count`` exceeds ``threshold`` (once;
+    again only after it cleared), keep its count current, clear it when it no longer does."""
+    alerts = tables.alerts
+    start, end = period
+    now = clock.now()
+    current = (
+        await session.execute(
+            select(alerts)
+            .where(
+                alerts.c.kind == kind,
+                alerts.c.subject == subject,
+                alerts.c.attribution == attribution,
+                alerts.c.period_start == start,
             )
-        ).first()
-        if above_threshold(count, threshold):
-            if current is None:
-                values = {
-                    "id": uuid.uuid4(),
-                    "kind": SUPPLIER_DEFECTS,
-                    "subject": supplier,
-                    "attribution": attribution.value,
-                    "period_start": start,
-                    "period_end": end,
-                    "count": count,
-                    "threshold": threshold,
-                    "raised_at": now,
-                }
-                await session.execute(alerts.insert().values(**values))
-                await _publish(session, ALERT_RAISED, values["id"], now)
-            elif current.cleared_at is not None:  # the condition is back: a new occurrence
-                await _update(session, current.id, count=count, cleared_at=None, raised_at=now)
-                await _publish(session, ALERT_RAISED, current.id, now)
-            elif current.count != count:
-                await _update(session, current.id, count=count)
-        elif current is not None and current.cleared_at is None:
-            await _update(session, current.id, count=count, cleared_at=now)
-            await _publish(session, ALERT_CLEARED, current.id, now)
+            .with_for_update()
+        )
+    ).first()
+    if above_threshold(count, threshold):
+        if current is None:
+            values = {
+                "id": uuid.uuid4(),
+                "kind": kind,
+                "subject": subject,
+                "attribution": attribution,
+                "period_start": start,
+                "period_end": end,
+                "count": count,
+                "threshold": threshold,
+                "raised_at": now,
+            }
+            await session.execute(alerts.insert().values(**values))
+            await _publish(session, ALERT_RAISED, values["id"], now)
+        elif current.cleared_at is not None:  # the condition is back: a new occurrence
+            await _update(
+                session,
+                current.id,
+                count=count,
+                threshold=threshold,
+                cleared_at=None,
+                raised_at=now,
+            )
+            await _publish(session, ALERT_RAISED, current.id, now)
+        elif (current.count, current.threshold) != (count, threshold):
+            await _update(session, current.id, count=count, threshold=threshold)
+    elif current is not None and current.cleared_at is None:
+        await _update(session, current.id, count=count, threshold=threshold, cleared_at=now)
+        await _publish(session, ALERT_CLEARED, current.id, now)
 
 
 async def _update(session: AsyncSession, alert_id: uuid.UUID, **values) -> None:  # noqa: ANN003

@@ -315,14 +315,19 @@ async def supplier_defects(
         "Supplier defects above threshold (`kind` = `supplier_defects`, per supplier, "
         "attribution and month) and incidents (`kind` = `incident`: a spike of similar "
         "complaints, `subject` = `category/product` or `category/region`, `attribution` = the "
-        "scope, with its member complaints). `active=true` leaves out cleared ones."
+        "scope, with its member complaints) and satisfaction (`kind` = `satisfaction`, subject "
+        "`all`, per flag and UTC month; `count` against `threshold`: hundredths of a point "
+        "below 8, or the answers that would not recommend / continue against ⌊2 or 3 × "
+        "answers / 10⌋). `active=true` leaves out cleared ones."
     ),
 )
 async def list_alerts(
     runtime: RuntimeDep,
     _: AnalyticsReader,
     active: bool = False,
-    kind: Annotated[str | None, Query(description="supplier_defects | incident")] = None,
+    kind: Annotated[
+        str | None, Query(description="supplier_defects | incident | satisfaction")
+    ] = None,
 ) -> list[AlertRead]:
     rows = await alerts.list_alerts(runtime.session_factory, active_only=active, kind=kind)
     members = await incidents.members_of(

@@ -35,3 +35,8 @@ class AnalyticsSettings(ServiceSettings):
     incident_min_count: int = Field(
         default=5, ge=2, description="A spike holds at least this many complaints."
     )
+    satisfaction_min_answers: int = Field(
+        default=10,
+        ge=1,
+        description="Would-recommend/continue shares are flagged only on this many answers.",
+    )

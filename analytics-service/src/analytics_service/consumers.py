@@ -58,6 +58,9 @@ def handlers(settings: AnalyticsSettings, clock: Clock) -> dict[str, EventHandle
     async def on_decision(session, event):  # noqa: ANN001, ANN202
         await alerts.record_decision(session, clock, thresholds, event)
 
+    async def on_satisfaction(session, event):  # noqa: ANN001, ANN202
+        await figures.record_satisfaction(session, clock, event, settings.satisfaction_min_answers)
+
     return {
         COMPLAINT_RECEIVED: on_complaint,
         CASE_OPENED: on_case_opened,
@@ -74,5 +77,5 @@ def handlers(settings: AnalyticsSettings, clock: Clock) -> dict[str, EventHandle
             figures.record_case_progress,
         ),
         CASE_REMEDY_CHANGED: figures.record_remedy,
-        CASE_SATISFACTION_RECORDED: figures.record_satisfaction,
+        CASE_SATISFACTION_RECORDED: on_satisfaction,
     }

@@ -9,10 +9,11 @@ late events leave the same rows, and a replay from offset 0 rebuilds them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from redress_shared.clock import Clock
 from redress_shared.events import (
     CaseAssignedV1,
     CaseOpenedV1,
@@ -28,12 +29,15 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from analytics_service import tables
+from analytics_service.alerts import settle_condition
 from analytics_service.models import (
     ACKNOWLEDGING_ACTIONS,
     CLOCK_STOPPED_COLUMN,
     FIRST_RESPONSE_ACTIONS,
     OPEN_CASE_STATUSES,
     SlaClock,
+    month_of,
+    satisfaction_conditions,
 )
 
 progress = tables.case_progress
@@ -174,11 +178,17 @@ async def record_remedy(session: AsyncSession, event: EventEnvelope) -> None:
     )
 
 
-async def record_satisfaction(session: AsyncSession, event: EventEnvelope) -> None:
-    """Keep each case's newest satisfaction survey."""
+async def record_satisfaction(
+    session: AsyncSession, clock: Clock, event: EventEnvelope, min_answers: int = 10
+) -> None:
+    """Keep each case's newest satisfaction survey, then raise or clear the satisfaction
+    alerts of its month (and of the month of the survey it replaced)."""
     survey = event.payload()
     assert isinstance(survey, CaseSatisfactionRecordedV1)
     facts = tables.satisfaction_facts
+    replaced = await session.scalar(
+        select(facts.c.recorded_at).where(facts.c.case_id == survey.case_id)
+    )
     statement = insert(facts).values(
         case_id=survey.case_id,
         coefficient=Decimal(survey.coefficient),
@@ -197,6 +207,53 @@ async def record_satisfaction(session: AsyncSession, event: EventEnvelope) -> No
             where=facts.c.recorded_at < excluded.recorded_at,
         )
     )
+    months = {month_of(survey.occurred_at)}
+    if replaced is not None:
+        months.add(month_of(replaced))
+    for month in sorted(months):
+        await evaluate_satisfaction(session, clock, month, min_answers)
+
+
+SATISFACTION = "satisfaction"
+
+
+async def evaluate_satisfaction(
+    session: AsyncSession, clock: Clock, month: tuple[date, date], min_answers: int
+) -> None:
+    """Raise or clear the month's satisfaction alerts (calendar months in UTC, over the
+    surveys recorded in them; subject ``all``)."""
+    surveys = tables.satisfaction_facts
+    start, end = month
+    row = (
+        await session.execute(
+            select(
+                func.avg(surveys.c.coefficient).label("coefficient"),
+                func.count(surveys.c.would_recommend).label("recommend_answers"),
+                func.count().filter(surveys.c.would_recommend.is_(True)).label("recommend"),
+                func.count(surveys.c.would_continue).label("continue_answers"),
+                func.count().filter(surveys.c.would_continue.is_(True)).label("would_continue"),
+            ).where(surveys.c.recorded_at >= start, surveys.c.recorded_at < end)
+        )
+    ).one()
+    conditions = satisfaction_conditions(
+        row.coefficient,
+        row.recommend_answers,
+        row.recommend,
+        row.continue_answers,
+        row.would_continue,
+        min_answers,
+    )
+    for flag, (count, threshold) in conditions.items():
+        await settle_condition(
+            session,
+            clock,
+            kind=SATISFACTION,
+            subject="all",
+            attribution=flag.value,
+            period=month,
+            count=count,
+            threshold=threshold,
+        )
 
 
 # --- SLA -------------------------------------------------------------------------------------

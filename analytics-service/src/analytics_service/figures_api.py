@@ -324,8 +324,8 @@ SATISFACTION_CSV_HEADER = (
         "Per `bucket` (aligned in `tz`): the surveys **recorded** in the period — the mean of "
         "their weighted coefficients (sum(score × weight) / 100, flagged below 8), the shares "
         "that would recommend us and would continue (flagged when more than 2 in 10 would not "
-        "recommend or more than 3 in 10 would not continue; unanswered questions are left "
-        "out) — and the cases **closed** in the period with how many of them have a survey "
+        "recommend or more than 3 in 10 would not continue, judged on at least "
+        "`REDRESS_SATISFACTION_MIN_ANSWERS` (10) answers; unanswered questions are left out) — and the cases **closed** in the period with how many of them have a survey "
         "(the response rate). A later survey of the same case replaces the earlier one. CSV "
         "(`Accept: text/csv`): one line per period, flags separated by `;`."
     ),
@@ -375,7 +375,12 @@ async def satisfaction(
                 flags=[
                     flag.value
                     for flag in satisfaction_flags(
-                        coefficient, recommend_answers, recommend, continue_answers, would_continue
+                        coefficient,
+                        recommend_answers,
+                        recommend,
+                        continue_answers,
+                        would_continue,
+                        runtime.settings.satisfaction_min_answers,
                     )
                 ],
             )

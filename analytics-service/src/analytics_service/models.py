@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 
 import phonenumbers
@@ -149,14 +150,20 @@ def satisfaction_flags(
     recommend: int,
     continue_answers: int,
     would_continue: int,
+    min_answers: int = 10,
 ) -> list[SatisfactionFlag]:
-    """The flags a period with these survey answers raises."""
+    """The flags a period with these survey answers raises. A share is judged only on at
+    least ``min_answers`` answers ("2 in 10" needs ten to mean anything)."""
     flags = []
     if coefficient is not None and coefficient < SATISFACTION_TARGET:
         flags.append(SatisfactionFlag.LOW_COEFFICIENT)
-    if _more_than(recommend_answers - recommend, recommend_answers, NOT_RECOMMEND_LIMIT):
+    if recommend_answers >= min_answers and _more_than(
+        recommend_answers - recommend, recommend_answers, NOT_RECOMMEND_LIMIT
+    ):
         flags.append(SatisfactionFlag.WOULD_NOT_RECOMMEND)
-    if _more_than(continue_answers - would_continue, continue_answers, NOT_CONTINUE_LIMIT):
+    if continue_answers >= min_answers and _more_than(
+        continue_answers - would_continue, continue_answers, NOT_CONTINUE_LIMIT
+    ):
         flags.append(SatisfactionFlag.WOULD_NOT_CONTINUE)
     return flags
 
@@ -210,3 +217,36 @@ class IncidentRule:
     def finished(self, last_member_at: datetime, latest_seen: datetime) -> bool:
         """An incident ends when a whole window has passed since its last spike member."""
         return latest_seen > last_member_at + self.window
+
+
+def satisfaction_conditions(
+    coefficient: Decimal | None,
+    recommend_answers: int,
+    recommend: int,
+    continue_answers: int,
+    would_continue: int,
+    min_answers: int = 10,
+) -> dict[SatisfactionFlag, tuple[int, int]]:
+    """Each satisfaction flag as an alert's (count, threshold), raised when count exceeds
+    threshold: hundredths of a point the mean coefficient is below 8 (threshold 0); the
+    answers that would not recommend against ⌊2 × answers / 10⌋; those that would not
+    continue against ⌊3 × answers / 10⌋. Integers, so 2 in 10 is not more than 2 in 10.
+    Below ``min_answers`` answers a share's count is 0 (not judged yet)."""
+    shortfall = 0
+    if coefficient is not None:
+        shortfall = max(0, math.ceil(SATISFACTION_TARGET * 100 - coefficient * 100))
+    if recommend_answers < min_answers:
+        recommend = recommend_answers
+    if continue_answers < min_answers:
+        would_continue = continue_answers
+    return {
+        SatisfactionFlag.LOW_COEFFICIENT: (shortfall, 0),
+        SatisfactionFlag.WOULD_NOT_RECOMMEND: (
+            recommend_answers - recommend,
+            recommend_answers * NOT_RECOMMEND_LIMIT[0] // NOT_RECOMMEND_LIMIT[1],
+        ),
+        SatisfactionFlag.WOULD_NOT_CONTINUE: (
+            continue_answers - would_continue,
+            continue_answers * NOT_CONTINUE_LIMIT[0] // NOT_CONTINUE_LIMIT[1],
+        ),
+    }
