@@ -4,9 +4,11 @@ is over."""
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from analytics_service.models import IncidentRule
 from redress_shared.events import ALERT_CLEARED, ALERT_RAISED, COMPLAINTS_TOPIC
 from redress_stack.case_stories import complaint_received
 from redress_stack.testing import eventually, produce
@@ -61,8 +63,9 @@ async def test_a_burst_above_a_steady_background_is_one_incident(analytics_clien
 
     assert await incidents() == []
 
-    # Eight outage complaints in 35 minutes, ninety minutes after the last background one,
-    # arriving newest first (and one twice): threshold max(5, ⌈4 × 56 × 60 / 10080⌉) = 5.
+    # Eight outage complaints in 35 minutes, 65 minutes after the last background one,
+    # arriving newest first (and one twice). Expected per hour: 56 × 60 / 10080 = 1/3, so the
+    # spike threshold is max(5, ⌈4/3⌉, 1 + 6) = 7: P(Poisson(1/3) ≥ 6) ≈ 2e-6 ≤ 1e-5.
     burst_start = last_background + timedelta(minutes=65)
     burst = [complaint(burst_start + timedelta(minutes=5 * i)) for i in range(8)]
     await produce(infra.kafka_bootstrap_servers, COMPLAINTS_TOPIC, *reversed(burst), burst[0])
@@ -75,7 +78,8 @@ async def test_a_burst_above_a_steady_background_is_one_incident(analytics_clien
     members = sorted(str(e.payload().complaint_id) for e in burst)
     assert sorted(alert["members"]) == members
     assert (alert["subject"], alert["attribution"]) == (f"outage/{sku}", "product")
-    assert alert["cleared_at"] is None and alert["threshold"] == 4
+    # An alert is raised when count exceeds threshold: 7 complaints reach the spike.
+    assert alert["cleared_at"] is None and alert["threshold"] == 6
     assert alert["first_member_at"] == burst[0].payload().received_at.isoformat().replace(
         "+00:00", "Z"
     )
@@ -94,8 +98,8 @@ async def test_a_burst_above_a_steady_background_is_one_incident(analytics_clien
     assert sorted(alert["members"]) == members
     events = await alert_event_types(analytics_client, alert["id"])
     assert [t for t, _ in events] == [ALERT_RAISED, ALERT_CLEARED]
-    # Raised as soon as five had arrived (the first spike window); cleared with all eight.
-    assert len(events[0][1]) == 5 and set(events[0][1]) <= set(members)
+    # Raised as soon as seven had arrived (the first spike window); cleared with all eight.
+    assert len(events[0][1]) == 7 and set(events[0][1]) <= set(members)
     assert sorted(events[1][1]) == members
     await counted(128 + 8 + 4)
     assert len(await incidents()) == 1
@@ -159,3 +163,16 @@ async def test_one_product_failing_in_one_country_is_one_incident_not_two(analyt
     assert [a["subject"] for a in listed if a["subject"].startswith(f"{category}/")] == [
         f"{category}/RT-5"
     ]
+
+
+def test_the_spike_threshold_bounds_false_alarms_on_a_steady_background():
+    rule = IncidentRule()
+    # No history: the minimum count; a busy group needs more than k times its rate.
+    assert rule.threshold(0) == 5
+    assert rule.threshold(56) == 7  # 1/3 an hour: the Poisson bound decides
+    assert rule.threshold(1680) == 40  # 10 an hour: k × expected decides
+    for baseline in (0, 7, 56, 168, 336, 840, 1680):
+        expected = rule.expected(baseline)
+        others = rule.threshold(baseline) - 1  # besides the complaint just arrived
+        tail = 1 - sum(math.exp(-expected) * expected**i / math.factorial(i) for i in range(others))
+        assert tail <= rule.false_alarm_probability

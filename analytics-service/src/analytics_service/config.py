@@ -35,6 +35,12 @@ class AnalyticsSettings(ServiceSettings):
     incident_min_count: int = Field(
         default=5, ge=2, description="A spike holds at least this many complaints."
     )
+    incident_false_alarm_probability: float = Field(
+        default=1e-5,
+        gt=0,
+        lt=1,
+        description="Largest chance that a window of a steady background is taken for a spike.",
+    )
     satisfaction_min_answers: int = Field(
         default=10,
         ge=1,

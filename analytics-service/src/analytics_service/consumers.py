@@ -42,6 +42,7 @@ def handlers(settings: AnalyticsSettings, clock: Clock) -> dict[str, EventHandle
         baseline=timedelta(days=settings.incident_baseline_days),
         factor=settings.incident_factor,
         min_count=settings.incident_min_count,
+        false_alarm_probability=settings.incident_false_alarm_probability,
     )
 
     async def on_complaint(session, event):  # noqa: ANN001, ANN202

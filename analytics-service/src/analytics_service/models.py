@@ -185,6 +185,17 @@ class IncidentScope(StrEnum):
     REGION = "region"
 
 
+def poisson_tail_start(mean: float, probability: float) -> int:
+    """The smallest ``n`` with P(N ≥ n) ≤ ``probability`` for N ~ Poisson(``mean``)."""
+    n, below = 0, 0.0  # below = P(N < n)
+    term = math.exp(-mean)  # P(N = n)
+    while 1.0 - below > probability:
+        below += term
+        n += 1
+        term *= mean / n
+    return n
+
+
 @dataclass(frozen=True)
 class IncidentRule:
     """A spike of similar complaints is an incident.
@@ -193,14 +204,20 @@ class IncidentRule:
     or same region), count the group's complaints in the window (u − W, u]; the baseline is
     the group's complaints in the D days before that window, scaled to one window:
     ``expected = baseline × W / D``. The window is a spike when its count reaches
-    ``max(min_count, ⌈factor × expected⌉)``. Only event times are used, so a replay or late
-    events give the same answer.
+
+        max(min_count, ⌈factor × expected⌉, 1 + q)
+
+    where q is the smallest n with P(Poisson(expected) ≥ n) ≤ ``false_alarm_probability``:
+    the window holds the complaint just arrived plus what the background brings, so on a
+    steady background a window is taken for a spike with at most that probability. Only
+    event times are used, so a replay or late events give the same answer.
     """
 
     window: timedelta = timedelta(minutes=60)
     baseline: timedelta = timedelta(days=7)
     factor: float = 4.0
     min_count: int = 5
+    false_alarm_probability: float = 1e-5
 
     def expected(self, baseline_count: int) -> float:
         """Complaints one window would hold at the baseline's rate."""
@@ -208,7 +225,12 @@ class IncidentRule:
 
     def threshold(self, baseline_count: int) -> int:
         """The count at which a window is a spike."""
-        return max(self.min_count, math.ceil(self.factor * self.expected(baseline_count) - 1e-9))
+        expected = self.expected(baseline_count)
+        return max(
+            self.min_count,
+            math.ceil(self.factor * expected - 1e-9),
+            1 + poisson_tail_start(expected, self.false_alarm_probability),
+        )
 
     def is_spike(self, window_count: int, baseline_count: int) -> bool:
         """True when the window holds a spike above the baseline."""
