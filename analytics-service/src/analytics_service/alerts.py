@@ -32,6 +32,13 @@ from analytics_service.models import (
 
 SUPPLIER_DEFECTS = "supplier_defects"
 EVENT_SOURCE = "/redress/analytics-service"
+_ALERT_ID_NAMESPACE = uuid.UUID("0f6d3c1e-5a4b-4c2d-9e8f-7a6b5c4d3e2f")
+
+
+def alert_id_for(kind: str, subject: str, attribution: str, period_start: date) -> uuid.UUID:
+    """The id of a condition's alert for a period: the same on every replay or rebuild, so
+    subscribers (corrective actions, webhooks) recognise an alert they already know."""
+    return uuid.uuid5(_ALERT_ID_NAMESPACE, f"{kind}|{subject}|{attribution}|{period_start}")
 
 
 async def record_decision(
@@ -124,7 +131,7 @@ async def settle_condition(
     if above_threshold(count, threshold):
         if current is None:
             values = {
-                "id": uuid.uuid4(),
+                "id": alert_id_for(kind, subject, attribution, start),
                 "kind": kind,
                 "subject": subject,
                 "attribution": attribution,

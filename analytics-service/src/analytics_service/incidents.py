@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from analytics_service import tables
-from analytics_service.alerts import _publish, _update
+from analytics_service.alerts import _publish, _update, alert_id_for
 from analytics_service.models import IncidentRule, IncidentScope
 
 INCIDENT = "incident"
@@ -183,7 +183,7 @@ async def _record_spike(
     ).first()
     now = clock.now()
     if current is None:
-        alert_id = uuid.uuid4()
+        alert_id = alert_id_for(INCIDENT, subject, scope.value, first_at.date())
         await session.execute(
             alerts.insert().values(
                 id=alert_id,
