@@ -85,32 +85,36 @@ async def _evaluate_group(
     ends = facts.alias("window_end")
     in_window = facts.alias("in_window")
     in_baseline = facts.alias("in_baseline")
-
-    def counted(alias, lower, upper, *, upper_inclusive: bool):  # noqa: ANN001, ANN202
-        below = alias.c.received_at <= upper if upper_inclusive else alias.c.received_at < upper
-        return (
-            select(func.count())
-            .where(
-                alias.c.category == category,
-                alias.c[scope.value] == value,
-                alias.c.received_at > lower if upper_inclusive else alias.c.received_at >= lower,
-                below,
-                _counts_for(scope, alias) if upper_inclusive else literal(True),
-            )
-            .scalar_subquery()
-        )
-
     window_start = ends.c.received_at - rule.window
+    # Per candidate window end: the group's complaints in (end − W, end] and in the D days
+    # before that window.
+    window_count = (
+        select(func.count())
+        .where(
+            in_window.c.category == category,
+            in_window.c[scope.value] == value,
+            in_window.c.received_at > window_start,
+            in_window.c.received_at <= ends.c.received_at,
+            _counts_for(scope, in_window),
+        )
+        .scalar_subquery()
+    )
+    baseline_count = (
+        select(func.count())
+        .where(
+            in_baseline.c.category == category,
+            in_baseline.c[scope.value] == value,
+            in_baseline.c.received_at >= window_start - rule.baseline,
+            in_baseline.c.received_at < window_start,
+        )
+        .scalar_subquery()
+    )
     windows = (
         await session.execute(
             select(
                 ends.c.received_at.label("end"),
-                counted(in_window, window_start, ends.c.received_at, upper_inclusive=True).label(
-                    "count"
-                ),
-                counted(
-                    in_baseline, window_start - rule.baseline, window_start, upper_inclusive=False
-                ).label("baseline"),
+                window_count.label("count"),
+                baseline_count.label("baseline"),
             )
             .where(
                 ends.c.category == category,
