@@ -428,29 +428,46 @@ async def cases_at_risk(
 ) -> tuple[list[CaseAtRisk], int]:
     """Open cases at ``now`` with a clock that has not stopped and warned, breached or is past
     its deadline; breached first, then by due time; and how many there are in all."""
-    at_risk_clock = []
+    breached_clocks, warned_clocks = [], []
     for clock, stopped_column in CLOCK_STOPPED_COLUMN.items():
-        flagged = or_(
-            progress.c[f"{clock.value}_warned_at"].is_not(None),
-            progress.c[f"{clock.value}_breached_at"].is_not(None),
-            _overdue(clock, now),
-        )
         # An open case's resolution clock is running by definition (reopening restarts it).
         running = (
             literal(True) if clock is SlaClock.RESOLVE else progress.c[stopped_column].is_(None)
         )
-        at_risk_clock.append(and_(flagged, running))
-    where = [progress.c.status.in_(OPEN_CASE_STATUSES), or_(*at_risk_clock)]
+        breached = or_(progress.c[f"{clock.value}_breached_at"].is_not(None), _overdue(clock, now))
+        warned = progress.c[f"{clock.value}_warned_at"].is_not(None)
+        due = progress.c[f"{clock.value}_due_at"]
+        breached_clocks.append((and_(running, breached), due))
+        warned_clocks.append((and_(running, warned), due))
+    any_breached = or_(*(flag for flag, _ in breached_clocks))
+    where = [
+        progress.c.status.in_(OPEN_CASE_STATUSES),
+        or_(any_breached, *(flag for flag, _ in warned_clocks)),
+    ]
     if priority is not None:
         where.append(progress.c.priority == priority)
     if team is not None:
         where.append(func.coalesce(progress.c.team, literal("unassigned")) == team)
+    # The order of ``_worst_clock``, in SQL so that only the first ``limit`` rows are read:
+    # breached first, then by the deadline of the clock most in trouble.
+    earliest_breached_due = func.least(*(case((flag, due)) for flag, due in breached_clocks))
+    earliest_warned_due = func.least(*(case((flag, due)) for flag, due in warned_clocks))
+    query = (
+        select(progress)
+        .where(*where)
+        .order_by(
+            any_breached.desc(),
+            case((any_breached, earliest_breached_due), else_=earliest_warned_due)
+            .asc()
+            .nulls_last(),
+            progress.c.case_id,
+        )
+        .limit(limit)
+    )
     async with sessions() as session:
         total = await session.scalar(select(func.count()).select_from(progress).where(*where))
-        rows = (await session.execute(select(progress).where(*where))).all()
-    found = [_worst_clock(row, now) for row in rows]
-    found.sort(key=lambda c: (c.state != "breached", c.due_at or c.since, str(c.case_id)))
-    return found[:limit], total or 0
+        rows = (await session.execute(query)).all()
+    return [_worst_clock(row, now) for row in rows], total or 0
 
 
 def _worst_clock(row: Row, now: datetime) -> CaseAtRisk:
