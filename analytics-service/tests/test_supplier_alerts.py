@@ -152,6 +152,13 @@ async def test_supplier_above_threshold_raises_one_alert_and_clears_when_it_drop
     assert may["above_threshold"] is True and may["upheld_share"] == round(8 / 9, 4)
     assert (june["supplier_component"], june["above_threshold"]) == (1, False)
     assert await alert_events(analytics_client, supplier) == [ALERT_RAISED]
+    csv = await analytics_client.get(
+        "/v1/analytics/supplier-defects",
+        params={"from": "2033-05-01T00:00:00", "to": "2033-07-01T00:00:00", "tz": "UTC"},
+        headers={"Accept": "text/csv"},
+    )
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert f"{supplier},2033-05-01,9,9,8,0.8889,7,1,6,4,true" in csv.text.splitlines()
 
     # One decision is revised to unjustified: 6 is not more than 6, so the alert clears.
     _, _, first = seven[0]

@@ -32,6 +32,13 @@ from analytics_service.models import (
 
 SUPPLIER_DEFECTS = "supplier_defects"
 EVENT_SOURCE = "/redress/analytics-service"
+_ALERT_ID_NAMESPACE = uuid.UUID("0f6d3c1e-5a4b-4c2d-9e8f-7a6b5c4d3e2f")
+
+
+def alert_id_for(kind: str, subject: str, attribution: str, period_start: date) -> uuid.UUID:
+    """The id of a condition's alert for a period: the same on every replay or rebuild, so
+    subscribers (corrective actions, webhooks) recognise an alert they already know."""
+    return uuid.uuid5(_ALERT_ID_NAMESPACE, f"{kind}|{subject}|{attribution}|{period_start}")
 
 
 async def record_decision(
@@ -80,45 +87,77 @@ async def evaluate_supplier(
     """Raise or clear the supplier's defect alerts for the month of ``moment``."""
     start, end = month_of(moment)
     counts = await _upheld_counts(session, supplier, start, end)
-    alerts = tables.alerts
-    now = clock.now()
     for attribution, threshold in thresholds.items():
-        count = counts.get(attribution, 0)
-        current = (
-            await session.execute(
-                select(alerts)
-                .where(
-                    alerts.c.kind == SUPPLIER_DEFECTS,
-                    alerts.c.subject == supplier,
-                    alerts.c.attribution == attribution.value,
-                    alerts.c.period_start == start,
-                )
-                .with_for_update()
+        await settle_condition(
+            session,
+            clock,
+            kind=SUPPLIER_DEFECTS,
+            subject=supplier,
+            attribution=attribution.value,
+            period=(start, end),
+            count=counts.get(attribution, 0),
+            threshold=threshold,
+        )
+
+
+async def settle_condition(
+    session: AsyncSession,
+    clock: Clock,
+    *,
+    kind: str,
+    subject: str,
+    attribution: str,
+    period: tuple[date, date],
+    count: int,
+    threshold: int,
+) -> None:
+    """Raise the condition's alert for the period when ``count`` exceeds ``threshold`` (once;
+    again only after it cleared), keep its count current, clear it when it no longer does."""
+    alerts = tables.alerts
+    start, end = period
+    now = clock.now()
+    current = (
+        await session.execute(
+            select(alerts)
+            .where(
+                alerts.c.kind == kind,
+                alerts.c.subject == subject,
+                alerts.c.attribution == attribution,
+                alerts.c.period_start == start,
             )
-        ).first()
-        if above_threshold(count, threshold):
-            if current is None:
-                values = {
-                    "id": uuid.uuid4(),
-                    "kind": SUPPLIER_DEFECTS,
-                    "subject": supplier,
-                    "attribution": attribution.value,
-                    "period_start": start,
-                    "period_end": end,
-                    "count": count,
-                    "threshold": threshold,
-                    "raised_at": now,
-                }
-                await session.execute(alerts.insert().values(**values))
-                await _publish(session, ALERT_RAISED, values["id"], now)
-            elif current.cleared_at is not None:  # the condition is back: a new occurrence
-                await _update(session, current.id, count=count, cleared_at=None, raised_at=now)
-                await _publish(session, ALERT_RAISED, current.id, now)
-            elif current.count != count:
-                await _update(session, current.id, count=count)
-        elif current is not None and current.cleared_at is None:
-            await _update(session, current.id, count=count, cleared_at=now)
-            await _publish(session, ALERT_CLEARED, current.id, now)
+            .with_for_update()
+        )
+    ).first()
+    if above_threshold(count, threshold):
+        if current is None:
+            values = {
+                "id": alert_id_for(kind, subject, attribution, start),
+                "kind": kind,
+                "subject": subject,
+                "attribution": attribution,
+                "period_start": start,
+                "period_end": end,
+                "count": count,
+                "threshold": threshold,
+                "raised_at": now,
+            }
+            await session.execute(alerts.insert().values(**values))
+            await _publish(session, ALERT_RAISED, values["id"], now)
+        elif current.cleared_at is not None:  # the condition is back: a new occurrence
+            await _update(
+                session,
+                current.id,
+                count=count,
+                threshold=threshold,
+                cleared_at=None,
+                raised_at=now,
+            )
+            await _publish(session, ALERT_RAISED, current.id, now)
+        elif (current.count, current.threshold) != (count, threshold):
+            await _update(session, current.id, count=count, threshold=threshold)
+    elif current is not None and current.cleared_at is None:
+        await _update(session, current.id, count=count, threshold=threshold, cleared_at=now)
+        await _publish(session, ALERT_CLEARED, current.id, now)
 
 
 async def _update(session: AsyncSession, alert_id: uuid.UUID, **values) -> None:  # noqa: ANN003
@@ -152,9 +191,13 @@ async def _upheld_counts(
 
 
 async def _publish(
-    session: AsyncSession, event_type: str, alert_id: uuid.UUID, now: datetime
+    session: AsyncSession,
+    event_type: str,
+    alert_id: uuid.UUID,
+    now: datetime,
+    members: list[uuid.UUID] | None = None,
 ) -> None:
-    """Publish the alert as it now stands."""
+    """Publish the alert as it now stands (an incident with its member complaints)."""
     alert = (
         await session.execute(select(tables.alerts).where(tables.alerts.c.id == alert_id))
     ).one()
@@ -168,6 +211,7 @@ async def _publish(
         count=alert.count,
         threshold=alert.threshold,
         occurred_at=now,
+        members=members,
     )
     event = new_event(
         source=EVENT_SOURCE,
@@ -216,11 +260,15 @@ async def supplier_defects(
         return list((await session.execute(query)).all())
 
 
-async def list_alerts(sessions: async_sessionmaker[AsyncSession], active_only: bool) -> list[Row]:
-    """Alerts, newest first."""
+async def list_alerts(
+    sessions: async_sessionmaker[AsyncSession], active_only: bool, kind: str | None = None
+) -> list[Row]:
+    """Alerts, newest first (only one kind, if given)."""
     query = select(tables.alerts).order_by(tables.alerts.c.raised_at.desc())
     if active_only:
         query = query.where(tables.alerts.c.cleared_at.is_(None))
+    if kind is not None:
+        query = query.where(tables.alerts.c.kind == kind)
     async with sessions() as session:
         return list((await session.execute(query)).all())
 

@@ -17,9 +17,16 @@ from redress_shared.auth import AUTH_RESPONSES, Principal, require_scope
 from redress_shared.errors import Problem, ProblemDetail
 from redress_shared.runtime import RuntimeDep
 
-from analytics_service import alerts, service
-from analytics_service.models import Bucket, Dimension, InvalidRange, above_threshold
-from analytics_service.schemas import TrendPoint, TrendRead
+from analytics_service import alerts, incidents, service
+from analytics_service.models import (
+    Bucket,
+    Dimension,
+    InvalidRange,
+    above_threshold,
+    previous_window,
+    relative_change,
+)
+from analytics_service.schemas import TrendChange, TrendPoint, TrendRead
 
 READ_SCOPE = "analytics:read"
 SCOPES = [READ_SCOPE]
@@ -50,7 +57,10 @@ def _aware(moment: datetime | None, time_zone: ZoneInfo) -> datetime | None:
     description=(
         "Complaints received in [`from`, `to`) counted per `bucket` and grouped by one dimension. "
         "Buckets are aligned in `tz` (an IANA zone, default UTC); times without an offset are "
-        "read in `tz`. Defaults: the last 30 days. Send `Accept: text/csv` for CSV."
+        "read in `tz`. Defaults: the last 30 days. `change` compares each group's total with the "
+        "window of the same length just before `from`. `region` is the country of the "
+        "customer's phone number (ISO 3166), `unknown` without one. Send `Accept: text/csv` "
+        "for CSV."
     ),
     responses={
         200: {
@@ -99,6 +109,19 @@ async def complaint_trends(
     totals: Counter[str] = Counter()
     for point in series:
         totals[point.group] += point.count
+    previous_start, previous_end = previous_window(start, end)
+    previous = await service.complaint_totals(
+        runtime.session_factory, start=previous_start, end=previous_end, group_by=group_by
+    )
+    change = {
+        group: TrendChange(
+            current=totals.get(group, 0),
+            previous=previous.get(group, 0),
+            difference=totals.get(group, 0) - previous.get(group, 0),
+            relative=relative_change(totals.get(group, 0), previous.get(group, 0)),
+        )
+        for group in sorted(set(totals) | set(previous))
+    }
     return TrendRead(
         bucket=bucket.value,
         group_by=group_by.value,
@@ -107,6 +130,8 @@ async def complaint_trends(
         end=end,
         series=series,
         totals=dict(totals),
+        previous_from=previous_start,
+        change=change,
     )
 
 
@@ -184,6 +209,30 @@ class AlertRead(BaseModel):
     threshold: int
     raised_at: datetime
     cleared_at: datetime | None
+    first_member_at: datetime | None = Field(
+        default=None, description="Incidents: receipt of the first member complaint."
+    )
+    last_member_at: datetime | None = Field(
+        default=None, description="Incidents: receipt of the latest complaint of the spike."
+    )
+    members: list[uuid.UUID] | None = Field(
+        default=None, description="Incidents: the similar complaints, to answer together."
+    )
+
+
+SUPPLIER_CSV_HEADER = (
+    "supplier",
+    "month",
+    "complaints",
+    "decided",
+    "upheld",
+    "upheld_share",
+    "supplier_component",
+    "manufacturing",
+    "supplier_component_threshold",
+    "manufacturing_threshold",
+    "above_threshold",
+)
 
 
 @alerts_router.get(
@@ -192,25 +241,39 @@ class AlertRead(BaseModel):
     description=(
         "Attribution comes from the root cause recorded with a justified or partly justified "
         "decision: `supplier_component`, or `manufacturing`/`manufacturer_fault`. Defaults: the "
-        "last 3 months."
+        "last 3 months. Months are calendar months in UTC (the periods the alerts use); `tz` "
+        "only says how to read a `from`/`to` without an offset. Send `Accept: text/csv` for CSV."
     ),
-    responses={422: {"model": ProblemDetail, "description": "Bad range"}},
+    responses={
+        200: {
+            "content": {
+                "text/csv": {
+                    "example": ",".join(SUPPLIER_CSV_HEADER)
+                    + "\nVoltix,2026-11-01,31,20,12,0.6,7,2,6,4,true\n"
+                }
+            }
+        },
+        422: {"model": ProblemDetail, "description": "Bad range or time zone"},
+    },
 )
 async def supplier_defects(
     runtime: RuntimeDep,
     _: AnalyticsReader,
     start: Annotated[datetime | None, Query(alias="from")] = None,
     end: Annotated[datetime | None, Query(alias="to")] = None,
+    tz: str = "UTC",
+    accept: Annotated[str | None, Header()] = None,
 ) -> list[SupplierMonthRead]:
-    end = _aware(end, ZoneInfo("UTC")) or datetime.now(UTC)
-    start = _aware(start, ZoneInfo("UTC")) or end - timedelta(days=92)
+    time_zone = _time_zone(tz)
+    end = _aware(end, time_zone) or datetime.now(UTC)
+    start = _aware(start, time_zone) or end - timedelta(days=92)
     if start >= end:
         raise Problem(
             422, "invalid-range", "The time range is not valid", "'from' must be before 'to'"
         )
     settings = runtime.settings
     rows = await alerts.supplier_defects(runtime.session_factory, start, end)
-    return [
+    months = [
         SupplierMonthRead(
             supplier=row.supplier,
             month=row.month.date(),
@@ -229,11 +292,48 @@ async def supplier_defects(
         )
         for row in rows
     ]
+    if accept and "text/csv" in accept:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(SUPPLIER_CSV_HEADER)
+        for month in months:
+            values = month.model_dump(mode="json")
+            writer.writerow(
+                [
+                    str(values[c]).lower() if c == "above_threshold" else values[c]
+                    for c in SUPPLIER_CSV_HEADER
+                ]
+            )
+        return Response(buffer.getvalue(), media_type="text/csv")  # type: ignore[return-value]
+    return months
 
 
-@alerts_router.get("/alerts", summary="Alerts, newest first")
+@alerts_router.get(
+    "/alerts",
+    summary="Alerts, newest first",
+    description=(
+        "Supplier defects above threshold (`kind` = `supplier_defects`, per supplier, "
+        "attribution and month) and incidents (`kind` = `incident`: a spike of similar "
+        "complaints, `subject` = `category/product` or `category/region`, `attribution` = the "
+        "scope, with its member complaints) and satisfaction (`kind` = `satisfaction`, subject "
+        "`all`, per flag and UTC month; `count` against `threshold`: hundredths of a point "
+        "below 8, or the answers that would not recommend / continue against ⌊2 or 3 × "
+        "answers / 10⌋). `active=true` leaves out cleared ones."
+    ),
+)
 async def list_alerts(
-    runtime: RuntimeDep, _: AnalyticsReader, active: bool = False
+    runtime: RuntimeDep,
+    _: AnalyticsReader,
+    active: bool = False,
+    kind: Annotated[
+        str | None, Query(description="supplier_defects | incident | satisfaction")
+    ] = None,
 ) -> list[AlertRead]:
-    rows = await alerts.list_alerts(runtime.session_factory, active_only=active)
-    return [AlertRead.model_validate(row) for row in rows]
+    rows = await alerts.list_alerts(runtime.session_factory, active_only=active, kind=kind)
+    members = await incidents.members_of(
+        runtime.session_factory, [row.id for row in rows if row.kind == incidents.INCIDENT]
+    )
+    return [
+        AlertRead.model_validate(row).model_copy(update={"members": members.get(row.id)})
+        for row in rows
+    ]

@@ -23,3 +23,26 @@ class AnalyticsSettings(ServiceSettings):
         ge=0,
         description="Alert when a supplier has more upheld manufacturing faults a month.",
     )
+    incident_window_minutes: int = Field(
+        default=60, gt=0, le=10_080, description="W: how short a window a spike is counted in."
+    )
+    incident_baseline_days: int = Field(
+        default=7, gt=0, le=365, description="D: how far back the baseline rate is measured."
+    )
+    incident_factor: float = Field(
+        default=4.0, ge=1.0, description="k: a spike holds k times the baseline's count."
+    )
+    incident_min_count: int = Field(
+        default=5, ge=2, description="A spike holds at least this many complaints."
+    )
+    incident_false_alarm_probability: float = Field(
+        default=1e-5,
+        gt=0,
+        lt=1,
+        description="Largest chance that a window of a steady background is taken for a spike.",
+    )
+    satisfaction_min_answers: int = Field(
+        default=10,
+        ge=1,
+        description="Would-recommend/continue shares are flagged only on this many answers.",
+    )

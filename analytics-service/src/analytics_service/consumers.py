@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from redress_shared.clock import Clock
 from redress_shared.events import (
+    CASE_ASSIGNED,
     CASE_DECISION_RECORDED,
     CASE_OPENED,
+    CASE_REMEDY_CHANGED,
+    CASE_RESPONSE_ADDED,
+    CASE_SATISFACTION_RECORDED,
+    CASE_SLA_BREACHED,
+    CASE_SLA_WARNING,
+    CASE_STATUS_CHANGED,
     CASES_TOPIC,
     COMPLAINT_RECEIVED,
     COMPLAINTS_TOPIC,
@@ -13,9 +22,9 @@ from redress_shared.events import (
 )
 from redress_shared.kafka import EventHandler
 
-from analytics_service import alerts, service
+from analytics_service import alerts, figures, incidents, service
 from analytics_service.config import AnalyticsSettings
-from analytics_service.models import Attribution
+from analytics_service.models import Attribution, IncidentRule
 
 GROUP_ID = "analytics-service.facts"
 TOPICS = (COMPLAINTS_TOPIC, CASES_TOPIC, NOTIFICATIONS_TOPIC)
@@ -28,18 +37,46 @@ def handlers(settings: AnalyticsSettings, clock: Clock) -> dict[str, EventHandle
         Attribution.MANUFACTURING: settings.manufacturing_threshold,
     }
 
+    incident_rule = IncidentRule(
+        window=timedelta(minutes=settings.incident_window_minutes),
+        baseline=timedelta(days=settings.incident_baseline_days),
+        factor=settings.incident_factor,
+        min_count=settings.incident_min_count,
+        false_alarm_probability=settings.incident_false_alarm_probability,
+    )
+
     async def on_complaint(session, event):  # noqa: ANN001, ANN202
         await service.record_complaint(session, event)
         await alerts.reevaluate_complaint(session, clock, thresholds, event.payload().complaint_id)
+        await incidents.detect_incidents(
+            session, clock, incident_rule, event.payload().complaint_id
+        )
 
     async def on_case_opened(session, event):  # noqa: ANN001, ANN202
         await service.record_case_opened(session, event)
+        await figures.record_case_progress(session, event)
 
     async def on_decision(session, event):  # noqa: ANN001, ANN202
         await alerts.record_decision(session, clock, thresholds, event)
+
+    async def on_satisfaction(session, event):  # noqa: ANN001, ANN202
+        await figures.record_satisfaction(session, clock, event, settings.satisfaction_min_answers)
 
     return {
         COMPLAINT_RECEIVED: on_complaint,
         CASE_OPENED: on_case_opened,
         CASE_DECISION_RECORDED: on_decision,
+        # SLA clocks, team and lifecycle of each case; remedies; satisfaction surveys.
+        **dict.fromkeys(
+            (
+                CASE_STATUS_CHANGED,
+                CASE_RESPONSE_ADDED,
+                CASE_SLA_WARNING,
+                CASE_SLA_BREACHED,
+                CASE_ASSIGNED,
+            ),
+            figures.record_case_progress,
+        ),
+        CASE_REMEDY_CHANGED: figures.record_remedy,
+        CASE_SATISFACTION_RECORDED: on_satisfaction,
     }

@@ -15,6 +15,17 @@ class TrendPoint(BaseModel):
     count: int = Field(examples=[12])
 
 
+class TrendChange(BaseModel):
+    """One group's total against the window of the same length just before."""
+
+    current: int = Field(examples=[12])
+    previous: int = Field(examples=[8])
+    difference: int = Field(examples=[4])
+    relative: float | None = Field(
+        examples=[0.5], description="difference / previous; null when previous is 0."
+    )
+
+
 class TrendRead(BaseModel):
     """A complaint trend: counts per bucket and group, and totals per group."""
 
@@ -25,6 +36,13 @@ class TrendRead(BaseModel):
     end: datetime = Field(alias="to")
     series: list[TrendPoint]
     totals: dict[str, int] = Field(examples=[{"product_defect": 12, "delivery": 3}])
+    previous_from: datetime | None = Field(
+        default=None, description="Start of the previous window (it ends at `from`)."
+    )
+    change: dict[str, TrendChange] = Field(
+        default_factory=dict,
+        description="Per group (in either window): total now against the previous window.",
+    )
 
     model_config = {
         "populate_by_name": True,
@@ -45,6 +63,21 @@ class TrendRead(BaseModel):
                         },
                     ],
                     "totals": {"delivery": 4, "product_defect": 12},
+                    "previous_from": "2026-11-20T00:00:00Z",
+                    "change": {
+                        "delivery": {
+                            "current": 4,
+                            "previous": 5,
+                            "difference": -1,
+                            "relative": -0.2,
+                        },
+                        "product_defect": {
+                            "current": 12,
+                            "previous": 8,
+                            "difference": 4,
+                            "relative": 0.5,
+                        },
+                    },
                 }
             ]
         },

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from analytics_service import tables
-from analytics_service.models import Bucket, Dimension, check_range
+from analytics_service.models import Bucket, Dimension, check_range, region_of
 
 
 async def record_complaint(session: AsyncSession, event: EventEnvelope) -> None:
@@ -31,6 +31,7 @@ async def record_complaint(session: AsyncSession, event: EventEnvelope) -> None:
             supplier=complaint.supplier,
             language=complaint.language,
             customer_key=complaint.customer.customer_key,
+            region=region_of(complaint.customer.phone),
         )
         .on_conflict_do_nothing(index_elements=["complaint_id"])
     )
@@ -54,6 +55,38 @@ async def record_case_opened(session: AsyncSession, event: EventEnvelope) -> Non
     )
 
 
+def _trend_source(group_by: Dimension):  # noqa: ANN202
+    """The rows a trend counts and the column it groups them by."""
+    facts = tables.complaint_facts
+    if group_by is Dimension.PRIORITY:
+        source = facts.outerjoin(
+            tables.case_facts, tables.case_facts.c.complaint_id == facts.c.complaint_id
+        )
+        return source, tables.case_facts.c.priority
+    return facts, facts.c[group_by.value]
+
+
+async def complaint_totals(
+    session_factory: async_sessionmaker[AsyncSession],
+    *,
+    start: datetime,
+    end: datetime,
+    group_by: Dimension,
+) -> dict[str, int]:
+    """Complaints received in [start, end) per group (for the change against a window)."""
+    facts = tables.complaint_facts
+    source, dimension = _trend_source(group_by)
+    group = func.coalesce(cast(dimension, String), literal("unknown")).label("group")
+    query = (
+        select(group, func.count().label("count"))
+        .select_from(source)
+        .where(facts.c.received_at >= start, facts.c.received_at < end)
+        .group_by(group)
+    )
+    async with session_factory() as session:
+        return {row.group: row.count for row in (await session.execute(query)).all()}
+
+
 async def complaint_trend(
     session_factory: async_sessionmaker[AsyncSession],
     *,
@@ -69,14 +102,7 @@ async def complaint_trend(
     facts = tables.complaint_facts
     local_time = func.timezone(time_zone.key, facts.c.received_at)
     bucket_start = func.date_trunc(bucket.value, local_time).label("bucket_start")
-    if group_by is Dimension.PRIORITY:
-        source = facts.outerjoin(
-            tables.case_facts, tables.case_facts.c.complaint_id == facts.c.complaint_id
-        )
-        dimension = tables.case_facts.c.priority
-    else:
-        source = facts
-        dimension = facts.c[group_by.value]
+    source, dimension = _trend_source(group_by)
     group = func.coalesce(cast(dimension, String), literal("unknown")).label("group")
     query = (
         select(bucket_start, group, func.count().label("count"))

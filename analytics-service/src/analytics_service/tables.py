@@ -8,15 +8,19 @@ from __future__ import annotations
 
 from redress_shared.db import PlatformTables
 from sqlalchemy import (
+    Boolean,
     Column,
     Date,
     DateTime,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
+    Numeric,
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import UUID
 
@@ -35,7 +39,12 @@ complaint_facts = Table(
     Column("supplier", Text),
     Column("language", Text),
     Column("customer_key", Text, nullable=False),
+    # ISO 3166 country of the customer's phone number (complaints carry no address).
+    Column("region", Text),
     Index("ix_complaint_facts_received_at", "received_at"),
+    Index("ix_complaint_facts_incident_product", "category", "product", "received_at"),
+    Index("ix_complaint_facts_incident_region", "category", "region", "received_at"),
+    Index("ix_complaint_facts_customer", "customer_key", "received_at"),
 )
 
 case_facts = Table(
@@ -70,6 +79,79 @@ alerts = Table(
     Column("threshold", Integer, nullable=False),
     Column("raised_at", DateTime(timezone=True), nullable=False),
     Column("cleared_at", DateTime(timezone=True)),
+    # Incidents only: event times of the first and the latest member complaint.
+    Column("first_member_at", DateTime(timezone=True)),
+    Column("last_member_at", DateTime(timezone=True)),
     # One alert per condition and period; a repeat evaluation updates it, never a new one.
     UniqueConstraint("kind", "subject", "attribution", "period_start", name="uq_alerts_condition"),
+)
+
+# The complaints an incident alert groups, so they can be answered together.
+incident_members = Table(
+    "incident_members",
+    metadata,
+    Column(
+        "alert_id", UUID(as_uuid=True), ForeignKey("alerts.id"), primary_key=True, nullable=False
+    ),
+    Column("complaint_id", UUID(as_uuid=True), primary_key=True),
+)
+
+# One row per case, merged from every case event with order-independent rules: the earliest
+# time a clock stopped, warned or breached wins; team and status go to the newest change. So
+# duplicates, out-of-order and late events all end in the same row.
+case_progress = Table(
+    "case_progress",
+    metadata,
+    Column("case_id", UUID(as_uuid=True), primary_key=True),
+    Column("complaint_id", UUID(as_uuid=True)),
+    Column("reference", Text),
+    Column("opened_at", DateTime(timezone=True)),
+    Column("priority", Text, comment="Priority at opening: the one the SLA targets follow."),
+    Column("customer_tier", Text),
+    Column("team", Text),
+    Column("team_changed_at", DateTime(timezone=True)),
+    Column("status", Text),
+    Column("status_version", Integer),
+    Column("acknowledge_due_at", DateTime(timezone=True)),
+    Column("first_response_due_at", DateTime(timezone=True)),
+    Column("resolve_due_at", DateTime(timezone=True)),
+    Column("acknowledged_at", DateTime(timezone=True)),
+    Column("first_responded_at", DateTime(timezone=True)),
+    Column("resolved_at", DateTime(timezone=True)),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("reopened", Boolean, nullable=False, server_default=false()),
+    # Once paused (waiting on the customer), the deadlines moved: only a reported breach counts.
+    Column("was_paused", Boolean, nullable=False, server_default=false()),
+    Column("acknowledge_warned_at", DateTime(timezone=True)),
+    Column("first_response_warned_at", DateTime(timezone=True)),
+    Column("resolve_warned_at", DateTime(timezone=True)),
+    Column("acknowledge_breached_at", DateTime(timezone=True)),
+    Column("first_response_breached_at", DateTime(timezone=True)),
+    Column("resolve_breached_at", DateTime(timezone=True)),
+    Index("ix_case_progress_opened_at", "opened_at"),
+    Index("ix_case_progress_status", "status"),
+)
+
+# The latest state of each remedy (a newer change wins; an older, late one is ignored).
+remedy_facts = Table(
+    "remedy_facts",
+    metadata,
+    Column("remedy_id", UUID(as_uuid=True), primary_key=True),
+    Column("case_id", UUID(as_uuid=True), nullable=False, index=True),
+    Column("remedy_type", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("amount", Numeric(14, 2)),
+    Column("currency", Text),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+)
+
+# The latest satisfaction survey of each case.
+satisfaction_facts = Table(
+    "satisfaction_facts",
+    metadata,
+    Column("case_id", UUID(as_uuid=True), primary_key=True),
+    Column("coefficient", Numeric(6, 2), nullable=False),
+    Column("would_recommend", Boolean),
+    Column("would_continue", Boolean),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, index=True),
 )

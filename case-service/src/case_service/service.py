@@ -156,7 +156,7 @@ async def open_case_for_complaint(
         )
     )
     await sla.insert_clocks(session, case.id, policies[case.priority].calendar.name, case.clocks)
-    opened = case_opened_event(case, complaint)
+    opened = case_opened_event(case, complaint, team=team, customer_tier=tier)
     routed = {"team": team, "routing_rule": "default" if rule_position is None else rule_position}
     await append_history(
         session,
@@ -225,7 +225,12 @@ def customer_contact(contact: CustomerContact, profile: Row) -> CustomerContact:
     )
 
 
-def case_opened_event(case: Case, complaint: ComplaintReceivedV1) -> EventEnvelope:
+def case_opened_event(
+    case: Case,
+    complaint: ComplaintReceivedV1,
+    team: str | None = None,
+    customer_tier: str | None = None,
+) -> EventEnvelope:
     """The ``redress.case.opened.v1`` event of a newly opened case."""
     payload = CaseOpenedV1(
         case_id=case.id,
@@ -247,6 +252,8 @@ def case_opened_event(case: Case, complaint: ComplaintReceivedV1) -> EventEnvelo
             resolve_by=case.due.resolve_by,
         ),
         sla_policy=case.sla_policy,
+        team=team,
+        customer_tier=customer_tier,
     )
     return new_event(
         source=EVENT_SOURCE,

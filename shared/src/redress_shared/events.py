@@ -151,6 +151,13 @@ class CaseOpenedV1(_Payload):
     supplier: str | None = None
     due: CaseDueTimes
     sla_policy: str
+    team: str | None = Field(
+        default=None,
+        description="The team the case was first routed to (later moves: case.assigned).",
+    )
+    customer_tier: str | None = Field(
+        default=None, examples=["vip"], description="The customer's tier when the case opened."
+    )
 
 
 class CaseStatusChangedV1(_Payload):
@@ -288,6 +295,10 @@ class AlertV1(_Payload):
     count: int
     threshold: int = Field(description="The alert is raised when count exceeds this.")
     occurred_at: datetime
+    members: list[uuid.UUID] | None = Field(
+        default=None,
+        description="Incident alerts: the ids of the similar complaints, to answer together.",
+    )
 
 
 class NotificationOutcomeV1(_Payload):
