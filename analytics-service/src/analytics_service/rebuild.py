@@ -20,8 +20,9 @@ it, in one procedure:
    connection of the service is open, unless forced.
 5. Drop the rebuild schema (``--keep`` leaves it for inspection).
 
-Every table of the service's metadata that is not listed in :data:`KEPT_TABLES` is a fact
-table, so a figure added later with its own fact table is rebuilt without touching this module.
+Every table of the service's metadata that is not listed in :data:`KEPT_TABLES` (nor refers
+to one of those by a foreign key) is a fact table, so a figure added later with its own fact
+table is rebuilt without touching this module.
 """
 
 from __future__ import annotations
@@ -47,8 +48,13 @@ KEPT_TABLES = frozenset({"outbox", "inbox", "api_keys", "alerts"})
 
 
 def fact_tables() -> list[Table]:
-    """The tables a rebuild recomputes: every analytics table but the kept ones."""
-    return [t for t in tables.metadata.sorted_tables if t.name not in KEPT_TABLES]
+    """The tables a rebuild recomputes: every analytics table but the kept ones and those
+    that refer to a kept one (an alert's member list belongs with its alert)."""
+    kept = set(KEPT_TABLES)
+    for table in tables.metadata.sorted_tables:  # referred tables come first
+        if any(key.column.table.name in kept for key in table.foreign_keys):
+            kept.add(table.name)
+    return [t for t in tables.metadata.sorted_tables if t.name not in kept]
 
 
 @dataclass

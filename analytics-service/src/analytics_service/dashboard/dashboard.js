@@ -66,6 +66,8 @@ async function fetchFigure(path, params) {
   });
   if (response.status === 404) return { unavailable: true };
   const body = await response.json().catch(() => null);
+  if (response.status === 401) throw new Error("the API key was refused (unknown or revoked)");
+  if (response.status === 403) throw new Error("the API key lacks the analytics:read scope");
   if (!response.ok) {
     const detail = body && (body.detail || body.title) ? body.detail || body.title : response.status;
     throw new Error(detail);
