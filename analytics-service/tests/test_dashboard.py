@@ -19,7 +19,6 @@ from urllib.parse import urlencode
 
 import pytest
 import uvicorn
-from analytics_service.bootstrap import build_app
 from redress_shared.events import (
     CASE_DECISION_RECORDED,
     CASE_OPENED,
@@ -101,10 +100,12 @@ class Elements(HTMLParser):
 
 @asynccontextmanager
 async def serving(app):
-    """Run ``app`` with uvicorn on a free loopback port (the browser needs a real server)."""
+    """Serve ``app``, whose runtime is already started, with uvicorn on a free loopback port
+    (the browser needs a real server). One runtime only: a second one would join the same
+    consumer group and rebalance the partitions under the other tests."""
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off")
     )
     task = asyncio.create_task(server.serve())
 
@@ -227,7 +228,7 @@ async def test_the_dashboard_draws_trend_supplier_and_sla_charts(
     fragment = urlencode(
         {"key": key, "from": f"{year}-05-01", "to": f"{year}-05-31", "group_by": "category"}
     )
-    async with serving(build_app(analytics_settings)) as base_url:
+    async with serving(analytics_client.app) as base_url:
         page = await render(chromium, f"{base_url}/dashboard#{fragment}", tmp_path / "profile")
         refused = await render(
             chromium,
