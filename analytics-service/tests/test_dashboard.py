@@ -22,12 +22,14 @@ import uvicorn
 from redress_shared.events import (
     CASE_DECISION_RECORDED,
     CASE_OPENED,
+    CASE_STATUS_CHANGED,
     CASES_TOPIC,
     COMPLAINT_RECEIVED,
     COMPLAINTS_TOPIC,
     CaseDecisionRecordedV1,
     CaseDueTimes,
     CaseOpenedV1,
+    CaseStatusChangedV1,
     ComplaintReceivedV1,
     CustomerContact,
     ProductRef,
@@ -184,8 +186,25 @@ def opened_and_decided(complaint: ComplaintReceivedV1, root_cause: str):
         decided_by="agent",
         occurred_at=at + timedelta(days=1),
     )
+    acknowledged = CaseStatusChangedV1(
+        case_id=case_id,
+        reference=complaint.reference,
+        action="acknowledge",
+        from_status="new",
+        to_status="acknowledged",
+        version=2,
+        actor="agent",
+        occurred_at=at + timedelta(minutes=30),
+    )
     return [
         new_event(source="/test", type=CASE_OPENED, key=str(case_id), payload=opened, time=at),
+        new_event(
+            source="/test",
+            type=CASE_STATUS_CHANGED,
+            key=str(case_id),
+            payload=acknowledged,
+            time=acknowledged.occurred_at,
+        ),
         new_event(
             source="/test",
             type=CASE_DECISION_RECORDED,
@@ -269,9 +288,21 @@ async def test_the_dashboard_draws_trend_supplier_and_sla_charts(
     }
 
     # SLA: drawn when the service has the endpoint, otherwise said so plainly.
-    if has_sla:
+    if has_sla:  # the bars show what the endpoint answers, per priority and team
+        sla = (await analytics_client.get("/v1/analytics/sla", params=window)).json()
+        expected = {
+            (group["priority"], group["team"]): group["acknowledge"]["within_target_share"]
+            for group in sla["groups"]
+        }
         assert page.find("svg", data_chart="sla")
-        assert [a for a, _ in page.find("rect") if a.get("data-series") == "acknowledge"]
+        drawn = {
+            attrs["data-row"]: float(attrs["data-value"])
+            for attrs, _ in page.find("rect")
+            if attrs.get("data-series") == "acknowledge"
+        }
+        assert drawn and drawn == {
+            priority: share for (priority, _team), share in expected.items() if share is not None
+        }
     else:
         notes = [text for _, text in page.find("p", **{"class": "unavailable"})]
         assert notes == ["SLA figures are not available on this server."]
