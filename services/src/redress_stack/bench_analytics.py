@@ -7,7 +7,8 @@ Starts a private PostgreSQL and Tansu (temporary folder, free ports), then:
 1. **Ingest** (measured): produces ``S`` complaints' worth of events onto Tansu — for each
    complaint ``complaint.received``, ``case.opened`` (97 %), ``case.status_changed`` for the
    acknowledgement and the resolution, ``case.decision_recorded`` (60 %, a tenth of them decided
-   twice), ``case.sla_breached`` (5 %) — spread over four weeks, several suppliers, categories,
+   twice), ``case.sla_breached`` (5 %), ``case.remedy_changed`` (30 %),
+   ``case.satisfaction_recorded`` (20 %) — spread over four weeks, several suppliers, categories,
    channels and languages; then the analytics consumer code path (the service's own handlers,
    the inbox, one transaction per partition batch) reads them from offset 0. Reported as
    events per second.
@@ -20,7 +21,8 @@ Starts a private PostgreSQL and Tansu (temporary folder, free ports), then:
    value of its enum parameters (trend buckets and group-bys, ...), over the last year (the
    last 30 days for hourly trends), ``R`` requests each, in process (ASGI, no network).
 
-Default: 200 000 complaints, a sample of 20 000 (a few minutes on a small machine).
+Default: 200 000 complaints, a sample of 20 000: a few minutes on a small machine, most of it
+the sample's ingest.
 Figures depend on the machine; the analytics README quotes a run.
 """
 
@@ -47,6 +49,8 @@ from redress_shared.db import create_session_factory
 from redress_shared.events import (
     CASE_DECISION_RECORDED,
     CASE_OPENED,
+    CASE_REMEDY_CHANGED,
+    CASE_SATISFACTION_RECORDED,
     CASE_SLA_BREACHED,
     CASE_STATUS_CHANGED,
     CASES_TOPIC,
@@ -55,6 +59,8 @@ from redress_shared.events import (
     CaseDecisionRecordedV1,
     CaseDueTimes,
     CaseOpenedV1,
+    CaseRemedyChangedV1,
+    CaseSatisfactionRecordedV1,
     CaseSlaV1,
     CaseStatusChangedV1,
     ComplaintReceivedV1,
@@ -80,12 +86,17 @@ LANGUAGES = ["en", "ro", "lv", "sl", "fa", "de"]
 PRIORITIES = ["low", "normal", "normal", "high", "urgent"]
 ROOT_CAUSES = ["supplier_component", "manufacturing", "handling", "carrier", None]
 VALIDITIES = ["justified", "partly_justified", "unjustified"]
+REMEDY_TYPES = ["refund", "replacement", "repair", "discount", "credit", "apology_gesture"]
+PHONES = ["+40721", "+37129", "+38640", "+98912", "+49151"]  # RO, LV, SI, IR, DE
 
 
 def complaint_events(index: int, end: datetime, rng: random.Random) -> list[tuple[str, object]]:
     """One complaint's events over its lifetime, as (topic, event)."""
     at = end - PERIOD * rng.random()
-    customer = CustomerContact(customer_key=f"customer-{rng.randrange(index // 3 + 1)}")
+    customer = CustomerContact(
+        customer_key=f"customer-{rng.randrange(index // 3 + 1)}",
+        phone=rng.choice(PHONES) + f"{rng.randrange(10**7):07d}",
+    )
     complaint_id, case_id = uuid.uuid4(), uuid.uuid4()
     reference = f"RDR-BENCH-{index:07d}"
     supplier = rng.choices(SUPPLIERS, weights=SUPPLIER_WEIGHTS)[0]
@@ -179,6 +190,42 @@ def complaint_events(index: int, end: datetime, rng: random.Random) -> list[tupl
                     occurred_at=due,
                     priority_before="normal",
                     priority_after="high",
+                ),
+            )
+        )
+    if rng.random() < 0.3:
+        remedy_at = moment + timedelta(hours=2)
+        events.append(
+            case_event(
+                CASE_REMEDY_CHANGED,
+                remedy_at,
+                CaseRemedyChangedV1(
+                    case_id=case_id,
+                    reference=reference,
+                    remedy_id=uuid.uuid4(),
+                    remedy_type=rng.choice(REMEDY_TYPES),
+                    status="completed",
+                    amount=f"{rng.uniform(5, 500):.2f}",
+                    currency=rng.choice(["EUR", "EUR", "RON", "USD"]),
+                    occurred_at=remedy_at,
+                ),
+            )
+        )
+    if rng.random() < 0.2:
+        surveyed_at = moment + timedelta(days=3)
+        coefficient = round(rng.uniform(4, 10), 2)
+        events.append(
+            case_event(
+                CASE_SATISFACTION_RECORDED,
+                surveyed_at,
+                CaseSatisfactionRecordedV1(
+                    case_id=case_id,
+                    reference=reference,
+                    coefficient=f"{coefficient:.2f}",
+                    needs_action=coefficient < 8,
+                    would_recommend=rng.random() < 0.8,
+                    would_continue=rng.random() < 0.75,
+                    occurred_at=surveyed_at,
                 ),
             )
         )
