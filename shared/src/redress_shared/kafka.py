@@ -166,8 +166,17 @@ class EventConsumer:
                     if records:
                         await self._process_batch(records)
                 for partition in list(pending):
-                    reached = await consumer.position(partition) >= ends[partition]
-                    if reached and not batches.get(partition):
+                    if batches.get(partition):
+                        continue
+                    if await consumer.position(partition) < ends[partition]:
+                        continue
+                    # Past the end offset and nothing in this round: ask this partition alone
+                    # once more, so a round that only served the others cannot end it early.
+                    more = (await consumer.getmany(partition, timeout_ms=1000)).get(partition)
+                    if more:
+                        read += len(more)
+                        await self._process_batch(more)
+                    else:
                         pending.discard(partition)
             return read
         finally:
