@@ -12,7 +12,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: help install run test bench lint format contract clean
+.PHONY: help install chromium run test bench lint format contract clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -30,7 +30,19 @@ install: .venv/.synced ## install uv and every package (from the lock file)
 run: install ## start the whole stack (embedded PostgreSQL + Tansu + 4 services); Ctrl-C stops it
 	$(RUN) python -m redress_stack run
 
-test: install ## run every test against real PostgreSQL and the real broker
+# The dashboard's browser test needs Debian's chromium: installed here when missing, if this is
+# Debian and we are root (as on CI); otherwise the command to run is printed.
+chromium: ## install Debian's chromium (for the dashboard's browser test) if it is missing
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ -f /etc/debian_version ] && [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian's chromium for the dashboard test"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	else \
+		echo "chromium is missing; the dashboard's browser test needs it:"; \
+		echo "  Debian/Ubuntu: sudo apt-get install chromium"; \
+	fi
+
+test: install chromium ## run every test against real PostgreSQL and the real broker
 	$(RUN) pytest
 
 bench: install ## run the benchmarks (throughput and p50/p99 latency)

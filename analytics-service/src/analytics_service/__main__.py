@@ -1,4 +1,4 @@
-"""``python -m analytics_service [serve|migrate]``."""
+"""``python -m analytics_service [serve|migrate|rebuild]``."""
 
 import sys
 
@@ -9,6 +9,10 @@ from analytics_service.bootstrap import build_app
 from analytics_service.config import AnalyticsSettings
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["rebuild"]:
+        from analytics_service.rebuild import main as rebuild_main
+
+        sys.exit(rebuild_main(sys.argv[2:]))
     sys.exit(
         service_main(
             settings_class=AnalyticsSettings, build_app=build_app, migrations_dir=MIGRATIONS_DIR

@@ -9,6 +9,7 @@ from redress_shared.runtime import ServiceRuntime, create_app
 from analytics_service import consumers, tables
 from analytics_service.api import SCOPES, alerts_router, router
 from analytics_service.config import AnalyticsSettings
+from analytics_service.dashboard import dashboard_router
 from analytics_service.figures_api import figures_router
 
 
@@ -27,6 +28,6 @@ def build_app(settings: AnalyticsSettings | None = None, clock: Clock | None = N
             "supplier, language and priority. Facts are upserted per complaint and case, so "
             "figures are exact under redelivery and rebuildable by replay."
         ),
-        routers=[router, alerts_router, figures_router],
+        routers=[router, alerts_router, figures_router, dashboard_router],
         scopes=SCOPES,
     )

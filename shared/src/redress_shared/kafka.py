@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -90,6 +90,9 @@ class EventConsumer:
         self._producer: AIOKafkaProducer | None = None
         self._settings = settings
         self._consumer: AIOKafkaConsumer | None = None
+        # Records a replay could not apply; a replay never dead-letters (the running
+        # consumer already did, once).
+        self.replay_failures: list[str] = []
 
     @property
     def started(self) -> bool:
@@ -121,6 +124,62 @@ class EventConsumer:
                     await consumer.commit({partition: records[-1].offset + 1})
         finally:
             self._consumer = None
+            await consumer.stop()
+
+    async def replay(self) -> int:
+        """Apply every record of the topics from offset 0 up to at least the end offsets seen
+        when the replay starts, then return how many records were read.
+
+        For rebuilding state from the log: partitions are assigned by hand (no group
+        membership, no committed offsets), the handlers and the inbox work as in :meth:`run`,
+        and a record that still fails after its retries is listed in ``replay_failures``
+        instead of being dead-lettered a second time. A partition is done once its position
+        has passed that end offset and a fetch comes back empty: Tansu can report an end
+        offset short of the last record batch, and reading on is harmless (the inbox).
+        """
+        self._producer = None
+        self.replay_failures = []
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._settings.kafka_bootstrap_servers,
+            client_id=f"{self._settings.kafka_client_id_prefix}-{self.group_id}",
+            enable_auto_commit=False,
+            max_poll_records=500,
+            fetch_max_wait_ms=self._settings.kafka_fetch_max_wait_ms,
+        )
+        await consumer.start()
+        try:
+            await consumer.topics()  # loads the partition metadata
+            partitions = [
+                TopicPartition(topic, number)
+                for topic in self._topics
+                for number in sorted(consumer.partitions_for_topic(topic) or ())
+            ]
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            ends = await consumer.end_offsets(partitions)
+            pending = set(partitions)
+            read = 0
+            while pending:
+                batches = await consumer.getmany(*pending, timeout_ms=500)
+                for records in batches.values():
+                    read += len(records)
+                    if records:
+                        await self._process_batch(records)
+                for partition in list(pending):
+                    if batches.get(partition):
+                        continue
+                    if await consumer.position(partition) < ends[partition]:
+                        continue
+                    # Past the end offset and nothing in this round: ask this partition alone
+                    # once more, so a round that only served the others cannot end it early.
+                    more = (await consumer.getmany(partition, timeout_ms=1000)).get(partition)
+                    if more:
+                        read += len(more)
+                        await self._process_batch(more)
+                    else:
+                        pending.discard(partition)
+            return read
+        finally:
             await consumer.stop()
 
     async def _process_batch(self, records: list[ConsumerRecord]) -> None:
@@ -224,6 +283,12 @@ class EventConsumer:
         return "processed"
 
     async def _dead_letter(self, record: ConsumerRecord, error: str) -> None:
+        if self._producer is None:  # a replay: the running consumer dead-lettered it already
+            self.replay_failures.append(
+                f"{record.topic}/{record.partition}/{record.offset}: {error}"
+            )
+            log.warning("replay_record_skipped", consumer=self.group_id, error=error)
+            return
         topic = dead_letter_topic(record.topic)
         headers = [
             *(record.headers or ()),

@@ -1,0 +1,439 @@
+"""Analytics at scale: ingest rate and the latency of every figure endpoint over a large history.
+
+``python -m redress_stack.bench_analytics [--complaints N] [--sample S] [--requests R]``
+
+Starts a private PostgreSQL and Tansu (temporary folder, free ports), then:
+
+1. **Ingest** (measured): produces ``S`` complaints' worth of events onto Tansu — for each
+   complaint ``complaint.received``, ``case.opened`` (97 %), ``case.status_changed`` for the
+   acknowledgement and the resolution, ``case.decision_recorded`` (60 %, a tenth of them decided
+   twice), ``case.sla_breached`` (5 %), ``case.remedy_changed`` (30 %),
+   ``case.satisfaction_recorded`` (20 %) — spread over four weeks, several suppliers, categories,
+   channels and languages; then the analytics consumer code path (the service's own handlers,
+   the inbox, one transaction per partition batch) reads them from offset 0. Reported as
+   events per second.
+2. **History** (not measured): the remaining ``N - S`` complaints are made by copying the
+   ingested facts, every fact table generically, with each copy's UUIDs remapped
+   consistently (so joins still hold) and its times shifted four weeks further back, until the
+   fact tables hold ``N`` complaints' worth of facts. Running all of them through the
+   consumer would take hours on a small machine and measure the same code path as step 1.
+3. **Figures** (measured): every ``GET /v1/analytics/*`` endpoint the service has, with every
+   value of its enum parameters (trend buckets and group-bys, ...), over the last year (the
+   last 30 days for hourly trends), ``R`` requests each, in process (ASGI, no network).
+
+Default: 200 000 complaints, a sample of 20 000: a few minutes on a small machine, most of it
+the sample's ingest.
+Figures depend on the machine; the analytics README quotes a run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import random
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from aiokafka import AIOKafkaProducer
+from analytics_service import MIGRATIONS_DIR, consumers, tables
+from analytics_service.bootstrap import build_app
+from analytics_service.config import AnalyticsSettings
+from analytics_service.rebuild import fact_tables
+from redress_shared.clock import SystemClock
+from redress_shared.db import create_session_factory
+from redress_shared.events import (
+    CASE_DECISION_RECORDED,
+    CASE_OPENED,
+    CASE_REMEDY_CHANGED,
+    CASE_SATISFACTION_RECORDED,
+    CASE_SLA_BREACHED,
+    CASE_STATUS_CHANGED,
+    CASES_TOPIC,
+    COMPLAINT_RECEIVED,
+    COMPLAINTS_TOPIC,
+    CaseDecisionRecordedV1,
+    CaseDueTimes,
+    CaseOpenedV1,
+    CaseRemedyChangedV1,
+    CaseSatisfactionRecordedV1,
+    CaseSlaV1,
+    CaseStatusChangedV1,
+    ComplaintReceivedV1,
+    CustomerContact,
+    ProductRef,
+    new_event,
+    to_kafka_record,
+)
+from redress_shared.kafka import EventConsumer
+from redress_shared.migrations import upgrade_to_head
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from redress_stack.bench import summary
+from redress_stack.testing import TestInfra, running_app, start_test_infra
+
+PERIOD = timedelta(days=28)
+SUPPLIERS = [f"Supplier-{n:02d}" for n in range(25)]
+SUPPLIER_WEIGHTS = [1 / (rank + 1) for rank in range(len(SUPPLIERS))]  # a few big ones (Zipf)
+CATEGORIES = ["product_defect", "delivery", "billing_error", "service", "outage", "other"]
+CHANNELS = ["api", "email", "phone", "chat", "social"]
+LANGUAGES = ["en", "ro", "lv", "sl", "fa", "de"]
+PRIORITIES = ["low", "normal", "normal", "high", "urgent"]
+ROOT_CAUSES = ["supplier_component", "manufacturing", "handling", "carrier", None]
+VALIDITIES = ["justified", "partly_justified", "unjustified"]
+REMEDY_TYPES = ["refund", "replacement", "repair", "discount", "credit", "apology_gesture"]
+PHONES = ["+40721", "+37129", "+38640", "+98912", "+49151"]  # RO, LV, SI, IR, DE
+
+
+def complaint_events(index: int, end: datetime, rng: random.Random) -> list[tuple[str, object]]:
+    """One complaint's events over its lifetime, as (topic, event)."""
+    at = end - PERIOD * rng.random()
+    customer = CustomerContact(
+        customer_key=f"customer-{rng.randrange(index // 3 + 1)}",
+        phone=rng.choice(PHONES) + f"{rng.randrange(10**7):07d}",
+    )
+    complaint_id, case_id = uuid.uuid4(), uuid.uuid4()
+    reference = f"RDR-BENCH-{index:07d}"
+    supplier = rng.choices(SUPPLIERS, weights=SUPPLIER_WEIGHTS)[0]
+    events = [
+        (
+            COMPLAINTS_TOPIC,
+            new_event(
+                source="/bench",
+                type=COMPLAINT_RECEIVED,
+                key=customer.customer_key,
+                time=at,
+                payload=ComplaintReceivedV1(
+                    complaint_id=complaint_id,
+                    reference=reference,
+                    received_at=at,
+                    channel=rng.choice(CHANNELS),
+                    customer=customer,
+                    body="…",
+                    language=rng.choice(LANGUAGES),
+                    category=rng.choice(CATEGORIES),
+                    product=ProductRef(sku=f"SKU-{rng.randrange(200)}"),
+                    supplier=supplier,
+                ),
+            ),
+        )
+    ]
+    if rng.random() > 0.97:
+        return events
+    opened_at = at + timedelta(seconds=rng.randrange(5, 120))
+
+    def case_event(event_type: str, moment: datetime, payload) -> tuple[str, object]:  # noqa: ANN001
+        return CASES_TOPIC, new_event(
+            source="/bench", type=event_type, key=str(case_id), time=moment, payload=payload
+        )
+
+    events.append(
+        case_event(
+            CASE_OPENED,
+            opened_at,
+            CaseOpenedV1(
+                case_id=case_id,
+                complaint_id=complaint_id,
+                reference=reference,
+                status="new",
+                priority=rng.choice(PRIORITIES),
+                channel="api",
+                opened_at=opened_at,
+                customer=customer,
+                supplier=supplier,
+                due=CaseDueTimes(
+                    acknowledge_by=opened_at + timedelta(hours=4),
+                    first_response_by=opened_at + timedelta(days=1),
+                    resolve_by=opened_at + timedelta(days=10),
+                ),
+                sla_policy="standard",
+            ),
+        )
+    )
+    moment = opened_at
+    for version, (action, before, after) in enumerate(
+        [("acknowledge", "new", "acknowledged"), ("resolve", "in_progress", "resolved")], start=2
+    ):
+        moment += timedelta(hours=rng.uniform(0.2, 60))
+        events.append(
+            case_event(
+                CASE_STATUS_CHANGED,
+                moment,
+                CaseStatusChangedV1(
+                    case_id=case_id,
+                    reference=reference,
+                    action=action,
+                    from_status=before,
+                    to_status=after,
+                    version=version,
+                    actor="agent",
+                    occurred_at=moment,
+                ),
+            )
+        )
+    if rng.random() < 0.05:
+        due = opened_at + timedelta(hours=4)
+        events.append(
+            case_event(
+                CASE_SLA_BREACHED,
+                due,
+                CaseSlaV1(
+                    case_id=case_id,
+                    reference=reference,
+                    clock="acknowledge",
+                    due_at=due,
+                    occurred_at=due,
+                    priority_before="normal",
+                    priority_after="high",
+                ),
+            )
+        )
+    if rng.random() < 0.3:
+        remedy_at = moment + timedelta(hours=2)
+        events.append(
+            case_event(
+                CASE_REMEDY_CHANGED,
+                remedy_at,
+                CaseRemedyChangedV1(
+                    case_id=case_id,
+                    reference=reference,
+                    remedy_id=uuid.uuid4(),
+                    remedy_type=rng.choice(REMEDY_TYPES),
+                    status="completed",
+                    amount=f"{rng.uniform(5, 500):.2f}",
+                    currency=rng.choice(["EUR", "EUR", "RON", "USD"]),
+                    occurred_at=remedy_at,
+                ),
+            )
+        )
+    if rng.random() < 0.2:
+        surveyed_at = moment + timedelta(days=3)
+        coefficient = round(rng.uniform(4, 10), 2)
+        events.append(
+            case_event(
+                CASE_SATISFACTION_RECORDED,
+                surveyed_at,
+                CaseSatisfactionRecordedV1(
+                    case_id=case_id,
+                    reference=reference,
+                    coefficient=f"{coefficient:.2f}",
+                    needs_action=coefficient < 8,
+                    would_recommend=rng.random() < 0.8,
+                    would_continue=rng.random() < 0.75,
+                    occurred_at=surveyed_at,
+                ),
+            )
+        )
+    if rng.random() < 0.6:
+        for revision in range(2 if rng.random() < 0.1 else 1):
+            decided_at = moment + timedelta(hours=revision + 1)
+            events.append(
+                case_event(
+                    CASE_DECISION_RECORDED,
+                    decided_at,
+                    CaseDecisionRecordedV1(
+                        case_id=case_id,
+                        reference=reference,
+                        complaint_id=complaint_id,
+                        validity=rng.choice(VALIDITIES),
+                        root_cause=rng.choice(ROOT_CAUSES),
+                        decided_by="agent",
+                        occurred_at=decided_at,
+                    ),
+                )
+            )
+    return events
+
+
+async def produce_sample(bootstrap: str, sample: int, end: datetime) -> tuple[dict, int]:
+    """Publish ``sample`` complaints' events in batches; the first result line."""
+    rng = random.Random(7)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
+    await producer.start()
+    sent = 0
+    started = time.perf_counter()
+    try:
+        pending = []
+        for index in range(sample):
+            for topic, event in complaint_events(index, end, rng):
+                key, value, headers = to_kafka_record(event)
+                pending.append(await producer.send(topic, value=value, key=key, headers=headers))
+                sent += 1
+            if len(pending) >= 2000:
+                await asyncio.gather(*pending)
+                pending = []
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return summary(
+        "analytics events produced onto Tansu", sent, time.perf_counter() - started, []
+    ), sent
+
+
+async def ingest(settings: AnalyticsSettings, expected: int) -> dict:
+    """Read every event from offset 0 through the analytics consumer code path."""
+    engine = create_async_engine(settings.database_url)
+    consumer = EventConsumer(
+        group_id=consumers.GROUP_ID,
+        topics=consumers.TOPICS,
+        handlers=consumers.handlers(settings, SystemClock()),
+        session_factory=create_session_factory(engine),
+        tables=tables.platform,
+        settings=settings,
+    )
+    started = time.perf_counter()
+    read = await consumer.replay()
+    seconds = time.perf_counter() - started
+    await engine.dispose()
+    assert read == expected, f"read {read} of {expected} events"
+    assert not consumer.replay_failures, consumer.replay_failures[:3]
+    return summary("analytics ingest (consumer handlers + inbox, from Tansu)", read, seconds, [])
+
+
+async def grow_history(settings: AnalyticsSettings, copies: int) -> dict:
+    """Copy the ingested facts ``copies`` times, each further back in time (see the module
+    docstring); generic over every fact table."""
+    engine = create_async_engine(settings.database_url)
+    started = time.perf_counter()
+    async with engine.begin() as connection:
+        for table in fact_tables():
+            columns, values = [], []
+            for column in table.columns:
+                kind = column.type.__visit_name__.lower()
+                if column.identity is not None or (column.primary_key and "int" in kind):
+                    continue  # generated by the database
+                name = f'"{column.name}"'
+                columns.append(name)
+                if kind == "uuid":
+                    values.append(f"md5({name}::text || k::text)::uuid")
+                elif kind in {"datetime", "timestamp"}:
+                    values.append(f"{name} - k * interval '{PERIOD.days} days'")
+                elif kind == "date":
+                    values.append(f"({name} - k * interval '{PERIOD.days} days')::date")
+                else:
+                    values.append(name)
+            await connection.execute(
+                text(
+                    f'INSERT INTO "{tables.SCHEMA}"."{table.name}" ({", ".join(columns)}) '
+                    f'SELECT {", ".join(values)} FROM "{tables.SCHEMA}"."{table.name}", '
+                    f"generate_series(1, {copies}) AS k ON CONFLICT DO NOTHING"
+                )
+            )
+    # What autovacuum does to a long-lived table: statistics, and the visibility map that
+    # index-only scans rely on.
+    async with engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        for table in fact_tables():
+            await connection.execute(text(f'VACUUM ANALYZE "{tables.SCHEMA}"."{table.name}"'))
+        complaints = await connection.scalar(
+            text(f'SELECT count(*) FROM "{tables.SCHEMA}".complaint_facts')
+        )
+    await engine.dispose()
+    return summary(
+        "analytics history copied (not the consumer path)",
+        int(complaints),
+        time.perf_counter() - started,
+        [],
+    )
+
+
+def figure_requests(openapi: dict, end: datetime) -> list[tuple[str, dict]]:
+    """Every GET figure endpoint with every combination of its enum parameters."""
+    year_ago, month_ago = end - timedelta(days=365), end - timedelta(days=30)
+    requests = []
+    for path, operations in sorted(openapi["paths"].items()):
+        get = operations.get("get")
+        if not path.startswith("/v1/analytics/") or get is None or "{" in path:
+            continue
+        choices: dict[str, list] = {}
+        for parameter in get.get("parameters", []):
+            schema = parameter.get("schema", {})
+            if "$ref" in schema:
+                schema = openapi["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+            if parameter["in"] == "query" and "enum" in schema:
+                choices[parameter["name"]] = list(schema["enum"])
+        names = sorted(choices)
+        for combination in itertools.product(*(choices[name] for name in names)):
+            params = dict(zip(names, combination, strict=True))
+            start = month_ago if params.get("bucket") == "hour" else year_ago
+            params.update({"from": start.isoformat(), "to": end.isoformat()})
+            requests.append((path, params))
+    return requests
+
+
+async def measure_figures(settings: AnalyticsSettings, end: datetime, repeats: int) -> list[dict]:
+    """p50/p99 of each figure request, ``repeats`` times each."""
+    results = []
+    app = build_app(settings)
+    # Only the queries: the consumer would otherwise re-read the whole log meanwhile.
+    app.state.runtime.consumers.clear()
+    async with running_app(app, settings) as client:
+        openapi = (await client.get("/openapi.json")).json()
+        for path, params in figure_requests(openapi, end):
+            latencies = []
+            started = time.perf_counter()
+            for _ in range(repeats):
+                began = time.perf_counter()
+                response = await client.get(path, params=params)
+                latencies.append(time.perf_counter() - began)
+                response.raise_for_status()
+            shown = {k: v for k, v in params.items() if k not in {"from", "to"}}
+            label = f"GET {path}" + (f" {json.dumps(shown)}" if shown else "")
+            results.append(summary(label, repeats, time.perf_counter() - started, latencies))
+    return results
+
+
+async def run(complaints: int, sample: int, repeats: int, infra: TestInfra) -> list[dict]:
+    """Ingest, grow the history, measure the figures."""
+    settings = AnalyticsSettings(
+        database_url=infra.database_url,
+        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
+        admin_api_key=infra.admin_key,
+        log_level="WARNING",
+    )
+    await asyncio.to_thread(
+        upgrade_to_head, settings.database_url, MIGRATIONS_DIR, settings.db_schema
+    )
+    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    results = []
+    produced, count = await produce_sample(infra.kafka_bootstrap_servers, sample, end)
+    results.append(produced)
+    print(json.dumps(produced), flush=True)
+    results.append(await ingest(settings, count))
+    print(json.dumps(results[-1]), flush=True)
+    copies = max(0, -(-complaints // sample) - 1)
+    if copies:
+        results.append(await grow_history(settings, copies))
+        print(json.dumps(results[-1]), flush=True)
+    for line in await measure_figures(settings, end, repeats):
+        results.append(line)
+        print(json.dumps(line), flush=True)
+    return results
+
+
+def main() -> None:
+    """Parse the flags and print one JSON line per result."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--complaints", type=int, default=200_000, help="history size")
+    parser.add_argument(
+        "--sample", type=int, default=20_000, help="complaints ingested through the consumer"
+    )
+    parser.add_argument("--requests", type=int, default=20, help="requests per figure")
+    args = parser.parse_args()
+    sample = min(args.sample, args.complaints)
+    with tempfile.TemporaryDirectory(prefix="redress-bench-analytics-") as root:
+        infra, stoppers = start_test_infra(Path(root))
+        try:
+            asyncio.run(run(args.complaints, sample, args.requests, infra))
+        finally:
+            for stop in reversed(stoppers):
+                stop()
+
+
+if __name__ == "__main__":
+    main()
