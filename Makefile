@@ -45,8 +45,11 @@ chromium: ## install Debian's chromium (for the dashboard's browser test) if it 
 test: install chromium ## run every test against real PostgreSQL and the real broker
 	$(RUN) pytest
 
-bench: install ## run the benchmarks (throughput and p50/p99 latency)
-	$(RUN) python -m redress_stack.bench
+BENCHMARKS := bench bench_intake bench_sla bench_notifications bench_webhooks bench_figures bench_analytics
+
+bench: install ## run every benchmark (throughput and p50/p99 latency)
+	@set -e; for module in $(BENCHMARKS); do \
+		echo "== redress_stack.$$module"; $(RUN) python -m redress_stack.$$module; done
 
 lint: install ## static checks
 	$(RUN) ruff check .

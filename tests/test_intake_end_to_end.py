@@ -135,7 +135,10 @@ async def test_a_reply_to_the_acknowledgement_becomes_a_customer_message(stack):
         answer["Message-ID"] = make_msgid(domain="example.ro")
         answer["In-Reply-To"] = ack["Message-ID"]
         answer["References"] = ack["Message-ID"]
-        quoted = "\n".join(f"> {line}" for line in ack.get_content().splitlines())
+        quoted = "\n".join(
+            f"> {line}"
+            for line in ack.get_body(preferencelist=("plain",)).get_content().splitlines()
+        )
         answer.set_content(
             "Comanda este SO-1042, cumpărată din magazinul online pe 3 noiembrie.\n\n"
             f"On Tue, 1 Dec 2026, {ack['From']} wrote:\n{quoted}\n"

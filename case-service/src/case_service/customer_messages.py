@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from case_service import sla, tables
 from case_service.history import append_history
 from case_service.models import Action, CaseStatus, clocks_after
-from case_service.service import _lifecycle_state, status_changed_event
+from case_service.service import lifecycle_state, status_changed_event
 
 log = structlog.get_logger(__name__)
 # Resuming never looks at the reopen window; any value serves.
@@ -98,7 +98,7 @@ async def _resume(
 ) -> int:
     """The customer answered: the case goes back to investigating and its clocks run again."""
     reason = f"The customer replied ({message.channel}, message {message.message_id})"
-    before = _lifecycle_state(case)
+    before = lifecycle_state(case)
     after = before.apply(Action.RESUME, now=now, reopen_window=_NO_REOPEN, reason=reason)
     await session.execute(
         tables.cases.update().where(tables.cases.c.id == case.id).values(status=after.status.value)

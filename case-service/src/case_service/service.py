@@ -329,7 +329,7 @@ async def transition_case(
             raise NotFound("case", case_id)
         check_version(row, expected_version)
         now = clock.now()
-        before = _lifecycle_state(row)
+        before = lifecycle_state(row)
         try:
             after = before.apply(
                 action, now=now, reopen_window=reopen_window, reason=reason, merge_into=into_case_id
@@ -456,7 +456,8 @@ async def touch_case(session: AsyncSession, row: Row, now: datetime) -> int:
     return row.version + 1
 
 
-def _lifecycle_state(row: Row) -> CaseState:
+def lifecycle_state(row: Row) -> CaseState:
+    """The pure lifecycle state of a stored case row, for applying an action to it."""
     return CaseState(
         status=CaseStatus(row.status),
         version=row.version,

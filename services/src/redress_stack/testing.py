@@ -63,7 +63,7 @@ def _create_database(server_url: str, name: str) -> str:
     return f"{base}/{name}"
 
 
-_migrated: set[str] = set()
+_migrated: set[tuple[str, str]] = set()  # (database URL, schema)
 
 
 def service_settings(
@@ -76,9 +76,9 @@ def service_settings(
         admin_api_key=infra.admin_key,
         **overrides,
     )
-    if settings.db_schema not in _migrated:
+    if (settings.database_url, settings.db_schema) not in _migrated:
         upgrade_to_head(settings.database_url, migrations_dir, settings.db_schema)
-        _migrated.add(settings.db_schema)
+        _migrated.add((settings.database_url, settings.db_schema))
     return settings
 
 
