@@ -4,7 +4,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from case_service import MIGRATIONS_DIR
+from case_service import MIGRATIONS_DIR, sla
 from case_service.bootstrap import build_app
 from case_service.config import CaseSettings
 from redress_shared.events import (
@@ -93,3 +93,18 @@ def open_case(cases_client, infra):
         return case
 
     return opener
+
+
+async def _fire_until_quiet(session_factory, clock) -> int:
+    fired_in_all = 0
+    while fired := await sla.fire_due_timers(session_factory, clock):
+        fired_in_all += fired
+    return fired_in_all
+
+
+@pytest.fixture
+def fire_all_due_timers():
+    """``await fire_all_due_timers(session_factory, clock)``: fire due SLA timers batch after
+    batch until none is left, as the timer loop does. Other tests' cases share the database
+    and may be due at a far-future test clock too, so one batch may not reach this test's."""
+    return _fire_until_quiet

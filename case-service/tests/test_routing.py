@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from case_service import sla
 from redress_shared.clock import FixedClock
 from redress_stack.testing import assert_problem
 
@@ -57,11 +56,11 @@ async def test_rules_route_new_cases_and_moves_are_explained(cases_client, open_
     assert [c["id"] for c in mine["items"]] == [routed["id"]]
 
 
-async def test_a_breach_lands_on_the_team_leads_desk(cases_client, open_case):
+async def test_a_breach_lands_on_the_team_leads_desk(cases_client, open_case, fire_all_due_timers):
     received = datetime(2037, 2, 2, 9, tzinfo=UTC)
     case = await open_case(received_at=received)
     await cases_client.post(f"/v1/cases/{case['id']}/assignment", json={"assignee": "agent-ion"})
-    await sla.fire_due_timers(
+    await fire_all_due_timers(
         cases_client.app.state.runtime.session_factory,
         FixedClock(received + timedelta(days=1, minutes=1)),
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from case_service import sla
 from redress_shared.clock import FixedClock
 
 
@@ -48,14 +47,14 @@ async def test_filters_combine_and_pages_are_stable(cases_client, open_case):
     assert seen == [c["id"] for c in await search(cases_client, category=category)]
 
 
-async def test_sla_state_filter_finds_breached_cases(cases_client, open_case):
+async def test_sla_state_filter_finds_breached_cases(cases_client, open_case, fire_all_due_timers):
     category = f"sla-{uuid.uuid4().hex[:8]}"
     received = datetime(2032, 1, 5, 9, tzinfo=UTC)
     late, on_time = (
         await open_case(category=category, received_at=received),
         await open_case(category=category, received_at=received + timedelta(days=30)),
     )
-    await sla.fire_due_timers(
+    await fire_all_due_timers(
         cases_client.app.state.runtime.session_factory, FixedClock(received + timedelta(days=2))
     )
     assert [

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import Response
 from redress_shared.auth import AUTH_RESPONSES
+from redress_shared.db import read_snapshot
 from redress_shared.errors import Problem, ProblemDetail
 from redress_shared.runtime import RuntimeDep
 
@@ -160,9 +161,17 @@ async def sla(
     team: Annotated[str | None, Query(description="Only this team (`unassigned` for none)")] = None,
     at_risk_limit: Annotated[int, Query(ge=0, le=1000, description="Longest at-risk list")] = 100,
 ) -> SlaRead:
-    groups = await figures.sla_figures(
-        runtime.session_factory, start=window.start, end=window.end, priority=priority, team=team
-    )
+    async with read_snapshot(runtime.session_factory) as snapshot:
+        groups = await figures.sla_figures(
+            snapshot, start=window.start, end=window.end, priority=priority, team=team
+        )
+        at_risk, at_risk_total = await figures.cases_at_risk(
+            snapshot,
+            now=runtime.clock.now(),
+            priority=priority,
+            team=team,
+            limit=at_risk_limit,
+        )
     if wants_csv(accept):
         return csv_response(  # type: ignore[return-value]
             SLA_CSV_HEADER,
@@ -183,13 +192,6 @@ async def sla(
                 for clock, c in g.clocks.items()
             ),
         )
-    at_risk, at_risk_total = await figures.cases_at_risk(
-        runtime.session_factory,
-        now=runtime.clock.now(),
-        priority=priority,
-        team=team,
-        limit=at_risk_limit,
-    )
     return SlaRead(
         start=window.start,
         end=window.end,

@@ -7,6 +7,9 @@ service's first migration (see :mod:`redress_shared.migrations`).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+
 from sqlalchemy import (
     ARRAY,
     BigInteger,
@@ -50,6 +53,19 @@ SessionFactory = async_sessionmaker[AsyncSession]
 def create_session_factory(engine: AsyncEngine) -> SessionFactory:
     """Sessions that keep loaded objects usable after commit."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def read_snapshot(
+    session_factory: SessionFactory,
+) -> AsyncIterator[Callable[[], AbstractAsyncContextManager[AsyncSession]]]:
+    """A stand-in for ``session_factory`` whose every session is one REPEATABLE READ
+    transaction, so that the several queries behind one answer see the same moment (a consumer
+    committing in between cannot make two parts of the answer disagree). Read-only: the
+    transaction is rolled back at the end."""
+    async with session_factory() as session:
+        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        yield lambda: nullcontext(session)
 
 
 class PlatformTables:
