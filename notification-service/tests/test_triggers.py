@@ -142,6 +142,9 @@ async def test_due_follow_ups_fire_once_across_replicas(notifications_client, ca
     clock = FixedClock(datetime(2030, 1, 1, tzinfo=UTC))
     messaging = _messaging(notifications_client, clock, follow_up_after=timedelta(days=7))
     story = case_story(_address())
+    # The case's events happen at the test clock's time: the session's running app polls for
+    # due follow-ups on the real clock, and must not find this one due before the test does.
+    story.at = clock.now()
     await _handle(
         notifications_client,
         messaging,
@@ -165,6 +168,9 @@ async def test_reopening_cancels_the_follow_up(notifications_client, case_story)
     clock = FixedClock(datetime(2030, 1, 1, tzinfo=UTC))
     messaging = _messaging(notifications_client, clock, follow_up_after=timedelta(days=7))
     story = case_story(_address())
+    # The case's events happen at the test clock's time: the session's running app polls for
+    # due follow-ups on the real clock, and must not find this one due before the test does.
+    story.at = clock.now()
     await _handle(
         notifications_client,
         messaging,
