@@ -13,14 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from redress_shared.auth import AUTH_RESPONSES, Principal, require_scope
 from redress_shared.errors import NotFound, Problem, ProblemDetail
 from redress_shared.runtime import RuntimeDep
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import IntegrityError
 
-from case_service import tables
+from case_service import sla_config
 from case_service.calendars import WEEKDAYS, InvalidCalendar
 from case_service.models import Priority
-from case_service.sla import calendar_from_values
 
 SLA_WRITE_SCOPE = "sla:write"
 READ_SCOPE = "cases:read"
@@ -156,11 +152,7 @@ def _policy_read(row) -> SlaPolicyRead:  # noqa: ANN001
 
 @router.get("/v1/calendars", summary="List business calendars")
 async def list_calendars(runtime: RuntimeDep, _: SlaReader) -> list[CalendarRead]:
-    async with runtime.session_factory() as session:
-        rows = (
-            await session.execute(select(tables.calendars).order_by(tables.calendars.c.name))
-        ).all()
-    return [_calendar_read(row) for row in rows]
+    return [_calendar_read(row) for row in await sla_config.list_calendars(runtime.session_factory)]
 
 
 @router.put(
@@ -183,29 +175,17 @@ async def put_calendar(
         "holidays": sorted({day.isoformat() for day in calendar.holidays}),
     }
     try:
-        calendar_from_values(**values)
+        await sla_config.save_calendar(runtime.session_factory, values)
     except InvalidCalendar as exc:
         raise Problem(
             422, "invalid-calendar", "The calendar is not valid", str(exc), weekdays=list(WEEKDAYS)
         ) from exc
-    statement = insert(tables.calendars).values(**values)
-    async with runtime.session_factory() as session, session.begin():
-        await session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[tables.calendars.c.name],
-                set_={key: statement.excluded[key] for key in ("time_zone", "hours", "holidays")},
-            )
-        )
     return CalendarRead(**values)
 
 
 @router.get("/v1/sla-policies", summary="List SLA policies")
 async def list_policies(runtime: RuntimeDep, _: SlaReader) -> list[SlaPolicyRead]:
-    async with runtime.session_factory() as session:
-        rows = (
-            await session.execute(select(tables.sla_policies).order_by(tables.sla_policies.c.name))
-        ).all()
-    return [_policy_read(row) for row in rows]
+    return [_policy_read(row) for row in await sla_config.list_policies(runtime.session_factory)]
 
 
 @router.put(
@@ -235,26 +215,16 @@ async def put_policy(
         if policy.statutory_cap_days
         else None,
     }
-    statement = insert(tables.sla_policies).values(**values)
     try:
-        async with runtime.session_factory() as session, session.begin():
-            known = await session.scalar(
-                select(tables.calendars.c.name).where(tables.calendars.c.name == policy.calendar)
-            )
-            if known is None:
-                raise Problem(
-                    422,
-                    "unknown-calendar",
-                    "Unknown calendar",
-                    f"No calendar named {policy.calendar!r}",
-                )
-            await session.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[tables.sla_policies.c.name],
-                    set_={key: statement.excluded[key] for key in values if key != "name"},
-                )
-            )
-    except IntegrityError as exc:
+        await sla_config.save_policy(runtime.session_factory, values)
+    except sla_config.UnknownCalendar as exc:
+        raise Problem(
+            422,
+            "unknown-calendar",
+            "Unknown calendar",
+            f"No calendar named {policy.calendar!r}",
+        ) from exc
+    except sla_config.PriorityAlreadyCovered as exc:
         raise Problem(
             409,
             "conflict",
@@ -270,10 +240,7 @@ async def put_policy(
     responses={404: {"model": ProblemDetail}},
 )
 async def read_calendar(name: str, runtime: RuntimeDep, _: SlaReader) -> CalendarRead:
-    async with runtime.session_factory() as session:
-        row = (
-            await session.execute(select(tables.calendars).where(tables.calendars.c.name == name))
-        ).first()
+    row = await sla_config.get_calendar(runtime.session_factory, name)
     if row is None:
         raise NotFound("calendar", name)
     return _calendar_read(row)
