@@ -10,10 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from redress_shared.auth import AUTH_RESPONSES, Principal, require_scope
 from redress_shared.errors import Problem, ProblemDetail
 from redress_shared.runtime import RuntimeDep
-from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert
 
-from case_service import assignment, tables
+from case_service import assignment, teams
 from case_service.api import CaseWriter, IfMatch, expected_version
 from case_service.schemas import CaseRead
 
@@ -81,30 +79,20 @@ class AssignmentCreate(BaseModel):
 
 @router.get("/v1/teams", summary="List teams")
 async def list_teams(runtime: RuntimeDep, _: RoutingReader) -> list[TeamRead]:
-    async with runtime.session_factory() as session:
-        rows = (await session.execute(select(tables.teams).order_by(tables.teams.c.name))).all()
-    return [TeamRead.model_validate(row) for row in rows]
+    return [TeamRead.model_validate(row) for row in await teams.list_teams(runtime.session_factory)]
 
 
 @router.put("/v1/teams/{name}", summary="Create or change a team")
 async def put_team(
     name: TeamName, team: TeamWrite, runtime: RuntimeDep, _: RoutingWriter
 ) -> TeamRead:
-    statement = insert(tables.teams).values(name=name, lead=team.lead)
-    async with runtime.session_factory() as session, session.begin():
-        await session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["name"], set_={"lead": statement.excluded.lead}
-            )
-        )
+    await teams.save_team(runtime.session_factory, name, team.lead)
     return TeamRead(name=name, lead=team.lead)
 
 
 @router.get("/v1/routing-rules", summary="The routing rules, in the order they are tried")
 async def list_rules(runtime: RuntimeDep, _: RoutingReader) -> list[RoutingRuleWrite]:
-    rules = tables.routing_rules
-    async with runtime.session_factory() as session:
-        rows = (await session.execute(select(rules).order_by(rules.c.position))).all()
+    rows = await teams.list_routing_rules(runtime.session_factory)
     return [RoutingRuleWrite.model_validate(row, from_attributes=True) for row in rows]
 
 
@@ -117,19 +105,14 @@ async def list_rules(runtime: RuntimeDep, _: RoutingReader) -> list[RoutingRuleW
 async def put_rules(
     rules: list[RoutingRuleWrite], runtime: RuntimeDep, _: RoutingWriter
 ) -> list[RoutingRuleWrite]:
-    async with runtime.session_factory() as session, session.begin():
-        known = set(await session.scalars(select(tables.teams.c.name)))
-        unknown = sorted({rule.team for rule in rules} - known)
-        if unknown:
-            raise Problem(
-                422, "unknown-team", "Unknown team", f"No team named {', '.join(unknown)}"
-            )
-        await session.execute(delete(tables.routing_rules))
-        if rules:
-            await session.execute(
-                tables.routing_rules.insert(),
-                [{"position": i, **rule.model_dump()} for i, rule in enumerate(rules)],
-            )
+    try:
+        await teams.replace_routing_rules(
+            runtime.session_factory, [rule.model_dump() for rule in rules]
+        )
+    except teams.UnknownTeams as exc:
+        raise Problem(
+            422, "unknown-team", "Unknown team", f"No team named {', '.join(exc.names)}"
+        ) from exc
     return rules
 
 
