@@ -35,6 +35,13 @@ EVENT_SOURCE = "/redress/analytics-service"
 _ALERT_ID_NAMESPACE = uuid.UUID("0f6d3c1e-5a4b-4c2d-9e8f-7a6b5c4d3e2f")
 
 
+class _Unread:
+    """Marks an argument the function reads itself when it is not given."""
+
+
+_UNREAD = _Unread()
+
+
 def alert_id_for(kind: str, subject: str, attribution: str, period_start: date) -> uuid.UUID:
     """The id of a condition's alert for a period: the same on every replay or rebuild, so
     subscribers (corrective actions, webhooks) recognise an alert they already know."""
@@ -74,12 +81,20 @@ async def _count(session: AsyncSession, key: tuple[str, date, str] | None, delta
     statement = insert(counts).values(
         supplier=supplier, period_start=period_start, attribution=attribution, upheld=delta
     )
-    await session.execute(
+    upheld = await session.scalar(
         statement.on_conflict_do_update(
             index_elements=[counts.c.supplier, counts.c.period_start, counts.c.attribution],
             set_={"upheld": counts.c.upheld + statement.excluded.upheld},
-        )
+        ).returning(counts.c.upheld)
     )
+    if upheld == 0:  # no row rather than a zero, whatever order the events came in
+        await session.execute(
+            counts.delete().where(
+                counts.c.supplier == supplier,
+                counts.c.period_start == period_start,
+                counts.c.attribution == attribution,
+            )
+        )
 
 
 async def record_decision(
@@ -98,11 +113,22 @@ async def record_decision(
         raise LookupError(f"decision for case {decision.case_id} names no known complaint")
     await lock_complaint(session, complaint_id)
     facts, complaints = tables.decision_facts, tables.complaint_facts
-    before = (
+    # The complaint (counted only once it is known; else ``count_complaint`` counts it) and
+    # the case's decision as it stood, in one round trip.
+    known = (
         await session.execute(
-            select(facts.c.complaint_id, facts.c.validity, facts.c.root_cause)
-            .where(facts.c.case_id == decision.case_id)
-            .with_for_update()
+            select(
+                complaints.c.supplier,
+                complaints.c.received_at,
+                select(facts.c.validity)
+                .where(facts.c.case_id == decision.case_id)
+                .scalar_subquery()
+                .label("validity"),
+                select(facts.c.root_cause)
+                .where(facts.c.case_id == decision.case_id)
+                .scalar_subquery()
+                .label("root_cause"),
+            ).where(complaints.c.complaint_id == complaint_id)
         )
     ).first()
     statement = insert(facts).values(
@@ -123,35 +149,26 @@ async def record_decision(
                 },
                 # A late, older decision must not overwrite a newer one.
                 where=facts.c.decided_at < statement.excluded.decided_at,
-            ).returning(facts.c.complaint_id, facts.c.validity, facts.c.root_cause)
+            ).returning(facts.c.validity, facts.c.root_cause)
         )
     ).first()
-    if after is not None:  # inserted, or a newer decision replaced the stored one
-        # Counted only once the complaint is known (else ``count_complaint`` counts it).
-        complaint = (
-            await session.execute(
-                select(complaints.c.supplier, complaints.c.received_at).where(
-                    complaints.c.complaint_id == after.complaint_id
-                )
-            )
-        ).first()
-        if complaint is not None:
-            old, new = (
-                _counter_key(complaint.supplier, complaint.received_at, r.validity, r.root_cause)
-                if r is not None
-                else None
-                for r in (before, after)
-            )
-            if old != new:
-                await _count(session, old, -1)
-                await _count(session, new, 1)
-    await reevaluate_complaint(session, clock, thresholds, complaint_id)
+    # Only a decision that was stored (new, or newer than the stored one) changes anything.
+    if after is None or known is None or known.supplier is None:
+        return
+    old = _counter_key(known.supplier, known.received_at, known.validity, known.root_cause)
+    new = _counter_key(known.supplier, known.received_at, after.validity, after.root_cause)
+    if old != new:
+        await _count(session, old, -1)
+        await _count(session, new, 1)
+    await evaluate_supplier(session, clock, thresholds, known.supplier, known.received_at)
 
 
-async def count_complaint(session: AsyncSession, complaint_id: uuid.UUID) -> None:
+async def count_complaint(
+    session: AsyncSession, clock: Clock, thresholds: dict[Attribution, int], complaint_id: uuid.UUID
+) -> None:
     """A complaint's fact row was just recorded: count the decisions that arrived before it
-    (events from two topics can cross) towards its supplier's upheld counter. The caller
-    holds :func:`lock_complaint`."""
+    (events from two topics can cross) towards its supplier's upheld counter, and evaluate
+    the supplier's month if there were any. The caller holds :func:`lock_complaint`."""
     complaints, decisions = tables.complaint_facts, tables.decision_facts
     rows = await session.execute(
         select(
@@ -164,10 +181,13 @@ async def count_complaint(session: AsyncSession, complaint_id: uuid.UUID) -> Non
         .join(decisions, decisions.c.complaint_id == complaints.c.complaint_id)
         .where(complaints.c.complaint_id == complaint_id)
     )
-    for row in rows.all():
+    found = rows.all()
+    for row in found:
         await _count(
             session, _counter_key(row.supplier, row.received_at, row.validity, row.root_cause), 1
         )
+    if found and found[0].supplier:
+        await evaluate_supplier(session, clock, thresholds, found[0].supplier, found[0].received_at)
 
 
 async def evaluate_supplier(
@@ -180,6 +200,19 @@ async def evaluate_supplier(
     """Raise or clear the supplier's defect alerts for the month of ``moment``."""
     start, end = month_of(moment)
     counts = await _upheld_counts(session, supplier, start)
+    alerts = tables.alerts
+    current = {
+        row.attribution: row
+        for row in await session.execute(
+            select(alerts)
+            .where(
+                alerts.c.kind == SUPPLIER_DEFECTS,
+                alerts.c.subject == supplier,
+                alerts.c.period_start == start,
+            )
+            .with_for_update()
+        )
+    }
     for attribution, threshold in thresholds.items():
         await settle_condition(
             session,
@@ -190,6 +223,7 @@ async def evaluate_supplier(
             period=(start, end),
             count=counts.get(attribution, 0),
             threshold=threshold,
+            current=current.get(attribution.value),
         )
 
 
@@ -203,24 +237,17 @@ async def settle_condition(
     period: tuple[date, date],
     count: int,
     threshold: int,
+    current: Row | None | _Unread = _UNREAD,
 ) -> None:
     """Raise the condition's alert for the period when ``count`` exceeds ``threshold`` (once;
-    again only after it cleared), keep its count current, clear it when it no longer does."""
+    again only after it cleared), keep its count current, clear it when it no longer does.
+    ``current``: the condition's alert row for the period (or None), if the caller already
+    read it locked."""
     alerts = tables.alerts
     start, end = period
     now = clock.now()
-    current = (
-        await session.execute(
-            select(alerts)
-            .where(
-                alerts.c.kind == kind,
-                alerts.c.subject == subject,
-                alerts.c.attribution == attribution,
-                alerts.c.period_start == start,
-            )
-            .with_for_update()
-        )
-    ).first()
+    if isinstance(current, _Unread):
+        current = await _current_alert(session, kind, subject, attribution, start)
     if above_threshold(count, threshold):
         if current is None:
             values = {
@@ -251,6 +278,24 @@ async def settle_condition(
     elif current is not None and current.cleared_at is None:
         await _update(session, current.id, count=count, threshold=threshold, cleared_at=now)
         await _publish(session, ALERT_CLEARED, current.id, now)
+
+
+async def _current_alert(
+    session: AsyncSession, kind: str, subject: str, attribution: str, start: date
+) -> Row | None:
+    alerts = tables.alerts
+    return (
+        await session.execute(
+            select(alerts)
+            .where(
+                alerts.c.kind == kind,
+                alerts.c.subject == subject,
+                alerts.c.attribution == attribution,
+                alerts.c.period_start == start,
+            )
+            .with_for_update()
+        )
+    ).first()
 
 
 async def _update(session: AsyncSession, alert_id: uuid.UUID, **values) -> None:  # noqa: ANN003
@@ -390,23 +435,3 @@ async def list_alerts(
         query = query.where(tables.alerts.c.kind == kind)
     async with sessions() as session:
         return list((await session.execute(query)).all())
-
-
-async def reevaluate_complaint(
-    session: AsyncSession, clock: Clock, thresholds: dict[Attribution, int], complaint_id: uuid.UUID
-) -> None:
-    """A complaint's facts arrived after its decision (events from two topics can cross):
-    evaluate its supplier's month now that the decision can be attributed."""
-    complaints, decisions = tables.complaint_facts, tables.decision_facts
-    found = (
-        await session.execute(
-            select(complaints.c.supplier, complaints.c.received_at).where(
-                complaints.c.complaint_id == complaint_id,
-                select(decisions.c.case_id)
-                .where(decisions.c.complaint_id == complaint_id)
-                .exists(),
-            )
-        )
-    ).first()
-    if found is not None and found.supplier:
-        await evaluate_supplier(session, clock, thresholds, found.supplier, found.received_at)

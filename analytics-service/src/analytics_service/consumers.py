@@ -50,10 +50,9 @@ def handlers(settings: AnalyticsSettings, clock: Clock) -> dict[str, EventHandle
         # Facts copied between a complaint's row and its case's and decisions' rows: see
         # ``lock_complaint``.
         await alerts.lock_complaint(session, complaint_id)
-        if await service.record_complaint(session, event):
-            await alerts.count_complaint(session, complaint_id)
+        if await service.record_complaint(session, event):  # a repeat changes nothing
+            await alerts.count_complaint(session, clock, thresholds, complaint_id)
             await figures.record_complaint_receipt(session, event)
-        await alerts.reevaluate_complaint(session, clock, thresholds, complaint_id)
         await incidents.detect_incidents(session, clock, incident_rule, complaint_id)
 
     async def on_case_opened(session, event):  # noqa: ANN001, ANN202
