@@ -1,7 +1,9 @@
 """Analytics tables (schema ``analytics``): one fact row per complaint and per case.
 
 Facts, not counters: a redelivered event upserts the same row, so figures stay exact under
-at-least-once delivery and a replay from offset 0 rebuilds them.
+at-least-once delivery and a replay from offset 0 rebuilds them. The one counter table
+(``supplier_defect_counts``) changes only by the difference a fact row's change makes, so
+it is exact in the same way and rebuilt with the facts.
 """
 
 from __future__ import annotations
