@@ -66,6 +66,7 @@ complaint_facts = Table(
             "customer_tier",
         ],
     ),
+    Index("ix_complaint_facts_supplier", "supplier", "received_at"),  # 0002
     Index("ix_complaint_facts_incident_product", "category", "product", "received_at"),
     Index("ix_complaint_facts_incident_region", "category", "region", "received_at"),
     Index("ix_complaint_facts_customer", "customer_key", "received_at"),
