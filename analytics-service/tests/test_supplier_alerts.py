@@ -4,8 +4,9 @@ out-of-order arrival, one alert per condition and month, cleared when the condit
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
+from analytics_service import alerts, tables
 from redress_shared.events import (
     ALERT_CLEARED,
     ALERT_RAISED,
@@ -178,4 +179,42 @@ async def test_supplier_above_threshold_raises_one_alert_and_clears_when_it_drop
         return not [a for a in listed if a["subject"] == supplier]
 
     await eventually(cleared)
+    assert await alert_events(analytics_client, supplier) == [ALERT_RAISED, ALERT_CLEARED]
+
+    # A late decision older than the revision changes nothing; the counters the handlers keep
+    # (what the alert is evaluated against) are what the facts recount to.
+    late = decision_event(
+        first.payload().case_id,
+        first.payload().complaint_id,
+        "justified",
+        "supplier_component",
+        datetime(2033, 5, 10, tzinfo=UTC),
+    )
+    await produce(infra.kafka_bootstrap_servers, CASES_TOPIC, late, revised)
+    counts = tables.supplier_defect_counts
+    mine = {
+        (date(2033, 5, 1), "supplier_component"): 6,
+        (date(2033, 5, 1), "manufacturing"): 1,
+        (date(2033, 6, 1), "supplier_component"): 1,
+    }
+
+    async def kept():
+        async with analytics_client.app.state.runtime.session_factory() as session:
+            rows = await session.execute(
+                select(counts.c.period_start, counts.c.attribution, counts.c.upheld).where(
+                    counts.c.supplier == supplier
+                )
+            )
+            found = {(r.period_start, r.attribution): r.upheld for r in rows}
+            recount = {
+                tuple(r[:3]): r[3]
+                for r in await session.execute(alerts.recounted_supplier_defects())
+            }
+            everything = {
+                (r.supplier, r.period_start, r.attribution): r.upheld
+                for r in await session.execute(select(counts))
+            }
+        return (found == mine and everything == recount) or None
+
+    await eventually(kept)
     assert await alert_events(analytics_client, supplier) == [ALERT_RAISED, ALERT_CLEARED]

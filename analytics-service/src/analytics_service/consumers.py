@@ -46,13 +46,17 @@ def handlers(settings: AnalyticsSettings, clock: Clock) -> dict[str, EventHandle
     )
 
     async def on_complaint(session, event):  # noqa: ANN001, ANN202
-        await service.record_complaint(session, event)
-        await alerts.reevaluate_complaint(session, clock, thresholds, event.payload().complaint_id)
-        await incidents.detect_incidents(
-            session, clock, incident_rule, event.payload().complaint_id
-        )
+        complaint_id = event.payload().complaint_id
+        # Facts copied between a complaint's row and its case's and decisions' rows: see
+        # ``lock_complaint``.
+        await alerts.lock_complaint(session, complaint_id)
+        if await service.record_complaint(session, event):  # a repeat changes nothing
+            await alerts.count_complaint(session, clock, thresholds, complaint_id)
+            await figures.record_complaint_receipt(session, event)
+        await incidents.detect_incidents(session, clock, incident_rule, complaint_id)
 
     async def on_case_opened(session, event):  # noqa: ANN001, ANN202
+        await alerts.lock_complaint(session, event.payload().complaint_id)
         await service.record_case_opened(session, event)
         await figures.record_case_progress(session, event)
 

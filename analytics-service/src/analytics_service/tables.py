@@ -1,7 +1,9 @@
 """Analytics tables (schema ``analytics``): one fact row per complaint and per case.
 
 Facts, not counters: a redelivered event upserts the same row, so figures stay exact under
-at-least-once delivery and a replay from offset 0 rebuilds them.
+at-least-once delivery and a replay from offset 0 rebuilds them. The one counter table
+(``supplier_defect_counts``) changes only by the difference a fact row's change makes, so
+it is exact in the same way and rebuilt with the facts.
 """
 
 from __future__ import annotations
@@ -41,7 +43,30 @@ complaint_facts = Table(
     Column("customer_key", Text, nullable=False),
     # ISO 3166 country of the customer's phone number (complaints carry no address).
     Column("region", Text),
-    Index("ix_complaint_facts_received_at", "received_at"),
+    # The opening priority of the complaint's case (the first case recorded for it), set by
+    # whichever of ``complaint.received`` and ``case.opened`` comes second.
+    Column("priority", Text),
+    # Likewise the customer's tier the case service knew when it opened that case.
+    Column("customer_tier", Text),
+    # Covering: a trend over any dimension, and the per-tier customer figure, are index-only
+    # scans (0004_scale, 0005_query_scale).
+    Index(
+        "ix_complaint_facts_received_at",
+        "received_at",
+        postgresql_include=[
+            "category",
+            "channel",
+            "product",
+            "supplier",
+            "language",
+            "region",
+            "priority",
+            "complaint_id",
+            "customer_key",
+            "customer_tier",
+        ],
+    ),
+    Index("ix_complaint_facts_supplier", "supplier", "received_at"),  # 0002
     Index("ix_complaint_facts_incident_product", "category", "product", "received_at"),
     Index("ix_complaint_facts_incident_region", "category", "region", "received_at"),
     Index("ix_complaint_facts_customer", "customer_key", "received_at"),
@@ -53,7 +78,9 @@ case_facts = Table(
     Column("case_id", UUID(as_uuid=True), primary_key=True),
     Column("complaint_id", UUID(as_uuid=True), nullable=False, unique=True),
     Column("priority", Text, nullable=False),
+    Column("customer_tier", Text),
     Column("opened_at", DateTime(timezone=True), nullable=False),
+    Index("ix_case_facts_complaint_priority", "complaint_id", postgresql_include=["priority"]),
 )
 
 decision_facts = Table(
@@ -64,6 +91,25 @@ decision_facts = Table(
     Column("validity", Text, nullable=False),
     Column("root_cause", Text),
     Column("decided_at", DateTime(timezone=True), nullable=False),
+    Index(
+        "ix_decision_facts_complaint_outcome",
+        "complaint_id",
+        postgresql_include=["validity", "root_cause"],
+    ),
+)
+
+# Upheld, attributed decisions per supplier, month (UTC, of the complaint's receipt) and
+# attribution: what a supplier-defect alert compares with its threshold. Kept exact by the
+# decision and complaint handlers (a decision replaced by a newer one moves its count; one
+# that arrives before its complaint is counted when the complaint arrives), so evaluating an
+# alert reads one row instead of counting the supplier's month.
+supplier_defect_counts = Table(
+    "supplier_defect_counts",
+    metadata,
+    Column("supplier", Text, primary_key=True),
+    Column("period_start", Date, primary_key=True),
+    Column("attribution", Text, primary_key=True),
+    Column("upheld", Integer, nullable=False),
 )
 
 alerts = Table(
@@ -99,11 +145,32 @@ incident_members = Table(
 # One row per case, merged from every case event with order-independent rules: the earliest
 # time a clock stopped, warned or breached wins; team and status go to the newest change. So
 # duplicates, out-of-order and late events all end in the same row.
+# What the SLA and outcome figures read of each case of a cohort.
+PROGRESS_COHORT_COLUMNS = [
+    "case_id",
+    "priority",
+    "team",
+    "received_at",
+    "acknowledged_at",
+    "first_responded_at",
+    "resolved_at",
+    "acknowledge_due_at",
+    "first_response_due_at",
+    "resolve_due_at",
+    "acknowledge_breached_at",
+    "first_response_breached_at",
+    "resolve_breached_at",
+    "was_paused",
+    "reopened",
+]
+
 case_progress = Table(
     "case_progress",
     metadata,
     Column("case_id", UUID(as_uuid=True), primary_key=True),
     Column("complaint_id", UUID(as_uuid=True)),
+    # The complaint's receipt (when the clocks start), copied from its fact row.
+    Column("received_at", DateTime(timezone=True)),
     Column("reference", Text),
     Column("opened_at", DateTime(timezone=True)),
     Column("priority", Text, comment="Priority at opening: the one the SLA targets follow."),
@@ -128,8 +195,10 @@ case_progress = Table(
     Column("acknowledge_breached_at", DateTime(timezone=True)),
     Column("first_response_breached_at", DateTime(timezone=True)),
     Column("resolve_breached_at", DateTime(timezone=True)),
-    Index("ix_case_progress_opened_at", "opened_at"),
+    # Covering: the SLA and outcome figures of a cohort are index-only scans (0005).
+    Index("ix_case_progress_opened_at", "opened_at", postgresql_include=PROGRESS_COHORT_COLUMNS),
     Index("ix_case_progress_status", "status"),
+    Index("ix_case_progress_complaint", "complaint_id"),
 )
 
 # The latest state of each remedy (a newer change wins; an older, late one is ignored).

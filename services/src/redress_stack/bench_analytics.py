@@ -40,7 +40,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
-from analytics_service import MIGRATIONS_DIR, consumers, tables
+from analytics_service import MIGRATIONS_DIR, alerts, consumers, tables
 from analytics_service.bootstrap import build_app
 from analytics_service.config import AnalyticsSettings
 from analytics_service.rebuild import fact_tables
@@ -302,6 +302,8 @@ async def grow_history(settings: AnalyticsSettings, copies: int) -> dict:
     started = time.perf_counter()
     async with engine.begin() as connection:
         for table in fact_tables():
+            if table is tables.supplier_defect_counts:
+                continue  # counters, not facts: recounted from the copied facts below
             columns, values = [], []
             for column in table.columns:
                 kind = column.type.__visit_name__.lower()
@@ -324,6 +326,14 @@ async def grow_history(settings: AnalyticsSettings, copies: int) -> dict:
                     f"generate_series(1, {copies}) AS k ON CONFLICT DO NOTHING"
                 )
             )
+        counts = tables.supplier_defect_counts
+        await connection.execute(counts.delete())
+        await connection.execute(
+            counts.insert().from_select(
+                ["supplier", "period_start", "attribution", "upheld"],
+                alerts.recounted_supplier_defects(),
+            )
+        )
     # What autovacuum does to a long-lived table: statistics, and the visibility map that
     # index-only scans rely on.
     async with engine.connect() as connection:
