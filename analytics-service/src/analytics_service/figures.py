@@ -423,9 +423,10 @@ async def sla_figures(
             rows.c.team,
         )
     )
-    async with sessions() as session, session.begin():
+    async with sessions() as session:
         # The percentiles sort every group's times (a year is ~260 000 cases at a million
-        # complaints): in memory rather than in temporary files.
+        # complaints): in memory rather than in temporary files. SET LOCAL lasts for the
+        # session's (auto-begun, read-only) transaction, which may be a shared snapshot.
         await session.execute(text(f"SET LOCAL work_mem = '{SLA_WORK_MEM}'"))
         result = (await session.execute(query)).all()
     return [_sla_group(row) for row in result]
