@@ -15,18 +15,9 @@ from notification_service import MIGRATIONS_DIR
 from notification_service.bootstrap import build_app
 from notification_service.config import NotificationSettings
 from redress_shared.events import (
-    CASE_OPENED,
-    CASE_RESPONSE_ADDED,
-    CASE_SLA_BREACHED,
-    CASE_STATUS_CHANGED,
-    CaseDueTimes,
-    CaseOpenedV1,
-    CaseResponseAddedV1,
-    CaseSlaV1,
-    CaseStatusChangedV1,
     CustomerContact,
-    new_event,
 )
+from redress_stack import case_stories
 from redress_stack.infra import free_port
 from redress_stack.testing import eventually, running_app, service_settings
 
@@ -288,8 +279,9 @@ async def message_gateway():
     await gateway.stop()
 
 
-class CaseStory:
-    """The events of one case, as the case service would publish them."""
+class CaseStory(case_stories.CaseStory):
+    """The events of one case, as the case service would publish them, for a customer with
+    the given contact points; every event happens at ``self.at`` (a test may move it)."""
 
     def __init__(
         self,
@@ -300,87 +292,42 @@ class CaseStory:
         preferred_channel: str | None = None,
         channel: str = "api",
     ) -> None:
-        self.case_id = uuid.uuid4()
-        self.reference = f"RDR-2026-{uuid.uuid4().int % 10**6:06d}"
         self.at = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-        self.version = 1
-        self.opened = self._event(
-            CASE_OPENED,
-            CaseOpenedV1(
-                case_id=self.case_id,
-                complaint_id=uuid.uuid4(),
-                reference=self.reference,
-                status="new",
-                priority="normal",
-                channel=channel,
-                opened_at=self.at,
-                subject="Broken charger",
+        super().__init__(
+            self.at,
+            tier=None,
+            due_in=(timedelta(hours=24), timedelta(days=2), timedelta(days=14)),
+            customer=CustomerContact(
+                customer_key=f"key-{uuid.uuid4().hex[:8]}",
+                name="Ana Pop",
+                email=email,
+                phone=phone,
                 language=language,
-                customer=CustomerContact(
-                    customer_key=f"key-{uuid.uuid4().hex[:8]}",
-                    name="Ana Pop",
-                    email=email,
-                    phone=phone,
-                    language=language,
-                    preferred_channel=preferred_channel,
-                ),
-                due=CaseDueTimes(
-                    acknowledge_by=self.at + timedelta(hours=24),
-                    first_response_by=self.at + timedelta(days=2),
-                    resolve_by=self.at + timedelta(days=14),
-                ),
-                sla_policy="normal-default",
+                preferred_channel=preferred_channel,
             ),
-        )
-
-    def _event(self, event_type: str, payload):  # noqa: ANN001
-        return new_event(
-            source="/test", type=event_type, key=str(self.case_id), payload=payload, time=self.at
+            channel=channel,
+            subject="Broken charger",
+            language=language,
+            reference=f"RDR-2026-{uuid.uuid4().int % 10**6:06d}",
         )
 
     def status(self, action: str, from_status: str, to_status: str, reason: str | None = None):
-        self.version += 1
-        return self._event(
-            CASE_STATUS_CHANGED,
-            CaseStatusChangedV1(
-                case_id=self.case_id,
-                reference=self.reference,
-                action=action,
-                from_status=from_status,
-                to_status=to_status,
-                version=self.version,
-                actor="agent",
-                reason=reason,
-                occurred_at=self.at,
-            ),
-        )
+        """A lifecycle change from ``from_status`` to ``to_status``."""
+        return self.act(action, to_status, self.at, from_status=from_status, reason=reason)
 
     def response(self, message: str):
-        return self._event(
-            CASE_RESPONSE_ADDED,
-            CaseResponseAddedV1(
-                case_id=self.case_id,
-                reference=self.reference,
-                response_id=uuid.uuid4(),
-                message=message,
-                author="agent",
-                occurred_at=self.at,
-            ),
-        )
+        """An agent's response to the customer."""
+        return self.respond(self.at, message=message)
 
     def breach(self, clock: str, due_at: datetime, new_due_at: datetime | None = None):
-        return self._event(
-            CASE_SLA_BREACHED,
-            CaseSlaV1(
-                case_id=self.case_id,
-                reference=self.reference,
-                clock=clock,
-                due_at=due_at,
-                occurred_at=due_at + timedelta(minutes=1),
-                priority_before="normal",
-                priority_after="high",
-                new_due_at=new_due_at,
-            ),
+        """A breach of ``clock`` a minute after ``due_at``, escalating normal to high."""
+        return self.sla(
+            clock,
+            breached=True,
+            at=due_at + timedelta(minutes=1),
+            due_at=due_at,
+            priority_after="high",
+            new_due_at=new_due_at,
         )
 
 

@@ -1,5 +1,6 @@
-"""Builders of the events the case service publishes, for feeding analytics in tests (the
-shape another system's replay of the case topic would have)."""
+"""Builders of the events the case service publishes, for feeding the services that consume
+them (analytics, notification) in tests: the shape another system's replay of the case topic
+would have."""
 
 from __future__ import annotations
 
@@ -50,14 +51,19 @@ class CaseStory:
             timedelta(hours=4),
             timedelta(days=2),
         ),
+        customer: CustomerContact | None = None,
+        channel: str = "api",
+        subject: str | None = None,
+        language: str | None = None,
+        reference: str | None = None,
     ) -> None:
         self.case_id = uuid.uuid4()
         self.complaint_id = complaint_id or uuid.uuid4()
-        self.reference = f"RDR-TEST-{self.case_id.hex[:6]}"
+        self.reference = reference or f"RDR-TEST-{self.case_id.hex[:6]}"
         self.opened_at = opened_at
         self.priority = priority
         self.version = 1
-        self.status = "new"
+        self.current_status = "new"
         self.due = CaseDueTimes(
             acknowledge_by=opened_at + due_in[0],
             first_response_by=opened_at + due_in[1],
@@ -71,9 +77,11 @@ class CaseStory:
                 reference=self.reference,
                 status="new",
                 priority=priority,
-                channel="api",
+                channel=channel,
                 opened_at=opened_at,
-                customer=CustomerContact(customer_key=f"cust-{self.case_id.hex[:8]}"),
+                subject=subject,
+                language=language,
+                customer=customer or CustomerContact(customer_key=f"cust-{self.case_id.hex[:8]}"),
                 due=self.due,
                 sla_policy=f"{priority}-default",
                 team=team,
@@ -92,25 +100,36 @@ class CaseStory:
             time=at,
         )
 
-    def act(self, action: str, to_status: str, at: datetime) -> EventEnvelope:
-        """A lifecycle change (acknowledge, start, request_info, resolve, close, reopen...)."""
+    def act(
+        self,
+        action: str,
+        to_status: str,
+        at: datetime,
+        *,
+        from_status: str | None = None,
+        reason: str | None = None,
+    ) -> EventEnvelope:
+        """A lifecycle change (acknowledge, start, request_info, resolve, close, reopen...),
+        from the status the story is in unless ``from_status`` says otherwise."""
         self.version += 1
+        if reason is None and action in ("resolve", "reopen", "request_info"):
+            reason = "because"  # the case service requires one for these actions
         event = self._event(
             CASE_STATUS_CHANGED,
             CaseStatusChangedV1(
                 case_id=self.case_id,
                 reference=self.reference,
                 action=action,
-                from_status=self.status,
+                from_status=from_status or self.current_status,
                 to_status=to_status,
                 version=self.version,
                 actor="agent",
-                reason="because" if action in ("resolve", "reopen", "request_info") else None,
+                reason=reason,
                 occurred_at=at,
             ),
             at,
         )
-        self.status = to_status
+        self.current_status = to_status
         return event
 
     def decide(self, validity: str, at: datetime, root_cause: str | None = None) -> EventEnvelope:
@@ -129,7 +148,7 @@ class CaseStory:
             at,
         )
 
-    def respond(self, at: datetime) -> EventEnvelope:
+    def respond(self, at: datetime, message: str = "We are on it.") -> EventEnvelope:
         """An agent's message to the customer."""
         return self._event(
             CASE_RESPONSE_ADDED,
@@ -137,20 +156,33 @@ class CaseStory:
                 case_id=self.case_id,
                 reference=self.reference,
                 response_id=uuid.uuid4(),
-                message="We are on it.",
+                message=message,
                 author="agent",
                 occurred_at=at,
             ),
             at,
         )
 
-    def sla(self, clock: str, *, breached: bool, at: datetime) -> EventEnvelope:
-        """The case service's SLA warning or breach of ``clock``."""
-        due = {
-            "acknowledge": self.due.acknowledge_by,
-            "first_response": self.due.first_response_by,
-            "resolve": self.due.resolve_by,
-        }[clock]
+    def sla(
+        self,
+        clock: str,
+        *,
+        breached: bool,
+        at: datetime,
+        due_at: datetime | None = None,
+        priority_after: str | None = None,
+        new_due_at: datetime | None = None,
+    ) -> EventEnvelope:
+        """The case service's SLA warning or breach of ``clock`` (due when the story's
+        deadlines say, unless ``due_at`` says otherwise)."""
+        due = (
+            due_at
+            or {
+                "acknowledge": self.due.acknowledge_by,
+                "first_response": self.due.first_response_by,
+                "resolve": self.due.resolve_by,
+            }[clock]
+        )
         return self._event(
             CASE_SLA_BREACHED if breached else CASE_SLA_WARNING,
             CaseSlaV1(
@@ -160,7 +192,8 @@ class CaseStory:
                 due_at=due,
                 occurred_at=at,
                 priority_before=self.priority,
-                priority_after=self.priority,
+                priority_after=priority_after or self.priority,
+                new_due_at=new_due_at,
             ),
             at,
         )
