@@ -21,7 +21,7 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS_DIR)
 	$(TOOLS_DIR)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
-.venv/.synced: $(UV) uv.lock pyproject.toml */pyproject.toml
+.venv/.synced: $(UV) uv.lock pyproject.toml */pyproject.toml shared/testing/pyproject.toml
 	$(UV) sync --frozen --all-packages
 	@touch $@
 
@@ -45,11 +45,11 @@ chromium: ## install Debian's chromium (for the dashboard's browser test) if it 
 test: install chromium ## run every test against real PostgreSQL and the real broker
 	$(RUN) pytest
 
-BENCHMARKS := bench bench_intake bench_sla bench_notifications bench_webhooks bench_figures bench_analytics
+BENCHMARKS := pipeline intake sla notifications webhooks figures analytics
 
 bench: install ## run every benchmark (throughput and p50/p99 latency)
 	@set -e; for module in $(BENCHMARKS); do \
-		echo "== redress_stack.$$module"; $(RUN) python -m redress_stack.$$module; done
+		echo "== redress_stack.bench.$$module"; $(RUN) python -m redress_stack.bench.$$module; done
 
 lint: install ## static checks
 	$(RUN) ruff check .

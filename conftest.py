@@ -8,7 +8,7 @@ create a database) and/or ``REDRESS_TEST_KAFKA_BOOTSTRAP_SERVERS`` to use existi
 from __future__ import annotations
 
 import pytest
-from redress_stack.testing import TestInfra, start_test_infra
+from redress_testing import TestInfra, start_test_infra
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from redress_stack.testing import run_stack
+from redress_testing import run_stack
 
 
 @pytest.fixture(scope="module")

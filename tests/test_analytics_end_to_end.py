@@ -25,8 +25,8 @@ from redress_shared.events import (
     COMPLAINTS_TOPIC,
     from_kafka_record,
 )
-from redress_stack.case_stories import complaint_received
-from redress_stack.testing import eventually, produce
+from redress_testing import eventually, produce
+from redress_testing.case_stories import complaint_received
 
 RO, SI, LV = "+40721234567", "+38641123456", "+37120000000"
 

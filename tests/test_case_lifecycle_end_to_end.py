@@ -27,7 +27,7 @@ from redress_shared.events import (
     CASE_STATUS_CHANGED,
     CASES_TOPIC,
 )
-from redress_stack.testing import StackClock, eventually, recorded_topic, run_stack
+from redress_testing import StackClock, eventually, recorded_topic, run_stack
 
 ADMIN = "admin"  # the name of the admin API key: the actor of every agent action here
 

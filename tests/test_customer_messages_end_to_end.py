@@ -13,7 +13,7 @@ import uuid
 from email import policy
 
 import httpx
-from redress_stack.testing import eventually
+from redress_testing import eventually
 
 
 def _received(maildir_path: str, address: str) -> list[email.message.EmailMessage]:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-from redress_stack.testing import eventually
+from redress_testing import eventually
 
 CATEGORIES = ["product_defect", "delivery", "billing_error", "staff_behaviour", "outage"]
 SCHEMAS = ["intake", "cases", "notification", "analytics"]

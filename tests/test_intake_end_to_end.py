@@ -21,7 +21,7 @@ from email.utils import make_msgid
 from pathlib import Path
 
 import httpx
-from redress_stack.testing import eventually
+from redress_testing import eventually
 
 RFC822 = {"Content-Type": "message/rfc822"}
 

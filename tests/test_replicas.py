@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from redress_shared.events import CASE_SLA_BREACHED, CASES_TOPIC
-from redress_stack.testing import StackClock, eventually, recorded_topic, run_stack
+from redress_testing import StackClock, eventually, recorded_topic, run_stack
 
 
 @pytest.fixture(scope="module")

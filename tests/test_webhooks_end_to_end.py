@@ -13,8 +13,8 @@ from collections import defaultdict
 import asyncpg
 import httpx
 import pytest
-from redress_stack.testing import eventually, run_stack
-from redress_stack.webhook_receiver import Answer, WebhookReceiver
+from redress_testing import eventually, run_stack
+from redress_testing.webhook_receiver import Answer, WebhookReceiver
 from standardwebhooks import Webhook
 
 TIMEOUT_SECONDS = 2.0

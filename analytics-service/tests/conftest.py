@@ -4,7 +4,7 @@ import pytest
 from analytics_service import MIGRATIONS_DIR
 from analytics_service.bootstrap import build_app
 from analytics_service.config import AnalyticsSettings
-from redress_stack.testing import TestInfra, running_app, service_settings, start_test_infra
+from redress_testing import TestInfra, running_app, service_settings, start_test_infra
 
 
 @pytest.fixture(scope="session")

@@ -36,7 +36,7 @@ from redress_shared.events import (
     new_event,
 )
 from redress_stack.infra import free_port
-from redress_stack.testing import assert_problem, eventually, produce
+from redress_testing import assert_problem, eventually, produce
 
 CHROMIUM_FLAGS = [
     "--headless",

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 from aiokafka import AIOKafkaConsumer
 from redress_shared.events import CASE_STATUS_CHANGED, CASES_TOPIC, dead_letter_topic, new_event
-from redress_stack.case_stories import CaseStory
-from redress_stack.testing import assert_problem, eventually, produce
+from redress_testing import assert_problem, eventually, produce
+from redress_testing.case_stories import CaseStory
 
 FIGURES = ["trends", "supplier-defects", "sla", "outcomes", "satisfaction", "customers"]
 

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 from analytics_service.models import IncidentRule
 from redress_shared.events import ALERT_CLEARED, ALERT_RAISED, COMPLAINTS_TOPIC
-from redress_stack.case_stories import complaint_received
-from redress_stack.testing import eventually, produce
+from redress_testing import eventually, produce
+from redress_testing.case_stories import complaint_received
 from sqlalchemy import select
 
 

@@ -7,8 +7,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from redress_shared.events import CASES_TOPIC, COMPLAINTS_TOPIC
-from redress_stack.case_stories import CaseStory, complaint_received
-from redress_stack.testing import eventually, produce
+from redress_testing import eventually, produce
+from redress_testing.case_stories import CaseStory, complaint_received
 
 
 async def test_a_late_complaint_and_a_late_acknowledgement_update_last_week(

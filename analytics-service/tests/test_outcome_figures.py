@@ -7,8 +7,8 @@ import uuid
 from datetime import UTC, datetime
 
 from redress_shared.events import CASES_TOPIC, COMPLAINTS_TOPIC
-from redress_stack.case_stories import CaseStory, complaint_received, redelivered
-from redress_stack.testing import assert_problem, eventually, produce
+from redress_testing import assert_problem, eventually, produce
+from redress_testing.case_stories import CaseStory, complaint_received, redelivered
 
 
 def _year() -> int:

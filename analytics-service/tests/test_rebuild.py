@@ -37,7 +37,7 @@ from redress_shared.events import (
     new_event,
 )
 from redress_shared.migrations import upgrade_to_head
-from redress_stack.testing import eventually, produce, running_app, start_test_infra
+from redress_testing import eventually, produce, running_app, start_test_infra
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 

@@ -7,8 +7,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from redress_shared.events import CASES_TOPIC
-from redress_stack.case_stories import CaseStory, redelivered
-from redress_stack.testing import assert_problem, eventually, produce
+from redress_testing import assert_problem, eventually, produce
+from redress_testing.case_stories import CaseStory, redelivered
 
 
 def _group(body: dict, priority: str, team: str) -> dict:

@@ -22,7 +22,7 @@ from redress_shared.events import (
     CustomerContact,
     new_event,
 )
-from redress_stack.testing import eventually, produce
+from redress_testing import eventually, produce
 from sqlalchemy import select
 
 

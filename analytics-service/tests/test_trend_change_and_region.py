@@ -7,8 +7,8 @@ import uuid
 from datetime import UTC, datetime
 
 from redress_shared.events import COMPLAINTS_TOPIC
-from redress_stack.case_stories import complaint_received
-from redress_stack.testing import eventually, produce
+from redress_testing import eventually, produce
+from redress_testing.case_stories import complaint_received
 
 
 async def test_change_against_the_previous_window_and_regions(analytics_client, infra):

@@ -15,7 +15,7 @@ from redress_shared.events import (
     dead_letter_topic,
     new_event,
 )
-from redress_stack.testing import assert_problem, eventually, produce
+from redress_testing import assert_problem, eventually, produce
 
 
 def received(at: datetime, category: str, supplier: str = "Voltix"):

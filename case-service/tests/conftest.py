@@ -14,7 +14,7 @@ from redress_shared.events import (
     CustomerContact,
     new_event,
 )
-from redress_stack.testing import eventually, produce, running_app, service_settings
+from redress_testing import eventually, produce, running_app, service_settings
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from redress_shared.events import (
     CASE_OPENED,
     COMPLAINTS_TOPIC,
 )
-from redress_stack.testing import eventually, produce
+from redress_testing import eventually, produce
 from sqlalchemy import func, select
 
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from case_service import commitments
 from redress_shared.clock import FixedClock
 from redress_shared.events import CASE_COMMITMENT_MISSED
-from redress_stack.testing import assert_problem
+from redress_testing import assert_problem
 from sqlalchemy import select
 
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, date, datetime
 
 from redress_shared.events import ALERT_RAISED, ALERTS_TOPIC, AlertV1, new_event
-from redress_stack.testing import assert_problem, eventually, produce
+from redress_testing import assert_problem, eventually, produce
 
 
 async def test_a_corrective_action_is_worked_and_closed_with_its_effect(cases_client, open_case):

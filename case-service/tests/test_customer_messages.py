@@ -14,7 +14,7 @@ from redress_shared.events import (
     CustomerContact,
     new_event,
 )
-from redress_stack.testing import eventually, produce
+from redress_testing import eventually, produce
 
 
 def customer_reply(case: dict, body: str, message_id: uuid.UUID | None = None):

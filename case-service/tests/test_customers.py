@@ -37,7 +37,7 @@ async def test_profile_updates_are_validated_versioned_and_reach_new_case_events
     cases_client, open_case, infra, complaint_event
 ):
     from redress_shared.events import CASE_OPENED, COMPLAINTS_TOPIC
-    from redress_stack.testing import assert_problem, eventually, produce
+    from redress_testing import assert_problem, eventually, produce
     from sqlalchemy import select
 
     key = str(uuid.uuid4())

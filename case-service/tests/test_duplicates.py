@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from case_service.duplicates import CaseText, similarity, suggest_duplicates
 from redress_shared.events import COMPLAINTS_TOPIC
-from redress_stack.testing import eventually, produce
+from redress_testing import eventually, produce
 
 
 def test_similarity_ignores_order_case_and_punctuation_in_any_script():

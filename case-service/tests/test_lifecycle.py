@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from case_service.models import Action, CaseState, CaseStatus, IllegalTransition
 from redress_shared.events import CASE_STATUS_CHANGED
-from redress_stack.testing import assert_problem
+from redress_testing import assert_problem
 from sqlalchemy import select
 
 

@@ -8,7 +8,7 @@ from redress_shared.events import (
     CASE_RESPONSE_ADDED,
     CASE_SATISFACTION_RECORDED,
 )
-from redress_stack.testing import assert_problem
+from redress_testing import assert_problem
 from sqlalchemy import select
 
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from redress_shared.clock import FixedClock
-from redress_stack.testing import assert_problem
+from redress_testing import assert_problem
 
 
 async def test_rules_route_new_cases_and_moves_are_explained(cases_client, open_case):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from redress_stack.testing import assert_problem
+from redress_testing import assert_problem
 
 OFFICE = {
     "time_zone": "Europe/Bucharest",

@@ -4,7 +4,7 @@ import pytest
 from intake_service import MIGRATIONS_DIR, tables
 from intake_service.bootstrap import build_app
 from intake_service.config import IntakeSettings
-from redress_stack.testing import assert_problem, running_app, service_settings
+from redress_testing import assert_problem, running_app, service_settings
 from sqlalchemy import func, select
 
 

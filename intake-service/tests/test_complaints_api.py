@@ -9,7 +9,7 @@ import uuid
 
 from intake_service import tables
 from redress_shared.events import COMPLAINT_RECEIVED, COMPLAINTS_TOPIC
-from redress_stack.testing import assert_problem
+from redress_testing import assert_problem
 from sqlalchemy import func, select
 
 

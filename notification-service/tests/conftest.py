@@ -19,7 +19,7 @@ from redress_shared.events import (
 )
 from redress_stack import case_stories
 from redress_stack.infra import free_port
-from redress_stack.testing import eventually, running_app, service_settings
+from redress_testing import eventually, running_app, service_settings
 
 REFUSED_DOMAIN = "refused.example"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 
 from redress_shared.events import CASES_TOPIC, NOTIFICATION_SENT
-from redress_stack.testing import produce
+from redress_testing import produce
 from sqlalchemy import select
 
 

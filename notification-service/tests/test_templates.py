@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 from redress_shared.events import CASES_TOPIC
-from redress_stack.testing import assert_problem, eventually, produce
+from redress_testing import assert_problem, eventually, produce
 
 
 async def test_built_in_templates_are_listed_as_version_one(notifications_client):

@@ -12,7 +12,7 @@ from notification_service.channels import EMAIL
 from notification_service.notifications import Messaging
 from redress_shared.clock import FixedClock
 from redress_shared.events import CASES_TOPIC
-from redress_stack.testing import eventually, produce
+from redress_testing import eventually, produce
 from sqlalchemy import select
 
 

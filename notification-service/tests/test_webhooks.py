@@ -44,7 +44,7 @@ from redress_shared.events import (
     from_kafka_record,
     new_event,
 )
-from redress_stack.testing import eventually, produce
+from redress_testing import eventually, produce
 from sqlalchemy import func, select
 from standardwebhooks import Webhook
 

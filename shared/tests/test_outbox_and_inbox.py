@@ -15,7 +15,7 @@ from redress_shared.events import ComplaintReceivedV1, CustomerContact, dead_let
 from redress_shared.kafka import EventConsumer, create_producer, ensure_topics
 from redress_shared.outbox import OutboxRelay, add_to_outbox
 from redress_shared.settings import ServiceSettings
-from redress_stack.testing import eventually, produce
+from redress_testing import eventually, produce
 from sqlalchemy import Column, Integer, MetaData, Table, Text, func, select, text
 
 SCHEMA = "shared_test"

@@ -24,6 +24,7 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy import event as orm_event
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -31,6 +32,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 
 from redress_shared.settings import ServiceSettings
 
@@ -47,12 +49,36 @@ def create_engine(settings: ServiceSettings) -> AsyncEngine:
 
 
 SessionFactory = async_sessionmaker[AsyncSession]
-"""What use cases take to open their own transaction."""
+"""What use cases take to open their own transaction (``session_factory`` everywhere)."""
+
+OUTBOX_WRITTEN = "redress.outbox_written"
+"""``session.info`` flag set by ``add_to_outbox``: this transaction staged events."""
 
 
-def create_session_factory(engine: AsyncEngine) -> SessionFactory:
-    """Sessions that keep loaded objects usable after commit."""
-    return async_sessionmaker(engine, expire_on_commit=False)
+def create_session_factory(
+    engine: AsyncEngine, on_outbox_commit: Callable[[], None] | None = None
+) -> SessionFactory:
+    """Sessions that keep loaded objects usable after commit.
+
+    ``on_outbox_commit`` is called after every commit that staged outbox events (the runtime
+    wakes its relay with it), so no use case or router has to remember to.
+    """
+    if on_outbox_commit is None:
+        return async_sessionmaker(engine, expire_on_commit=False)
+
+    class OutboxAwareSession(Session):
+        """A session that reports commits carrying outbox events."""
+
+    def after_commit(session: Session) -> None:
+        if session.info.pop(OUTBOX_WRITTEN, False):
+            on_outbox_commit()
+
+    def after_rollback(session: Session) -> None:
+        session.info.pop(OUTBOX_WRITTEN, None)
+
+    orm_event.listen(OutboxAwareSession, "after_commit", after_commit)
+    orm_event.listen(OutboxAwareSession, "after_soft_rollback", lambda s, _t: after_rollback(s))
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=OutboxAwareSession)
 
 
 @asynccontextmanager

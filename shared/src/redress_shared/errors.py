@@ -1,7 +1,15 @@
-"""RFC 9457 problem+json errors: one exception type, one response shape, stable ``type`` URIs."""
+"""RFC 9457 problem+json errors: one response shape, stable ``type`` URIs.
+
+Use cases raise :class:`DomainError` subclasses, which say what went wrong in the domain's
+terms and know nothing of HTTP. Each service declares once, at its edge, which problem each
+error is (a :data:`ProblemMap` given to ``create_app``). :class:`Problem` is for the HTTP
+layer itself (authentication, body limits, a malformed header), never for a use case.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -54,11 +62,54 @@ class Problem(Exception):
         self.extensions = extensions
 
 
-class NotFound(Problem):
-    """The addressed resource does not exist."""
+class DomainError(Exception):
+    """A use case's refusal, in the domain's own terms.
+
+    ``detail`` explains this occurrence to a person; ``extensions`` become extra members of the
+    problem body (the id of the conflicting object, the allowed transitions). A subclass may set
+    ``title`` to refine the title its problem type gives.
+    """
+
+    title: str | None = None
+
+    def __init__(self, detail: str | None = None, **extensions: Any) -> None:
+        super().__init__(detail or type(self).__name__)
+        self.detail = detail
+        self.extensions = extensions
+
+
+class NotFound(DomainError):
+    """The addressed object does not exist (or is not visible to the caller)."""
 
     def __init__(self, what: str, identifier: object) -> None:
-        super().__init__(404, "not-found", f"{what} not found", f"No {what} with id {identifier}")
+        super().__init__(f"No {what} with id {identifier}")
+        self.title = f"{what} not found"
+
+
+@dataclass(frozen=True)
+class ProblemType:
+    """How one kind of :class:`DomainError` is answered over HTTP."""
+
+    status: int
+    slug: str
+    title: str
+    headers: Mapping[str, str] | None = None
+
+
+ProblemMap = Mapping[type[DomainError], ProblemType]
+"""A service's edge: which problem each of its domain errors is."""
+
+PLATFORM_PROBLEMS: ProblemMap = {NotFound: ProblemType(404, "not-found", "Resource not found")}
+"""The problems every service shares; a service's own map is added to these."""
+
+
+def problem_type_for(error: DomainError, problems: ProblemMap) -> ProblemType | None:
+    """The problem type of ``error``: its own class's, else the nearest base class's."""
+    for cls in type(error).__mro__:
+        found = problems.get(cls)  # type: ignore[call-overload]
+        if found is not None:
+            return found
+    return None
 
 
 def problem_response(
@@ -152,9 +203,33 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(request, 500, "internal-error", "Internal server error")
 
 
-def install_problem_handlers(app: FastAPI) -> None:
-    """Make every error of ``app`` answer with problem+json."""
+def _domain_error_handler(problems: ProblemMap):  # type: ignore[no-untyped-def]
+    async def on_domain_error(request: Request, exc: DomainError) -> JSONResponse:
+        problem = problem_type_for(exc, problems)
+        if problem is None:
+            log.error("unmapped_domain_error", error=type(exc).__name__, path=request.url.path)
+            return problem_response(request, 500, "internal-error", "Internal server error")
+        return problem_response(
+            request,
+            problem.status,
+            problem.slug,
+            exc.title or problem.title,
+            exc.detail,
+            dict(problem.headers) if problem.headers else None,
+            **exc.extensions,
+        )
+
+    return on_domain_error
+
+
+def install_problem_handlers(app: FastAPI, problems: ProblemMap | None = None) -> None:
+    """Make every error of ``app`` answer with problem+json; ``problems`` maps the service's
+    domain errors (the platform's own, such as :class:`NotFound`, are always mapped)."""
     app.add_exception_handler(Problem, _on_problem)  # type: ignore[arg-type]
+    app.add_exception_handler(
+        DomainError,
+        _domain_error_handler({**PLATFORM_PROBLEMS, **(problems or {})}),  # type: ignore[arg-type]
+    )
     app.add_exception_handler(RequestValidationError, _on_validation)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _on_unexpected)

@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from redress_shared.clock import Clock
-from redress_shared.db import PlatformTables
+from redress_shared.db import OUTBOX_WRITTEN, PlatformTables
 from redress_shared.events import EventEnvelope, to_kafka_record
 from redress_shared.observability import EVENTS_PUBLISHED, correlation_id_var
 
@@ -28,7 +28,8 @@ log = structlog.get_logger(__name__)
 async def add_to_outbox(
     session: AsyncSession, tables: PlatformTables, topic: str, event: EventEnvelope
 ) -> None:
-    """Stage ``event`` for ``topic`` in the caller's transaction (commits with it)."""
+    """Stage ``event`` for ``topic`` in the caller's transaction (commits with it); the
+    commit wakes the relay (see :func:`redress_shared.db.create_session_factory`)."""
     if event.correlation_id is None:
         event = event.model_copy(update={"correlation_id": correlation_id_var.get()})
     await session.execute(
@@ -39,6 +40,7 @@ async def add_to_outbox(
             event=event.model_dump(mode="json"),
         )
     )
+    session.info[OUTBOX_WRITTEN] = True
 
 
 class OutboxRelay:
@@ -53,6 +55,7 @@ class OutboxRelay:
         lock_name: str,
         poll_interval: float = 0.05,
         batch_size: int = 500,
+        wakeup: asyncio.Event | None = None,
     ) -> None:
         self._session_factory = session_factory
         self._tables = tables
@@ -60,11 +63,9 @@ class OutboxRelay:
         self._lock_name = lock_name
         self._poll_interval = poll_interval
         self._batch_size = batch_size
-        self._wakeup = asyncio.Event()
-
-    def notify(self) -> None:
-        """Ask the relay to look at the outbox now instead of at its next poll."""
-        self._wakeup.set()
+        # Set after every commit that staged events (the session factory's hook), so the
+        # relay looks at the outbox at once instead of at its next poll.
+        self._wakeup = wakeup or asyncio.Event()
 
     async def relay_once(self, producer: AIOKafkaProducer) -> int:
         """Publish one batch; return how many events went out (0 if none or not leader)."""

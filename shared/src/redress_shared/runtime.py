@@ -18,15 +18,21 @@ import uvicorn
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, Depends, FastAPI, Request
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from redress_shared.auth import ApiKeyVerifier, api_keys_router, seed_admin_key
 from redress_shared.clock import Clock, clock_from_settings
-from redress_shared.db import PlatformTables, create_engine, create_session_factory
+from redress_shared.db import (
+    PlatformTables,
+    SessionFactory,
+    create_engine,
+    create_session_factory,
+)
 from redress_shared.errors import (
     PROBLEM_CONTENT_TYPE,
     BodySizeLimitMiddleware,
     ProblemDetail,
+    ProblemMap,
     install_problem_handlers,
 )
 from redress_shared.kafka import EventConsumer, EventHandler, create_producer
@@ -51,7 +57,7 @@ class ServiceRuntime:
     settings: ServiceSettings
     clock: Clock
     engine: AsyncEngine
-    session_factory: async_sessionmaker[AsyncSession]
+    session_factory: SessionFactory
     tables: PlatformTables
     relay: OutboxRelay
     api_keys: ApiKeyVerifier
@@ -69,13 +75,15 @@ class ServiceRuntime:
         """Create (but do not connect) the engine, producer and relay of one service."""
         clock = clock or clock_from_settings(settings.test_clock_file)
         engine = create_engine(settings)
-        session_factory = create_session_factory(engine)
+        outbox_committed = asyncio.Event()
+        session_factory = create_session_factory(engine, on_outbox_commit=outbox_committed.set)
         relay = OutboxRelay(
             session_factory=session_factory,
             tables=tables,
             clock=clock,
             lock_name=f"{settings.db_schema}-outbox-relay",
             poll_interval=settings.outbox_poll_interval_seconds,
+            wakeup=outbox_committed,
         )
         api_keys = ApiKeyVerifier(session_factory, tables, settings.api_key_cache_seconds)
         return cls(settings, clock, engine, session_factory, tables, relay, api_keys)
@@ -188,9 +196,11 @@ def create_app(
     description: str,
     routers: Iterable[APIRouter],
     scopes: list[str],
+    problems: ProblemMap | None = None,
     version: str = "0.1.0",
 ) -> FastAPI:
-    """The FastAPI application of one service, with the platform's middleware and endpoints."""
+    """The FastAPI application of one service, with the platform's middleware and endpoints;
+    ``problems`` is the service's edge: which problem+json each of its domain errors is."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]
@@ -204,7 +214,7 @@ def create_app(
 
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
     app.state.runtime = runtime
-    install_problem_handlers(app)
+    install_problem_handlers(app, problems)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=runtime.settings.max_request_bytes)
     app.add_middleware(CorrelationIdMiddleware)

@@ -30,7 +30,6 @@ from redress_shared.clock import write_clock_offset
 from redress_shared.kafka import ensure_topics
 from redress_shared.migrations import upgrade_to_head
 from redress_shared.settings import ServiceSettings
-
 from redress_stack.catalog import TOPICS
 from redress_stack.infra import EmbeddedPostgres, TansuBroker, free_port
 
@@ -98,17 +97,6 @@ async def running_app(app: FastAPI, settings: ServiceSettings) -> AsyncIterator[
         ) as client:
             client.app = app  # type: ignore[attr-defined]
             yield client
-
-
-def assert_problem(response: httpx.Response, status: int, slug: str) -> dict:
-    """Assert ``response`` is the RFC 9457 problem ``slug`` with ``status``; return its body."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    problem = response.json()
-    assert problem["type"] == f"urn:redress:problem:{slug}"
-    assert problem["status"] == status
-    assert problem["title"]
-    return problem
 
 
 async def produce(

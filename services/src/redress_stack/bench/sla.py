@@ -9,7 +9,7 @@ and measures:
 * recorded: from the moment time moved to each breach's ``occurred_at`` (the timer's clock);
 * published: until every breach event has been read back from ``redress.cases.v1``.
 
-``python -m redress_stack.bench_sla [--cases 500] [--replicas 1]``; one JSON line per result.
+``python -m redress_stack.bench.sla [--cases 500] [--replicas 1]``; one JSON line per result.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from pathlib import Path
 
 import httpx
 from redress_shared.events import CASE_SLA_BREACHED, CASES_TOPIC
+from redress_testing import StackClock, recorded_topic
 
-from redress_stack.bench import summary
+from redress_stack.bench.stats import summary
 from redress_stack.runner import Stack, StackPorts
-from redress_stack.testing import StackClock, recorded_topic
 
 
 async def open_cases(client: httpx.AsyncClient, stack: Stack, count: int) -> set[str]:

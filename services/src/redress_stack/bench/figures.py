@@ -5,9 +5,9 @@ Starts a private PostgreSQL and Tansu, runs only the analytics service in-proces
 ``--cases`` complaints with their case stories (opening, assignment, lifecycle, decision,
 remedies, surveys: about eight events a case, over sixty days) straight to the topics, waits
 until every fact is counted, then asks each figure endpoint ``--requests`` times. Prints one
-JSON line per result (``summary`` of ``redress_stack.bench``).
+JSON line per result (``redress_stack.bench.stats.summary``).
 
-    python -m redress_stack.bench_figures --cases 5000
+    python -m redress_stack.bench.figures --cases 5000
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 from redress_shared.events import CASES_TOPIC, COMPLAINTS_TOPIC, to_kafka_record
+from redress_testing import running_app, service_settings, start_test_infra
+from redress_testing.case_stories import CaseStory, complaint_received
 
-from redress_stack.bench import summary
-from redress_stack.case_stories import CaseStory, complaint_received
-from redress_stack.testing import running_app, service_settings, start_test_infra
+from redress_stack.bench.stats import summary
 
 START = datetime(2026, 6, 1, tzinfo=UTC)
 DAYS = 60

@@ -23,26 +23,8 @@ from pathlib import Path
 
 import httpx
 
+from redress_stack.bench.stats import summary
 from redress_stack.runner import Stack, StackPorts
-
-
-def percentile(samples: list[float], share: float) -> float:
-    """The ``share`` quantile (0..1) of ``samples`` by nearest rank."""
-    ordered = sorted(samples)
-    index = min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))
-    return ordered[index]
-
-
-def summary(name: str, count: int, seconds: float, latencies: list[float]) -> dict:
-    """One result line: throughput and latency percentiles in milliseconds."""
-    return {
-        "benchmark": name,
-        "count": count,
-        "seconds": round(seconds, 3),
-        "per_second": round(count / seconds, 1) if seconds else None,
-        "p50_ms": round(percentile(latencies, 0.50) * 1000, 1) if latencies else None,
-        "p99_ms": round(percentile(latencies, 0.99) * 1000, 1) if latencies else None,
-    }
 
 
 def complaint(index: int) -> dict:

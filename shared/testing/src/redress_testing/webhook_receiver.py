@@ -15,12 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import uvicorn
+from redress_stack.infra import free_port
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-
-from redress_stack.infra import free_port
 
 
 @dataclass(frozen=True)

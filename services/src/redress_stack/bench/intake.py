@@ -12,7 +12,7 @@ committed):
   one, and one with a 64 KiB PDF attachment (whose bytes are stored by sha256).
 
 Every submission is distinct (its own customer), so each one is a new complaint: no
-duplicate shortcuts. Run: ``python -m redress_stack.bench_intake [--count N]``.
+duplicate shortcuts. Run: ``python -m redress_stack.bench.intake [--count N]``.
 """
 
 from __future__ import annotations
@@ -32,10 +32,10 @@ from pathlib import Path
 
 import httpx
 from redress_shared.migrations import upgrade_to_head
+from redress_testing import start_test_infra
 
-from redress_stack.bench import summary
+from redress_stack.bench.stats import summary
 from redress_stack.infra import ManagedProcess, free_port, wait_for
-from redress_stack.testing import start_test_infra
 
 
 def _customer(index: int) -> str:

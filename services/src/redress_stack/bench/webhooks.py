@@ -4,7 +4,7 @@ Starts a private stack (free ports, a temporary data folder, real PostgreSQL and
 service as its own process; loopback receivers allowed), subscribes N webhooks (one path of a
 real HTTP receiver on loopback each) to ``redress.case.status_changed.v1``, publishes M such
 events onto ``redress.cases.v1``, and waits until every (subscription, event) pair has been
-answered 200. Two runs, one JSON line each (see ``redress_stack.bench``):
+answered 200. Two runs, one JSON line each (see ``redress_stack.bench.stats``):
 
 * burst: all M events at once; the throughput (N x M deliveries over the time from the first
   event to the last receipt) is what the service sustains, and the lag mostly the backlog;
@@ -37,10 +37,10 @@ from redress_shared.events import (
     new_event,
     to_kafka_record,
 )
+from redress_testing.webhook_receiver import WebhookReceiver
 
-from redress_stack.bench import summary
+from redress_stack.bench.stats import summary
 from redress_stack.runner import Stack, StackPorts
-from redress_stack.webhook_receiver import WebhookReceiver
 
 
 def status_changed(index: int) -> EventEnvelope:

@@ -7,7 +7,7 @@ the lag from the event being published to the e-mail arriving at the SMTP server
 lookup and rendering, inbox and outbox, dispatch, SMTP): first for a burst (throughput; the
 lag then includes the queue), then for a paced trickle (lag without a backlog).
 
-    python -m redress_stack.bench_notifications [--cases 300]
+    python -m redress_stack.bench.notifications [--cases 300]
 """
 
 from __future__ import annotations
@@ -33,10 +33,10 @@ from redress_shared.events import (
     new_event,
     to_kafka_record,
 )
+from redress_testing import eventually, running_app, service_settings, start_test_infra
 
-from redress_stack.bench import summary
+from redress_stack.bench.stats import summary
 from redress_stack.infra import free_port
-from redress_stack.testing import eventually, running_app, service_settings, start_test_infra
 
 
 class _ArrivalRecorder:

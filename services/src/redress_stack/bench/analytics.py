@@ -1,6 +1,6 @@
 """Analytics at scale: ingest rate and the latency of every figure endpoint over a large history.
 
-``python -m redress_stack.bench_analytics [--complaints N] [--sample S] [--requests R]``
+``python -m redress_stack.bench.analytics [--complaints N] [--sample S] [--requests R]``
 
 Starts a private PostgreSQL and Tansu (temporary folder, free ports), then:
 
@@ -71,11 +71,11 @@ from redress_shared.events import (
 )
 from redress_shared.kafka import EventConsumer
 from redress_shared.migrations import upgrade_to_head
+from redress_testing import TestInfra, running_app, start_test_infra
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from redress_stack.bench import summary
-from redress_stack.testing import TestInfra, running_app, start_test_infra
+from redress_stack.bench.stats import summary
 
 PERIOD = timedelta(days=28)
 SUPPLIERS = [f"Supplier-{n:02d}" for n in range(25)]
