@@ -185,3 +185,49 @@ async def test_consumer_applies_each_event_once_and_dead_letters_what_keeps_fail
         <= attempts[str(poison.id)]
         <= settings.consumer_max_retries + 1
     )
+
+
+async def test_a_commit_that_staged_events_wakes_the_relay(db, infra, settings):
+    """No caller notifies the relay: the commit itself does, so an event goes out long before
+    the relay's next poll (here an hour away)."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    topic = f"test.wake.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(infra.kafka_bootstrap_servers, [topic])
+    engine = create_async_engine(infra.database_url)
+    committed = asyncio.Event()
+    session_factory = create_session_factory(engine, on_outbox_commit=committed.set)
+    relay = OutboxRelay(
+        session_factory=session_factory,
+        tables=platform,
+        clock=SystemClock(),
+        lock_name=f"relay-test-{topic}",
+        poll_interval=3600,
+        wakeup=committed,
+    )
+    producer = create_producer(settings)
+    await producer.start()
+    committed.set()
+    task = asyncio.create_task(relay.run(producer))
+
+    async def relay_is_waiting() -> bool:
+        return not committed.is_set()  # cleared after its first pass, before it waits
+
+    try:
+        await eventually(relay_is_waiting)
+        # A rolled-back transaction staged an event too: it must neither be published nor
+        # leave the session flagged for a later commit.
+        async with session_factory() as session:
+            async with session.begin():
+                await add_to_outbox(session, platform, topic, sample_event("k", 0))
+                await session.rollback()
+        event = sample_event("k", 1)
+        async with session_factory() as session, session.begin():
+            await add_to_outbox(session, platform, topic, event)
+        records = await read_topic(infra.kafka_bootstrap_servers, topic, 1)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await producer.stop()
+        await engine.dispose()
+    assert [dict(r.headers)["ce_id"].decode() for r in records] == [str(event.id)]
