@@ -16,7 +16,7 @@ from redress_shared.kafka import EventConsumer, create_producer, ensure_topics
 from redress_shared.outbox import OutboxRelay, add_to_outbox
 from redress_shared.settings import ServiceSettings
 from redress_testing import eventually, produce
-from sqlalchemy import Column, Integer, MetaData, Table, Text, func, select, text
+from sqlalchemy import Column, Integer, MetaData, Table, Text, func, select, text, update
 
 SCHEMA = "shared_test"
 metadata = MetaData(schema=SCHEMA)
@@ -231,3 +231,157 @@ async def test_a_commit_that_staged_events_wakes_the_relay(db, infra, settings):
         await producer.stop()
         await engine.dispose()
     assert [dict(r.headers)["ce_id"].decode() for r in records] == [str(event.id)]
+
+
+async def test_an_outage_pauses_the_partition_instead_of_dead_lettering(db, settings, infra):
+    """The database drops the handler's connection again and again (the server itself ends the
+    session, as in a failover) for far longer than the record retries last: the event waits
+    and is applied once, the next event of the same aggregate after it, and only a record
+    that fails by itself reaches the dead-letter topic."""
+    topic = f"test.outage.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(infra.kafka_bootstrap_servers, [topic])
+    first, second, poison = (sample_event("one-aggregate", n) for n in (1, 2, 3))
+    outage_left = {"attempts": 4 * settings.consumer_max_retries}
+    applied: list[str] = []
+
+    async def handler(session, event):
+        if event.id == first.id and outage_left["attempts"] > 0:
+            outage_left["attempts"] -= 1
+            await session.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+        if event.id == poison.id:
+            raise ValueError("this record cannot be applied")
+        await session.execute(effects.insert().values(event_id=str(event.id), n=len(applied)))
+        applied.append(str(event.id))
+
+    consumer = EventConsumer(
+        group_id=f"outage-test-{uuid.uuid4()}",
+        topics=[topic],
+        handlers={first.type: handler},
+        session_factory=db,
+        tables=platform,
+        settings=settings.model_copy(update={"consumer_fault_backoff_max_seconds": 0.1}),
+    )
+    producer = create_producer(settings)
+    await producer.start()
+    task = asyncio.create_task(consumer.run(producer))
+    try:
+        await produce(infra.kafka_bootstrap_servers, topic, first, second, poison)
+        dead = await read_topic(infra.kafka_bootstrap_servers, dead_letter_topic(topic), 1)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await producer.stop()
+
+    assert outage_left["attempts"] == 0  # the outage really outlasted the record retries
+    # Same key, same dead-letter partition: had the first event been dead-lettered, it would
+    # stand before the poison record.
+    assert [dict(r.headers)["ce_id"].decode() for r in dead] == [str(poison.id)]
+    assert applied[-2:] == [str(first.id), str(second.id)]
+    async with db() as session:
+        rows = (
+            await session.execute(
+                select(effects.c.event_id, func.count())
+                .group_by(effects.c.event_id)
+                .where(effects.c.event_id.in_([str(first.id), str(second.id)]))
+            )
+        ).all()
+    assert dict(rows) == {str(first.id): 1, str(second.id): 1}
+
+
+async def test_an_event_the_broker_refuses_is_parked_and_the_stream_goes_on(db, settings, infra):
+    topic = f"test.park.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(infra.kafka_bootstrap_servers, [topic])
+    before, after = sample_event("k", 1), sample_event("k", 3)
+    # 100,000 emoji: within an HTTP body limit, but 1.2 MB once JSON-escaped in an event.
+    huge = sample_event("k", 2)
+    huge = huge.model_copy(update={"data": {**huge.data, "body": "\U0001f600" * 100_000}})
+    async with db() as session, session.begin():
+        for event in (before, huge, after):
+            await add_to_outbox(session, platform, topic, event)
+    relay = OutboxRelay(
+        session_factory=db, tables=platform, clock=SystemClock(), lock_name=f"relay-{topic}"
+    )
+    producer = create_producer(settings)
+    await producer.start()
+    task = asyncio.create_task(relay.run(producer))
+    try:
+        records = await read_topic(infra.kafka_bootstrap_servers, topic, 2)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await producer.stop()
+    assert [dict(r.headers)["ce_id"].decode() for r in records] == [str(before.id), str(after.id)]
+    async with db() as session:
+        parked = (
+            await session.execute(
+                select(platform.outbox.c.parked_at, platform.outbox.c.park_reason).where(
+                    platform.outbox.c.event_id == huge.id
+                )
+            )
+        ).one()
+    assert parked.parked_at is not None
+    assert "MessageSizeTooLarge" in parked.park_reason
+
+
+async def test_retention_keeps_the_outbox_and_inbox_bounded(db):
+    from datetime import timedelta
+
+    from redress_shared.clock import FixedClock
+    from redress_shared.outbox import prune_outbox_and_inbox
+
+    now = datetime.now(UTC)
+    consumer = f"retention-{uuid.uuid4()}"
+    old_published, recent_published, unpublished, parked = (sample_event("r", n) for n in range(4))
+    async with db() as session, session.begin():
+        for event in (old_published, recent_published, unpublished, parked):
+            await add_to_outbox(session, platform, "test.retention", event)
+        outbox = platform.outbox
+        await session.execute(
+            update(outbox)
+            .where(outbox.c.event_id == old_published.id)
+            .values(published_at=now - timedelta(days=8))
+        )
+        await session.execute(
+            update(outbox)
+            .where(outbox.c.event_id == recent_published.id)
+            .values(published_at=now - timedelta(days=1))
+        )
+        await session.execute(
+            update(outbox)
+            .where(outbox.c.event_id == parked.id)
+            .values(parked_at=now - timedelta(days=60), park_reason="too large")
+        )
+        ids = [uuid.uuid4() for _ in range(12_000)]  # more than one deletion chunk
+        await session.execute(
+            platform.inbox.insert(),
+            [
+                {
+                    "consumer": consumer,
+                    "event_id": event_id,
+                    "event_type": "t",
+                    "processed_at": now - timedelta(days=40 if n < 11_000 else 1),
+                }
+                for n, event_id in enumerate(ids)
+            ],
+        )
+    pruned = await prune_outbox_and_inbox(
+        db,
+        platform,
+        FixedClock(now),
+        outbox_retention=timedelta(days=7),
+        inbox_retention=timedelta(days=30),
+    )
+    assert pruned.outbox >= 1 and pruned.inbox >= 11_000
+    async with db() as session:
+        left = set(
+            await session.scalars(
+                select(outbox.c.event_id).where(outbox.c.topic == "test.retention")
+            )
+        )
+        remembered = await session.scalar(
+            select(func.count())
+            .select_from(platform.inbox)
+            .where(platform.inbox.c.consumer == consumer)
+        )
+    assert left == {recent_published.id, unpublished.id, parked.id}
+    assert remembered == 1_000

@@ -110,10 +110,19 @@ class PlatformTables:
                 "created_at", DateTime(timezone=True), nullable=False, server_default=func.now()
             ),
             Column("published_at", DateTime(timezone=True)),
+            # A row the broker refuses for good (too large, say) is parked, not retried
+            # forever: the relay goes on with the rows after it; an operator can re-drive it.
+            Column("parked_at", DateTime(timezone=True)),
+            Column("park_reason", Text),
             Index(
                 "ix_outbox_unpublished",
                 "id",
                 postgresql_where=text("published_at IS NULL"),
+            ),
+            Index(
+                "ix_outbox_published_at",
+                "published_at",
+                postgresql_where=text("published_at IS NOT NULL"),
             ),
         )
         self.inbox = Table(
@@ -126,6 +135,7 @@ class PlatformTables:
                 "processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()
             ),
             PrimaryKeyConstraint("consumer", "event_id"),
+            Index("ix_inbox_processed_at", "processed_at"),
         )
         self.api_keys = Table(
             "api_keys",

@@ -1,8 +1,12 @@
 """Kafka adapters: producer, topic set-up and the idempotent consumer loop.
 
 The consumer processes each record in one database transaction that also records the event
-id in the inbox, commits the offset only after that transaction commits, retries a failing
-record a bounded number of times and then parks it on ``<topic>.dlq`` with the error.
+id in the inbox and commits the offset only after that transaction commits. A record that
+fails by itself is retried a bounded number of times and then parked on ``<topic>.dlq`` with
+the error. An infrastructure fault (database, broker, network; see
+:func:`redress_shared.faults.is_transient`) is not the record's fault: the partition is
+rewound to the first record not applied and retried with backoff for as long as the fault
+lasts, so nothing is dead-lettered by an outage and one aggregate's events keep their order.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from redress_shared.events import (
     dead_letter_topic,
     from_kafka_record,
 )
+from redress_shared.faults import is_transient
 from redress_shared.observability import EVENTS_CONSUMED, bind_correlation_id
 from redress_shared.settings import ServiceSettings
 
@@ -31,6 +36,32 @@ log = structlog.get_logger(__name__)
 TOPIC_ALREADY_EXISTS = 36
 
 EventHandler = Callable[[AsyncSession, EventEnvelope], Awaitable[None]]
+
+
+class InfrastructureFault(Exception):
+    """Applying a partition's records stopped on an infrastructure fault; every record before
+    ``resume_offset`` is applied (and may be committed), none from it on."""
+
+    def __init__(self, resume_offset: int, cause: BaseException) -> None:
+        super().__init__(f"infrastructure fault at offset {resume_offset}: {cause!r}")
+        self.resume_offset = resume_offset
+        self.cause = cause
+
+
+class _FaultBackoff:
+    """Doubling pauses while a fault lasts, from the retry backoff up to a ceiling."""
+
+    def __init__(self, settings: ServiceSettings) -> None:
+        self._first = max(settings.consumer_retry_backoff_seconds, 0.01)
+        self._ceiling = max(settings.consumer_fault_backoff_max_seconds, self._first)
+        self._next = self._first
+
+    def reset(self) -> None:
+        self._next = self._first
+
+    def next_pause(self) -> float:
+        pause, self._next = self._next, min(self._next * 2, self._ceiling)
+        return pause
 
 
 def create_producer(settings: ServiceSettings) -> AIOKafkaProducer:
@@ -116,15 +147,48 @@ class EventConsumer:
         )
         await consumer.start()
         self._consumer = consumer
+        backoff = _FaultBackoff(self._settings)
         try:
             while True:
                 batches = await consumer.getmany(timeout_ms=500)
                 for partition, records in batches.items():
-                    await self._process_batch(records)
+                    try:
+                        await self._process_batch(records)
+                    except InfrastructureFault as fault:
+                        await self._rewind(consumer, partition, records, fault, backoff)
+                        continue
+                    backoff.reset()
                     await consumer.commit({partition: records[-1].offset + 1})
         finally:
             self._consumer = None
             await consumer.stop()
+
+    async def _rewind(
+        self,
+        consumer: AIOKafkaConsumer,
+        partition: TopicPartition,
+        records: list[ConsumerRecord],
+        fault: InfrastructureFault,
+        backoff: _FaultBackoff,
+        *,
+        commit: bool = True,
+    ) -> None:
+        """Keep what was applied, fetch the rest again after a pause. The consumer keeps
+        polling meanwhile, so it stays in its group however long the fault lasts."""
+        if commit and fault.resume_offset > records[0].offset:
+            await consumer.commit({partition: fault.resume_offset})
+        consumer.seek(partition, fault.resume_offset)
+        pause = backoff.next_pause()
+        log.warning(
+            "consumer_paused_on_infrastructure_fault",
+            consumer=self.group_id,
+            topic=partition.topic,
+            partition=partition.partition,
+            offset=fault.resume_offset,
+            retry_in_seconds=pause,
+            error=repr(fault.cause),
+        )
+        await asyncio.sleep(pause)
 
     async def replay(self) -> int:
         """Apply every record of the topics from offset 0 up to at least the end offsets seen
@@ -159,12 +223,25 @@ class EventConsumer:
             ends = await consumer.end_offsets(partitions)
             pending = set(partitions)
             read = 0
+            backoff = _FaultBackoff(self._settings)
             while pending:
                 batches = await consumer.getmany(*pending, timeout_ms=500)
-                for records in batches.values():
-                    read += len(records)
-                    if records:
+                faulted = False
+                for partition, records in batches.items():
+                    if not records:
+                        continue
+                    try:
                         await self._process_batch(records)
+                        read += len(records)
+                    except InfrastructureFault as fault:
+                        read += fault.resume_offset - records[0].offset
+                        await self._rewind(
+                            consumer, partition, records, fault, backoff, commit=False
+                        )
+                        faulted = True
+                if faulted:
+                    continue
+                backoff.reset()
                 for partition in list(pending):
                     if batches.get(partition):
                         continue
@@ -174,8 +251,14 @@ class EventConsumer:
                     # once more, so a round that only served the others cannot end it early.
                     more = (await consumer.getmany(partition, timeout_ms=1000)).get(partition)
                     if more:
-                        read += len(more)
-                        await self._process_batch(more)
+                        try:
+                            await self._process_batch(more)
+                            read += len(more)
+                        except InfrastructureFault as fault:
+                            read += fault.resume_offset - more[0].offset
+                            await self._rewind(
+                                consumer, partition, more, fault, backoff, commit=False
+                            )
                     else:
                         pending.discard(partition)
             return read
@@ -187,14 +270,16 @@ class EventConsumer:
 
         The common case, a batch without trouble, commits in a single transaction; if any
         record fails, that transaction rolls back whole and the records are applied one by
-        one, each with its own retries, so a poison record cannot take the others down.
+        one, each with its own retries, so a poison record cannot take the others down. An
+        infrastructure fault raises :class:`InfrastructureFault` instead (nothing is
+        dead-lettered because the database or the broker is away).
         """
         decoded: list[tuple[ConsumerRecord, EventEnvelope]] = []
         for record in records:
             try:
                 event = from_kafka_record(record.key, record.value, record.headers)
             except MalformedEvent as exc:
-                await self._dead_letter(record, f"malformed event: {exc}")
+                await self._dead_letter_or_pause(record, f"malformed event: {exc}")
                 continue
             if event.type in self._handlers:
                 decoded.append((record, event))
@@ -207,6 +292,8 @@ class EventConsumer:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if is_transient(exc):
+                    raise InfrastructureFault(decoded[0][0].offset, exc) from exc
                 log.warning(
                     "event_batch_failed", consumer=self.group_id, size=len(decoded), error=repr(exc)
                 )
@@ -253,6 +340,8 @@ class EventConsumer:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if is_transient(exc):
+                    raise InfrastructureFault(record.offset, exc) from exc
                 log.warning(
                     "event_handling_failed",
                     consumer=self.group_id,
@@ -262,7 +351,7 @@ class EventConsumer:
                     error=repr(exc),
                 )
                 if attempt == retries:
-                    await self._dead_letter(record, repr(exc))
+                    await self._dead_letter_or_pause(record, repr(exc))
                     return
                 await asyncio.sleep(
                     self._settings.consumer_retry_backoff_seconds * 2 ** (attempt - 1)
@@ -281,6 +370,18 @@ class EventConsumer:
                 return "duplicate"
             await handler(session, event)
         return "processed"
+
+    async def _dead_letter_or_pause(self, record: ConsumerRecord, error: str) -> None:
+        """Park ``record`` on its dead-letter topic; if the broker cannot take it now, that is
+        an infrastructure fault at this record (it is fetched and judged again later)."""
+        try:
+            await self._dead_letter(record, error)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if is_transient(exc):
+                raise InfrastructureFault(record.offset, exc) from exc
+            raise
 
     async def _dead_letter(self, record: ConsumerRecord, error: str) -> None:
         if self._producer is None:  # a replay: the running consumer dead-lettered it already
@@ -311,4 +412,10 @@ class EventConsumer:
         )
 
 
-__all__ = ["EventConsumer", "EventHandler", "create_producer", "ensure_topics"]
+__all__ = [
+    "EventConsumer",
+    "EventHandler",
+    "InfrastructureFault",
+    "create_producer",
+    "ensure_topics",
+]

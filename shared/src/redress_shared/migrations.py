@@ -64,3 +64,29 @@ def create_platform_tables(schema: str) -> None:
     bind = op.get_bind()
     for table in (platform.outbox, platform.inbox, platform.api_keys):
         table.create(bind)
+
+
+def add_outbox_parking_and_retention(schema: str) -> None:
+    """Parked outbox rows and the indexes retention deletes by (one migration per service).
+
+    Idempotent: a schema created after this change already has them from its first migration.
+    """
+    for statement in (
+        f'ALTER TABLE "{schema}".outbox ADD COLUMN IF NOT EXISTS parked_at timestamptz',
+        f'ALTER TABLE "{schema}".outbox ADD COLUMN IF NOT EXISTS park_reason text',
+        f'CREATE INDEX IF NOT EXISTS ix_outbox_published_at ON "{schema}".outbox '
+        "(published_at) WHERE published_at IS NOT NULL",
+        f'CREATE INDEX IF NOT EXISTS ix_inbox_processed_at ON "{schema}".inbox (processed_at)',
+    ):
+        op.execute(statement)
+
+
+def drop_outbox_parking_and_retention(schema: str) -> None:
+    """Undo :func:`add_outbox_parking_and_retention`."""
+    for statement in (
+        f'DROP INDEX IF EXISTS "{schema}".ix_inbox_processed_at',
+        f'DROP INDEX IF EXISTS "{schema}".ix_outbox_published_at',
+        f'ALTER TABLE "{schema}".outbox DROP COLUMN IF EXISTS park_reason',
+        f'ALTER TABLE "{schema}".outbox DROP COLUMN IF EXISTS parked_at',
+    ):
+        op.execute(statement)

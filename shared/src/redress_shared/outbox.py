@@ -5,21 +5,29 @@ under a transaction-level advisory lock, so with several replicas exactly one re
 time and one aggregate's events keep their order (plain SKIP LOCKED across relays could
 reorder them). A crash between publish and mark re-sends the batch; consumers deduplicate
 by event id (the inbox), so that costs nothing but a repeat.
+
+A row the broker refuses for good (larger than it accepts, say) is parked with the reason and
+the relay goes on with the rows after it: one bad event never stops a service's stream. An
+infrastructure fault (broker away) retries the whole batch. Published rows and old inbox ids
+are deleted after a retention window (:func:`prune_outbox_and_inbox`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import structlog
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from redress_shared.clock import Clock
 from redress_shared.db import OUTBOX_WRITTEN, PlatformTables
 from redress_shared.events import EventEnvelope, to_kafka_record
+from redress_shared.faults import is_transient
 from redress_shared.observability import EVENTS_PUBLISHED, correlation_id_var
 
 log = structlog.get_logger(__name__)
@@ -67,6 +75,11 @@ class OutboxRelay:
         # relay looks at the outbox at once instead of at its next poll.
         self._wakeup = wakeup or asyncio.Event()
 
+    def wake(self) -> None:
+        """Look at the outbox now: for changes made without staging an event (a re-driven
+        parked row); a commit that staged events wakes the relay by itself."""
+        self._wakeup.set()
+
     async def relay_once(self, producer: AIOKafkaProducer) -> int:
         """Publish one batch; return how many events went out (0 if none or not leader)."""
         outbox = self._tables.outbox
@@ -79,28 +92,55 @@ class OutboxRelay:
             rows = (
                 await session.execute(
                     select(outbox.c.id, outbox.c.topic, outbox.c.event)
-                    .where(outbox.c.published_at.is_(None))
+                    .where(outbox.c.published_at.is_(None), outbox.c.parked_at.is_(None))
                     .order_by(outbox.c.id)
                     .limit(self._batch_size)
                 )
             ).all()
             if not rows:
                 return 0
-            pending = []
+            sending: list[tuple[int, str, asyncio.Future]] = []
+            refused: list[tuple[int, BaseException]] = []
             for row in rows:
-                key, value, headers = to_kafka_record(EventEnvelope.model_validate(row.event))
-                pending.append(
-                    await producer.send(row.topic, value=value, key=key, headers=headers)
+                try:
+                    key, value, headers = to_kafka_record(EventEnvelope.model_validate(row.event))
+                    future = await producer.send(row.topic, value=value, key=key, headers=headers)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    if is_transient(exc):
+                        raise
+                    refused.append((row.id, exc))
+                    continue
+                sending.append((row.id, row.topic, future))
+            outcomes = await asyncio.gather(*(f for *_, f in sending), return_exceptions=True)
+            published: list[int] = []
+            for (row_id, topic, _future), outcome in zip(sending, outcomes, strict=True):
+                if isinstance(outcome, BaseException):
+                    if is_transient(outcome):
+                        raise outcome  # the whole batch again; consumers drop the repeats
+                    refused.append((row_id, outcome))
+                else:
+                    published.append(row_id)
+                    EVENTS_PUBLISHED.labels(topic).inc()
+            now = self._clock.now()
+            if published:
+                await session.execute(
+                    update(outbox).where(outbox.c.id.in_(published)).values(published_at=now)
                 )
-            await asyncio.gather(*pending)
-            await session.execute(
-                update(outbox)
-                .where(outbox.c.id.in_([row.id for row in rows]))
-                .values(published_at=self._clock.now())
-            )
-            for row in rows:
-                EVENTS_PUBLISHED.labels(row.topic).inc()
+            for row_id, error in refused:
+                await self._park(session, row_id, error, now)
             return len(rows)
+
+    async def _park(
+        self, session: AsyncSession, row_id: int, error: BaseException, now: datetime
+    ) -> None:
+        outbox = self._tables.outbox
+        reason = f"{type(error).__name__}: {error}"[:2000]
+        await session.execute(
+            update(outbox).where(outbox.c.id == row_id).values(parked_at=now, park_reason=reason)
+        )
+        log.error("outbox_row_parked", outbox_id=row_id, reason=reason)
 
     async def run(self, producer: AIOKafkaProducer) -> None:
         """Relay until cancelled; errors are logged and retried after a pause."""
@@ -120,4 +160,54 @@ class OutboxRelay:
                 await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
 
 
-__all__ = ["OutboxRelay", "add_to_outbox"]
+@dataclass(frozen=True)
+class Pruned:
+    """How many rows one retention pass deleted."""
+
+    outbox: int
+    inbox: int
+
+
+async def prune_outbox_and_inbox(
+    session_factory: async_sessionmaker[AsyncSession],
+    tables: PlatformTables,
+    clock: Clock,
+    *,
+    outbox_retention: timedelta,
+    inbox_retention: timedelta,
+    chunk: int = 5000,
+) -> Pruned:
+    """Delete outbox rows published before the outbox window and inbox ids processed before
+    the inbox window, in chunks (short transactions, no long lock). Parked and unpublished
+    rows are never deleted. The inbox window must outlast the broker's retention, or an event
+    still on the broker could be applied twice after its id was forgotten."""
+    outbox, inbox = tables.outbox, tables.inbox
+    now = clock.now()
+    deleted = {"outbox": 0, "inbox": 0}
+    statements = {
+        "outbox": lambda: delete(outbox).where(
+            outbox.c.id.in_(
+                select(outbox.c.id)
+                .where(outbox.c.published_at < now - outbox_retention)
+                .limit(chunk)
+            )
+        ),
+        "inbox": lambda: delete(inbox).where(
+            tuple_(inbox.c.consumer, inbox.c.event_id).in_(
+                select(inbox.c.consumer, inbox.c.event_id)
+                .where(inbox.c.processed_at < now - inbox_retention)
+                .limit(chunk)
+            )
+        ),
+    }
+    for name, statement in statements.items():
+        while True:
+            async with session_factory() as session, session.begin():
+                count = (await session.execute(statement())).rowcount
+            deleted[name] += count
+            if count < chunk:
+                break
+    return Pruned(**deleted)
+
+
+__all__ = ["OutboxRelay", "Pruned", "add_to_outbox", "prune_outbox_and_inbox"]

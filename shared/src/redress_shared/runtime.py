@@ -11,6 +11,7 @@ import functools
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Annotated
 
 import structlog
@@ -20,6 +21,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from redress_shared.admin import outbox_admin_router
 from redress_shared.auth import ApiKeyVerifier, api_keys_router, seed_admin_key
 from redress_shared.clock import Clock, clock_from_settings
 from redress_shared.db import (
@@ -42,7 +44,7 @@ from redress_shared.observability import (
     configure_logging,
     health_router,
 )
-from redress_shared.outbox import OutboxRelay
+from redress_shared.outbox import OutboxRelay, prune_outbox_and_inbox
 from redress_shared.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
@@ -117,6 +119,7 @@ class ServiceRuntime:
         assert producer is not None
         loops: dict[str, BackgroundLoop] = {
             "outbox-relay": lambda: self.relay.run(producer),
+            "retention": self._retention_loop,
             **self.background,
         }
         for consumer in self.consumers:
@@ -125,6 +128,21 @@ class ServiceRuntime:
             asyncio.create_task(self._supervise(name, loop), name=name)
             for name, loop in loops.items()
         ]
+
+    async def _retention_loop(self) -> None:
+        """Keep the outbox and the inbox bounded: delete what is past its window."""
+        settings = self.settings
+        while True:
+            pruned = await prune_outbox_and_inbox(
+                self.session_factory,
+                self.tables,
+                self.clock,
+                outbox_retention=timedelta(seconds=settings.outbox_retention_seconds),
+                inbox_retention=timedelta(seconds=settings.inbox_retention_seconds),
+            )
+            if pruned.outbox or pruned.inbox:
+                log.info("retention_pruned", outbox=pruned.outbox, inbox=pruned.inbox)
+            await asyncio.sleep(settings.retention_interval_seconds)
 
     async def _start_producer(self) -> None:
         for attempt in range(1, 61):
@@ -220,6 +238,7 @@ def create_app(
     app.add_middleware(CorrelationIdMiddleware)
     app.include_router(health_router(runtime.readiness_checks()))
     app.include_router(api_keys_router(scopes))
+    app.include_router(outbox_admin_router())
     for router in routers:
         app.include_router(router)
     _document_errors_as_problems(app)

@@ -46,8 +46,28 @@ class ServiceSettings(BaseSettings):
         default=1_048_576, description="Largest accepted request body in bytes (413 above)."
     )
     outbox_poll_interval_seconds: float = 0.05
+    outbox_retention_seconds: float = Field(
+        default=7 * 24 * 3600.0,
+        description="How long a published outbox row is kept (for inspection) before the "
+        "retention loop deletes it. Parked and unpublished rows are never deleted.",
+    )
+    inbox_retention_seconds: float = Field(
+        default=30 * 24 * 3600.0,
+        description="How long a processed event id is remembered. Must outlast the broker's "
+        "retention (Kafka's default is 7 days), or an event still on the broker could be "
+        "applied twice after its id was forgotten.",
+    )
+    retention_interval_seconds: float = Field(
+        default=600.0, description="How often the retention loop deletes expired rows."
+    )
     consumer_max_retries: int = 5
     consumer_retry_backoff_seconds: float = 0.2
+    consumer_fault_backoff_max_seconds: float = Field(
+        default=10.0,
+        description="Longest pause between attempts while the database or broker is failing; "
+        "such faults pause the partition and are retried for as long as they last (never "
+        "dead-lettered).",
+    )
     test_clock_file: Path | None = Field(
         default=None,
         description="Tests only: a file holding a time offset in seconds that moves this "

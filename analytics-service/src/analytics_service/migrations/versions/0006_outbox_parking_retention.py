@@ -1,0 +1,27 @@
+"""Parked outbox rows (``outbox.parked_at``, ``outbox.park_reason``) and the indexes the
+retention loop deletes published outbox rows and old inbox ids by.
+
+Revision ID: 0006
+Revises: 0005_query_scale
+Create Date: 2026-12-02
+"""
+
+from redress_shared.migrations import (
+    add_outbox_parking_and_retention,
+    drop_outbox_parking_and_retention,
+)
+
+revision = "0006"
+down_revision = "0005_query_scale"
+branch_labels = None
+depends_on = None
+
+SCHEMA = "analytics"
+
+
+def upgrade() -> None:
+    add_outbox_parking_and_retention(SCHEMA)
+
+
+def downgrade() -> None:
+    drop_outbox_parking_and_retention(SCHEMA)
