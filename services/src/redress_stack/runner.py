@@ -4,11 +4,19 @@
 ``/readyz`` is green, prints where things are and stops it all on Ctrl-C or SIGTERM. Setting
 ``REDRESS_DATABASE_URL``, ``REDRESS_KAFKA_BOOTSTRAP_SERVERS`` or ``REDRESS_SMTP_HOST`` uses an
 existing PostgreSQL, Kafka or SMTP server instead of the embedded one.
+
+It supervises rather than topples: a process that dies is started again after a backoff, with
+a log line saying so, and the runner gives up (stopping everything, with the reason) only
+when one keeps failing fast. The embedded broker keeps nothing across a restart, so whenever
+the runner starts it, every service's outbox (PostgreSQL, the log of record) is marked for
+re-publication and the services start afresh: the relays publish the whole log again in order
+and the consumers' inboxes drop what they had already applied (docs/architecture.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import importlib
 import json
 import os
@@ -45,6 +53,35 @@ from redress_stack.infra import (
 
 ADMIN_KEY_FILE = "admin-api-key"
 STACK_FILE = "stack.json"
+
+
+class GaveUp(RuntimeError):
+    """A process kept failing right after being started; restarting it again will not help."""
+
+
+@dataclass
+class RestartPolicy:
+    """Exponential backoff between restarts of one process; give up after ``limit`` failures
+    within ``window`` seconds (a crash loop), but never for failures spread over hours."""
+
+    name: str
+    window: float = 120.0
+    limit: int = 5
+    first_delay: float = 0.5
+    max_delay: float = 30.0
+    failures: collections.deque = field(default_factory=collections.deque)
+
+    def record_failure(self, now: float) -> float:
+        """Note a failure at ``now``; return how long to wait before the restart."""
+        self.failures.append(now)
+        while self.failures and self.failures[0] < now - self.window:
+            self.failures.popleft()
+        if len(self.failures) > self.limit:
+            raise GaveUp(
+                f"{self.name} failed {len(self.failures)} times within {self.window:.0f} s; "
+                "giving up"
+            )
+        return min(self.max_delay, self.first_delay * 2 ** (len(self.failures) - 1))
 
 
 @dataclass
@@ -99,6 +136,9 @@ class Stack:
     _infra: list = field(default_factory=list)
     _services: dict[str, ManagedProcess] = field(default_factory=dict)
     _replica_ports: dict[str, list[int]] = field(default_factory=dict)
+    _broker: TansuBroker | None = None
+    _policies: dict[str, RestartPolicy] = field(default_factory=dict)
+    _restart_at: dict[str, float] = field(default_factory=dict)
 
     @property
     def log_dir(self) -> Path:
@@ -122,7 +162,7 @@ class Stack:
             _say(f"migrating {spec.name}")
             package = importlib.import_module(spec.package)
             upgrade_to_head(self.database_url, package.MIGRATIONS_DIR, spec.schema)
-        asyncio.run(ensure_topics(self.kafka_bootstrap, TOPICS, partitions=TOPIC_PARTITIONS))
+        self._prepare_log()
         for spec in SERVICES:
             # Extra replicas join the same consumer groups; each gets its own HTTP port.
             ports = [self.ports.services[spec.name]]
@@ -130,14 +170,45 @@ class Stack:
             self._replica_ports[spec.name] = ports
             for index, port in enumerate(ports):
                 name = spec.name if index == 0 else f"{spec.name}-{index + 1}"
-                process = ManagedProcess(
+                self._services[name] = ManagedProcess(
                     name,
                     [sys.executable, *spec.command],
                     self.log_dir / f"{name}.log",
                     env=self._service_env(spec, port, first=index == 0),
                 )
-                process.start()
-                self._services[name] = process
+        self._start_services()
+        self.write_stack_file()
+
+    def _prepare_log(self) -> None:
+        """Create the topics; on a fresh embedded broker, hand the outboxes' whole history to
+        the relays again (the broker lost it, PostgreSQL did not)."""
+        asyncio.run(ensure_topics(self.kafka_bootstrap, TOPICS, partitions=TOPIC_PARTITIONS))
+        if self._broker is not None:
+            count = asyncio.run(self._mark_outboxes_for_republication())
+            if count:
+                _say(f"re-publishing {count} events from the outboxes to the fresh broker")
+
+    async def _mark_outboxes_for_republication(self) -> int:
+        import asyncpg
+
+        connection = await asyncpg.connect(
+            self.database_url.replace("postgresql+asyncpg://", "postgresql://")
+        )
+        try:
+            total = 0
+            for spec in SERVICES:
+                status = await connection.execute(
+                    f'UPDATE "{spec.schema}".outbox SET published_at = NULL '
+                    "WHERE published_at IS NOT NULL AND parked_at IS NULL"
+                )
+                total += int(status.rsplit(" ", 1)[-1])
+            return total
+        finally:
+            await connection.close()
+
+    def _start_services(self) -> None:
+        for process in self._services.values():
+            process.start()
         for spec in SERVICES:
             for index, port in enumerate(self._replica_ports[spec.name]):
                 name = spec.name if index == 0 else f"{spec.name}-{index + 1}"
@@ -147,7 +218,55 @@ class Stack:
                     f"{name} /readyz",
                     self._services[name],
                 )
-        self._write_stack_file()
+
+    def _stop_services(self) -> None:
+        for process in self._services.values():
+            if process.running and process.process is not None:
+                process.process.send_signal(signal.SIGTERM)
+        for process in self._services.values():
+            process.stop(timeout=20)
+
+    def _policy(self, name: str) -> RestartPolicy:
+        return self._policies.setdefault(name, RestartPolicy(name))
+
+    def supervise(self) -> None:
+        """One look at every process: start again what died (raises :class:`GaveUp`)."""
+        now = time.monotonic()
+        broker_process = self._broker.process if self._broker is not None else None
+        if broker_process is not None and not broker_process.running:
+            self._policy("tansu").record_failure(now)
+            _say(
+                f"tansu exited (code {broker_process.process.returncode}); restarting it, "
+                "re-publishing the outboxes and restarting the services"
+            )
+            self._restart_at.clear()
+            self._stop_services()
+            self._broker.start()
+            self._prepare_log()
+            self._start_services()
+            return
+        for component in self._infra:
+            process = component.process
+            if component is self._broker or process is None or process.running:
+                continue
+            self._policy(process.name).record_failure(now)
+            _say(f"{process.name} exited (code {process.process.returncode}); restarting it")
+            component.start()
+        for name, process in self._services.items():
+            if name in self._restart_at:
+                if now >= self._restart_at[name]:
+                    del self._restart_at[name]
+                    _say(f"starting {name} again")
+                    process.start()
+                continue
+            if not process.running:
+                delay = self._policy(name).record_failure(now)
+                code = process.process.returncode if process.process else None
+                _say(
+                    f"{name} exited (code {code}); restarting in {delay:.1f} s; "
+                    f"its log: {process.log_path}"
+                )
+                self._restart_at[name] = now + delay
 
     def _admin_key(self) -> str:
         from_env = os.environ.get("REDRESS_ADMIN_API_KEY")
@@ -179,10 +298,11 @@ class Stack:
         if external:
             self.kafka_bootstrap = external
             return
-        _say("starting Tansu (Kafka protocol, in memory)")
+        _say("starting Tansu (Kafka protocol, in memory; the outboxes keep the log)")
         broker = TansuBroker(self.ports.kafka, self.log_dir)
         broker.start()
         self._infra.append(broker)
+        self._broker = broker
         self.kafka_bootstrap = broker.bootstrap_servers
 
     def _start_mail(self) -> None:
@@ -212,6 +332,11 @@ class Stack:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        if self._broker is not None:
+            # The outboxes are the log of record for the embedded broker: keep them whole so
+            # the log can be re-published from its beginning, and the inboxes with them.
+            env.setdefault("REDRESS_OUTBOX_RETENTION_SECONDS", "0")
+            env.setdefault("REDRESS_INBOX_RETENTION_SECONDS", "0")
         if self.test_clock_file is not None:
             # Tests only: every service reads its time offset from this one file.
             env["REDRESS_TEST_CLOCK_FILE"] = str(self.test_clock_file)
@@ -227,7 +352,7 @@ class Stack:
         except httpx.HTTPError:
             return False
 
-    def _write_stack_file(self) -> None:
+    def write_stack_file(self) -> None:
         description = {
             "services": {s.name: self.url(s.name) for s in SERVICES},
             "replicas": {
@@ -242,20 +367,23 @@ class Stack:
             "admin_api_key_file": str(self.data_dir / ADMIN_KEY_FILE),
             "logs": str(self.log_dir),
             "pid": os.getpid(),
+            "processes": self.process_ids(),
         }
-        (self.data_dir / STACK_FILE).write_text(json.dumps(description, indent=2))
+        # Written whole, then renamed: a reader never sees half a file.
+        partial = self.data_dir / (STACK_FILE + ".partial")
+        partial.write_text(json.dumps(description, indent=2))
+        partial.replace(self.data_dir / STACK_FILE)
 
-    def dead_services(self) -> list[str]:
-        """Names of services whose process has exited."""
-        return [name for name, process in self._services.items() if not process.running]
+    def process_ids(self) -> dict[str, int]:
+        """The pid of every running process of the stack, by name (for tests and operators)."""
+        processes = [*self._services.values(), *(c.process for c in self._infra)]
+        return {
+            p.name: p.process.pid for p in processes if p is not None and p.running and p.process
+        }
 
     def stop(self) -> None:
         """Stop services first (they drain), then the mail sink, broker and database."""
-        for process in self._services.values():
-            if process.running and process.process is not None:
-                process.process.send_signal(signal.SIGTERM)
-        for process in self._services.values():
-            process.stop(timeout=20)
+        self._stop_services()
         for component in reversed(self._infra):
             component.stop()
         (self.data_dir / STACK_FILE).unlink(missing_ok=True)
@@ -271,7 +399,7 @@ def run(
     replicas: dict[str, int] | None = None,
     test_clock_file: Path | None = None,
 ) -> int:
-    """Start the stack and keep it up until SIGINT/SIGTERM or a service dies.
+    """Start the stack and keep it up until SIGINT/SIGTERM, restarting what dies.
 
     ``test_clock_file`` (tests only) makes every service read its clock's offset from that
     file, so an end-to-end test can move time for the whole stack.
@@ -293,13 +421,17 @@ def run(
     try:
         stack.start()
         _print_banner(stack, time.monotonic() - started)
+        pids = stack.process_ids()
         while not stop_requested.is_set():
-            dead = stack.dead_services()
-            if dead:
-                _say(f"service stopped unexpectedly: {', '.join(dead)}; see {stack.log_dir}")
-                return 1
+            stack.supervise()
+            if stack.process_ids() != pids:
+                pids = stack.process_ids()
+                stack.write_stack_file()
             time.sleep(0.5)
         return 0
+    except GaveUp as gave_up:
+        _say(f"{gave_up}; see {stack.log_dir}")
+        return 1
     except KeyboardInterrupt:
         return 0
     finally:

@@ -173,33 +173,35 @@ async def prune_outbox_and_inbox(
     tables: PlatformTables,
     clock: Clock,
     *,
-    outbox_retention: timedelta,
-    inbox_retention: timedelta,
+    outbox_retention: timedelta | None,
+    inbox_retention: timedelta | None,
     chunk: int = 5000,
 ) -> Pruned:
     """Delete outbox rows published before the outbox window and inbox ids processed before
     the inbox window, in chunks (short transactions, no long lock). Parked and unpublished
-    rows are never deleted. The inbox window must outlast the broker's retention, or an event
-    still on the broker could be applied twice after its id was forgotten."""
+    rows are never deleted; a window of None keeps everything. The inbox window must outlast
+    the broker's retention, or an event still on the broker could be applied twice after its
+    id was forgotten."""
     outbox, inbox = tables.outbox, tables.inbox
     now = clock.now()
     deleted = {"outbox": 0, "inbox": 0}
-    statements = {
-        "outbox": lambda: delete(outbox).where(
+    statements = {}
+    if outbox_retention is not None:
+        statements["outbox"] = lambda: delete(outbox).where(
             outbox.c.id.in_(
                 select(outbox.c.id)
                 .where(outbox.c.published_at < now - outbox_retention)
                 .limit(chunk)
             )
-        ),
-        "inbox": lambda: delete(inbox).where(
+        )
+    if inbox_retention is not None:
+        statements["inbox"] = lambda: delete(inbox).where(
             tuple_(inbox.c.consumer, inbox.c.event_id).in_(
                 select(inbox.c.consumer, inbox.c.event_id)
                 .where(inbox.c.processed_at < now - inbox_retention)
                 .limit(chunk)
             )
-        ),
-    }
+        )
     for name, statement in statements.items():
         while True:
             async with session_factory() as session, session.begin():

@@ -132,13 +132,21 @@ class ServiceRuntime:
     async def _retention_loop(self) -> None:
         """Keep the outbox and the inbox bounded: delete what is past its window."""
         settings = self.settings
+
+        def window(seconds: float) -> timedelta | None:
+            return timedelta(seconds=seconds) if seconds > 0 else None  # 0: keep for ever
+
+        outbox_window = window(settings.outbox_retention_seconds)
+        inbox_window = window(settings.inbox_retention_seconds)
+        if outbox_window is None and inbox_window is None:
+            return
         while True:
             pruned = await prune_outbox_and_inbox(
                 self.session_factory,
                 self.tables,
                 self.clock,
-                outbox_retention=timedelta(seconds=settings.outbox_retention_seconds),
-                inbox_retention=timedelta(seconds=settings.inbox_retention_seconds),
+                outbox_retention=outbox_window,
+                inbox_retention=inbox_window,
             )
             if pruned.outbox or pruned.inbox:
                 log.info("retention_pruned", outbox=pruned.outbox, inbox=pruned.inbox)

@@ -48,14 +48,16 @@ class ServiceSettings(BaseSettings):
     outbox_poll_interval_seconds: float = 0.05
     outbox_retention_seconds: float = Field(
         default=7 * 24 * 3600.0,
-        description="How long a published outbox row is kept (for inspection) before the "
-        "retention loop deletes it. Parked and unpublished rows are never deleted.",
+        description="How long a published outbox row is kept (for inspection and re-publication) "
+        "before the retention loop deletes it; 0 keeps every row (the stack runner's embedded "
+        "broker keeps nothing, so there the outbox is the log of record). Parked and "
+        "unpublished rows are never deleted.",
     )
     inbox_retention_seconds: float = Field(
         default=30 * 24 * 3600.0,
         description="How long a processed event id is remembered. Must outlast the broker's "
         "retention (Kafka's default is 7 days), or an event still on the broker could be "
-        "applied twice after its id was forgotten.",
+        "applied twice after its id was forgotten; 0 keeps every id.",
     )
     retention_interval_seconds: float = Field(
         default=600.0, description="How often the retention loop deletes expired rows."
