@@ -13,6 +13,7 @@ from redress_shared.clock import SystemClock
 from redress_shared.db import PlatformTables, create_session_factory
 from redress_shared.events import ComplaintReceivedV1, CustomerContact, dead_letter_topic, new_event
 from redress_shared.kafka import EventConsumer, create_producer, ensure_topics
+from redress_shared.observability import EVENTS_CONSUMED
 from redress_shared.outbox import OutboxRelay, add_to_outbox
 from redress_shared.settings import ServiceSettings
 from redress_testing import eventually, produce
@@ -385,3 +386,65 @@ async def test_retention_keeps_the_outbox_and_inbox_bounded(db):
         )
     assert left == {recent_published.id, unpublished.id, parked.id}
     assert remembered == 1_000
+
+
+async def test_a_dead_letter_is_listed_and_redriven_once_its_cause_is_fixed(db, settings, infra):
+    from redress_shared.dead_letters import read_dead_letters, redrive
+
+    topic = f"test.redrive.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(infra.kafka_bootstrap_servers, [topic])
+    event = sample_event("k", 1)
+    fixed = asyncio.Event()
+
+    async def handler(session, received):
+        if not fixed.is_set():
+            raise ValueError("a bug in this release")
+        await session.execute(effects.insert().values(event_id=str(received.id), n=1))
+
+    consumer = EventConsumer(
+        group_id=f"redrive-test-{uuid.uuid4()}",
+        topics=[topic],
+        handlers={event.type: handler},
+        session_factory=db,
+        tables=platform,
+        settings=settings,
+    )
+    producer = create_producer(settings)
+    await producer.start()
+    task = asyncio.create_task(consumer.run(producer))
+    try:
+        await produce(infra.kafka_bootstrap_servers, topic, event)
+        await read_topic(infra.kafka_bootstrap_servers, dead_letter_topic(topic), 1)
+        letters = await read_dead_letters(infra.kafka_bootstrap_servers, topic)
+        assert [(d.event_id, d.consumer) for d in letters] == [(str(event.id), consumer.group_id)]
+        assert "a bug in this release" in letters[0].error
+        assert letters[0].source.startswith(f"{topic}/")
+
+        fixed.set()  # the corrected release is out
+        assert await redrive(producer, letters + letters) == 2  # twice, by mistake
+
+        async def applied():
+            async with db() as session:
+                return await session.scalar(
+                    select(func.count()).where(effects.c.event_id == str(event.id))
+                )
+
+        await eventually(applied)
+
+        async def second_copy_dropped():
+            # What /metrics shows: the consumer met the second copy and dropped it.
+            return EVENTS_CONSUMED.labels(consumer.group_id, "duplicate")._value.get() >= 1
+
+        await eventually(second_copy_dropped)
+        async with db() as session:
+            inbox_done = await session.scalar(
+                select(func.count())
+                .select_from(platform.inbox)
+                .where(platform.inbox.c.consumer == consumer.group_id)
+            )
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await producer.stop()
+    assert await applied() == 1
+    assert inbox_done == 1

@@ -114,7 +114,7 @@ class EventConsumer:
         settings: ServiceSettings,
     ) -> None:
         self.group_id = group_id
-        self._topics = list(topics)
+        self.topics = list(topics)
         self._handlers = handlers
         self._session_factory = session_factory
         self._tables = tables
@@ -134,7 +134,7 @@ class EventConsumer:
         """Consume until cancelled; ``producer`` sends poison records to the dead-letter topic."""
         self._producer = producer
         consumer = AIOKafkaConsumer(
-            *self._topics,
+            *self.topics,
             bootstrap_servers=self._settings.kafka_bootstrap_servers,
             group_id=self.group_id,
             client_id=f"{self._settings.kafka_client_id_prefix}-{self.group_id}",
@@ -215,7 +215,7 @@ class EventConsumer:
             await consumer.topics()  # loads the partition metadata
             partitions = [
                 TopicPartition(topic, number)
-                for topic in self._topics
+                for topic in self.topics
                 for number in sorted(consumer.partitions_for_topic(topic) or ())
             ]
             consumer.assign(partitions)

@@ -21,7 +21,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from redress_shared.admin import outbox_admin_router
+from redress_shared.admin import dead_letters_router, outbox_admin_router
 from redress_shared.auth import ApiKeyVerifier, api_keys_router, seed_admin_key
 from redress_shared.clock import Clock, clock_from_settings
 from redress_shared.db import (
@@ -247,6 +247,8 @@ def create_app(
     app.include_router(health_router(runtime.readiness_checks()))
     app.include_router(api_keys_router(scopes))
     app.include_router(outbox_admin_router())
+    if runtime.consumers:
+        app.include_router(dead_letters_router())
     for router in routers:
         app.include_router(router)
     _document_errors_as_problems(app)
