@@ -170,10 +170,9 @@ async def _attach_reply(
         context=context,
     )
     if draft.attachments:
-        context["attachments"] = await store.insert_attachments(
-            session, clock.now(), thread.complaint_id, draft.attachments, message_id
+        await store.store_attachments(
+            session, clock.now(), thread.complaint_id, draft.attachments, context, message_id
         )
-        await store.set_message_context(session, message_id, context)
     event = message_received_event(
         complaint_id=thread.complaint_id,
         reference=thread.reference,
@@ -214,16 +213,13 @@ async def _insert_new(
     complaint = draft.register(complaint_id, number, received_at)
     await store.insert_complaint(session, complaint, raw_id)
     if draft.attachments:
-        # The attachments point at the complaint row, so they come after it; the context
-        # then gets each attachment's id.
-        documents = await store.insert_attachments(
-            session, clock.now(), complaint_id, draft.attachments
+        # The event names each attachment's id, so it is built from the stored context.
+        context = await store.store_attachments(
+            session, clock.now(), complaint_id, draft.attachments, draft.context
         )
-        draft = dataclasses.replace(
-            draft, context={**(draft.context or {}), "attachments": documents}
+        complaint = dataclasses.replace(
+            complaint, draft=dataclasses.replace(draft, context=context)
         )
-        complaint = dataclasses.replace(complaint, draft=draft)
-        await store.set_complaint_context(session, complaint_id, draft.context)
     await add_to_outbox(
         session, tables.platform, COMPLAINTS_TOPIC, complaint_received_event(complaint)
     )

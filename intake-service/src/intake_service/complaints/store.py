@@ -194,40 +194,23 @@ async def insert_complaint(session: AsyncSession, complaint: Complaint, raw_id: 
     )
 
 
-async def set_complaint_context(
-    session: AsyncSession, complaint_id: uuid.UUID, context: dict | None
-) -> None:
-    """Replace the stored context of complaint ``complaint_id``."""
-    complaints = tables.complaints
-    await session.execute(
-        complaints.update().where(complaints.c.id == complaint_id).values(context=context)
-    )
-
-
 async def insert_message(session: AsyncSession, **values: Any) -> None:
     """Store a customer's later message about a complaint (columns of ``complaint_messages``)."""
     await session.execute(tables.complaint_messages.insert().values(**values))
 
 
-async def set_message_context(
-    session: AsyncSession, message_id: uuid.UUID, context: dict | None
-) -> None:
-    """Replace the stored context of customer message ``message_id``."""
-    messages = tables.complaint_messages
-    await session.execute(
-        messages.update().where(messages.c.id == message_id).values(context=context)
-    )
-
-
-async def insert_attachments(
+async def store_attachments(
     session: AsyncSession,
     now: datetime,
     complaint_id: uuid.UUID,
     attachments: tuple[AttachmentFile, ...],
+    context: dict | None,
     message_id: uuid.UUID | None = None,
-) -> list[dict]:
-    """Store the bytes once per sha256 and one row per attachment; the context entries
-    (with each attachment's id, for ``GET .../attachments/{id}``)."""
+) -> dict:
+    """Store the bytes once per sha256 and one row per attachment of the complaint (or of its
+    customer message ``message_id``), stored before them since the rows point at it; then
+    record them, with each attachment's id (for ``GET .../attachments/{id}``), in that
+    complaint's or message's context. The new context."""
     documents = []
     for position, attachment in enumerate(attachments):
         attachment_id = uuid.uuid4()
@@ -254,7 +237,14 @@ async def insert_attachments(
             )
         )
         documents.append({"id": str(attachment_id), **attachment.document()})
-    return documents
+    context = {**(context or {}), "attachments": documents}
+    owner = tables.complaint_messages if message_id is not None else tables.complaints
+    await session.execute(
+        owner.update()
+        .where(owner.c.id == (message_id if message_id is not None else complaint_id))
+        .values(context=context)
+    )
+    return context
 
 
 async def get_complaint(session: AsyncSession, complaint_id: uuid.UUID) -> Row | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
 import structlog
 from redress_shared.clock import Clock
@@ -80,7 +81,9 @@ async def normalise_stored(
         if parsed is None:
             parsed = parse_email(message)
         if isinstance(parsed, NotAComplaint):
-            return await _ignore(session_factory, clock, raw_id, received_at, parsed.reason)
+            return await _set_aside(
+                session_factory, clock, raw_id, received_at, "ignored", parsed.reason
+            )
         check_attachment_sizes(parsed.attachments, policy.max_attachment_bytes)
         draft = await normalise(parsed)
         accepted, _created = await register_complaint(
@@ -88,12 +91,7 @@ async def normalise_stored(
         )
     except Exception as exc:  # anything at all: the message is kept, never dropped
         error = str(exc) if isinstance(exc, InvalidComplaint) else f"{type(exc).__name__}: {exc}"
-        async with session_factory() as session, session.begin():
-            await store.settle_raw(session, clock.now(), raw_id, "quarantined", error=error)
-        log.warning("submission_quarantined", submission_id=str(raw_id), error=error)
-        return SubmissionRead(
-            submission_id=raw_id, status="quarantined", received_at=received_at, reason=error
-        )
+        return await _set_aside(session_factory, clock, raw_id, received_at, "quarantined", error)
     return SubmissionRead(
         submission_id=raw_id,
         status=accepted.status,
@@ -103,17 +101,22 @@ async def normalise_stored(
     )
 
 
-async def _ignore(
+async def _set_aside(
     session_factory: SessionFactory,
     clock: Clock,
     raw_id: uuid.UUID,
     received_at: datetime,
+    status: Literal["ignored", "quarantined"],
     reason: str,
 ) -> SubmissionRead:
-    """Record the stored automatic message ``raw_id`` as ignored (never registered)."""
+    """Record why the stored message ``raw_id`` became no complaint: automatic mail is
+    ``ignored`` for good, a failure is ``quarantined`` for a fix and a replay."""
     async with session_factory() as session, session.begin():
-        await store.settle_raw(session, clock.now(), raw_id, "ignored", error=reason)
-    log.info("email_ignored", submission_id=str(raw_id), reason=reason)
+        await store.settle_raw(session, clock.now(), raw_id, status, error=reason)
+    if status == "ignored":
+        log.info("email_ignored", submission_id=str(raw_id), reason=reason)
+    else:
+        log.warning("submission_quarantined", submission_id=str(raw_id), error=reason)
     return SubmissionRead(
-        submission_id=raw_id, status="ignored", received_at=received_at, reason=reason
+        submission_id=raw_id, status=status, received_at=received_at, reason=reason
     )
