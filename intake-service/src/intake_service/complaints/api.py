@@ -55,6 +55,7 @@ router = APIRouter(prefix="/v1/complaints", tags=["complaints"], responses=AUTH_
 async def read_complaint(
     complaint_id: uuid.UUID, runtime: RuntimeDep, _: ComplaintReader
 ) -> ComplaintRead:
+    """The complaint as intake registered it (normalised, with its context)."""
     row = await service.read_complaint(runtime.session_factory, complaint_id)
     return ComplaintRead.model_validate(row, from_attributes=True)
 

@@ -93,6 +93,7 @@ async def submit_email(
     client: ComplaintWriter,
     policy: Policy,
 ) -> SubmissionRead:
+    """Take one raw e-mail posted over HTTP."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != EMAIL_CONTENT_TYPE:
         # A malformed request, not a domain refusal: HTTP's own problem.

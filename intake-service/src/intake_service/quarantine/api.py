@@ -33,6 +33,7 @@ async def list_quarantine(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> QuarantinePage:
+    """A page of the quarantine, oldest first."""
     return await service.list_quarantine(runtime.session_factory, runtime.clock, limit, offset)
 
 
@@ -62,6 +63,7 @@ async def replay_quarantined(
         Body(examples=[{}, ReplayCreate.model_config["json_schema_extra"]["examples"][0]]),
     ] = None,
 ) -> SubmissionRead:
+    """Normalise a quarantined submission again."""
     corrected = fix.corrected_message.encode() if fix and fix.corrected_message else None
     return await service.replay_quarantined(
         runtime.session_factory, runtime.clock, submission_id, corrected, policy
