@@ -61,7 +61,7 @@ def _submission_endpoint(
     return endpoint
 
 
-router.post(
+submit_complaint = router.post(
     "/v1/complaints",
     tags=["complaints"],
     status_code=status.HTTP_202_ACCEPTED,
@@ -74,7 +74,7 @@ router.post(
     responses=_responses("The complaint is not valid"),
 )(_submission_endpoint("submit_complaint", ComplaintCreate))
 
-router.post(
+submit_phone_call = router.post(
     "/v1/intake/phone",
     tags=["intake"],
     status_code=status.HTTP_202_ACCEPTED,
@@ -88,7 +88,7 @@ router.post(
     responses=_responses("The submission is not valid"),
 )(_submission_endpoint("submit_phone_call", PhoneCallCreate))
 
-router.post(
+submit_chat = router.post(
     "/v1/intake/chat",
     tags=["intake"],
     status_code=status.HTTP_202_ACCEPTED,
@@ -101,7 +101,7 @@ router.post(
     responses=_responses("The submission is not valid"),
 )(_submission_endpoint("submit_chat", ChatCreate))
 
-router.post(
+submit_social_post = router.post(
     "/v1/intake/social",
     tags=["intake"],
     status_code=status.HTTP_202_ACCEPTED,
