@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 from intake_service import tables
-from intake_service.email_intake import IntakeSmtpHandler, run_smtp_listener
+from intake_service.email.api import IntakeSmtpHandler
+from intake_service.workers import run_smtp_listener
 from redress_stack.infra import free_port
 from sqlalchemy import select
 

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import pytest
-from intake_service.categories import classify, extract_order_ref, extract_sku
-from intake_service.language import detect_language, supported_languages
-from intake_service.models import (
+from intake_service.complaints.model import (
     InvalidComplaint,
     SocialIdentity,
     build_customer,
     customer_key,
     normalise_phone,
+)
+from intake_service.normalisation.model import (
+    classify,
+    detect_language,
+    extract_order_ref,
+    extract_sku,
+    supported_languages,
 )
 
 # Natural complaint sentences, one per language, written for these tests.

@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from fastapi import FastAPI
 from redress_shared.clock import Clock
 from redress_shared.runtime import ServiceRuntime, create_app
 
-from intake_service import language, tables
-from intake_service.api import SCOPES, intake_router, quarantine_router, router
+from intake_service import tables
+from intake_service.api import PROBLEMS, ROUTERS, SCOPES
 from intake_service.config import IntakeSettings
-from intake_service.email_intake import IntakeSmtpHandler, run_smtp_listener
-
-
-async def _load_language_models() -> None:
-    # Load the models in a thread at start-up, so no request waits for them.
-    await asyncio.to_thread(language.warm_up)
+from intake_service.email.api import IntakeSmtpHandler
+from intake_service.workers import load_language_models, run_smtp_listener
 
 
 def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None) -> FastAPI:
     """The intake application with its runtime (nothing connects until it starts)."""
     settings = settings or IntakeSettings()
     runtime = ServiceRuntime.build(settings, tables.platform, clock)
-    runtime.add_background("language-models", _load_language_models)
+    runtime.add_background("language-models", load_language_models)
     if settings.intake_smtp_port:
         handler = IntakeSmtpHandler(runtime.session_factory, runtime.clock, settings.policy())
         runtime.add_background(
@@ -44,6 +38,7 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
             "(customer identity, language, category, references) and publishes "
             "`redress.complaint.received.v1`. What cannot be normalised waits in quarantine."
         ),
-        routers=[router, intake_router, quarantine_router],
+        routers=ROUTERS,
         scopes=SCOPES,
+        problems=PROBLEMS,
     )

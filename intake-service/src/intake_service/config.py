@@ -8,6 +8,9 @@ from datetime import timedelta
 from pydantic import Field
 from redress_shared.settings import ServiceSettings
 
+EVENT_SOURCE = "/redress/intake-service"
+"""The CloudEvents ``source`` of every event intake publishes."""
+
 
 class IntakeSettings(ServiceSettings):
     """Settings of the intake service."""
@@ -46,3 +49,7 @@ class IntakePolicy:
 
     duplicate_window: timedelta = timedelta(hours=24)
     max_attachment_bytes: int = 5 * 1024 * 1024
+
+
+DEFAULT_POLICY = IntakePolicy()
+"""The policy of the default settings."""

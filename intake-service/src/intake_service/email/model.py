@@ -20,6 +20,7 @@ message for a fix and a replay.
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass, replace
 from email import policy
 from email.header import decode_header, make_header
@@ -29,8 +30,9 @@ from email.utils import parseaddr
 
 import html2text
 import quotequail
+from redress_shared.errors import DomainError
 
-from intake_service.models import (
+from intake_service.complaints.model import (
     AttachmentFile,
     ComplaintDraft,
     InvalidComplaint,
@@ -44,6 +46,37 @@ class NotAComplaint:
     """An automatic message: recorded, never registered."""
 
     reason: str
+
+
+class EmptyMessage(DomainError):
+    """The message has no bytes: nothing is stored."""
+
+    def __init__(self) -> None:
+        super().__init__("The body has no bytes.")
+
+
+class UnparseableMessage(DomainError):
+    """The message is stored but could not be normalised: it waits in quarantine for a fix
+    and a replay under ``submission_id``."""
+
+    def __init__(self, reason: str | None, submission_id: uuid.UUID) -> None:
+        super().__init__(
+            reason,
+            submission_id=str(submission_id),
+            status_now="quarantined",
+            replay=f"/v1/quarantine/{submission_id}/replay",
+        )
+        self.submission_id = submission_id
+
+
+@dataclass(frozen=True)
+class ThreadMatch:
+    """The registered complaint an e-mail answers, and how it was recognised."""
+
+    complaint_id: uuid.UUID
+    reference: str
+    customer_key: str
+    matched_by: str
 
 
 _AUTOMATIC_PRECEDENCE = {"auto_reply", "bulk", "junk"}

@@ -1,8 +1,10 @@
-"""The intake domain: what a well-formed complaint is, independent of channel and storage."""
+"""The complaint: what a well-formed complaint is, independent of channel and storage, and
+what may refuse one (invalid, oversized attachment, a reused idempotency key)."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import unicodedata
 import uuid
@@ -10,17 +12,35 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import phonenumbers
+from redress_shared.errors import DomainError
 
 CUSTOMER_KEY_NAMESPACE = uuid.UUID("2f0c5e6e-8d0b-4c3e-9f55-6a0d3b1f7a21")
 
 
-class InvalidComplaint(ValueError):
+class InvalidComplaint(DomainError, ValueError):
     """The submission cannot become a complaint; ``field`` names the culprit."""
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
+        super().__init__(f"{field}: {message}", field=field)
         self.field = field
         self.message = message
+
+
+class IdempotencyKeyReused(DomainError):
+    """An ``Idempotency-Key`` came back with another request body than its first use."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This Idempotency-Key was first used with another request body; "
+            "use a new key for a new complaint."
+        )
+
+
+class ConcurrentSubmission(DomainError):
+    """The same complaint kept losing the race against a concurrent submission of itself."""
+
+    def __init__(self) -> None:
+        super().__init__()
 
 
 def normalise_email(email: str | None) -> str | None:
@@ -141,12 +161,15 @@ class AttachmentFile:
         }
 
 
-class AttachmentTooLarge(ValueError):
-    """An attachment exceeds the per-attachment size limit."""
+class AttachmentTooLarge(DomainError, ValueError):
+    """An attachment exceeds the per-attachment size limit; nothing is stored."""
 
     def __init__(self, filename: str | None, size: int, limit: int) -> None:
         super().__init__(
-            f"attachment {filename or '(unnamed)'} is {size} bytes; the limit is {limit} bytes"
+            f"attachment {filename or '(unnamed)'} is {size} bytes; the limit is {limit} bytes",
+            filename=filename,
+            size=size,
+            max_bytes=limit,
         )
         self.filename = filename
         self.size = size
@@ -270,3 +293,35 @@ def require_text(value: str | None, field: str) -> str:
     if not cleaned:
         raise InvalidComplaint(field, "must contain text")
     return cleaned
+
+
+@dataclass(frozen=True)
+class RawSubmission:
+    """Exactly what arrived, kept for audit and replay."""
+
+    channel: str
+    content_type: str
+    payload: bytes
+    submitted_by: str
+
+
+def request_fingerprint(document: dict) -> str:
+    """Hash of a request body independent of key order and whitespace."""
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    """An ``Idempotency-Key`` scoped to the client that sent it, with the request's hash."""
+
+    client: str
+    key: str
+    request_hash: str
+
+    @classmethod
+    def of(cls, client: str, key: str | None, request: dict) -> IdempotencyClaim | None:
+        """The claim of ``client``'s ``key`` for ``request``; None without a key."""
+        if key is None:
+            return None
+        return cls(client=client, key=key, request_hash=request_fingerprint(request))

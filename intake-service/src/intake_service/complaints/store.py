@@ -1,0 +1,295 @@
+"""SQL of complaints: raw submissions, complaints, customer messages, attachments and
+idempotency keys. Every function takes the caller's session (the caller owns the transaction)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from intake_service import tables
+from intake_service.complaints.model import (
+    AttachmentFile,
+    Complaint,
+    IdempotencyClaim,
+    RawSubmission,
+)
+from intake_service.complaints.schemas import ComplaintAccepted
+
+
+async def take_customer_turn(session: AsyncSession, customer_key: str) -> None:
+    """Wait for the customer's other submissions in flight (a transaction-scoped advisory
+    lock on the customer key): two deliveries of the same text cannot both pass the
+    fingerprint check, while different customers do not wait for each other."""
+    await session.execute(
+        select(func.pg_advisory_xact_lock(func.hashtextextended(customer_key, 0)))
+    )
+
+
+async def insert_raw(
+    session: AsyncSession,
+    raw: RawSubmission,
+    received_at: datetime,
+    status: str,
+    complaint_id: uuid.UUID | None = None,
+    raw_id: uuid.UUID | None = None,
+    attempts: int = 1,
+) -> uuid.UUID:
+    """Store ``raw`` exactly as it arrived, with what became of it so far; its id."""
+    raw_id = raw_id or uuid.uuid4()
+    values: dict[str, Any] = {
+        "id": raw_id,
+        "channel": raw.channel,
+        "content_type": raw.content_type,
+        "payload": raw.payload,
+        "received_at": received_at,
+        "submitted_by": raw.submitted_by,
+        "status": status,
+        "complaint_id": complaint_id,
+    }
+    if attempts:
+        values["attempts"] = attempts
+    await session.execute(tables.raw_submissions.insert().values(**values))
+    return raw_id
+
+
+async def settle_raw(
+    session: AsyncSession,
+    now: datetime,
+    raw_id: uuid.UUID,
+    status: str,
+    complaint_id: uuid.UUID | None = None,
+    error: str | None = None,
+) -> None:
+    """Record what normalising the stored raw submission ``raw_id`` came to (one attempt more)."""
+    raws = tables.raw_submissions
+    await session.execute(
+        raws.update()
+        .where(raws.c.id == raw_id)
+        .values(
+            status=status,
+            complaint_id=complaint_id,
+            error=error,
+            attempts=raws.c.attempts + 1,
+            updated_at=now,
+        )
+    )
+
+
+async def claim_idempotency_key(
+    session: AsyncSession, claim: IdempotencyClaim, complaint_id: uuid.UUID
+) -> Row | None:
+    """Claim ``claim``'s key for ``complaint_id``; None when claimed now, else the earlier
+    claim (``request_hash``, ``complaint_id``). A concurrent request with the same key waits
+    here until this transaction ends."""
+    keys = tables.idempotency_keys
+    claimed = await session.scalar(
+        insert(keys)
+        .values(
+            client=claim.client,
+            key=claim.key,
+            request_hash=claim.request_hash,
+            complaint_id=complaint_id,
+        )
+        .on_conflict_do_nothing()
+        .returning(keys.c.complaint_id)
+    )
+    if claimed is not None:
+        return None
+    return (
+        await session.execute(
+            select(keys.c.request_hash, keys.c.complaint_id).where(
+                keys.c.client == claim.client, keys.c.key == claim.key
+            )
+        )
+    ).one()
+
+
+async def find_duplicate(
+    session: AsyncSession, condition: ColumnElement[bool]
+) -> ComplaintAccepted | None:
+    """The complaint matching ``condition``, answered as the ``duplicate`` it was repeated by."""
+    complaints = tables.complaints
+    row = (
+        await session.execute(
+            select(complaints.c.id, complaints.c.reference, complaints.c.received_at).where(
+                condition
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    return ComplaintAccepted(
+        complaint_id=row.id,
+        reference=row.reference,
+        status="duplicate",
+        received_at=row.received_at,
+    )
+
+
+def with_id(complaint_id: uuid.UUID) -> ColumnElement[bool]:
+    """The complaint ``complaint_id``."""
+    return tables.complaints.c.id == complaint_id
+
+
+def with_channel_id(channel: str, channel_message_id: str) -> ColumnElement[bool]:
+    """The complaint that arrived, or was later answered by a customer message, under this
+    channel-native id."""
+    complaints, messages = tables.complaints, tables.complaint_messages
+    repeated_reply = (
+        select(messages.c.complaint_id)
+        .where(messages.c.channel == channel, messages.c.channel_message_id == channel_message_id)
+        .scalar_subquery()
+    )
+    return (
+        (complaints.c.channel == channel) & (complaints.c.channel_message_id == channel_message_id)
+    ) | (complaints.c.id == repeated_reply)
+
+
+def with_content(customer_key: str, fingerprint: str, since: datetime) -> ColumnElement[bool]:
+    """The customer's complaint with the same content fingerprint received since ``since``."""
+    complaints = tables.complaints
+    return (
+        (complaints.c.customer_key == customer_key)
+        & (complaints.c.content_fingerprint == fingerprint)
+        & (complaints.c.received_at >= since)
+    )
+
+
+async def next_reference_number(session: AsyncSession) -> int:
+    """The next number of the human references (``RDR-YYYY-<number>``)."""
+    return await session.scalar(tables.reference_sequence.next_value())  # type: ignore[return-value]
+
+
+async def insert_complaint(session: AsyncSession, complaint: Complaint, raw_id: uuid.UUID) -> None:
+    """Store the registered ``complaint`` made of raw submission ``raw_id``."""
+    draft = complaint.draft
+    await session.execute(
+        tables.complaints.insert().values(
+            id=complaint.id,
+            reference=complaint.reference,
+            raw_submission_id=raw_id,
+            channel=draft.channel,
+            channel_message_id=draft.channel_message_id,
+            received_at=complaint.received_at,
+            customer_key=draft.customer.key,
+            customer=draft.customer.document(),
+            subject=draft.subject,
+            body=draft.body,
+            language=draft.language,
+            category=draft.category,
+            product=draft.product,
+            supplier=draft.supplier,
+            order_ref=draft.order_ref,
+            priority_hint=draft.priority_hint,
+            reputation_sensitive=draft.reputation_sensitive,
+            context=draft.context,
+            classification=draft.classification,
+            content_fingerprint=draft.fingerprint,
+        )
+    )
+
+
+async def insert_message(session: AsyncSession, **values: Any) -> None:
+    """Store a customer's later message about a complaint (columns of ``complaint_messages``)."""
+    await session.execute(tables.complaint_messages.insert().values(**values))
+
+
+async def store_attachments(
+    session: AsyncSession,
+    now: datetime,
+    complaint_id: uuid.UUID,
+    attachments: tuple[AttachmentFile, ...],
+    context: dict | None,
+    message_id: uuid.UUID | None = None,
+) -> dict:
+    """Store the bytes once per sha256 and one row per attachment of the complaint (or of its
+    customer message ``message_id``), stored before them since the rows point at it; then
+    record them, with each attachment's id (for ``GET .../attachments/{id}``), in that
+    complaint's or message's context. The new context."""
+    documents = []
+    for position, attachment in enumerate(attachments):
+        attachment_id = uuid.uuid4()
+        await session.execute(
+            insert(tables.attachment_contents)
+            .values(
+                sha256=attachment.sha256,
+                content=attachment.content,
+                size=attachment.size,
+                stored_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["sha256"])
+        )
+        await session.execute(
+            tables.attachments.insert().values(
+                id=attachment_id,
+                complaint_id=complaint_id,
+                message_id=message_id,
+                sha256=attachment.sha256,
+                filename=attachment.filename,
+                content_type=attachment.content_type,
+                size=attachment.size,
+                position=position,
+            )
+        )
+        documents.append({"id": str(attachment_id), **attachment.document()})
+    context = {**(context or {}), "attachments": documents}
+    owner = tables.complaint_messages if message_id is not None else tables.complaints
+    await session.execute(
+        owner.update()
+        .where(owner.c.id == (message_id if message_id is not None else complaint_id))
+        .values(context=context)
+    )
+    return context
+
+
+async def get_complaint(session: AsyncSession, complaint_id: uuid.UUID) -> Row | None:
+    """One complaint row, or None."""
+    complaints = tables.complaints
+    return (
+        await session.execute(select(complaints).where(complaints.c.id == complaint_id))
+    ).first()
+
+
+async def complaint_exists(session: AsyncSession, complaint_id: uuid.UUID) -> bool:
+    """Whether complaint ``complaint_id`` is registered."""
+    complaints = tables.complaints
+    found = await session.scalar(select(complaints.c.id).where(complaints.c.id == complaint_id))
+    return found is not None
+
+
+async def list_messages(session: AsyncSession, complaint_id: uuid.UUID) -> list[Row]:
+    """The customer messages attached to complaint ``complaint_id``, oldest first."""
+    messages = tables.complaint_messages
+    return list(
+        (
+            await session.execute(
+                select(messages)
+                .where(messages.c.complaint_id == complaint_id)
+                .order_by(messages.c.received_at, messages.c.id)
+            )
+        ).all()
+    )
+
+
+async def get_attachment(
+    session: AsyncSession, complaint_id: uuid.UUID, attachment_id: uuid.UUID
+) -> Row | None:
+    """One attachment of a complaint with its bytes, or None."""
+    attachments, contents = tables.attachments, tables.attachment_contents
+    return (
+        await session.execute(
+            select(
+                attachments.c.filename,
+                attachments.c.content_type,
+                attachments.c.sha256,
+                contents.c.content,
+            )
+            .join(contents, contents.c.sha256 == attachments.c.sha256)
+            .where(attachments.c.id == attachment_id, attachments.c.complaint_id == complaint_id)
+        )
+    ).first()

@@ -1,0 +1,1 @@
+"""E-mail: MIME parsing, forwarded-message unwrapping, reply threading, the HTTP and SMTP edges."""

@@ -1,0 +1,1 @@
+"""Normalisation: language detection, categories and priority hints, references."""

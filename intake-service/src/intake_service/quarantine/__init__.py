@@ -1,0 +1,1 @@
+"""Quarantine: stored submissions that could not be normalised; listing and replay."""

@@ -1,0 +1,32 @@
+"""Intake's background work: the SMTP listener (each message: its handler calls the e-mail
+use case) and loading the language models at start-up."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+
+import structlog
+from aiosmtpd.smtp import SMTP
+
+from intake_service.email.api import IntakeSmtpHandler
+from intake_service.normalisation.service import load_language_models
+
+log = structlog.get_logger(__name__)
+
+__all__ = ["load_language_models", "run_smtp_listener"]
+
+
+async def run_smtp_listener(
+    handler: IntakeSmtpHandler, host: str, port: int, max_message_bytes: int
+) -> None:
+    """Serve SMTP on ``host:port`` in this event loop until cancelled; aiosmtpd refuses a
+    message above ``max_message_bytes`` with 552."""
+    loop = asyncio.get_running_loop()
+    factory = functools.partial(
+        SMTP, handler, data_size_limit=max_message_bytes, enable_SMTPUTF8=True, decode_data=False
+    )
+    server = await loop.create_server(factory, host=host, port=port)
+    log.info("smtp_listening", host=host, port=port)
+    async with server:
+        await server.serve_forever()
