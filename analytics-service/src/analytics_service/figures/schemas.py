@@ -1,11 +1,24 @@
-"""Response bodies of the SLA, outcome, satisfaction and customer figures."""
+"""Response bodies of the SLA, outcome, satisfaction and customer figures, in JSON and in
+CSV (one header and one line per row)."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from analytics_service.figures.model import (
+    CustomerFigures,
+    Outcomes,
+    SatisfactionPeriod,
+    SlaReport,
+)
+from analytics_service.reporting.model import FigureWindow
+
+CsvRows = Iterable[Sequence[Any]]
 
 
 class ClockRead(BaseModel):
@@ -103,6 +116,83 @@ class SlaRead(BaseModel):
     at_risk: list[CaseAtRiskRead]
     at_risk_total: int = Field(description="All open cases at risk (the list may be cut).")
 
+    @classmethod
+    def of(cls, report: SlaReport, window: FigureWindow) -> SlaRead:
+        """The response body of an SLA report over ``window``."""
+        return cls(
+            start=window.start,
+            end=window.end,
+            time_zone=window.time_zone.key,
+            groups=[
+                SlaGroupRead(
+                    priority=g.priority,
+                    team=g.team,
+                    cases=g.cases,
+                    **{
+                        clock.value: ClockRead(
+                            met=c.met,
+                            breached=c.breached,
+                            pending=c.pending,
+                            within_target_share=c.within_target_share,
+                            median_minutes=c.median_minutes,
+                            p90_minutes=c.p90_minutes,
+                        )
+                        for clock, c in g.clocks.items()
+                    },
+                )
+                for g in report.groups
+            ],
+            at_risk=[
+                CaseAtRiskRead(
+                    case_id=c.case_id,
+                    reference=c.reference,
+                    priority=c.priority,
+                    team=c.team,
+                    status=c.status,
+                    clock=c.clock.value,
+                    state=c.state,
+                    due_at=c.due_at,
+                    since=c.since,
+                )
+                for c in report.at_risk
+            ],
+            at_risk_total=report.at_risk_total,
+        )
+
+
+SLA_CSV_HEADER = (
+    "priority",
+    "team",
+    "cases",
+    "clock",
+    "met",
+    "breached",
+    "pending",
+    "within_target_share",
+    "median_minutes",
+    "p90_minutes",
+)
+
+
+def sla_csv_rows(report: SlaReport) -> CsvRows:
+    """One CSV line per group and clock (the at-risk list is left out)."""
+    return (
+        (
+            g.priority,
+            g.team,
+            g.cases,
+            clock.value,
+            c.met,
+            c.breached,
+            c.pending,
+            c.within_target_share,
+            c.median_minutes,
+            c.p90_minutes,
+        )
+        for g in report.groups
+        for clock, c in g.clocks.items()
+    )
+
 
 class RemedyTypeRead(BaseModel):
     """Remedies of one type in their latest state."""
@@ -165,6 +255,48 @@ class OutcomesRead(BaseModel):
     reopened: int = Field(description="Of those, reopened at least once.")
     reopen_rate: float | None
 
+    @classmethod
+    def of(cls, found: Outcomes, window: FigureWindow) -> OutcomesRead:
+        """The response body of a cohort's outcomes over ``window``."""
+        return cls(
+            start=window.start,
+            end=window.end,
+            time_zone=window.time_zone.key,
+            cases=found.cases,
+            decided=found.decided,
+            decisions=found.decisions,
+            decision_shares=found.decision_shares,
+            remedies=[
+                RemedyTypeRead(
+                    remedy_type=r.remedy_type,
+                    remedies=r.remedies,
+                    declined=r.declined,
+                    delivered=r.delivered,
+                )
+                for r in found.remedies_by_type
+            ],
+            remedy_value=[
+                RemedyValueRead(currency=r.currency, remedies=r.remedies, total=f"{r.total:.2f}")
+                for r in found.remedy_value
+            ],
+            resolved=found.resolved,
+            reopened=found.reopened,
+            reopen_rate=found.reopen_rate,
+        )
+
+
+OUTCOMES_CSV_HEADER = ("measure", "key", "count", "value")
+
+
+def outcomes_csv_rows(found: Outcomes) -> CsvRows:
+    """One CSV line per figure: decision, remedy, remedy_value, reopen_rate."""
+    return [
+        *(("decision", v, n, "") for v, n in found.decisions.items()),
+        *(("remedy", r.remedy_type, r.remedies, "") for r in found.remedies_by_type),
+        *(("remedy_value", r.currency, r.remedies, f"{r.total:.2f}") for r in found.remedy_value),
+        ("reopen_rate", "all", found.resolved, found.reopen_rate),
+    ]
+
 
 class SatisfactionPeriodRead(BaseModel):
     """Satisfaction in one period."""
@@ -218,6 +350,50 @@ class SatisfactionRead(BaseModel):
     time_zone: str
     bucket: str
     periods: list[SatisfactionPeriodRead]
+
+    @classmethod
+    def of(
+        cls, periods: list[SatisfactionPeriod], window: FigureWindow, bucket: str
+    ) -> SatisfactionRead:
+        """The response body of the satisfaction per period over ``window``."""
+        return cls(
+            start=window.start,
+            end=window.end,
+            time_zone=window.time_zone.key,
+            bucket=bucket,
+            periods=[SatisfactionPeriodRead(**vars(p)) for p in periods],
+        )
+
+
+SATISFACTION_CSV_HEADER = (
+    "period_start",
+    "surveys",
+    "coefficient",
+    "would_recommend_share",
+    "would_continue_share",
+    "cases_closed",
+    "closed_with_survey",
+    "response_rate",
+    "flags",
+)
+
+
+def satisfaction_csv_rows(periods: list[SatisfactionPeriod]) -> CsvRows:
+    """One CSV line per period, flags separated by ``;``."""
+    return (
+        (
+            p.period_start,
+            p.surveys,
+            p.coefficient,
+            p.would_recommend_share,
+            p.would_continue_share,
+            p.cases_closed,
+            p.closed_with_survey,
+            p.response_rate,
+            ";".join(p.flags),
+        )
+        for p in periods
+    )
 
 
 class RepeatCustomerRead(BaseModel):
@@ -279,3 +455,40 @@ class CustomersRead(BaseModel):
     repeat_share: float | None
     repeat_complainers: list[RepeatCustomerRead]
     tiers: list[TierRead]
+
+    @classmethod
+    def of(cls, found: CustomerFigures, window: FigureWindow, min_complaints: int) -> CustomersRead:
+        """The response body of the customer figures over ``window``."""
+        return cls(
+            start=window.start,
+            end=window.end,
+            time_zone=window.time_zone.key,
+            min_complaints=min_complaints,
+            customers=found.customers,
+            repeat_customers=found.repeat_total,
+            repeat_share=found.repeat_share,
+            repeat_complainers=[
+                RepeatCustomerRead(
+                    customer_key=r.customer_key,
+                    complaints=r.complaints,
+                    first_at=r.first_at,
+                    last_at=r.last_at,
+                )
+                for r in found.repeat
+            ],
+            tiers=[
+                TierRead(tier=t.tier, complaints=t.complaints, customers=t.customers)
+                for t in found.tiers
+            ],
+        )
+
+
+CUSTOMERS_CSV_HEADER = ("kind", "key", "complaints", "customers", "first_at", "last_at")
+
+
+def customers_csv_rows(found: CustomerFigures) -> CsvRows:
+    """One CSV line per repeat complainer, then one per tier."""
+    return [
+        *(("repeat", r.customer_key, r.complaints, 1, r.first_at, r.last_at) for r in found.repeat),
+        *(("tier", t.tier, t.complaints, t.customers, "", "") for t in found.tiers),
+    ]
