@@ -162,6 +162,26 @@ class IncidentScope(StrEnum):
     REGION = "region"
 
 
+@dataclass(frozen=True)
+class IncidentGroup:
+    """Similar complaints: one category, and one product or one region (the scope)."""
+
+    scope: IncidentScope
+    category: str
+    value: str
+
+    @property
+    def subject(self) -> str:
+        """How the group's incidents name it."""
+        return incident_subject(self.category, self.value)
+
+    @classmethod
+    def of_subject(cls, scope: str, subject: str) -> IncidentGroup:
+        """The group an incident's scope (attribution) and subject name."""
+        category, _, value = subject.partition("/")
+        return cls(IncidentScope(scope), category, value)
+
+
 def poisson_tail_start(mean: float, probability: float) -> int:
     """The smallest ``n`` with P(N ≥ n) ≤ ``probability`` for N ~ Poisson(``mean``)."""
     n, below = 0, 0.0  # below = P(N < n)

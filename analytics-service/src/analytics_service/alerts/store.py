@@ -22,6 +22,13 @@ from analytics_service.alerts.model import (
 alerts = tables.alerts
 
 
+def of_condition(kind: str, subject: str, attribution: str):  # noqa: ANN201
+    """The alerts of one condition (kind, subject and attribution), as SQL."""
+    return and_(
+        alerts.c.kind == kind, alerts.c.subject == subject, alerts.c.attribution == attribution
+    )
+
+
 async def current_alert(
     session: AsyncSession, kind: str, subject: str, attribution: str, start: date
 ) -> Row | None:
@@ -29,12 +36,7 @@ async def current_alert(
     return (
         await session.execute(
             select(alerts)
-            .where(
-                alerts.c.kind == kind,
-                alerts.c.subject == subject,
-                alerts.c.attribution == attribution,
-                alerts.c.period_start == start,
-            )
+            .where(of_condition(kind, subject, attribution), alerts.c.period_start == start)
             .with_for_update()
         )
     ).first()

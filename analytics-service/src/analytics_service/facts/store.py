@@ -12,8 +12,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, case, func, or_, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Row, Table, case, func, or_, select
+from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics_service import tables
@@ -138,20 +138,25 @@ async def copy_receipt_to_case(
     )
 
 
-async def upsert_remedy(session: AsyncSession, **values: Any) -> None:
-    """Keep each remedy's newest state (an older, late change does not overwrite it)."""
-    facts = tables.remedy_facts
-    statement = insert(facts).values(**values)
+def _keep_newest(
+    table: Table, key: str, newer_by: str, values: dict[str, Any], owner: str | None = None
+) -> Insert:
+    """Insert a row, or replace the stored one only when this one is newer by ``newer_by``
+    (a late, older change does not overwrite a newer one); the ``owner`` it belongs to
+    stays as first recorded."""
+    statement = insert(table).values(**values)
     excluded = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=[key],
+        set_={column: excluded[column] for column in values if column not in (key, owner)},
+        where=table.c[newer_by] < excluded[newer_by],
+    )
+
+
+async def upsert_remedy(session: AsyncSession, **values: Any) -> None:
+    """Keep each remedy's newest state."""
     await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["remedy_id"],
-            set_={
-                column: excluded[column]
-                for column in ("remedy_type", "status", "amount", "currency", "changed_at")
-            },
-            where=facts.c.changed_at < excluded.changed_at,
-        )
+        _keep_newest(tables.remedy_facts, "remedy_id", "changed_at", values, owner="case_id")
     )
 
 
@@ -162,18 +167,7 @@ async def upsert_satisfaction(session: AsyncSession, **values: Any) -> datetime 
     replaced = await session.scalar(
         select(facts.c.recorded_at).where(facts.c.case_id == values["case_id"])
     )
-    statement = insert(facts).values(**values)
-    excluded = statement.excluded
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["case_id"],
-            set_={
-                column: excluded[column]
-                for column in ("coefficient", "would_recommend", "would_continue", "recorded_at")
-            },
-            where=facts.c.recorded_at < excluded.recorded_at,
-        )
-    )
+    await session.execute(_keep_newest(facts, "case_id", "recorded_at", values))
     return replaced
 
 
@@ -211,18 +205,7 @@ async def upsert_decision(session: AsyncSession, **values: Any) -> Row | None:
     """Keep the case's latest decision; its stored (validity, root cause) when this one was
     stored, ``None`` when a newer decision was already there."""
     facts = tables.decision_facts
-    statement = insert(facts).values(**values)
+    statement = _keep_newest(facts, "case_id", "decided_at", values, owner="complaint_id")
     return (
-        await session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[facts.c.case_id],
-                set_={
-                    "validity": statement.excluded.validity,
-                    "root_cause": statement.excluded.root_cause,
-                    "decided_at": statement.excluded.decided_at,
-                },
-                # A late, older decision must not overwrite a newer one.
-                where=facts.c.decided_at < statement.excluded.decided_at,
-            ).returning(facts.c.validity, facts.c.root_cause)
-        )
+        await session.execute(statement.returning(facts.c.validity, facts.c.root_cause))
     ).first()

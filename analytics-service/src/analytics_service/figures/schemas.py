@@ -17,12 +17,15 @@ from analytics_service.figures.model import (
     SlaReport,
 )
 from analytics_service.reporting.model import FigureWindow
+from analytics_service.reporting.schemas import WindowRead, window_fields
 
 CsvRows = Iterable[Sequence[Any]]
 
 
 class ClockRead(BaseModel):
     """How one SLA clock fared for a group of cases."""
+
+    model_config = ConfigDict(from_attributes=True)
 
     met: int = Field(description="Stopped in time (no breach reported).")
     breached: int = Field(description="The case service reported a breach of this clock.")
@@ -69,11 +72,10 @@ _CLOCK_EXAMPLE = {
 }
 
 
-class SlaRead(BaseModel):
+class SlaRead(WindowRead):
     """SLA figures of the cases opened in [`from`, `to`) and the open cases at risk now."""
 
     model_config = ConfigDict(
-        populate_by_name=True,
         json_schema_extra={
             "examples": [
                 {
@@ -109,9 +111,6 @@ class SlaRead(BaseModel):
         },
     )
 
-    start: datetime = Field(alias="from")
-    end: datetime = Field(alias="to")
-    time_zone: str
     groups: list[SlaGroupRead]
     at_risk: list[CaseAtRiskRead]
     at_risk_total: int = Field(description="All open cases at risk (the list may be cut).")
@@ -120,25 +119,13 @@ class SlaRead(BaseModel):
     def of(cls, report: SlaReport, window: FigureWindow) -> SlaRead:
         """The response body of an SLA report over ``window``."""
         return cls(
-            start=window.start,
-            end=window.end,
-            time_zone=window.time_zone.key,
+            **window_fields(window),
             groups=[
                 SlaGroupRead(
                     priority=g.priority,
                     team=g.team,
                     cases=g.cases,
-                    **{
-                        clock.value: ClockRead(
-                            met=c.met,
-                            breached=c.breached,
-                            pending=c.pending,
-                            within_target_share=c.within_target_share,
-                            median_minutes=c.median_minutes,
-                            p90_minutes=c.p90_minutes,
-                        )
-                        for clock, c in g.clocks.items()
-                    },
+                    **{clock.value: ClockRead.model_validate(c) for clock, c in g.clocks.items()},
                 )
                 for g in report.groups
             ],
@@ -197,6 +184,8 @@ def sla_csv_rows(report: SlaReport) -> CsvRows:
 class RemedyTypeRead(BaseModel):
     """Remedies of one type in their latest state."""
 
+    model_config = ConfigDict(from_attributes=True)
+
     remedy_type: str
     remedies: int
     declined: int
@@ -211,11 +200,10 @@ class RemedyValueRead(BaseModel):
     total: str = Field(description="Decimal as a string, e.g. '149.70'.")
 
 
-class OutcomesRead(BaseModel):
+class OutcomesRead(WindowRead):
     """Outcomes of the cases opened in [`from`, `to`)."""
 
     model_config = ConfigDict(
-        populate_by_name=True,
         json_schema_extra={
             "examples": [
                 {
@@ -242,9 +230,6 @@ class OutcomesRead(BaseModel):
         },
     )
 
-    start: datetime = Field(alias="from")
-    end: datetime = Field(alias="to")
-    time_zone: str
     cases: int
     decided: int
     decisions: dict[str, int] = Field(description="Each case's latest decision, by validity.")
@@ -259,22 +244,12 @@ class OutcomesRead(BaseModel):
     def of(cls, found: Outcomes, window: FigureWindow) -> OutcomesRead:
         """The response body of a cohort's outcomes over ``window``."""
         return cls(
-            start=window.start,
-            end=window.end,
-            time_zone=window.time_zone.key,
+            **window_fields(window),
             cases=found.cases,
             decided=found.decided,
             decisions=found.decisions,
             decision_shares=found.decision_shares,
-            remedies=[
-                RemedyTypeRead(
-                    remedy_type=r.remedy_type,
-                    remedies=r.remedies,
-                    declined=r.declined,
-                    delivered=r.delivered,
-                )
-                for r in found.remedies_by_type
-            ],
+            remedies=[RemedyTypeRead.model_validate(r) for r in found.remedies_by_type],
             remedy_value=[
                 RemedyValueRead(currency=r.currency, remedies=r.remedies, total=f"{r.total:.2f}")
                 for r in found.remedy_value
@@ -315,11 +290,10 @@ class SatisfactionPeriodRead(BaseModel):
     )
 
 
-class SatisfactionRead(BaseModel):
+class SatisfactionRead(WindowRead):
     """Satisfaction per period of [`from`, `to`)."""
 
     model_config = ConfigDict(
-        populate_by_name=True,
         json_schema_extra={
             "examples": [
                 {
@@ -345,9 +319,6 @@ class SatisfactionRead(BaseModel):
         },
     )
 
-    start: datetime = Field(alias="from")
-    end: datetime = Field(alias="to")
-    time_zone: str
     bucket: str
     periods: list[SatisfactionPeriodRead]
 
@@ -357,9 +328,7 @@ class SatisfactionRead(BaseModel):
     ) -> SatisfactionRead:
         """The response body of the satisfaction per period over ``window``."""
         return cls(
-            start=window.start,
-            end=window.end,
-            time_zone=window.time_zone.key,
+            **window_fields(window),
             bucket=bucket,
             periods=[SatisfactionPeriodRead(**vars(p)) for p in periods],
         )
@@ -399,6 +368,8 @@ def satisfaction_csv_rows(periods: list[SatisfactionPeriod]) -> CsvRows:
 class RepeatCustomerRead(BaseModel):
     """A customer who complained repeatedly (pseudonymous key; the case service has the rest)."""
 
+    model_config = ConfigDict(from_attributes=True)
+
     customer_key: str
     complaints: int
     first_at: datetime
@@ -408,17 +379,18 @@ class RepeatCustomerRead(BaseModel):
 class TierRead(BaseModel):
     """Complaints of one customer tier."""
 
+    model_config = ConfigDict(from_attributes=True)
+
     tier: str
     complaints: int
     customers: int
 
 
-class CustomersRead(BaseModel):
+class CustomersRead(WindowRead):
     """Repeat complainers and complaints per customer tier, for complaints received in
     [`from`, `to`)."""
 
     model_config = ConfigDict(
-        populate_by_name=True,
         json_schema_extra={
             "examples": [
                 {
@@ -446,9 +418,6 @@ class CustomersRead(BaseModel):
         },
     )
 
-    start: datetime = Field(alias="from")
-    end: datetime = Field(alias="to")
-    time_zone: str
     min_complaints: int
     customers: int = Field(description="Customers who complained in the window.")
     repeat_customers: int
@@ -460,26 +429,13 @@ class CustomersRead(BaseModel):
     def of(cls, found: CustomerFigures, window: FigureWindow, min_complaints: int) -> CustomersRead:
         """The response body of the customer figures over ``window``."""
         return cls(
-            start=window.start,
-            end=window.end,
-            time_zone=window.time_zone.key,
+            **window_fields(window),
             min_complaints=min_complaints,
             customers=found.customers,
             repeat_customers=found.repeat_total,
             repeat_share=found.repeat_share,
-            repeat_complainers=[
-                RepeatCustomerRead(
-                    customer_key=r.customer_key,
-                    complaints=r.complaints,
-                    first_at=r.first_at,
-                    last_at=r.last_at,
-                )
-                for r in found.repeat
-            ],
-            tiers=[
-                TierRead(tier=t.tier, complaints=t.complaints, customers=t.customers)
-                for t in found.tiers
-            ],
+            repeat_complainers=[RepeatCustomerRead.model_validate(r) for r in found.repeat],
+            tiers=[TierRead.model_validate(t) for t in found.tiers],
         )
 
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query
 from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
 from redress_shared.auth import Principal, require_scope
 from redress_shared.errors import ProblemDetail
 from redress_shared.runtime import RuntimeDep
@@ -44,6 +45,21 @@ def figure_window(
     return resolve_window(
         start, end, tz, now=runtime.clock.now(), default_length=timedelta(days=30)
     )
+
+
+class WindowRead(BaseModel):
+    """The window a figure covers, as every figure's answer starts."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    start: datetime = Field(alias="from")
+    end: datetime = Field(alias="to")
+    time_zone: str
+
+
+def window_fields(window: FigureWindow) -> dict[str, Any]:
+    """The :class:`WindowRead` fields of ``window``."""
+    return {"start": window.start, "end": window.end, "time_zone": window.time_zone.key}
 
 
 WindowDep = Annotated[FigureWindow, Depends(figure_window)]

@@ -19,10 +19,10 @@ from analytics_service.alerts import store as alert_store
 from analytics_service.alerts.incidents import store
 from analytics_service.alerts.model import (
     INCIDENT,
+    IncidentGroup,
     IncidentRule,
     IncidentScope,
     alert_id_for,
-    incident_subject,
 )
 from analytics_service.alerts.service import publish
 
@@ -36,9 +36,8 @@ async def detect_incidents(
         for scope in IncidentScope:
             value = complaint._mapping[scope.value]
             if value is not None:
-                await _evaluate_group(
-                    session, clock, rule, scope, complaint.category, value, complaint.received_at
-                )
+                group = IncidentGroup(scope, complaint.category, value)
+                await _evaluate_group(session, clock, rule, group, complaint.received_at)
     await _clear_finished(session, clock, rule)
 
 
@@ -46,18 +45,13 @@ async def _evaluate_group(
     session: AsyncSession,
     clock: Clock,
     rule: IncidentRule,
-    scope: IncidentScope,
-    category: str,
-    value: str,
+    group: IncidentGroup,
     received_at: datetime,
 ) -> None:
     """Evaluate every window of the group that holds ``received_at``."""
-    windows = await store.windows_holding(session, rule, scope, category, value, received_at)
-    for window in windows:
+    for window in await store.windows_holding(session, rule, group, received_at):
         if rule.is_spike(window.count, window.baseline):
-            await _record_spike(
-                session, clock, rule, scope, category, value, window.end, window.baseline
-            )
+            await _record_spike(session, clock, rule, group, window.end, window.baseline)
 
 
 async def _members(session: AsyncSession, alert_id: uuid.UUID) -> list[uuid.UUID]:
@@ -68,28 +62,22 @@ async def _record_spike(
     session: AsyncSession,
     clock: Clock,
     rule: IncidentRule,
-    scope: IncidentScope,
-    category: str,
-    value: str,
+    group: IncidentGroup,
     end: datetime,
     baseline: int,
 ) -> None:
     """Join the spike window ending at ``end`` to the incident it continues, or raise one."""
-    group = store.same_group(scope, category, value)
-    members, first_at = await store.window_members(session, scope, group, end, rule.window)
-    subject = incident_subject(category, value)
-    current = await store.continued_incident(
-        session, subject, scope, end, rule.window, first_at.date()
-    )
+    members, first_at = await store.window_members(session, group, end, rule.window)
+    current = await store.continued_incident(session, group, end, rule.window, first_at.date())
     now = clock.now()
     if current is None:
-        alert_id = alert_id_for(INCIDENT, subject, scope.value, first_at.date())
+        alert_id = alert_id_for(INCIDENT, group.subject, group.scope.value, first_at.date())
         await alert_store.insert_alert(
             session,
             id=alert_id,
             kind=INCIDENT,
-            subject=subject,
-            attribution=scope.value,
+            subject=group.subject,
+            attribution=group.scope.value,
             period_start=first_at.date(),
             period_end=end.date(),
             count=0,
@@ -127,8 +115,7 @@ async def _clear_finished(session: AsyncSession, clock: Clock, rule: IncidentRul
     own later complaints (event time), or by the clock when the group has gone quiet."""
     now = clock.now()
     for incident in await store.open_incidents(session):
-        category, _, value = incident.subject.partition("/")
-        group = store.same_group(IncidentScope(incident.attribution), category, value)
+        group = IncidentGroup.of_subject(incident.attribution, incident.subject)
         latest_seen = max(await store.latest_in_group(session, group), now)
         if rule.finished(incident.last_member_at, latest_seen):
             await alert_store.update_alert(session, incident.id, cleared_at=now)

@@ -11,16 +11,19 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics_service import tables
-from analytics_service.alerts.model import INCIDENT, IncidentRule, IncidentScope
+from analytics_service.alerts.model import INCIDENT, IncidentGroup, IncidentRule, IncidentScope
+from analytics_service.alerts.store import of_condition
 
 facts = tables.complaint_facts
 alerts = tables.alerts
 members_table = tables.incident_members
 
 
-def same_group(scope: IncidentScope, category: str, value: str):  # noqa: ANN201
+def same_group(group: IncidentGroup, complaint=facts):  # noqa: ANN001, ANN201
     """The complaints of a group: same category, and same product or region."""
-    return and_(facts.c.category == category, facts.c[scope.value] == value)
+    return and_(
+        complaint.c.category == group.category, complaint.c[group.scope.value] == group.value
+    )
 
 
 def _counts_for(scope: IncidentScope, complaint):  # noqa: ANN001, ANN202
@@ -48,9 +51,7 @@ async def complaint(session: AsyncSession, complaint_id: uuid.UUID) -> Row:
 async def windows_holding(
     session: AsyncSession,
     rule: IncidentRule,
-    scope: IncidentScope,
-    category: str,
-    value: str,
+    group: IncidentGroup,
     received_at: datetime,
 ) -> list[Row]:
     """Every window of the group that holds ``received_at`` (those ending at one of the
@@ -63,19 +64,17 @@ async def windows_holding(
     window_count = (
         select(func.count())
         .where(
-            in_window.c.category == category,
-            in_window.c[scope.value] == value,
+            same_group(group, in_window),
             in_window.c.received_at > window_start,
             in_window.c.received_at <= ends.c.received_at,
-            _counts_for(scope, in_window),
+            _counts_for(group.scope, in_window),
         )
         .scalar_subquery()
     )
     baseline_count = (
         select(func.count())
         .where(
-            in_baseline.c.category == category,
-            in_baseline.c[scope.value] == value,
+            same_group(group, in_baseline),
             in_baseline.c.received_at >= window_start - rule.baseline,
             in_baseline.c.received_at < window_start,
         )
@@ -90,8 +89,7 @@ async def windows_holding(
                     baseline_count.label("baseline"),
                 )
                 .where(
-                    ends.c.category == category,
-                    ends.c[scope.value] == value,
+                    same_group(group, ends),
                     ends.c.received_at >= received_at,
                     ends.c.received_at < received_at + rule.window,
                 )
@@ -103,18 +101,14 @@ async def windows_holding(
 
 
 async def window_members(
-    session: AsyncSession,
-    scope: IncidentScope,
-    group,
-    end: datetime,
-    window: timedelta,  # noqa: ANN001
+    session: AsyncSession, group: IncidentGroup, end: datetime, window: timedelta
 ) -> tuple[list[uuid.UUID], datetime]:
     """The complaints a spike window ending at ``end`` counts, and the first one's receipt."""
     in_window = and_(
-        group,
+        same_group(group),
         facts.c.received_at > end - window,
         facts.c.received_at <= end,
-        _counts_for(scope, facts),
+        _counts_for(group.scope, facts),
     )
     members = list(await session.scalars(select(facts.c.complaint_id).where(in_window)))
     first_at = await session.scalar(select(func.min(facts.c.received_at)).where(in_window))
@@ -123,8 +117,7 @@ async def window_members(
 
 async def continued_incident(
     session: AsyncSession,
-    subject: str,
-    scope: IncidentScope,
+    group: IncidentGroup,
     end: datetime,
     window: timedelta,
     first_day: date,
@@ -136,9 +129,7 @@ async def continued_incident(
         await session.execute(
             select(alerts)
             .where(
-                alerts.c.kind == INCIDENT,
-                alerts.c.subject == subject,
-                alerts.c.attribution == scope.value,
+                of_condition(INCIDENT, group.subject, group.scope.value),
                 or_(
                     and_(
                         alerts.c.last_member_at >= end - window,
@@ -166,9 +157,9 @@ async def add_members(session: AsyncSession, alert_id: uuid.UUID, members: list)
     return count or 0
 
 
-async def latest_in_group(session: AsyncSession, group) -> datetime:  # noqa: ANN001
+async def latest_in_group(session: AsyncSession, group: IncidentGroup) -> datetime:
     """The receipt of the group's latest complaint."""
-    return await session.scalar(select(func.max(facts.c.received_at)).where(group))
+    return await session.scalar(select(func.max(facts.c.received_at)).where(same_group(group)))
 
 
 async def open_incidents(session: AsyncSession) -> list[Row]:
