@@ -8,7 +8,7 @@ import math
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from analytics_service.models import IncidentRule
+from analytics_service.alerts.model import IncidentRule
 from redress_shared.events import ALERT_CLEARED, ALERT_RAISED, COMPLAINTS_TOPIC
 from redress_testing import eventually, produce
 from redress_testing.case_stories import complaint_received

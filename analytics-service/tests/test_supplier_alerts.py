@@ -6,7 +6,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
-from analytics_service import alerts, tables
+from analytics_service import tables
+from analytics_service.alerts import store as alerts
 from redress_shared.events import (
     ALERT_CLEARED,
     ALERT_RAISED,

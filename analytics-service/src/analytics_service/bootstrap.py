@@ -7,10 +7,8 @@ from redress_shared.clock import Clock
 from redress_shared.runtime import ServiceRuntime, create_app
 
 from analytics_service import consumers, tables
-from analytics_service.api import SCOPES, alerts_router, router
+from analytics_service.api import PROBLEMS, ROUTERS, SCOPES
 from analytics_service.config import AnalyticsSettings
-from analytics_service.dashboard import dashboard_router
-from analytics_service.figures_api import figures_router
 
 
 def build_app(settings: AnalyticsSettings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -28,6 +26,7 @@ def build_app(settings: AnalyticsSettings | None = None, clock: Clock | None = N
             "supplier, language and priority. Facts are upserted per complaint and case, so "
             "figures are exact under redelivery and rebuildable by replay."
         ),
-        routers=[router, alerts_router, figures_router, dashboard_router],
+        routers=ROUTERS,
         scopes=SCOPES,
+        problems=PROBLEMS,
     )

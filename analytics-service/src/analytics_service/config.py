@@ -46,3 +46,7 @@ class AnalyticsSettings(ServiceSettings):
         ge=1,
         description="Would-recommend/continue shares are flagged only on this many answers.",
     )
+
+
+EVENT_SOURCE = "/redress/analytics-service"
+"""The CloudEvents ``source`` of every event this service publishes."""

@@ -40,7 +40,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
-from analytics_service import MIGRATIONS_DIR, alerts, consumers, tables
+from analytics_service import MIGRATIONS_DIR, consumers, tables
+from analytics_service.alerts import store as alerts
 from analytics_service.bootstrap import build_app
 from analytics_service.config import AnalyticsSettings
 from analytics_service.rebuild import fact_tables

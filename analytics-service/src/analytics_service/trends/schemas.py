@@ -1,10 +1,15 @@
-"""Response bodies of the analytics API."""
+"""Response bodies of the complaint trends."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from pydantic import BaseModel, Field
+
+from analytics_service.reporting.model import Bucket, FigureWindow
+from analytics_service.trends.model import Dimension, Trend
+
+TREND_CSV_HEADER = ("bucket_start", "group", "count")
 
 
 class TrendPoint(BaseModel):
@@ -82,3 +87,31 @@ class TrendRead(BaseModel):
             ]
         },
     }
+
+    @classmethod
+    def of(
+        cls, trend: Trend, window: FigureWindow, bucket: Bucket, group_by: Dimension
+    ) -> TrendRead:
+        """The response body of a trend over ``window``."""
+        return cls(
+            bucket=bucket.value,
+            group_by=group_by.value,
+            time_zone=window.time_zone.key,
+            start=window.start,
+            end=window.end,
+            series=[
+                TrendPoint(bucket_start=p.bucket_start, group=p.group, count=p.count)
+                for p in trend.series
+            ],
+            totals=trend.totals,
+            previous_from=trend.previous_start,
+            change={
+                group: TrendChange(
+                    current=c.current,
+                    previous=c.previous,
+                    difference=c.difference,
+                    relative=c.relative,
+                )
+                for group, c in trend.change.items()
+            },
+        )

@@ -1,15 +1,31 @@
-"""Response bodies of the SLA, outcome, satisfaction and customer figures."""
+"""Response bodies of the SLA, outcome, satisfaction and customer figures, in JSON and in
+CSV (one header and one line per row)."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from analytics_service.figures.model import (
+    CustomerFigures,
+    Outcomes,
+    SatisfactionPeriod,
+    SlaReport,
+)
+from analytics_service.reporting.model import FigureWindow
+from analytics_service.reporting.schemas import WindowRead, window_fields
+
+CsvRows = Iterable[Sequence[Any]]
 
 
 class ClockRead(BaseModel):
     """How one SLA clock fared for a group of cases."""
+
+    model_config = ConfigDict(from_attributes=True)
 
     met: int = Field(description="Stopped in time (no breach reported).")
     breached: int = Field(description="The case service reported a breach of this clock.")
@@ -56,11 +72,10 @@ _CLOCK_EXAMPLE = {
 }
 
 
-class SlaRead(BaseModel):
+class SlaRead(WindowRead):
     """SLA figures of the cases opened in [`from`, `to`) and the open cases at risk now."""
 
     model_config = ConfigDict(
-        populate_by_name=True,
         json_schema_extra={
             "examples": [
                 {
@@ -96,16 +111,80 @@ class SlaRead(BaseModel):
         },
     )
 
-    start: datetime = Field(alias="from")
-    end: datetime = Field(alias="to")
-    time_zone: str
     groups: list[SlaGroupRead]
     at_risk: list[CaseAtRiskRead]
     at_risk_total: int = Field(description="All open cases at risk (the list may be cut).")
 
+    @classmethod
+    def of(cls, report: SlaReport, window: FigureWindow) -> SlaRead:
+        """The response body of an SLA report over ``window``."""
+        return cls(
+            **window_fields(window),
+            groups=[
+                SlaGroupRead(
+                    priority=g.priority,
+                    team=g.team,
+                    cases=g.cases,
+                    **{clock.value: ClockRead.model_validate(c) for clock, c in g.clocks.items()},
+                )
+                for g in report.groups
+            ],
+            at_risk=[
+                CaseAtRiskRead(
+                    case_id=c.case_id,
+                    reference=c.reference,
+                    priority=c.priority,
+                    team=c.team,
+                    status=c.status,
+                    clock=c.clock.value,
+                    state=c.state,
+                    due_at=c.due_at,
+                    since=c.since,
+                )
+                for c in report.at_risk
+            ],
+            at_risk_total=report.at_risk_total,
+        )
+
+
+SLA_CSV_HEADER = (
+    "priority",
+    "team",
+    "cases",
+    "clock",
+    "met",
+    "breached",
+    "pending",
+    "within_target_share",
+    "median_minutes",
+    "p90_minutes",
+)
+
+
+def sla_csv_rows(report: SlaReport) -> CsvRows:
+    """One CSV line per group and clock (the at-risk list is left out)."""
+    return (
+        (
+            g.priority,
+            g.team,
+            g.cases,
+            clock.value,
+            c.met,
+            c.breached,
+            c.pending,
+            c.within_target_share,
+            c.median_minutes,
+            c.p90_minutes,
+        )
+        for g in report.groups
+        for clock, c in g.clocks.items()
+    )
+
 
 class RemedyTypeRead(BaseModel):
     """Remedies of one type in their latest state."""
+
+    model_config = ConfigDict(from_attributes=True)
 
     remedy_type: str
     remedies: int
@@ -121,11 +200,10 @@ class RemedyValueRead(BaseModel):
     total: str = Field(description="Decimal as a string, e.g. '149.70'.")
 
 
-class OutcomesRead(BaseModel):
+class OutcomesRead(WindowRead):
     """Outcomes of the cases opened in [`from`, `to`)."""
 
     model_config = ConfigDict(
-        populate_by_name=True,
         json_schema_extra={
             "examples": [
                 {
@@ -152,9 +230,6 @@ class OutcomesRead(BaseModel):
         },
     )
 
-    start: datetime = Field(alias="from")
-    end: datetime = Field(alias="to")
-    time_zone: str
     cases: int
     decided: int
     decisions: dict[str, int] = Field(description="Each case's latest decision, by validity.")
@@ -164,6 +239,38 @@ class OutcomesRead(BaseModel):
     resolved: int = Field(description="Cases resolved at least once.")
     reopened: int = Field(description="Of those, reopened at least once.")
     reopen_rate: float | None
+
+    @classmethod
+    def of(cls, found: Outcomes, window: FigureWindow) -> OutcomesRead:
+        """The response body of a cohort's outcomes over ``window``."""
+        return cls(
+            **window_fields(window),
+            cases=found.cases,
+            decided=found.decided,
+            decisions=found.decisions,
+            decision_shares=found.decision_shares,
+            remedies=[RemedyTypeRead.model_validate(r) for r in found.remedies_by_type],
+            remedy_value=[
+                RemedyValueRead(currency=r.currency, remedies=r.remedies, total=f"{r.total:.2f}")
+                for r in found.remedy_value
+            ],
+            resolved=found.resolved,
+            reopened=found.reopened,
+            reopen_rate=found.reopen_rate,
+        )
+
+
+OUTCOMES_CSV_HEADER = ("measure", "key", "count", "value")
+
+
+def outcomes_csv_rows(found: Outcomes) -> CsvRows:
+    """One CSV line per figure: decision, remedy, remedy_value, reopen_rate."""
+    return [
+        *(("decision", v, n, "") for v, n in found.decisions.items()),
+        *(("remedy", r.remedy_type, r.remedies, "") for r in found.remedies_by_type),
+        *(("remedy_value", r.currency, r.remedies, f"{r.total:.2f}") for r in found.remedy_value),
+        ("reopen_rate", "all", found.resolved, found.reopen_rate),
+    ]
 
 
 class SatisfactionPeriodRead(BaseModel):
@@ -183,11 +290,10 @@ class SatisfactionPeriodRead(BaseModel):
     )
 
 
-class SatisfactionRead(BaseModel):
+class SatisfactionRead(WindowRead):
     """Satisfaction per period of [`from`, `to`)."""
 
     model_config = ConfigDict(
-        populate_by_name=True,
         json_schema_extra={
             "examples": [
                 {
@@ -213,15 +319,56 @@ class SatisfactionRead(BaseModel):
         },
     )
 
-    start: datetime = Field(alias="from")
-    end: datetime = Field(alias="to")
-    time_zone: str
     bucket: str
     periods: list[SatisfactionPeriodRead]
+
+    @classmethod
+    def of(
+        cls, periods: list[SatisfactionPeriod], window: FigureWindow, bucket: str
+    ) -> SatisfactionRead:
+        """The response body of the satisfaction per period over ``window``."""
+        return cls(
+            **window_fields(window),
+            bucket=bucket,
+            periods=[SatisfactionPeriodRead(**vars(p)) for p in periods],
+        )
+
+
+SATISFACTION_CSV_HEADER = (
+    "period_start",
+    "surveys",
+    "coefficient",
+    "would_recommend_share",
+    "would_continue_share",
+    "cases_closed",
+    "closed_with_survey",
+    "response_rate",
+    "flags",
+)
+
+
+def satisfaction_csv_rows(periods: list[SatisfactionPeriod]) -> CsvRows:
+    """One CSV line per period, flags separated by ``;``."""
+    return (
+        (
+            p.period_start,
+            p.surveys,
+            p.coefficient,
+            p.would_recommend_share,
+            p.would_continue_share,
+            p.cases_closed,
+            p.closed_with_survey,
+            p.response_rate,
+            ";".join(p.flags),
+        )
+        for p in periods
+    )
 
 
 class RepeatCustomerRead(BaseModel):
     """A customer who complained repeatedly (pseudonymous key; the case service has the rest)."""
+
+    model_config = ConfigDict(from_attributes=True)
 
     customer_key: str
     complaints: int
@@ -232,17 +379,18 @@ class RepeatCustomerRead(BaseModel):
 class TierRead(BaseModel):
     """Complaints of one customer tier."""
 
+    model_config = ConfigDict(from_attributes=True)
+
     tier: str
     complaints: int
     customers: int
 
 
-class CustomersRead(BaseModel):
+class CustomersRead(WindowRead):
     """Repeat complainers and complaints per customer tier, for complaints received in
     [`from`, `to`)."""
 
     model_config = ConfigDict(
-        populate_by_name=True,
         json_schema_extra={
             "examples": [
                 {
@@ -270,12 +418,33 @@ class CustomersRead(BaseModel):
         },
     )
 
-    start: datetime = Field(alias="from")
-    end: datetime = Field(alias="to")
-    time_zone: str
     min_complaints: int
     customers: int = Field(description="Customers who complained in the window.")
     repeat_customers: int
     repeat_share: float | None
     repeat_complainers: list[RepeatCustomerRead]
     tiers: list[TierRead]
+
+    @classmethod
+    def of(cls, found: CustomerFigures, window: FigureWindow, min_complaints: int) -> CustomersRead:
+        """The response body of the customer figures over ``window``."""
+        return cls(
+            **window_fields(window),
+            min_complaints=min_complaints,
+            customers=found.customers,
+            repeat_customers=found.repeat_total,
+            repeat_share=found.repeat_share,
+            repeat_complainers=[RepeatCustomerRead.model_validate(r) for r in found.repeat],
+            tiers=[TierRead.model_validate(t) for t in found.tiers],
+        )
+
+
+CUSTOMERS_CSV_HEADER = ("kind", "key", "complaints", "customers", "first_at", "last_at")
+
+
+def customers_csv_rows(found: CustomerFigures) -> CsvRows:
+    """One CSV line per repeat complainer, then one per tier."""
+    return [
+        *(("repeat", r.customer_key, r.complaints, 1, r.first_at, r.last_at) for r in found.repeat),
+        *(("tier", t.tier, t.complaints, t.customers, "", "") for t in found.tiers),
+    ]

@@ -1,62 +1,30 @@
-"""Analytics domain: the dimensions and buckets a trend can be cut by, and range rules."""
+"""Alert rules: supplier defect thresholds, the practice's satisfaction rules, the incident
+(spike) rule, and how an alert is identified and when it is raised."""
 
 from __future__ import annotations
 
 import math
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-import phonenumbers
-
-
-class Bucket(StrEnum):
-    """Width of one trend bucket."""
-
-    HOUR = "hour"
-    DAY = "day"
-    WEEK = "week"
-    MONTH = "month"
-
-    @property
-    def approximate_width(self) -> timedelta:
-        """Rough bucket width, for refusing absurd ranges before running the query."""
-        return {
-            Bucket.HOUR: timedelta(hours=1),
-            Bucket.DAY: timedelta(days=1),
-            Bucket.WEEK: timedelta(weeks=1),
-            Bucket.MONTH: timedelta(days=28),
-        }[self]
+if TYPE_CHECKING:
+    from analytics_service.config import AnalyticsSettings
 
 
-class Dimension(StrEnum):
-    """What trend counts can be grouped by."""
-
-    CATEGORY = "category"
-    CHANNEL = "channel"
-    PRODUCT = "product"
-    SUPPLIER = "supplier"
-    LANGUAGE = "language"
-    PRIORITY = "priority"
-    # The country of the customer's phone number (ISO 3166 alpha-2); see ``region_of``.
-    REGION = "region"
+SUPPLIER_DEFECTS = "supplier_defects"
+INCIDENT = "incident"
+SATISFACTION = "satisfaction"
+_ALERT_ID_NAMESPACE = uuid.UUID("0f6d3c1e-5a4b-4c2d-9e8f-7a6b5c4d3e2f")
 
 
-class InvalidRange(ValueError):
-    """A figure was asked for an impossible or unreasonable time range."""
-
-
-def check_range(start: datetime, end: datetime, bucket: Bucket, max_buckets: int) -> None:
-    """Refuse ``start >= end`` and ranges with more than ``max_buckets`` buckets."""
-    if start >= end:
-        raise InvalidRange("'from' must be before 'to'")
-    buckets = (end - start) / bucket.approximate_width
-    if buckets > max_buckets:
-        raise InvalidRange(
-            f"{int(buckets)} {bucket.value} buckets requested; at most {max_buckets} — "
-            "use a wider bucket or a shorter range"
-        )
+def alert_id_for(kind: str, subject: str, attribution: str, period_start: date) -> uuid.UUID:
+    """The id of a condition's alert for a period: the same on every replay or rebuild, so
+    subscribers (corrective actions, webhooks) recognise an alert they already know."""
+    return uuid.uuid5(_ALERT_ID_NAMESPACE, f"{kind}|{subject}|{attribution}|{period_start}")
 
 
 class Attribution(StrEnum):
@@ -89,39 +57,53 @@ def above_threshold(count: int, threshold: int) -> bool:
     return count > threshold
 
 
-class SlaClock(StrEnum):
-    """The three SLA clocks of a case, as the case service names them in its events."""
+@dataclass(frozen=True)
+class SupplierMonth:
+    """One supplier in one month: complaints, decisions and upheld defects by cause, against
+    the thresholds."""
 
-    ACKNOWLEDGE = "acknowledge"
-    FIRST_RESPONSE = "first_response"
-    RESOLVE = "resolve"
+    supplier: str
+    month: date
+    complaints: int
+    decided: int
+    upheld: int
+    supplier_component: int
+    manufacturing: int
+    supplier_component_threshold: int
+    manufacturing_threshold: int
+
+    @property
+    def upheld_share(self) -> float | None:
+        """Upheld among decided; ``None`` before any decision."""
+        return round(self.upheld / self.decided, 4) if self.decided else None
+
+    @property
+    def above_threshold(self) -> bool:
+        """Either attribution's upheld count is above its threshold."""
+        return above_threshold(
+            self.supplier_component, self.supplier_component_threshold
+        ) or above_threshold(self.manufacturing, self.manufacturing_threshold)
 
 
-# The case progress column that holds when each clock stopped (was met or came too late).
-CLOCK_STOPPED_COLUMN: dict[SlaClock, str] = {
-    SlaClock.ACKNOWLEDGE: "acknowledged_at",
-    SlaClock.FIRST_RESPONSE: "first_responded_at",
-    SlaClock.RESOLVE: "resolved_at",
-}
-
-# Lifecycle actions that stop a clock, mirroring the case service's rules: acknowledging or
-# starting work acknowledges; asking the customer for information or resolving is the first
-# human answer (and acknowledges too). A response message stops both as well.
-ACKNOWLEDGING_ACTIONS = frozenset({"acknowledge", "start", "request_info", "resolve"})
-FIRST_RESPONSE_ACTIONS = frozenset({"request_info", "resolve"})
-OPEN_CASE_STATUSES = ("new", "acknowledged", "investigating", "awaiting_customer")
+CounterKey = tuple[str, date, str]
+"""(supplier, month, attribution): one upheld counter."""
 
 
-def region_of(phone: str | None) -> str | None:
-    """The ISO 3166 country of an E.164 phone number, the only place a complaint says where
-    the customer is; ``None`` when there is no number or it cannot be placed."""
-    if not phone:
+def counter_key(
+    supplier: str | None, received_at: datetime | None, validity: str | None, root_cause: str | None
+) -> CounterKey | None:
+    """The (supplier, month, attribution) an upheld, attributed decision counts towards."""
+    if supplier is None or received_at is None or validity not in UPHELD_VALIDITIES:
         return None
-    try:
-        number = phonenumbers.parse(phone, None)
-    except phonenumbers.NumberParseException:
+    attribution = ROOT_CAUSE_ATTRIBUTION.get(root_cause or "")
+    if attribution is None:
         return None
-    return phonenumbers.region_code_for_number(number) or None
+    return supplier, month_of(received_at)[0], attribution.value
+
+
+def causes_of(attribution: Attribution) -> list[str]:
+    """The root causes attributed to ``attribution``."""
+    return [cause for cause, at in ROOT_CAUSE_ATTRIBUTION.items() if at is attribution]
 
 
 # The practice's satisfaction rules: a coefficient below 8 needs action, and so does a period
@@ -168,14 +150,9 @@ def satisfaction_flags(
     return flags
 
 
-def previous_window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
-    """The window of the same length just before [start, end), to compare a figure with."""
-    return start - (end - start), start
-
-
-def relative_change(current: int, previous: int) -> float | None:
-    """(current − previous) / previous; ``None`` when there was nothing before to compare."""
-    return round((current - previous) / previous, 4) if previous else None
+def incident_subject(category: str, value: str) -> str:
+    """How an incident names its group, e.g. ``outage/RO`` or ``product_defect/CH-20``."""
+    return f"{category}/{value}"
 
 
 class IncidentScope(StrEnum):
@@ -183,6 +160,26 @@ class IncidentScope(StrEnum):
 
     PRODUCT = "product"
     REGION = "region"
+
+
+@dataclass(frozen=True)
+class IncidentGroup:
+    """Similar complaints: one category, and one product or one region (the scope)."""
+
+    scope: IncidentScope
+    category: str
+    value: str
+
+    @property
+    def subject(self) -> str:
+        """How the group's incidents name it."""
+        return incident_subject(self.category, self.value)
+
+    @classmethod
+    def of_subject(cls, scope: str, subject: str) -> IncidentGroup:
+        """The group an incident's scope (attribution) and subject name."""
+        category, _, value = subject.partition("/")
+        return cls(IncidentScope(scope), category, value)
 
 
 def poisson_tail_start(mean: float, probability: float) -> int:
@@ -272,3 +269,30 @@ def satisfaction_conditions(
             continue_answers * NOT_CONTINUE_LIMIT[0] // NOT_CONTINUE_LIMIT[1],
         ),
     }
+
+
+@dataclass(frozen=True)
+class AlertRules:
+    """The thresholds and rules the alerts are judged by (from the settings)."""
+
+    thresholds: dict[Attribution, int]
+    incident: IncidentRule
+    satisfaction_min_answers: int = 10
+
+    @classmethod
+    def from_settings(cls, settings: AnalyticsSettings) -> AlertRules:
+        """The rules the service's settings give."""
+        return cls(
+            thresholds={
+                Attribution.SUPPLIER_COMPONENT: settings.supplier_component_threshold,
+                Attribution.MANUFACTURING: settings.manufacturing_threshold,
+            },
+            incident=IncidentRule(
+                window=timedelta(minutes=settings.incident_window_minutes),
+                baseline=timedelta(days=settings.incident_baseline_days),
+                factor=settings.incident_factor,
+                min_count=settings.incident_min_count,
+                false_alarm_probability=settings.incident_false_alarm_probability,
+            ),
+            satisfaction_min_answers=settings.satisfaction_min_answers,
+        )

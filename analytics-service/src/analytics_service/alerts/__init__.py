@@ -1,0 +1,1 @@
+"""Alerts: supplier defect thresholds, satisfaction alerts and incidents."""

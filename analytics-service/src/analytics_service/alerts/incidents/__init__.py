@@ -1,0 +1,1 @@
+"""Incidents: a spike of similar complaints raised as one alert with its members."""

@@ -1,0 +1,228 @@
+"""Alert use cases: supplier defects counted from decisions and judged per supplier and
+month, satisfaction judged per month, and every alert raised once per condition and period
+and cleared when the condition ends. They run inside the consumer's transaction; the reads
+answer the API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from redress_shared.clock import Clock
+from redress_shared.db import SessionFactory
+from redress_shared.events import ALERT_CLEARED, ALERT_RAISED, ALERTS_TOPIC
+from redress_shared.outbox import add_to_outbox
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from analytics_service import tables
+from analytics_service.alerts import store
+from analytics_service.alerts.events import alert_event
+from analytics_service.alerts.model import (
+    INCIDENT,
+    SATISFACTION,
+    SUPPLIER_DEFECTS,
+    Attribution,
+    CounterKey,
+    SupplierMonth,
+    above_threshold,
+    alert_id_for,
+    counter_key,
+    month_of,
+    satisfaction_conditions,
+)
+
+
+class _Unread:
+    """Marks an argument the function reads itself when it is not given."""
+
+
+_UNREAD = _Unread()
+
+
+async def publish(
+    session: AsyncSession,
+    event_type: str,
+    alert_id: uuid.UUID,
+    now: datetime,
+    members: list[uuid.UUID] | None = None,
+) -> None:
+    """Stage the alert's event, as the alert now stands, into the outbox."""
+    event = alert_event(event_type, await store.alert(session, alert_id), now, members)
+    await add_to_outbox(session, tables.platform, ALERTS_TOPIC, event)
+
+
+async def move_upheld_count(
+    session: AsyncSession,
+    clock: Clock,
+    thresholds: dict[Attribution, int],
+    supplier: str,
+    received_at: datetime,
+    old: CounterKey | None,
+    new: CounterKey | None,
+) -> None:
+    """A stored decision changed what the complaint counts towards: move it from the ``old``
+    counter to the ``new`` one, then re-evaluate the supplier's month."""
+    if old != new:
+        for key, delta in ((old, -1), (new, 1)):
+            if key is not None:
+                await store.add_upheld(session, key, delta)
+    await evaluate_supplier(session, clock, thresholds, supplier, received_at)
+
+
+async def count_complaint(
+    session: AsyncSession, clock: Clock, thresholds: dict[Attribution, int], complaint_id: uuid.UUID
+) -> None:
+    """A complaint's fact row was just recorded: count the decisions that arrived before it
+    (events from two topics can cross) towards its supplier's upheld counter, and evaluate
+    the supplier's month if there were any. The caller holds the complaint's lock."""
+    found = await store.decisions_of_complaint(session, complaint_id)
+    for row in found:
+        key = counter_key(row.supplier, row.received_at, row.validity, row.root_cause)
+        if key is not None:
+            await store.add_upheld(session, key, 1)
+    if found and found[0].supplier:
+        await evaluate_supplier(session, clock, thresholds, found[0].supplier, found[0].received_at)
+
+
+async def evaluate_supplier(
+    session: AsyncSession,
+    clock: Clock,
+    thresholds: dict[Attribution, int],
+    supplier: str,
+    moment: datetime,
+) -> None:
+    """Raise or clear the supplier's defect alerts for the month of ``moment``."""
+    start, end = month_of(moment)
+    counts = await store.upheld_counts(session, supplier, start)
+    current = await store.period_alerts(session, SUPPLIER_DEFECTS, supplier, start)
+    for attribution, threshold in thresholds.items():
+        await settle_condition(
+            session,
+            clock,
+            kind=SUPPLIER_DEFECTS,
+            subject=supplier,
+            attribution=attribution.value,
+            period=(start, end),
+            count=counts.get(attribution, 0),
+            threshold=threshold,
+            current=current.get(attribution.value),
+        )
+
+
+async def evaluate_satisfaction(
+    session: AsyncSession, clock: Clock, month: tuple[date, date], min_answers: int
+) -> None:
+    """Raise or clear the month's satisfaction alerts (calendar months in UTC, over the
+    surveys recorded in them; subject ``all``)."""
+    row = await store.satisfaction_answers(session, *month)
+    conditions = satisfaction_conditions(
+        row.coefficient,
+        row.recommend_answers,
+        row.recommend,
+        row.continue_answers,
+        row.would_continue,
+        min_answers,
+    )
+    for flag, (count, threshold) in conditions.items():
+        await settle_condition(
+            session,
+            clock,
+            kind=SATISFACTION,
+            subject="all",
+            attribution=flag.value,
+            period=month,
+            count=count,
+            threshold=threshold,
+        )
+
+
+async def settle_condition(
+    session: AsyncSession,
+    clock: Clock,
+    *,
+    kind: str,
+    subject: str,
+    attribution: str,
+    period: tuple[date, date],
+    count: int,
+    threshold: int,
+    current: Row | None | _Unread = _UNREAD,
+) -> None:
+    """Raise the condition's alert for the period when ``count`` exceeds ``threshold`` (once;
+    again only after it cleared), keep its count current, clear it when it no longer does.
+    ``current``: the condition's alert row for the period (or None), if the caller already
+    read it locked."""
+    start, end = period
+    now = clock.now()
+    if isinstance(current, _Unread):
+        current = await store.current_alert(session, kind, subject, attribution, start)
+    if above_threshold(count, threshold):
+        if current is None:
+            alert_id = alert_id_for(kind, subject, attribution, start)
+            await store.insert_alert(
+                session,
+                id=alert_id,
+                kind=kind,
+                subject=subject,
+                attribution=attribution,
+                period_start=start,
+                period_end=end,
+                count=count,
+                threshold=threshold,
+                raised_at=now,
+            )
+            await publish(session, ALERT_RAISED, alert_id, now)
+        elif current.cleared_at is not None:  # the condition is back: a new occurrence
+            await store.update_alert(
+                session,
+                current.id,
+                count=count,
+                threshold=threshold,
+                cleared_at=None,
+                raised_at=now,
+            )
+            await publish(session, ALERT_RAISED, current.id, now)
+        elif (current.count, current.threshold) != (count, threshold):
+            await store.update_alert(session, current.id, count=count, threshold=threshold)
+    elif current is not None and current.cleared_at is None:
+        await store.update_alert(
+            session, current.id, count=count, threshold=threshold, cleared_at=now
+        )
+        await publish(session, ALERT_CLEARED, current.id, now)
+
+
+async def supplier_defects(
+    session_factory: SessionFactory,
+    start: datetime,
+    end: datetime,
+    thresholds: dict[Attribution, int],
+) -> list[SupplierMonth]:
+    """Per supplier and month: complaints, decided, upheld by attribution, against the
+    thresholds."""
+    async with session_factory() as session:
+        rows = await store.supplier_months(session, start, end)
+    return [
+        SupplierMonth(
+            supplier=row.supplier,
+            month=row.month.date(),
+            complaints=row.complaints,
+            decided=row.decided,
+            upheld=row.upheld,
+            supplier_component=row.supplier_component,
+            manufacturing=row.manufacturing,
+            supplier_component_threshold=thresholds[Attribution.SUPPLIER_COMPONENT],
+            manufacturing_threshold=thresholds[Attribution.MANUFACTURING],
+        )
+        for row in rows
+    ]
+
+
+async def list_alerts(
+    session_factory: SessionFactory, *, active_only: bool, kind: str | None = None
+) -> list[tuple[Row, list[uuid.UUID] | None]]:
+    """Alerts, newest first (only one kind, if given), each incident with its members."""
+    async with session_factory() as session:
+        rows = await store.list_alerts(session, active_only, kind)
+        members = await store.members_of(session, [row.id for row in rows if row.kind == INCIDENT])
+    return [(row, members.get(row.id)) for row in rows]

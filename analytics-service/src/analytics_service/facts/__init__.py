@@ -1,0 +1,1 @@
+"""Facts: complaint, case, decision, remedy and survey events projected into fact rows."""

@@ -1,0 +1,1 @@
+"""Figures: SLA, outcome, satisfaction and customer figures over the fact rows."""

@@ -1,0 +1,1 @@
+"""Reporting: the time window and CSV answer every analytics endpoint shares."""
