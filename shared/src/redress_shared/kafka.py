@@ -36,6 +36,8 @@ log = structlog.get_logger(__name__)
 TOPIC_ALREADY_EXISTS = 36
 
 EventHandler = Callable[[AsyncSession, EventEnvelope], Awaitable[None]]
+BatchHandler = Callable[[AsyncSession, list[EventEnvelope]], Awaitable[None]]
+"""Applies several events, in their partition order, with set-based statements."""
 
 
 class InfrastructureFault(Exception):
@@ -112,8 +114,14 @@ class EventConsumer:
         session_factory: async_sessionmaker[AsyncSession],
         tables: PlatformTables,
         settings: ServiceSettings,
+        batch_handler: BatchHandler | None = None,
     ) -> None:
+        """``handlers`` maps each event type this group applies to its handler. With a
+        ``batch_handler``, the fresh events of a fetched batch (the inbox has dropped the
+        repeats) go to it in one call instead, so the cost is per batch, not per event; the
+        per-record fallback then calls it with one event."""
         self.group_id = group_id
+        self._batch_handler = batch_handler
         self.topics = list(topics)
         self._handlers = handlers
         self._session_factory = session_factory
@@ -317,14 +325,21 @@ class EventConsumer:
                     .returning(inbox.c.event_id)
                 )
             )
+            fresh: list[EventEnvelope] = []
             for event in events:
                 if event.id not in claimed:
                     outcomes.append("duplicate")
                     continue
                 claimed.discard(event.id)  # a repeat inside the same batch is a duplicate too
-                bind_correlation_id(event.correlation_id)
-                await self._handlers[event.type](session, event)
+                fresh.append(event)
                 outcomes.append("processed")
+            if self._batch_handler is not None:
+                if fresh:
+                    await self._batch_handler(session, fresh)
+            else:
+                for event in fresh:
+                    bind_correlation_id(event.correlation_id)
+                    await self._handlers[event.type](session, event)
         for outcome in outcomes:
             EVENTS_CONSUMED.labels(self.group_id, outcome).inc()
 
@@ -368,7 +383,10 @@ class EventConsumer:
             )
             if claimed is None:
                 return "duplicate"
-            await handler(session, event)
+            if self._batch_handler is not None:
+                await self._batch_handler(session, [event])
+            else:
+                await handler(session, event)
         return "processed"
 
     async def _dead_letter_or_pause(self, record: ConsumerRecord, error: str) -> None:
@@ -413,6 +431,7 @@ class EventConsumer:
 
 
 __all__ = [
+    "BatchHandler",
     "EventConsumer",
     "EventHandler",
     "InfrastructureFault",

@@ -37,7 +37,7 @@ from redress_shared.errors import (
     ProblemMap,
     install_problem_handlers,
 )
-from redress_shared.kafka import EventConsumer, EventHandler, create_producer
+from redress_shared.kafka import BatchHandler, EventConsumer, EventHandler, create_producer
 from redress_shared.observability import (
     CorrelationIdMiddleware,
     MetricsMiddleware,
@@ -91,9 +91,14 @@ class ServiceRuntime:
         return cls(settings, clock, engine, session_factory, tables, relay, api_keys)
 
     def add_consumer(
-        self, group_id: str, topics: Iterable[str], handlers: dict[str, EventHandler]
+        self,
+        group_id: str,
+        topics: Iterable[str],
+        handlers: dict[str, EventHandler],
+        batch_handler: BatchHandler | None = None,
     ) -> None:
-        """Register a consumer group that runs while the service runs."""
+        """Register a consumer group that runs while the service runs (see
+        :class:`~redress_shared.kafka.EventConsumer` for ``batch_handler``)."""
         self.consumers.append(
             EventConsumer(
                 group_id=group_id,
@@ -102,6 +107,7 @@ class ServiceRuntime:
                 session_factory=self.session_factory,
                 tables=self.tables,
                 settings=self.settings,
+                batch_handler=batch_handler,
             )
         )
 
