@@ -25,8 +25,11 @@ class SlaDue(BaseModel):
     policy: str = Field(examples=["normal-default"])
 
 
+CASE_ID = "0b7f1f7e-7a7b-4f55-9b0a-3d9a7c1c2e11"
+"""The case id the examples of every case resource use."""
+
 CASE_EXAMPLE = {
-    "id": "0b7f1f7e-7a7b-4f55-9b0a-3d9a7c1c2e11",
+    "id": CASE_ID,
     "complaint_id": "6d8e0d8f-1b3c-4e55-8a1e-2f7c9b0d4a22",
     "reference": "RDR-2026-000123",
     "status": "new",

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from case_service.messages.schemas import CASE_ID
+from case_service.cases.schemas import CASE_ID
 
 
 class CommitmentCreate(BaseModel):

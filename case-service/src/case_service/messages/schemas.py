@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-CASE_ID = "0b7f1f7e-7a7b-4f55-9b0a-3d9a7c1c2e11"
+from case_service.cases.schemas import CASE_ID
 
 
 class MessageCreate(BaseModel):

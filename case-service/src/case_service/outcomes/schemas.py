@@ -9,7 +9,8 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from case_service.messages.schemas import CASE_ID, MessageRead
+from case_service.cases.schemas import CASE_ID
+from case_service.messages.schemas import MessageRead
 from case_service.outcomes.model import RemedyAction, RemedyType, Validity, needs_action
 
 
