@@ -7,8 +7,9 @@ event in the inbox); every other one is one transaction. Every change of a case 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
-from datetime import timedelta
+from collections.abc import Collection, Mapping
+from datetime import datetime, timedelta
+from typing import TypeVar
 
 import structlog
 from redress_shared.clock import Clock
@@ -51,7 +52,30 @@ from case_service.sla import store as sla_store
 from case_service.sla.model import ClockName, DueTimes
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 NOTIFICATION_ACTOR = "notification-service"
+
+
+async def change_one_case(
+    session_factory: SessionFactory,
+    case_id: uuid.UUID,
+    change: store.Changer[T],
+    *,
+    now: datetime,
+    expected_version: int | None = None,
+    related: Collection[uuid.UUID] = (),
+) -> tuple[Row, T | None]:
+    """A use case that changes one case, in its own transaction (see
+    ``cases.store.change_case``): the case as it now stands, and the change's result."""
+    async with session_factory() as session, session.begin():
+        return await store.change_case(
+            session,
+            case_id,
+            change,
+            now=now,
+            expected_version=expected_version,
+            related=related,
+        )
 
 
 async def open_case_for_complaint(
@@ -162,7 +186,9 @@ async def transition_case(
     now = clock.now()
     merging = action is Action.MERGE and into_case_id is not None
 
-    async def change(case: Row, locked: Mapping[uuid.UUID, Row]) -> CaseChange:
+    async def change(
+        session: AsyncSession, case: Row, locked: Mapping[uuid.UUID, Row]
+    ) -> CaseChange:
         before = lifecycle_state(case)
         after = before.apply(
             action, now=now, reopen_window=reopen_window, reason=reason, merge_into=into_case_id
@@ -211,15 +237,14 @@ async def transition_case(
             )
         return CaseChange(history, [event], after.row_values())
 
-    async with session_factory() as session, session.begin():
-        updated, _ = await store.change_case(
-            session,
-            case_id,
-            change,
-            now=now,
-            expected_version=expected_version,
-            related=[into_case_id] if merging else (),
-        )
+    updated, _ = await change_one_case(
+        session_factory,
+        case_id,
+        change,
+        now=now,
+        expected_version=expected_version,
+        related=[into_case_id] if merging else (),
+    )
     log.info("case_transition", case_id=str(case_id), action=action.value, status=updated.status)
     return updated
 

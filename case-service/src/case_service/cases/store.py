@@ -25,7 +25,8 @@ from case_service.cases.model import (
 from case_service.cases.schemas import CaseFilter
 
 T = TypeVar("T")
-Changer = Callable[[Row, Mapping[uuid.UUID, Row]], Awaitable[CaseChange[T] | None]]
+Changer = Callable[[AsyncSession, Row, Mapping[uuid.UUID, Row]], Awaitable[CaseChange[T] | None]]
+"""``change(session, case, locked)``: change the locked case's parts; say what to record."""
 
 
 async def append_history(
@@ -103,7 +104,7 @@ async def change_case(
 ) -> tuple[Row, T | None]:
     """Change one case in the caller's transaction: lock it (and the ``related`` cases),
     refuse an unknown case (NotFound) or a stale ``expected_version`` (StaleVersion), let
-    ``change(case, locked)`` change its parts and say what to record, then record it (see
+    ``change(session, case, locked)`` change its parts and say what to record, then record it (see
     ``record_change``). Returns the case as it now stands and the change's result; a change
     that returns None recorded nothing (the case stays as it was)."""
     locked = await lock_cases(session, {case_id, *related})
@@ -111,7 +112,7 @@ async def change_case(
     if case is None:
         raise NotFound("case", case_id)
     check_version(case.version, expected_version)
-    outcome = await change(case, locked)
+    outcome = await change(session, case, locked)
     if outcome is None:
         return case, None
     return await record_change(session, case, outcome, now), outcome.result

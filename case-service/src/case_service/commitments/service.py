@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from case_service.cases import store as cases_store
 from case_service.cases.model import CaseChange, HistoryEntry
+from case_service.cases.service import change_one_case
 from case_service.commitments import store
 from case_service.commitments.events import commitment_missed_event
 from case_service.commitments.model import MISSED, OPEN, check_deadline, settled_status
@@ -40,7 +41,9 @@ async def make_commitment(
     now = clock.now()
     check_deadline(due_at, now)
 
-    async def change(case: Row, _locked: Mapping[uuid.UUID, Row]) -> CaseChange[Row]:
+    async def change(
+        session: AsyncSession, case: Row, _locked: Mapping[uuid.UUID, Row]
+    ) -> CaseChange[Row]:
         commitment = await store.insert_commitment(
             session,
             {
@@ -60,10 +63,9 @@ async def make_commitment(
         }
         return CaseChange([HistoryEntry("commitment_made", actor, None, made)], result=commitment)
 
-    async with session_factory() as session, session.begin():
-        _, commitment = await cases_store.change_case(
-            session, case_id, change, now=now, expected_version=expected_version
-        )
+    _, commitment = await change_one_case(
+        session_factory, case_id, change, now=now, expected_version=expected_version
+    )
     return commitment
 
 
@@ -79,7 +81,9 @@ async def settle_commitment(
     """Mark an open commitment kept or cancelled (CommitmentSettled if it is not open)."""
     now = clock.now()
 
-    async def change(case: Row, _locked: Mapping[uuid.UUID, Row]) -> CaseChange[Row]:
+    async def change(
+        session: AsyncSession, case: Row, _locked: Mapping[uuid.UUID, Row]
+    ) -> CaseChange[Row]:
         commitment = await store.get_commitment(session, case_id, commitment_id)
         if commitment is None:
             raise NotFound("commitment", commitment_id)
@@ -93,8 +97,7 @@ async def settle_commitment(
         )
         return CaseChange([entry], result=settled)
 
-    async with session_factory() as session, session.begin():
-        _, settled = await cases_store.change_case(session, case_id, change, now=now)
+    _, settled = await change_one_case(session_factory, case_id, change, now=now)
     return settled
 
 

@@ -26,6 +26,7 @@ from case_service.cases.model import (
     clocks_after,
     lifecycle_state,
 )
+from case_service.cases.service import change_one_case
 from case_service.messages import store
 from case_service.messages.events import response_added_event
 from case_service.messages.model import (
@@ -54,7 +55,9 @@ async def add_message(
     clock and is published for the notification service to deliver)."""
     now = clock.now()
 
-    async def change(case: Row, _locked: Mapping[uuid.UUID, Row]) -> CaseChange[Row]:
+    async def change(
+        session: AsyncSession, case: Row, _locked: Mapping[uuid.UUID, Row]
+    ) -> CaseChange[Row]:
         message = await store.insert_message(
             session,
             {
@@ -84,10 +87,9 @@ async def add_message(
         )
         return CaseChange([entry], events, result=message)
 
-    async with session_factory() as session, session.begin():
-        _, message = await cases_store.change_case(
-            session, case_id, change, now=now, expected_version=expected_version
-        )
+    _, message = await change_one_case(
+        session_factory, case_id, change, now=now, expected_version=expected_version
+    )
     return message
 
 
@@ -107,7 +109,9 @@ async def record_customer_message(
     now = clock.now()
     author = message.customer.email or message.customer.phone or CUSTOMER_ACTOR
 
-    async def change(case: Row, _locked: Mapping[uuid.UUID, Row]) -> CaseChange | None:
+    async def change(
+        session: AsyncSession, case: Row, _locked: Mapping[uuid.UUID, Row]
+    ) -> CaseChange | None:
         stored = await store.insert_message(
             session,
             {

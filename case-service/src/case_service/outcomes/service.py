@@ -14,10 +14,12 @@ from redress_shared.clock import Clock
 from redress_shared.db import SessionFactory
 from redress_shared.errors import NotFound
 from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from case_service import tables
 from case_service.cases import store as cases_store
 from case_service.cases.model import CaseChange, HistoryEntry
+from case_service.cases.service import change_one_case
 from case_service.outcomes import store
 from case_service.outcomes.events import (
     decision_recorded_event,
@@ -55,7 +57,9 @@ async def record_decision(
     check_decision(validity, explanation, way_forward)
     now = clock.now()
 
-    async def change(case: Row, _locked: Mapping[uuid.UUID, Row]) -> CaseChange[Row]:
+    async def change(
+        session: AsyncSession, case: Row, _locked: Mapping[uuid.UUID, Row]
+    ) -> CaseChange[Row]:
         previous = await store.get_decision(session, case_id)
         decision = await store.upsert_decision(
             session,
@@ -78,10 +82,9 @@ async def record_decision(
         entry = HistoryEntry("decision_recorded", decided_by, before, after, event.id)
         return CaseChange([entry], [event], result=decision)
 
-    async with session_factory() as session, session.begin():
-        _, decision = await cases_store.change_case(
-            session, case_id, change, now=now, expected_version=expected_version
-        )
+    _, decision = await change_one_case(
+        session_factory, case_id, change, now=now, expected_version=expected_version
+    )
     return decision
 
 
@@ -116,7 +119,9 @@ async def propose_remedy(
     now = clock.now()
     status = initial_remedy_status(amount, approval_threshold)
 
-    async def change(case: Row, _locked: Mapping[uuid.UUID, Row]) -> CaseChange[Row]:
+    async def change(
+        session: AsyncSession, case: Row, _locked: Mapping[uuid.UUID, Row]
+    ) -> CaseChange[Row]:
         remedy = await store.insert_remedy(
             session,
             {
@@ -136,10 +141,9 @@ async def propose_remedy(
         )
         return _remedy_changed(case, remedy, created_by, None, now)
 
-    async with session_factory() as session, session.begin():
-        _, remedy = await cases_store.change_case(
-            session, case_id, change, now=now, expected_version=expected_version
-        )
+    _, remedy = await change_one_case(
+        session_factory, case_id, change, now=now, expected_version=expected_version
+    )
     return remedy
 
 
@@ -157,7 +161,9 @@ async def act_on_remedy(
     apply to the remedy now)."""
     now = clock.now()
 
-    async def change(case: Row, _locked: Mapping[uuid.UUID, Row]) -> CaseChange[Row]:
+    async def change(
+        session: AsyncSession, case: Row, _locked: Mapping[uuid.UUID, Row]
+    ) -> CaseChange[Row]:
         remedy = await store.get_remedy(session, case_id, remedy_id)
         if remedy is None:
             raise NotFound("remedy", remedy_id)
@@ -167,10 +173,9 @@ async def act_on_remedy(
         )
         return _remedy_changed(case, updated, actor, remedy.status, now)
 
-    async with session_factory() as session, session.begin():
-        _, remedy = await cases_store.change_case(
-            session, case_id, change, now=now, expected_version=expected_version
-        )
+    _, remedy = await change_one_case(
+        session_factory, case_id, change, now=now, expected_version=expected_version
+    )
     return remedy
 
 
@@ -189,7 +194,9 @@ async def record_satisfaction(
     coefficient = satisfaction_coefficient(criteria)
     now = clock.now()
 
-    async def change(case: Row, _locked: Mapping[uuid.UUID, Row]) -> CaseChange[Row]:
+    async def change(
+        session: AsyncSession, case: Row, _locked: Mapping[uuid.UUID, Row]
+    ) -> CaseChange[Row]:
         survey = await store.insert_survey(
             session,
             {
@@ -212,8 +219,7 @@ async def record_satisfaction(
         )
         return CaseChange([entry], [event], result=survey)
 
-    async with session_factory() as session, session.begin():
-        _, survey = await cases_store.change_case(session, case_id, change, now=now)
+    _, survey = await change_one_case(session_factory, case_id, change, now=now)
     return survey
 
 

@@ -11,9 +11,10 @@ from typing import Any
 from redress_shared.clock import Clock
 from redress_shared.db import SessionFactory
 from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from case_service.cases.model import CaseChange, HistoryEntry
-from case_service.cases.store import change_case
+from case_service.cases.service import change_one_case
 from case_service.routing import store
 from case_service.routing.events import assigned_event
 from case_service.routing.model import DEFAULT_TEAM, UnknownTeam, check_move_explained
@@ -66,7 +67,9 @@ async def assign(
     step and must say why; so must any move away from someone already working the case."""
     now = clock.now()
 
-    async def change(case: Row, _locked: Mapping[uuid.UUID, Row]) -> CaseChange:
+    async def change(
+        session: AsyncSession, case: Row, _locked: Mapping[uuid.UUID, Row]
+    ) -> CaseChange:
         target_team = team or case.team or DEFAULT_TEAM
         lead = await store.team_lead(session, target_team)
         if lead is None:
@@ -100,8 +103,7 @@ async def assign(
         )
         return CaseChange([entry], [event], moved)
 
-    async with session_factory() as session, session.begin():
-        updated, _ = await change_case(
-            session, case_id, change, now=now, expected_version=expected_version
-        )
+    updated, _ = await change_one_case(
+        session_factory, case_id, change, now=now, expected_version=expected_version
+    )
     return updated
