@@ -1,4 +1,5 @@
-"""HTTP entrypoints of the case service."""
+"""HTTP entrypoints of cases (search, read, transitions, history) and the HTTP pieces every
+write to a case shares: the scopes, `If-Match` and the `ETag`."""
 
 from __future__ import annotations
 
@@ -95,7 +96,7 @@ def set_etag(response: Response, version: int) -> None:
     response.headers["ETag"] = f'"{version}"'
 
 
-def expected_version(if_match: str | None) -> int | None:
+def expected_version(if_match: IfMatch = None) -> int | None:
     """The version an ``If-Match`` header names (None for absent or ``*``); a header that is
     no ETag of this API is a malformed request, an HTTP concern of its own."""
     if if_match is None or if_match.strip() == "*":
@@ -106,6 +107,10 @@ def expected_version(if_match: str | None) -> int | None:
             400, "invalid-if-match", "If-Match is not an ETag of this API", f"Got {if_match!r}"
         )
     return int(tag)
+
+
+ExpectedVersion = Annotated[int | None, Depends(expected_version)]
+"""The case (or profile) version the client read, from ``If-Match``."""
 
 
 @router.post(
@@ -130,7 +135,7 @@ async def transition_case(
     response: Response,
     runtime: RuntimeDep,
     agent: CaseWriter,
-    if_match: IfMatch = None,
+    expected: ExpectedVersion,
 ) -> CaseRead:
     row = await service.transition_case(
         runtime.session_factory,
@@ -139,7 +144,7 @@ async def transition_case(
         action=transition.action,
         actor=agent.name,
         reopen_window=timedelta(days=runtime.settings.reopen_window_days),
-        expected_version=expected_version(if_match),
+        expected_version=expected,
         reason=transition.reason,
         into_case_id=transition.into_case_id,
     )

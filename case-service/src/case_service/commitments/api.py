@@ -9,7 +9,7 @@ from redress_shared.auth import AUTH_RESPONSES
 from redress_shared.errors import ProblemDetail
 from redress_shared.runtime import RuntimeDep
 
-from case_service.cases.api import CASE_WRITE_RESPONSES, CaseWriter, IfMatch, expected_version
+from case_service.cases.api import CASE_WRITE_RESPONSES, CaseWriter, ExpectedVersion
 from case_service.commitments import service
 from case_service.commitments.schemas import (
     CommitmentActionCreate,
@@ -33,7 +33,7 @@ async def make_commitment(
     commitment: CommitmentCreate,
     runtime: RuntimeDep,
     agent: CaseWriter,
-    if_match: IfMatch = None,
+    expected: ExpectedVersion,
 ) -> CommitmentRead:
     row = await service.make_commitment(
         runtime.session_factory,
@@ -42,7 +42,7 @@ async def make_commitment(
         description=commitment.description,
         due_at=commitment.due_at,
         actor=agent.name,
-        expected_version=expected_version(if_match),
+        expected_version=expected,
     )
     return CommitmentRead.model_validate(row)
 

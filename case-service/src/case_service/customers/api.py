@@ -11,7 +11,7 @@ from redress_shared.auth import AUTH_RESPONSES, Principal, require_scope
 from redress_shared.errors import ProblemDetail
 from redress_shared.runtime import RuntimeDep, ServiceRuntime
 
-from case_service.cases.api import CaseWriter, IfMatch, expected_version, set_etag
+from case_service.cases.api import CaseWriter, ExpectedVersion, set_etag
 from case_service.customers import service
 from case_service.customers.model import CustomerProfile
 from case_service.customers.schemas import CustomerRead, CustomerUpdate
@@ -73,7 +73,7 @@ async def update_customer(
     response: Response,
     runtime: RuntimeDep,
     agent: CaseWriter,
-    if_match: IfMatch = None,
+    expected: ExpectedVersion,
 ) -> CustomerRead:
     profile = await service.update_customer(
         runtime.session_factory,
@@ -81,7 +81,7 @@ async def update_customer(
         customer_key,
         update.model_dump(exclude_unset=True),
         actor=agent.name,
-        expected_version=expected_version(if_match),
+        expected_version=expected,
         **_frequent(runtime),
     )
     return _answer(profile, response)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, status
 from redress_shared.auth import AUTH_RESPONSES
 from redress_shared.runtime import RuntimeDep
 
-from case_service.cases.api import CASE_WRITE_RESPONSES, CaseWriter, IfMatch, expected_version
+from case_service.cases.api import CASE_WRITE_RESPONSES, CaseWriter, ExpectedVersion
 from case_service.messages import service
 from case_service.messages.schemas import MessageCreate, MessageRead
 
@@ -28,7 +28,7 @@ async def add_message(
     message: MessageCreate,
     runtime: RuntimeDep,
     agent: CaseWriter,
-    if_match: IfMatch = None,
+    expected: ExpectedVersion,
 ) -> MessageRead:
     row = await service.add_message(
         runtime.session_factory,
@@ -37,6 +37,6 @@ async def add_message(
         kind=message.kind,
         body=message.body,
         author=agent.name,
-        expected_version=expected_version(if_match),
+        expected_version=expected,
     )
     return MessageRead.model_validate(row)

@@ -13,8 +13,7 @@ from case_service.cases.api import (
     CASE_WRITE_RESPONSES,
     CaseReader,
     CaseWriter,
-    IfMatch,
-    expected_version,
+    ExpectedVersion,
 )
 from case_service.outcomes import service
 from case_service.outcomes.model import Criterion, RemedyAction
@@ -47,14 +46,14 @@ async def put_decision(
     decision: DecisionUpdate,
     runtime: RuntimeDep,
     agent: CaseWriter,
-    if_match: IfMatch = None,
+    expected: ExpectedVersion,
 ) -> DecisionRead:
     row = await service.record_decision(
         runtime.session_factory,
         runtime.clock,
         case_id=case_id,
         decided_by=agent.name,
-        expected_version=expected_version(if_match),
+        expected_version=expected,
         **decision.model_dump(),
     )
     return DecisionRead.model_validate(row)
@@ -72,7 +71,7 @@ async def propose_remedy(
     remedy: RemedyCreate,
     runtime: RuntimeDep,
     agent: CaseWriter,
-    if_match: IfMatch = None,
+    expected: ExpectedVersion,
 ) -> RemedyRead:
     row = await service.propose_remedy(
         runtime.session_factory,
@@ -80,7 +79,7 @@ async def propose_remedy(
         case_id=case_id,
         created_by=agent.name,
         approval_threshold=runtime.settings.remedy_approval_threshold,
-        expected_version=expected_version(if_match),
+        expected_version=expected,
         **remedy.model_dump(),
     )
     return RemedyRead.model_validate(row)
@@ -97,7 +96,7 @@ async def act_on_remedy(
     body: RemedyActionCreate,
     runtime: RuntimeDep,
     agent: CaseWriter,
-    if_match: IfMatch = None,
+    expected: ExpectedVersion,
 ) -> RemedyRead:
     if body.action is RemedyAction.APPROVE and not agent.allows(APPROVE_SCOPE):
         raise Problem(
@@ -114,7 +113,7 @@ async def act_on_remedy(
         remedy_id=remedy_id,
         action=body.action,
         actor=agent.name,
-        expected_version=expected_version(if_match),
+        expected_version=expected,
     )
     return RemedyRead.model_validate(row)
 

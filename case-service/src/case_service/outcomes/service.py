@@ -16,7 +16,6 @@ from redress_shared.errors import NotFound
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from case_service import tables
 from case_service.cases import store as cases_store
 from case_service.cases.model import CaseChange, HistoryEntry
 from case_service.cases.service import change_one_case
@@ -228,14 +227,4 @@ async def case_outcomes(session_factory: SessionFactory, case_id: uuid.UUID) -> 
     async with session_factory() as session:
         if not await cases_store.case_exists(session, case_id):
             raise NotFound("case", case_id)
-        messages = tables.case_messages
-        decisions = await store.rows_of_case(session, tables.case_decisions, case_id)
-        surveys = await store.rows_of_case(session, tables.satisfaction_surveys, case_id)
-        return {
-            "messages": await store.rows_of_case(session, messages, case_id, messages.c.created_at),
-            "decision": next(iter(decisions), None),
-            "remedies": await store.rows_of_case(
-                session, tables.remedies, case_id, tables.remedies.c.created_at
-            ),
-            "satisfaction": next(iter(surveys), None),
-        }
+        return await store.outcomes_of_case(session, case_id)

@@ -62,11 +62,23 @@ async def insert_survey(session: AsyncSession, values: dict[str, Any]) -> Row | 
     return result.first()
 
 
-async def rows_of_case(
+async def _rows_of_case(
     session: AsyncSession, table: Table, case_id: uuid.UUID, order: Any = None
 ) -> list[Row]:
-    """The rows of ``table`` that belong to the case, in ``order`` if given."""
     query = select(table).where(table.c.case_id == case_id)
     if order is not None:
         query = query.order_by(order)
     return list((await session.execute(query)).all())
+
+
+async def outcomes_of_case(session: AsyncSession, case_id: uuid.UUID) -> dict[str, Any]:
+    """Messages (oldest first), decision, remedies (oldest first) and survey of a case."""
+    messages, remedies = tables.case_messages, tables.remedies
+    decisions = await _rows_of_case(session, tables.case_decisions, case_id)
+    surveys = await _rows_of_case(session, tables.satisfaction_surveys, case_id)
+    return {
+        "messages": await _rows_of_case(session, messages, case_id, messages.c.created_at),
+        "decision": next(iter(decisions), None),
+        "remedies": await _rows_of_case(session, remedies, case_id, remedies.c.created_at),
+        "satisfaction": next(iter(surveys), None),
+    }

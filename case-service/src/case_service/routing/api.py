@@ -10,7 +10,7 @@ from redress_shared.auth import AUTH_RESPONSES, Principal, require_scope
 from redress_shared.errors import ProblemDetail
 from redress_shared.runtime import RuntimeDep
 
-from case_service.cases.api import CaseWriter, IfMatch, expected_version, set_etag
+from case_service.cases.api import CaseWriter, ExpectedVersion, set_etag
 from case_service.cases.schemas import CaseRead
 from case_service.routing import service
 from case_service.routing.schemas import (
@@ -84,7 +84,7 @@ async def assign_case(
     response: Response,
     runtime: RuntimeDep,
     agent: CaseWriter,
-    if_match: IfMatch = None,
+    expected: ExpectedVersion,
 ) -> CaseRead:
     row = await service.assign(
         runtime.session_factory,
@@ -95,7 +95,7 @@ async def assign_case(
         escalate=body.escalate,
         reason=body.reason,
         actor=agent.name,
-        expected_version=expected_version(if_match),
+        expected_version=expected,
     )
     set_etag(response, row.version)
     return CaseRead.from_row(row)
