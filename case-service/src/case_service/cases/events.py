@@ -54,20 +54,11 @@ def case_opened_event(
     """The ``redress.case.opened.v1`` event of a newly opened case."""
     payload = CaseOpenedV1(
         case_id=case.id,
-        complaint_id=case.complaint_id,
-        reference=case.reference,
-        status=case.status.value,
-        priority=case.priority.value,
-        category=case.category,
-        channel=case.channel,
-        opened_at=case.opened_at,
-        subject=case.subject,
-        language=case.language,
+        **case.fields(),
         customer=complaint.customer,
         product=complaint.product,
         supplier=complaint.supplier,
         due=_due_times(case.due),
-        sla_policy=case.sla_policy,
         team=team,
         customer_tier=customer_tier,
     )

@@ -97,6 +97,21 @@ class Case:
     subject: str | None = None
     language: str | None = None
 
+    def fields(self) -> dict[str, Any]:
+        """What the stored case and its ``case.opened`` event both say of it."""
+        return {
+            "complaint_id": self.complaint_id,
+            "reference": self.reference,
+            "status": self.status.value,
+            "priority": self.priority.value,
+            "category": self.category,
+            "channel": self.channel,
+            "opened_at": self.opened_at,
+            "subject": self.subject,
+            "language": self.language,
+            "sla_policy": self.sla_policy,
+        }
+
     def snapshot(self) -> dict:
         """The case's fields as JSON-ready values (for history and events)."""
         return {

@@ -131,18 +131,10 @@ async def insert_case(
     await session.execute(
         tables.cases.insert().values(
             id=case.id,
-            complaint_id=case.complaint_id,
-            reference=case.reference,
-            status=case.status.value,
-            priority=case.priority.value,
-            category=case.category,
-            channel=case.channel,
+            **case.fields(),
             customer_key=case.customer_key,
-            subject=case.subject,
             body=complaint.body,
-            language=case.language,
             received_at=case.received_at,
-            opened_at=case.opened_at,
             supplier=complaint.supplier,
             product=product,
             team=team,
@@ -150,7 +142,6 @@ async def insert_case(
             acknowledge_by=case.due.acknowledge_by,
             first_response_by=case.due.first_response_by,
             resolve_by=case.due.resolve_by,
-            sla_policy=case.sla_policy,
         )
     )
 
