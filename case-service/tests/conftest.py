@@ -4,9 +4,10 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from case_service import MIGRATIONS_DIR, sla
+from case_service import MIGRATIONS_DIR
 from case_service.bootstrap import build_app
 from case_service.config import CaseSettings
+from case_service.sla.service import fire_due_timers
 from redress_shared.events import (
     COMPLAINT_RECEIVED,
     COMPLAINTS_TOPIC,
@@ -97,7 +98,7 @@ def open_case(cases_client, infra):
 
 async def _fire_until_quiet(session_factory, clock) -> int:
     fired_in_all = 0
-    while fired := await sla.fire_due_timers(session_factory, clock):
+    while fired := await fire_due_timers(session_factory, clock):
         fired_in_all += fired
     return fired_in_all
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
-from case_service.calendars import ALWAYS, BusinessCalendar, InvalidCalendar, WorkingInterval
+from case_service.sla.model import ALWAYS, BusinessCalendar, InvalidCalendar, WorkingInterval
 
 NINE_TO_FIVE = (WorkingInterval(time(9), time(17)),)
 

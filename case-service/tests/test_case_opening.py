@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from case_service import tables
-from case_service.models import Priority, triage_priority
+from case_service.cases.model import Priority, triage_priority
 from redress_shared.events import (
     CASE_OPENED,
     COMPLAINTS_TOPIC,

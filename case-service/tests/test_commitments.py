@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from case_service import commitments
+from case_service.commitments import service as commitments
 from redress_shared.clock import FixedClock
 from redress_shared.events import CASE_COMMITMENT_MISSED
 from redress_testing import assert_problem

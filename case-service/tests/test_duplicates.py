@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from case_service.duplicates import CaseText, similarity, suggest_duplicates
+from case_service.duplicates.model import CaseText, similarity, suggest_duplicates
 from redress_shared.events import COMPLAINTS_TOPIC
 from redress_testing import eventually, produce
 

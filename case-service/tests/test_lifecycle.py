@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from case_service.models import Action, CaseState, CaseStatus, IllegalTransition
+from case_service.cases.model import Action, CaseState, CaseStatus, IllegalTransition
 from redress_shared.events import CASE_STATUS_CHANGED
 from redress_testing import assert_problem
 from sqlalchemy import select
@@ -226,9 +226,8 @@ def test_reopen_only_within_the_window():
 
 
 def test_unmerge_renews_the_clocks_the_merge_cancelled_with_the_policys_targets():
-    from case_service.calendars import ALWAYS
-    from case_service.clocks import ClockName, ClockState, start_clocks
-    from case_service.models import clocks_after
+    from case_service.cases.model import clocks_after
+    from case_service.sla.model import ALWAYS, ClockName, ClockState, start_clocks
 
     received = datetime(2026, 11, 2, 9, tzinfo=UTC)
     clocks = {

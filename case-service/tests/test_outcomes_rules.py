@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from case_service.outcomes import (
+from case_service.outcomes.model import (
     Criterion,
     InvalidOutcome,
     RemedyAction,

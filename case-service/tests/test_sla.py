@@ -7,8 +7,12 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from case_service import service, sla, tables
-from case_service.models import Action
+from case_service import tables
+from case_service.cases import service
+from case_service.cases.model import Action
+from case_service.sla import service as sla_service
+from case_service.sla import store as sla_store
+from case_service.sla.model import ClockName
 from redress_shared.clock import FixedClock
 from redress_shared.events import CASE_SLA_BREACHED, CASE_SLA_WARNING
 from sqlalchemy import select
@@ -36,17 +40,17 @@ async def test_warning_then_breach_fire_once_across_replicas_and_escalate(cases_
     factory = app.state.runtime.session_factory
     case = await open_case(received_at=RECEIVED)  # normal priority: acknowledge within 24 h
     clock = FixedClock(RECEIVED + timedelta(hours=19, minutes=13))  # past 80 % of 24 h
-    await asyncio.gather(*(sla.fire_due_timers(factory, clock) for _ in range(3)))
+    await asyncio.gather(*(sla_service.fire_due_timers(factory, clock) for _ in range(3)))
     assert await sla_events(app, case["id"]) == [("sla_warning", "acknowledge")]
 
     clock.advance(timedelta(hours=5))  # 24 h 13 min after receipt: breached
-    fired = await asyncio.gather(*(sla.fire_due_timers(factory, clock) for _ in range(3)))
+    fired = await asyncio.gather(*(sla_service.fire_due_timers(factory, clock) for _ in range(3)))
     assert await sla_events(app, case["id"]) == [
         ("sla_warning", "acknowledge"),
         ("sla_breached", "acknowledge"),
     ]
     assert sum(fired) == 1  # three replicas, one breach
-    assert await sla.fire_due_timers(factory, clock) == 0
+    assert await sla_service.fire_due_timers(factory, clock) == 0
 
     read = (await cases_client.get(f"/v1/cases/{case['id']}")).json()
     assert read["priority"] == "high"  # escalated from normal
@@ -68,7 +72,7 @@ async def test_warning_then_breach_fire_once_across_replicas_and_escalate(cases_
         reopen_window=timedelta(days=14),
     )
     clock.advance(timedelta(hours=1))
-    await sla.fire_due_timers(factory, clock)
+    await sla_service.fire_due_timers(factory, clock)
     assert [kind for kind, name in await sla_events(app, case["id"]) if name == "acknowledge"] == [
         "sla_warning",
         "sla_breached",
@@ -105,8 +109,8 @@ async def test_waiting_on_the_customer_pauses_the_resolution_clock(cases_client,
         factory, clock, case_id=case_id, action=Action.RESUME, actor="a", reopen_window=window
     )
     async with factory() as session:
-        _, clocks = await sla.load_clocks(session, case_id)
-    resolve = clocks[sla.ClockName.RESOLVE]
+        _, clocks = await sla_store.load_clocks(session, case_id)
+    resolve = clocks[ClockName.RESOLVE]
     assert resolve.state.value == "running"
     assert resolve.due_at == RECEIVED + timedelta(days=14) + timedelta(days=3)
     assert resolve.paused_total == timedelta(days=3)
@@ -137,8 +141,8 @@ async def test_statutory_cap_is_not_extended_by_pauses(cases_client, open_case):
         factory, clock, case_id=case_id, action=Action.RESUME, actor="a", reopen_window=window
     )
     async with factory() as session:
-        _, clocks = await sla.load_clocks(session, case_id)
-    assert clocks[sla.ClockName.RESOLVE].due_at == RECEIVED + timedelta(days=30)
+        _, clocks = await sla_store.load_clocks(session, case_id)
+    assert clocks[ClockName.RESOLVE].due_at == RECEIVED + timedelta(days=30)
 
 
 async def test_a_policy_edit_applies_to_new_cases_only(cases_client, open_case):
@@ -190,9 +194,11 @@ async def test_a_priority_change_mid_flight_keeps_the_deadlines_already_set(
 
     # Five hours in: past the high policy's 4 h acknowledgement, but not the case's 24 h.
     # (Counts of fired timers are not checked: other tests' cases share the database.)
-    await sla.fire_due_timers(factory, FixedClock(received + timedelta(hours=5)))
+    await sla_service.fire_due_timers(factory, FixedClock(received + timedelta(hours=5)))
     assert await sla_events(cases_client.app, case["id"]) == []
-    await sla.fire_due_timers(factory, FixedClock(received + timedelta(hours=24, minutes=1)))
+    await sla_service.fire_due_timers(
+        factory, FixedClock(received + timedelta(hours=24, minutes=1))
+    )
     assert await sla_events(cases_client.app, case["id"]) == [("sla_breached", "acknowledge")]
     assert (await cases_client.get(f"/v1/cases/{case['id']}")).json()["priority"] == "urgent"
 
@@ -224,16 +230,16 @@ async def test_a_reopened_case_owes_a_new_resolution_that_breaches_once(cases_cl
     reopened_at = clock.now()
     await transition(Action.REOPEN, "The replacement fails too")
     async with factory() as session:
-        _, clocks = await sla.load_clocks(session, case_id)
-    resolve = clocks[sla.ClockName.RESOLVE]
+        _, clocks = await sla_store.load_clocks(session, case_id)
+    resolve = clocks[ClockName.RESOLVE]
     assert (resolve.state.value, resolve.started_at) == ("running", reopened_at)
     assert resolve.due_at == reopened_at + timedelta(days=14)
     # The old deadline (14 days from receipt) passes without a breach: a new one is owed.
-    await sla.fire_due_timers(factory, FixedClock(received + timedelta(days=14, hours=1)))
+    await sla_service.fire_due_timers(factory, FixedClock(received + timedelta(days=14, hours=1)))
     assert await sla_events(app, case["id"]) == []
     late = FixedClock(reopened_at + timedelta(days=14, minutes=1))
-    await asyncio.gather(*(sla.fire_due_timers(factory, late) for _ in range(3)))
-    await sla.fire_due_timers(factory, late)
+    await asyncio.gather(*(sla_service.fire_due_timers(factory, late) for _ in range(3)))
+    await sla_service.fire_due_timers(factory, late)
     assert await sla_events(app, case["id"]) == [("sla_breached", "resolve")]
 
 
@@ -271,8 +277,7 @@ def test_a_clock_paused_over_a_dst_weekend_resumes_with_the_business_time_it_had
     from datetime import time
     from zoneinfo import ZoneInfo
 
-    from case_service.calendars import BusinessCalendar, WorkingInterval
-    from case_service.clocks import ClockName, start_clocks
+    from case_service.sla.model import BusinessCalendar, ClockName, WorkingInterval, start_clocks
 
     local = ZoneInfo("Europe/Bucharest")
     office = BusinessCalendar(

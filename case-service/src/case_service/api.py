@@ -1,157 +1,92 @@
-"""HTTP entrypoints of the case service."""
+"""The HTTP edge of the case service: its routers, its scopes, and the one map from each
+domain error to the problem+json clients see (``type`` slugs, statuses and titles are part
+of the API)."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import timedelta
-from typing import Annotated
+from redress_shared.errors import ProblemMap, ProblemType
 
-from fastapi import APIRouter, Depends, Header, Query, Response
-from redress_shared.auth import AUTH_RESPONSES, Principal, require_scope
-from redress_shared.errors import NotFound, Problem, ProblemDetail
-from redress_shared.runtime import RuntimeDep
-
-from case_service import service
-from case_service.schemas import (
-    CaseFilter,
-    CaseHistoryEntryRead,
-    CasePage,
-    CaseRead,
-    CaseTransitionCreate,
-    ClockRead,
-    DuplicateSuggestionRead,
+from case_service.capa import api as capa_api
+from case_service.capa.model import InvalidCapaChange, UnknownCase
+from case_service.cases import api as cases_api
+from case_service.cases.model import (
+    IllegalTransition,
+    InvalidCursor,
+    InvalidTransitionRequest,
+    StaleVersion,
 )
-
-READ_SCOPE = "cases:read"
-WRITE_SCOPE = "cases:write"
-SCOPES = [READ_SCOPE, WRITE_SCOPE]
-
-CaseReader = Annotated[Principal, Depends(require_scope(READ_SCOPE))]
-CaseWriter = Annotated[Principal, Depends(require_scope(WRITE_SCOPE))]
-
-router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=AUTH_RESPONSES)
-NOT_FOUND = {404: {"model": ProblemDetail, "description": "No such case"}}
-
-
-@router.get(
-    "",
-    summary="List cases",
-    description="Newest first, with cursor pagination. Filter by complaint, status or customer.",
-    responses={400: {"model": ProblemDetail, "description": "Invalid cursor"}},
+from case_service.commitments import api as commitments_api
+from case_service.commitments.model import CommitmentSettled, InvalidCommitment
+from case_service.customers import api as customers_api
+from case_service.customers.model import InvalidCustomerUpdate
+from case_service.messages import api as messages_api
+from case_service.outcomes import api as outcomes_api
+from case_service.outcomes.model import (
+    IllegalRemedyAction,
+    InvalidOutcome,
+    SatisfactionAlreadyRecorded,
 )
-async def list_cases(
-    runtime: RuntimeDep, _: CaseReader, filters: Annotated[CaseFilter, Query()]
-) -> CasePage:
-    rows, next_cursor = await service.list_cases(runtime.session_factory, filters)
-    return CasePage(items=[CaseRead.from_row(row) for row in rows], next_cursor=next_cursor)
+from case_service.routing import api as routing_api
+from case_service.routing.model import ReasonRequired, UnknownTeam
+from case_service.sla import api as sla_api
+from case_service.sla.model import InvalidCalendar, PriorityAlreadyCovered, UnknownCalendar
 
-
-@router.get(
-    "/{case_id}",
-    summary="Read a case",
-    description="The case with its SLA clocks and its likely duplicates (same customer, "
-    "similar text, received close together) for an agent to confirm with a `merge`.",
-    responses=NOT_FOUND,
-)
-async def read_case(
-    case_id: uuid.UUID, response: Response, runtime: RuntimeDep, _: CaseReader
-) -> CaseRead:
-    row = await service.get_case(runtime.session_factory, case_id)
-    if row is None:
-        raise NotFound("case", case_id)
-    response.headers["ETag"] = f'"{row.version}"'
-    case = CaseRead.from_row(row)
-    clocks = await service.case_clocks(runtime.session_factory, case_id, runtime.clock.now())
-    settings = runtime.settings
-    duplicates = await service.duplicate_suggestions(
-        runtime.session_factory,
-        row,
-        timedelta(days=settings.duplicate_window_days),
-        settings.duplicate_similarity_threshold,
-    )
-    return case.model_copy(
-        update={
-            "clocks": [ClockRead(**view) for view in clocks],
-            "duplicate_suggestions": [
-                DuplicateSuggestionRead(
-                    case_id=d.case.case_id,
-                    reference=d.case.reference,
-                    status=d.case.status,
-                    received_at=d.case.received_at,
-                    similarity=d.similarity,
-                )
-                for d in duplicates
-            ],
-        }
-    )
-
-
-IfMatch = Annotated[
-    str | None,
-    Header(
-        alias="If-Match",
-        description="The ETag of the version you read; a stale one is refused with 412.",
-    ),
+ROUTERS = [
+    cases_api.router,
+    messages_api.router,
+    outcomes_api.router,
+    commitments_api.router,
+    sla_api.router,
+    capa_api.router,
+    routing_api.router,
+    customers_api.router,
 ]
 
+SCOPES = [
+    *cases_api.SCOPES,
+    sla_api.SLA_WRITE_SCOPE,
+    outcomes_api.APPROVE_SCOPE,
+    capa_api.CAPA_WRITE_SCOPE,
+    routing_api.ROUTING_WRITE_SCOPE,
+]
 
-def expected_version(if_match: str | None) -> int | None:
-    """The case version an ``If-Match`` header names (None for absent or ``*``)."""
-    if if_match is None or if_match.strip() == "*":
-        return None
-    tag = if_match.strip().removeprefix("W/").strip('"')
-    if not tag.isdigit():
-        raise Problem(
-            400, "invalid-if-match", "If-Match is not an ETag of this API", f"Got {if_match!r}"
-        )
-    return int(tag)
-
-
-@router.post(
-    "/{case_id}/transitions",
-    summary="Move a case through its lifecycle",
-    description=(
-        "Actions: `acknowledge`, `start`, `request_info`, `resume`, `resolve`, `close`, `reopen` "
-        "(within the reopen window after closing), `withdraw`, `merge` (into an open primary "
-        "case) and `unmerge`. Each change is appended to the history and published as "
-        "`redress.case.status_changed.v1`. Send the `ETag` you read as `If-Match`."
+PROBLEMS: ProblemMap = {
+    # Cases
+    IllegalTransition: ProblemType(
+        409, "illegal-transition", "This action is not allowed in the case's current state"
     ),
-    responses={
-        **NOT_FOUND,
-        409: {"model": ProblemDetail, "description": "Not allowed now; lists the allowed actions"},
-        412: {"model": ProblemDetail, "description": "If-Match is stale"},
-        422: {"model": ProblemDetail, "description": "The action lacks a reason or a primary case"},
-    },
-)
-async def transition_case(
-    case_id: uuid.UUID,
-    transition: CaseTransitionCreate,
-    response: Response,
-    runtime: RuntimeDep,
-    agent: CaseWriter,
-    if_match: IfMatch = None,
-) -> CaseRead:
-    row = await service.transition_case(
-        runtime.session_factory,
-        runtime.clock,
-        case_id=case_id,
-        action=transition.action,
-        actor=agent.name,
-        reopen_window=timedelta(days=runtime.settings.reopen_window_days),
-        expected_version=expected_version(if_match),
-        reason=transition.reason,
-        into_case_id=transition.into_case_id,
-    )
-    runtime.relay.notify()
-    response.headers["ETag"] = f'"{row.version}"'
-    return CaseRead.from_row(row)
-
-
-@router.get("/{case_id}/events", summary="A case's history, oldest first", responses=NOT_FOUND)
-async def read_case_history(
-    case_id: uuid.UUID, runtime: RuntimeDep, _: CaseReader
-) -> list[CaseHistoryEntryRead]:
-    if await service.get_case(runtime.session_factory, case_id) is None:
-        raise NotFound("case", case_id)
-    rows = await service.case_history(runtime.session_factory, case_id)
-    return [CaseHistoryEntryRead.model_validate(row) for row in rows]
+    InvalidTransitionRequest: ProblemType(
+        422, "invalid-transition-request", "The transition request is incomplete"
+    ),
+    StaleVersion: ProblemType(412, "stale-version", "The case has changed since you read it"),
+    InvalidCursor: ProblemType(400, "invalid-cursor", "The cursor is not valid"),
+    # Customers
+    InvalidCustomerUpdate: ProblemType(
+        422, "invalid-customer-update", "The preferred channel has no contact point"
+    ),
+    # Outcomes
+    InvalidOutcome: ProblemType(
+        422, "invalid-outcome", "The request breaks a complaint-handling rule"
+    ),
+    IllegalRemedyAction: ProblemType(
+        409, "illegal-remedy-action", "Not allowed for this remedy now"
+    ),
+    SatisfactionAlreadyRecorded: ProblemType(
+        409, "conflict", "This case already has a satisfaction survey"
+    ),
+    # Commitments
+    InvalidCommitment: ProblemType(422, "invalid-commitment", "The commitment is not valid"),
+    CommitmentSettled: ProblemType(409, "commitment-settled", "The commitment is no longer open"),
+    # Routing
+    UnknownTeam: ProblemType(422, "unknown-team", "Unknown team"),
+    ReasonRequired: ProblemType(422, "reason-required", "Say why the case moves"),
+    # SLA configuration
+    InvalidCalendar: ProblemType(422, "invalid-calendar", "The calendar is not valid"),
+    UnknownCalendar: ProblemType(422, "unknown-calendar", "Unknown calendar"),
+    PriorityAlreadyCovered: ProblemType(409, "conflict", "Another policy covers this priority"),
+    # Corrective actions
+    InvalidCapaChange: ProblemType(
+        409, "illegal-capa-change", "Not allowed for this corrective action"
+    ),
+    UnknownCase: ProblemType(422, "unknown-case", "Unknown case"),
+}

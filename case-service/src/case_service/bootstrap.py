@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from fastapi import FastAPI
 from redress_shared.clock import Clock
 from redress_shared.runtime import ServiceRuntime, create_app
 
-from case_service import (
-    capa_api,
-    commitments,
-    consumers,
-    customers_api,
-    outcomes_api,
-    routing_api,
-    sla,
-    sla_api,
-    tables,
-)
-from case_service.api import SCOPES, router
+from case_service import consumers, tables, workers
+from case_service.api import PROBLEMS, ROUTERS, SCOPES
 from case_service.config import CaseSettings
 
 
@@ -28,19 +16,7 @@ def build_app(settings: CaseSettings | None = None, clock: Clock | None = None) 
     settings = settings or CaseSettings()
     runtime = ServiceRuntime.build(settings, tables.platform, clock)
     runtime.add_consumer(consumers.GROUP_ID, consumers.TOPICS, consumers.handlers(runtime.clock))
-
-    async def fire_timers_forever() -> None:
-        while True:
-            fired = await sla.fire_due_timers(runtime.session_factory, runtime.clock)
-            fired += await commitments.fire_missed_commitments(
-                runtime.session_factory, runtime.clock
-            )
-            if fired:
-                runtime.relay.notify()
-            else:
-                await asyncio.sleep(settings.sla_timer_interval_seconds)
-
-    runtime.add_background("sla-timers", fire_timers_forever)
+    runtime.add_background("sla-timers", workers.deadline_timers(runtime))
     return create_app(
         runtime,
         title="Redress case service",
@@ -49,19 +25,7 @@ def build_app(settings: CaseSettings | None = None, clock: Clock | None = None) 
             "history. Opens a case for each `redress.complaint.received.v1` and publishes "
             "`redress.case.opened.v1`."
         ),
-        routers=[
-            router,
-            outcomes_api.router,
-            sla_api.router,
-            capa_api.router,
-            routing_api.router,
-            customers_api.router,
-        ],
-        scopes=[
-            *SCOPES,
-            sla_api.SLA_WRITE_SCOPE,
-            outcomes_api.APPROVE_SCOPE,
-            capa_api.CAPA_WRITE_SCOPE,
-            routing_api.ROUTING_WRITE_SCOPE,
-        ],
+        routers=ROUTERS,
+        scopes=SCOPES,
+        problems=PROBLEMS,
     )

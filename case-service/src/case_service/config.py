@@ -7,6 +7,9 @@ from decimal import Decimal
 from pydantic import Field
 from redress_shared.settings import ServiceSettings
 
+EVENT_SOURCE = "/redress/case-service"
+"""The CloudEvents ``source`` of every event this service publishes."""
+
 
 class CaseSettings(ServiceSettings):
     """Settings of the case service."""

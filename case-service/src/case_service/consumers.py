@@ -15,7 +15,9 @@ from redress_shared.events import (
 )
 from redress_shared.kafka import EventHandler
 
-from case_service import capa_service, customer_messages, service
+from case_service.capa import service as capa
+from case_service.cases import service as cases
+from case_service.messages import service as messages
 
 GROUP_ID = "case-service.complaints"
 TOPICS = (COMPLAINTS_TOPIC, NOTIFICATIONS_TOPIC, ALERTS_TOPIC)
@@ -25,16 +27,16 @@ def handlers(clock: Clock) -> dict[str, EventHandler]:
     """Event type → handler, each bound to the injected clock."""
 
     async def on_complaint(session, event):  # noqa: ANN001, ANN202
-        await service.open_case_for_complaint(session, clock, event)
+        await cases.open_case_for_complaint(session, clock, event)
 
     async def on_customer_message(session, event):  # noqa: ANN001, ANN202
-        await customer_messages.record_customer_message(session, clock, event)
+        await messages.record_customer_message(session, clock, event)
 
     async def on_notification(session, event):  # noqa: ANN001, ANN202
-        await service.record_notification_outcome(session, clock, event)
+        await cases.record_notification_outcome(session, clock, event)
 
     async def on_alert(session, event):  # noqa: ANN001, ANN202
-        await capa_service.action_from_alert(session, clock, event)
+        await capa.action_from_alert(session, clock, event)
 
     return {
         COMPLAINT_RECEIVED: on_complaint,

@@ -1,0 +1,1 @@
+"""Cases: the lifecycle, history, search and reads, likely duplicates and merges."""

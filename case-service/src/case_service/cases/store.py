@@ -1,0 +1,226 @@
+"""SQL of cases: the case rows, their append-only history, searches, and ``change_case``,
+the one way a use case changes a case (lock → change → history → outbox → version bump)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from datetime import datetime
+from typing import TypeVar
+
+from redress_shared.errors import NotFound
+from redress_shared.events import CASES_TOPIC, ComplaintReceivedV1
+from redress_shared.outbox import add_to_outbox
+from sqlalchemy import Row, and_, exists, or_, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from case_service import tables
+from case_service.cases.model import (
+    Case,
+    CaseChange,
+    SlaState,
+    check_version,
+    decode_cursor,
+)
+from case_service.cases.schemas import CaseFilter
+
+T = TypeVar("T")
+Changer = Callable[[AsyncSession, Row, Mapping[uuid.UUID, Row]], Awaitable[CaseChange[T] | None]]
+"""``change(session, case, locked)``: change the locked case's parts; say what to record."""
+
+
+async def append_history(
+    session: AsyncSession,
+    case_id: uuid.UUID,
+    at: datetime,
+    actor: str,
+    action: str,
+    before: dict | None,
+    after: dict | None,
+    event_id: uuid.UUID | None,
+) -> None:
+    """Append one entry to a case's history (in the caller's transaction)."""
+    await session.execute(
+        tables.case_history.insert().values(
+            case_id=case_id,
+            at=at,
+            actor=actor,
+            action=action,
+            before=before,
+            after=after,
+            event_id=event_id,
+        )
+    )
+
+
+async def lock_cases(
+    session: AsyncSession, case_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, Row]:
+    """The existing cases among ``case_ids``, locked for this transaction. Locked in id order,
+    so two transactions locking the same pair (two merges) cannot deadlock."""
+    cases = tables.cases
+    rows = await session.execute(
+        select(cases).where(cases.c.id.in_(case_ids)).order_by(cases.c.id).with_for_update()
+    )
+    return {row.id: row for row in rows.all()}
+
+
+async def record_change(session: AsyncSession, case: Row, change: CaseChange, now: datetime) -> Row:
+    """Record ``change`` of the locked ``case``: its events into the outbox, its history
+    entries, its columns and the version bump; return the case row as it now stands."""
+    for event in change.events:
+        await add_to_outbox(session, tables.platform, CASES_TOPIC, event)
+    for entry in change.history:
+        await append_history(
+            session,
+            entry.case_id or case.id,
+            entry.at or now,
+            entry.actor,
+            entry.action,
+            entry.before,
+            entry.after,
+            entry.event_id,
+        )
+    values = dict(change.values)
+    if change.bump_version:
+        values.update(version=case.version + 1, updated_at=now)
+    if not values:
+        return case
+    cases = tables.cases
+    updated = await session.execute(
+        cases.update().where(cases.c.id == case.id).values(**values).returning(*cases.c)
+    )
+    return updated.one()
+
+
+async def change_case(
+    session: AsyncSession,
+    case_id: uuid.UUID,
+    change: Changer[T],
+    *,
+    now: datetime,
+    expected_version: int | None = None,
+    related: Collection[uuid.UUID] = (),
+) -> tuple[Row, T | None]:
+    """Change one case in the caller's transaction: lock it (and the ``related`` cases),
+    refuse an unknown case (NotFound) or a stale ``expected_version`` (StaleVersion), let
+    ``change(session, case, locked)`` change its parts and say what to record, then record it (see
+    ``record_change``). Returns the case as it now stands and the change's result; a change
+    that returns None recorded nothing (the case stays as it was)."""
+    locked = await lock_cases(session, {case_id, *related})
+    case = locked.get(case_id)
+    if case is None:
+        raise NotFound("case", case_id)
+    check_version(case.version, expected_version)
+    outcome = await change(session, case, locked)
+    if outcome is None:
+        return case, None
+    return await record_change(session, case, outcome, now), outcome.result
+
+
+async def insert_case(
+    session: AsyncSession,
+    case: Case,
+    complaint: ComplaintReceivedV1,
+    *,
+    product: str | None,
+    team: str,
+    now: datetime,
+) -> None:
+    """Store a newly opened case."""
+    await session.execute(
+        tables.cases.insert().values(
+            id=case.id,
+            **case.fields(),
+            customer_key=case.customer_key,
+            body=complaint.body,
+            received_at=case.received_at,
+            supplier=complaint.supplier,
+            product=product,
+            team=team,
+            updated_at=now,
+            acknowledge_by=case.due.acknowledge_by,
+            first_response_by=case.due.first_response_by,
+            resolve_by=case.due.resolve_by,
+        )
+    )
+
+
+async def case_id_of_complaint(session: AsyncSession, complaint_id: uuid.UUID) -> uuid.UUID | None:
+    """The id of the complaint's case, if it has one."""
+    return await session.scalar(
+        select(tables.cases.c.id).where(tables.cases.c.complaint_id == complaint_id)
+    )
+
+
+async def case_exists(session: AsyncSession, case_id: uuid.UUID) -> bool:
+    """Whether a case with this id exists."""
+    found = await session.scalar(select(tables.cases.c.id).where(tables.cases.c.id == case_id))
+    return found is not None
+
+
+async def get_case(session: AsyncSession, case_id: uuid.UUID) -> Row | None:
+    """One case, or None."""
+    return (await session.execute(select(tables.cases).where(tables.cases.c.id == case_id))).first()
+
+
+async def case_history(session: AsyncSession, case_id: uuid.UUID) -> list[Row]:
+    """The append-only history of a case, oldest first."""
+    history = tables.case_history
+    rows = await session.execute(
+        select(history).where(history.c.case_id == case_id).order_by(history.c.id)
+    )
+    return list(rows.all())
+
+
+async def search_cases(session: AsyncSession, filters: CaseFilter) -> list[Row]:
+    """Up to ``filters.limit + 1`` matching cases, newest first (ties broken by id); the
+    extra row tells the caller there is a next page."""
+    cases, clocks = tables.cases, tables.case_clocks
+    query = (
+        select(cases).order_by(cases.c.opened_at.desc(), cases.c.id.desc()).limit(filters.limit + 1)
+    )
+    equal = {
+        "complaint_id": filters.complaint_id,
+        "category": filters.category,
+        "channel": filters.channel,
+        "customer_key": filters.customer_key,
+        "team": filters.team,
+        "assignee": filters.assignee,
+    }
+    for column, value in equal.items():
+        if value is not None:
+            query = query.where(cases.c[column] == value)
+    if filters.status:
+        query = query.where(cases.c.status.in_([s.value for s in filters.status]))
+    if filters.priority:
+        query = query.where(cases.c.priority.in_([p.value for p in filters.priority]))
+    if filters.text:
+        pattern = (
+            "%" + filters.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
+        query = query.where(or_(cases.c.subject.ilike(pattern), cases.c.reference.ilike(pattern)))
+    for column, lower, upper in (
+        (cases.c.opened_at, filters.opened_from, filters.opened_to),
+        (cases.c.updated_at, filters.updated_from, filters.updated_to),
+    ):
+        if lower is not None:
+            query = query.where(column >= lower)
+        if upper is not None:
+            query = query.where(column < upper)
+    if filters.sla_state is not None:
+        of_case = clocks.c.case_id == cases.c.id
+        breached = exists().where(of_case, clocks.c.state == "breached")
+        warned = exists().where(of_case, clocks.c.warning_fired_at.is_not(None))
+        query = query.where(
+            {
+                SlaState.BREACHED: breached,
+                SlaState.WARNING: and_(warned, ~breached),
+                SlaState.OK: and_(~warned, ~breached),
+            }[filters.sla_state]
+        )
+    if filters.cursor is not None:
+        query = query.where(
+            tuple_(cases.c.opened_at, cases.c.id) < tuple_(*decode_cursor(filters.cursor))
+        )
+    return list((await session.execute(query)).all())

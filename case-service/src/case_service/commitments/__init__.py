@@ -1,0 +1,1 @@
+"""Commitments: promises made to the customer, and what a missed one does."""

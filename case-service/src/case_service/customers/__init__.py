@@ -1,0 +1,1 @@
+"""Customer profiles: tier, preferred channel, language and contact points."""

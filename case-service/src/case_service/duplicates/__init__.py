@@ -1,0 +1,1 @@
+"""Likely duplicates of a case (an agent confirms one with a merge)."""

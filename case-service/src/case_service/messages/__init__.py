@@ -1,0 +1,1 @@
+"""Messages of a case: agents' notes and responses, and the customer's own messages."""

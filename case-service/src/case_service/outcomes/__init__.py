@@ -1,0 +1,1 @@
+"""Outcomes: the validity decision, remedies and the customer's satisfaction."""

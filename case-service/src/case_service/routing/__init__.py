@@ -1,0 +1,1 @@
+"""Routing: teams, routing rules and assignment (including escalation)."""

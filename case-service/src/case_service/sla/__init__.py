@@ -1,0 +1,1 @@
+"""SLAs: business calendars, the three clocks of a case, policies and the deadline timer."""
