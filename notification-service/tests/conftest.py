@@ -58,19 +58,15 @@ async def notifications_client(notification_settings):
 @pytest.fixture(scope="session")
 async def receiver():
     """The loopback webhook receiver; each test takes its own paths with ``endpoint()``."""
-    server = WebhookReceiver()
-    await server.start()
-    yield server
-    await server.stop()
+    async with WebhookReceiver() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
 async def message_gateway():
     """The loopback stand-in for the SMS / chat / social gateway."""
-    gateway = MessageGateway()
-    await gateway.start()
-    yield gateway
-    await gateway.stop()
+    async with MessageGateway() as gateway:
+        yield gateway
 
 
 class CaseStory(case_stories.CaseStory):

@@ -8,6 +8,8 @@ transaction, with its inbox record, so a redelivered event has no second effect.
 
 from __future__ import annotations
 
+from functools import partial
+
 from redress_shared.clock import Clock
 from redress_shared.events import ALERTS_TOPIC, CASES_TOPIC, EventEnvelope
 from redress_shared.kafka import EventHandler
@@ -22,16 +24,24 @@ GROUP_ID = "notification-service.cases"
 TOPICS = (CASES_TOPIC, ALERTS_TOPIC)
 
 
+async def to_subscribers(session: AsyncSession, event: EventEnvelope, *, clock: Clock) -> None:
+    """A case event or alert: queue its webhook deliveries."""
+    await webhooks.plan_webhook_deliveries(session, clock, event)
+
+
+async def to_customer_and_subscribers(
+    session: AsyncSession, event: EventEnvelope, *, clock: Clock, messaging: Messaging
+) -> None:
+    """A case event that may be news for the customer: tell them (if it is), and queue its
+    webhook deliveries."""
+    await messages.tell_customer(session, messaging, event)
+    await webhooks.plan_webhook_deliveries(session, clock, event)
+
+
 def handlers(clock: Clock, messaging: Messaging) -> dict[str, EventHandler]:
-    """Event type → handler, each in the consumer's transaction."""
-
-    async def to_subscribers(session: AsyncSession, event: EventEnvelope) -> None:
-        await webhooks.plan_webhook_deliveries(session, clock, event)
-
-    async def to_customer_and_subscribers(session: AsyncSession, event: EventEnvelope) -> None:
-        await messages.tell_customer(session, messaging, event)
-        await webhooks.plan_webhook_deliveries(session, clock, event)
-
-    table: dict[str, EventHandler] = dict.fromkeys(webhook_event_types(), to_subscribers)
-    table.update(dict.fromkeys(CUSTOMER_EVENTS, to_customer_and_subscribers))
+    """Event type → handler, each run in the consumer's transaction."""
+    subscribers = partial(to_subscribers, clock=clock)
+    customer = partial(to_customer_and_subscribers, clock=clock, messaging=messaging)
+    table: dict[str, EventHandler] = dict.fromkeys(webhook_event_types(), subscribers)
+    table.update(dict.fromkeys(CUSTOMER_EVENTS, customer))
     return table

@@ -40,17 +40,7 @@ from redress_shared.events import (
 )
 
 from notification_service.config import NotificationSettings
-from notification_service.templates.model import (
-    ACKNOWLEDGEMENT,
-    DECISION,
-    DELAY_APOLOGY,
-    INFORMATION_REQUEST,
-    INVESTIGATING,
-    REMEDY,
-    RESOLVED,
-    RESPONSE,
-    SURVEY,
-)
+from notification_service.templates import model as kinds
 
 EMAIL = "email"
 SMS = "sms"
@@ -162,7 +152,7 @@ CUSTOMER_EVENTS = (
 APOLOGISED_CLOCKS = frozenset({"first_response", "resolve"})
 
 #: Status messages that quiet collapse may fold into one.
-STATUS_KINDS = frozenset({INFORMATION_REQUEST, INVESTIGATING, RESOLVED})
+STATUS_KINDS = frozenset({kinds.INFORMATION_REQUEST, kinds.INVESTIGATING, kinds.RESOLVED})
 
 
 def when(moment: datetime) -> str:
@@ -172,7 +162,7 @@ def when(moment: datetime) -> str:
 
 def acknowledgement(opened: CaseOpenedV1) -> Planned:
     """Reference, next steps and the expected timeline."""
-    return ACKNOWLEDGEMENT, {
+    return kinds.ACKNOWLEDGEMENT, {
         "subject": opened.subject,
         "first_response_by": when(opened.due.first_response_by),
         "resolve_by": opened.due.resolve_by.strftime("%Y-%m-%d"),
@@ -184,13 +174,13 @@ def status_message(changed: CaseStatusChangedV1, survey_base_url: str) -> Planne
     (or started again after a reopening), resolved, and closed (with the survey link). The
     move back to investigating after the customer answered is not news to them."""
     if changed.to_status == "awaiting_customer":
-        return INFORMATION_REQUEST, {"question": changed.reason or ""}
+        return kinds.INFORMATION_REQUEST, {"question": changed.reason or ""}
     if changed.to_status == "investigating" and changed.from_status != "awaiting_customer":
-        return INVESTIGATING, {}
+        return kinds.INVESTIGATING, {}
     if changed.to_status == "resolved":
-        return RESOLVED, {"resolution": changed.reason}
+        return kinds.RESOLVED, {"resolution": changed.reason}
     if changed.to_status == "closed":
-        return SURVEY, {"survey_url": f"{survey_base_url}/{changed.reference}"}
+        return kinds.SURVEY, {"survey_url": f"{survey_base_url}/{changed.reference}"}
     return None
 
 
@@ -200,7 +190,7 @@ def delay_apology(breach: CaseSlaV1, new_time_after: timedelta) -> Planned:
     if breach.clock not in APOLOGISED_CLOCKS:
         return None
     new_time = breach.new_due_at or breach.occurred_at + new_time_after
-    return DELAY_APOLOGY, {
+    return kinds.DELAY_APOLOGY, {
         "deadline": breach.clock,
         "missed_at": when(breach.due_at),
         "new_time": when(new_time),
@@ -209,12 +199,12 @@ def delay_apology(breach: CaseSlaV1, new_time_after: timedelta) -> Planned:
 
 def response(added: CaseResponseAddedV1) -> Planned:
     """An agent's answer, word for word."""
-    return RESPONSE, {"message": added.message}
+    return kinds.RESPONSE, {"message": added.message}
 
 
 def decision(decided: CaseDecisionRecordedV1) -> Planned:
     """Whether the complaint was justified, why, and the way forward."""
-    return DECISION, {
+    return kinds.DECISION, {
         "validity": decided.validity,
         "explanation": decided.explanation,
         "way_forward": decided.way_forward,
@@ -225,7 +215,7 @@ def remedy(changed: CaseRemedyChangedV1) -> Planned:
     """Told when it is offered (amount, method, deadline); approvals stay internal."""
     if changed.status != "offered":
         return None
-    return REMEDY, {
+    return kinds.REMEDY, {
         "remedy_type": changed.remedy_type,
         "amount": changed.amount,
         "currency": changed.currency,

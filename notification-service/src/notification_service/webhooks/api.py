@@ -44,6 +44,7 @@ owner told by the event `redress.notification.webhook_disabled.v1`.
 """
 
 _NOT_FOUND = {404: {"model": ProblemDetail, "description": "No such webhook"}}
+_DISABLED = {409: {"model": ProblemDetail, "description": "The webhook is disabled"}}
 _REFUSED = {422: {"model": ProblemDetail, "description": "Unsafe URL or invalid filter"}}
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses={**AUTH_RESPONSES})
@@ -169,7 +170,7 @@ async def list_deliveries(
     ),
     responses={
         **_NOT_FOUND,
-        409: {"model": ProblemDetail, "description": "The webhook is disabled"},
+        **_DISABLED,
         422: {"model": ProblemDetail, "description": "Empty or invalid range"},
     },
 )
@@ -202,7 +203,7 @@ deliveries_router = APIRouter(
     ),
     responses={
         404: {"model": ProblemDetail, "description": "No such delivery"},
-        409: {"model": ProblemDetail, "description": "The webhook is disabled"},
+        **_DISABLED,
     },
 )
 async def redeliver(delivery_id: uuid.UUID, runtime: RuntimeDep, _: WebhookWriter) -> DeliveryRead:

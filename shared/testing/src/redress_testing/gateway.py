@@ -33,6 +33,13 @@ class MessageGateway:
         assert self._server is not None
         self._server.close()
 
+    async def __aenter__(self) -> MessageGateway:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
     def to(self, recipient: str) -> list[dict]:
         """The messages accepted for ``recipient``."""
         return [m for m in self.messages if m["to"] == recipient]

@@ -140,6 +140,13 @@ class WebhookReceiver:
         if self._task is not None:
             await self._task
 
+    async def __aenter__(self) -> WebhookReceiver:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
     async def wait_for_more(self, timeout: float) -> None:
         """Return when the next request arrives, or after ``timeout`` seconds."""
         self._arrived.clear()
