@@ -11,7 +11,6 @@ from redress_shared.errors import ProblemDetail
 from redress_shared.runtime import RuntimeDep
 
 from notification_service.webhooks import service
-from notification_service.webhooks.model import delivery_message_id
 from notification_service.webhooks.schemas import (
     DeliveryRead,
     ReplayCreate,
@@ -157,7 +156,7 @@ async def list_deliveries(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[DeliveryRead]:
     listed = await service.list_deliveries(runtime.session_factory, webhook_id, limit)
-    return [DeliveryRead.of(row, attempts, delivery_message_id(row.id)) for row, attempts in listed]
+    return [DeliveryRead.of(row, attempts) for row, attempts in listed]
 
 
 @router.post(
@@ -208,4 +207,4 @@ deliveries_router = APIRouter(
 )
 async def redeliver(delivery_id: uuid.UUID, runtime: RuntimeDep, _: WebhookWriter) -> DeliveryRead:
     row, attempts = await service.redeliver(runtime.session_factory, runtime.clock, delivery_id)
-    return DeliveryRead.of(row, attempts, delivery_message_id(row.id))
+    return DeliveryRead.of(row, attempts)

@@ -12,6 +12,7 @@ from notification_service.webhooks.model import (
     MAX_FILTER_PATTERNS,
     MAX_PATTERN_LENGTH,
     InvalidFilter,
+    delivery_message_id,
     validate_filter,
 )
 
@@ -259,13 +260,13 @@ class DeliveryRead(BaseModel):
     attempt_log: list[DeliveryAttemptRead]
 
     @classmethod
-    def of(cls, row: Any, attempts: list[Any], message_id: str) -> DeliveryRead:
+    def of(cls, row: Any, attempts: list[Any]) -> DeliveryRead:
         """Build from a delivery row and its attempt rows."""
         values = {k: v for k, v in row._mapping.items() if k in cls.model_fields}
         return cls(
             **values,
             webhook_id=row.subscription_id,
-            message_id=message_id,
+            message_id=delivery_message_id(row.id),
             attempt_log=[DeliveryAttemptRead.model_validate(a) for a in attempts],
         )
 
