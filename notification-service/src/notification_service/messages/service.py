@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import datetime
 
@@ -48,6 +49,8 @@ from notification_service.templates.default_templates import built_in
 from notification_service.templates.model import FOLLOW_UP, primary_language, render
 
 log = structlog.get_logger(__name__)
+
+OUTGOING_FIELDS = [f.name for f in dataclasses.fields(OutgoingMessage) if f.name != "body_html"]
 
 
 async def tell_customer(session: AsyncSession, messaging: Messaging, event: EventEnvelope) -> None:
@@ -279,15 +282,10 @@ async def dispatch_next(
 
 
 def _outgoing(row: Row) -> OutgoingMessage:
+    """The message of a notification row, as a channel takes it (the row has every field)."""
+    columns = row._mapping
     return OutgoingMessage(
-        message_id=row.message_id,
-        channel=row.channel,
-        recipient=row.recipient,
-        reference=row.reference,
-        language=row.language,
-        subject=row.subject,
-        body_text=row.body_text,
-        body_html=row.body_html or "",
+        **{name: columns[name] for name in OUTGOING_FIELDS}, body_html=row.body_html or ""
     )
 
 
