@@ -1,64 +1,26 @@
 from __future__ import annotations
 
-import asyncio
-import email
-import json
-import time
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email import policy
 
 import pytest
-from aiosmtpd.controller import Controller
 from notification_service import MIGRATIONS_DIR
 from notification_service.bootstrap import build_app
 from notification_service.config import NotificationSettings
 from redress_shared.events import (
     CustomerContact,
 )
-from redress_stack import case_stories
-from redress_stack.infra import free_port
-from redress_testing import eventually, running_app, service_settings
-
-REFUSED_DOMAIN = "refused.example"
-
-
-class RecordingSmtpServer:
-    """A real SMTP server on loopback that keeps what it receives and refuses one domain."""
-
-    refused_domain = REFUSED_DOMAIN
-
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-        self.greylisted: dict[str, int] = {}  # address -> attempts still to answer 451
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
-        if address.endswith("@" + REFUSED_DOMAIN):
-            return "550 5.1.1 No such mailbox"
-        if self.greylisted.get(address, 0) > 0:
-            self.greylisted[address] -= 1
-            return "451 4.7.1 Greylisted, try again later"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        self.messages.append(
-            email.message_from_bytes(envelope.original_content, policy=policy.default)
-        )
-        return "250 Message accepted"
-
-    def to(self, address: str) -> list:
-        return [m for m in self.messages if m["To"] == address]
+from redress_testing import case_stories, eventually, running_app, service_settings
+from redress_testing.gateway import MessageGateway
+from redress_testing.smtp import recording_smtp_server
+from redress_testing.webhook_receiver import WebhookReceiver
 
 
 @pytest.fixture(scope="session")
 def smtp_server():
-    handler = RecordingSmtpServer()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield handler, controller.port
-    controller.stop()
+    """``(server, port)``: the loopback SMTP server the service sends e-mail to."""
+    with recording_smtp_server() as served:
+        yield served
 
 
 @pytest.fixture(scope="session")
@@ -72,7 +34,7 @@ def notification_settings(infra, smtp_server, message_gateway) -> NotificationSe
         dispatch_interval_seconds=0.05,
         retry_base_seconds=0.05,
         max_send_attempts=3,
-        message_gateway_url=f"http://127.0.0.1:{message_gateway.port}/v1/messages",
+        message_gateway_url=message_gateway.url("/v1/messages"),
         # Status messages go at once here; quiet collapse is tested with an injected clock.
         status_quiet_window=timedelta(0),
         follow_up_after=timedelta(seconds=1),
@@ -93,190 +55,18 @@ async def notifications_client(notification_settings):
         yield client
 
 
-@dataclass
-class ReceivedRequest:
-    """One request the receiver got."""
-
-    path: str
-    headers: dict[str, str]
-    body: bytes
-    at: float
-
-
-@dataclass
-class Behaviour:
-    """How the receiver answers on one path: fail the first ``fail_first`` attempts of each
-    message with ``fail_status`` (and ``Retry-After``), then answer ``status`` (with
-    ``Location`` if given); ``delay`` stalls each answer; the first ``hang_first`` attempts of
-    each message hang: no answer for ``hang_seconds`` or until the caller hangs up."""
-
-    status: int = 200
-    fail_first: int = 0
-    fail_status: int = 500
-    retry_after: str | None = None
-    delay: float = 0.0
-    hang_first: int = 0
-    hang_seconds: float = 0.0
-    location: str | None = None
-
-
-class WebhookReceiver:
-    """A real HTTP/1.1 server on loopback (asyncio streams) that records every request and
-    answers according to the behaviour configured per path."""
-
-    def __init__(self) -> None:
-        self.requests: list[ReceivedRequest] = []
-        self.behaviours: dict[str, Behaviour] = {}
-        self.open_requests: dict[str, int] = {}
-        self.most_open: dict[str, int] = {}
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        assert self._server is not None
-        self._server.close()
-        for writer in list(self._writers):
-            writer.close()
-        await self._server.wait_closed()
-
-    def endpoint(self, **behaviour) -> tuple[str, str]:
-        """A fresh path answering as the :class:`Behaviour` fields given; returns (path, url)."""
-        path = f"/hooks/{uuid.uuid4().hex}"
-        self.behaviours[path] = Behaviour(**behaviour)
-        return path, f"http://127.0.0.1:{self.port}{path}"
-
-    def to(self, path: str) -> list[ReceivedRequest]:
-        return [r for r in self.requests if r.path == path]
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._writers.add(writer)
-        try:
-            while True:
-                line = await reader.readline()
-                if not line:
-                    return
-                _method, target, _version = line.decode("latin-1").split(" ", 2)
-                headers: dict[str, str] = {}
-                while (header := await reader.readline()) not in (b"\r\n", b"\n", b""):
-                    name, _, value = header.decode("latin-1").partition(":")
-                    headers[name.strip().lower()] = value.strip()
-                body = await reader.readexactly(int(headers.get("content-length", "0")))
-                path = target.split("?")[0]
-                behaviour = self.behaviours.get(path, Behaviour(status=404))
-                # Attempts so far of this message (the webhook-id is stable across retries).
-                seen = sum(
-                    1
-                    for r in self.to(path)
-                    if r.headers.get("webhook-id") == headers.get("webhook-id")
-                )
-                self.requests.append(ReceivedRequest(path, headers, body, time.monotonic()))
-                self.open_requests[path] = self.open_requests.get(path, 0) + 1
-                self.most_open[path] = max(self.most_open.get(path, 0), self.open_requests[path])
-                try:
-                    if behaviour.delay:
-                        await asyncio.sleep(behaviour.delay)
-                    if seen < behaviour.hang_first:
-                        # Say nothing; stop only when the caller gives up (EOF) or time is up.
-                        try:
-                            async with asyncio.timeout(behaviour.hang_seconds):
-                                await reader.read(1)
-                        except TimeoutError:
-                            pass
-                        return
-                finally:
-                    self.open_requests[path] -= 1
-                extra = ""
-                if seen < behaviour.fail_first:
-                    status = behaviour.fail_status
-                    if behaviour.retry_after is not None:
-                        extra = f"Retry-After: {behaviour.retry_after}\r\n"
-                else:
-                    status = behaviour.status
-                    if behaviour.location is not None:
-                        extra = f"Location: {behaviour.location}\r\n"
-                answer = f"status {status}".encode()
-                writer.write(
-                    f"HTTP/1.1 {status} X\r\nContent-Type: text/plain\r\n{extra}"
-                    f"Content-Length: {len(answer)}\r\n\r\n".encode()
-                    + answer
-                )
-                await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            return
-        finally:
-            self._writers.discard(writer)
-            writer.close()
-
-
 @pytest.fixture(scope="session")
 async def receiver():
-    server = WebhookReceiver()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-class MessageGateway:
-    """A real HTTP server on loopback standing in for the SMS / chat gateway: records every
-    message and refuses some recipients for good (400) or for the first attempts (503)."""
-
-    def __init__(self) -> None:
-        self.messages: list[dict] = []
-        self.refused: set[str] = set()
-        self.flaky: dict[str, int] = {}  # recipient -> attempts still to answer 503
-        self.port = 0
-        self._server: asyncio.Server | None = None
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        assert self._server is not None
-        self._server.close()
-
-    def to(self, recipient: str) -> list[dict]:
-        return [m for m in self.messages if m["to"] == recipient]
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while await reader.readline():
-                headers: dict[str, str] = {}
-                while (header := await reader.readline()) not in (b"\r\n", b"\n", b""):
-                    name, _, value = header.decode("latin-1").partition(":")
-                    headers[name.strip().lower()] = value.strip()
-                body = json.loads(await reader.readexactly(int(headers["content-length"])))
-                body["idempotency_key"] = headers.get("idempotency-key")
-                recipient = body["to"]
-                if recipient in self.refused:
-                    status = 400
-                elif self.flaky.get(recipient, 0) > 0:
-                    self.flaky[recipient] -= 1
-                    status = 503
-                else:
-                    status = 202
-                    self.messages.append(body)
-                writer.write(
-                    f"HTTP/1.1 {status} X\r\nContent-Length: 2\r\n\r\nok".encode("latin-1")
-                )
-                await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            return
-        finally:
-            writer.close()
+    """The loopback webhook receiver; each test takes its own paths with ``endpoint()``."""
+    async with WebhookReceiver() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
 async def message_gateway():
-    gateway = MessageGateway()
-    await gateway.start()
-    yield gateway
-    await gateway.stop()
+    """The loopback stand-in for the SMS / chat / social gateway."""
+    async with MessageGateway() as gateway:
+        yield gateway
 
 
 class CaseStory(case_stories.CaseStory):

@@ -7,9 +7,9 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from notification_service import consumers, notifications, tables
-from notification_service.channels import EMAIL
-from notification_service.notifications import Messaging
+from notification_service import consumers, tables
+from notification_service.messages import service as notifications
+from notification_service.messages.model import EMAIL, Messaging
 from redress_shared.clock import FixedClock
 from redress_shared.events import CASES_TOPIC
 from redress_testing import eventually, produce

@@ -13,15 +13,15 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 from notification_service import tables
+from notification_service.adapters.http import WebhookSender, parse_retry_after, resolve_safely
 from notification_service.bootstrap import build_app
-from notification_service.webhook_sender import OutgoingWebhook, WebhookSender, parse_retry_after
-from notification_service.webhooks import (
+from notification_service.webhooks.model import (
     InvalidFilter,
+    OutgoingWebhook,
     UnsafeUrl,
     filter_matches,
     generate_secret,
     payload_body,
-    resolve_safely,
     secret_bytes,
     sign,
     signature_header,

@@ -18,10 +18,11 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import httpx
 import pytest
-from notification_service import MIGRATIONS_DIR, service, tables
+from notification_service import MIGRATIONS_DIR, tables
+from notification_service.adapters.http import WebhookSender
 from notification_service.bootstrap import build_app
 from notification_service.config import NotificationSettings
-from notification_service.webhook_sender import WebhookSender
+from notification_service.webhooks import service
 from redress_shared.auth import seed_admin_key
 from redress_shared.clock import FixedClock
 from redress_shared.events import (

@@ -1,319 +1,45 @@
-"""HTTP entrypoints of the notification service."""
+"""The HTTP edge of the notification service: its routers, scopes, and which problem+json
+each domain error is (same ``type`` slugs, statuses and titles as the API always had)."""
 
 from __future__ import annotations
 
-import uuid
-from typing import Annotated
+from redress_shared.errors import ProblemMap, ProblemType
 
-from fastapi import APIRouter, Depends, Query, status
-from redress_shared.auth import AUTH_RESPONSES, Principal, require_scope
-from redress_shared.errors import ProblemDetail
-from redress_shared.runtime import RuntimeDep
-
-from notification_service import notifications, service
-from notification_service.schemas import (
-    DeliveryRead,
-    NotificationRead,
-    ReplayQueued,
-    ReplayRequest,
-    TemplateRead,
-    TemplateUpdate,
-    WebhookCreate,
-    WebhookCreated,
-    WebhookRead,
-    WebhookSecretRotated,
-    WebhookUpdate,
+from notification_service.messages import api as messages
+from notification_service.templates import api as templates
+from notification_service.templates.model import (
+    InvalidLanguage,
+    InvalidTemplateSyntax,
+    TemplateRenderFailure,
+    UndefinedTemplateVariable,
+    UnknownTemplateKind,
+    UnsafeTemplate,
 )
-from notification_service.templates import VARIABLES, TemplateText, direction
+from notification_service.webhooks import api as webhooks
+from notification_service.webhooks.model import (
+    EmptyRange,
+    SecretsKeyMissing,
+    UnsafeUrl,
+    WebhookDisabled,
+)
 
-READ_SCOPE = "notifications:read"
-WEBHOOKS_READ_SCOPE = "webhooks:read"
-WEBHOOKS_WRITE_SCOPE = "webhooks:write"
-TEMPLATES_WRITE_SCOPE = "templates:write"
-SCOPES = [READ_SCOPE, TEMPLATES_WRITE_SCOPE, WEBHOOKS_READ_SCOPE, WEBHOOKS_WRITE_SCOPE]
+ROUTERS = [messages.router, templates.router, webhooks.router, webhooks.deliveries_router]
 
-NotificationReader = Annotated[Principal, Depends(require_scope(READ_SCOPE))]
-TemplateWriter = Annotated[Principal, Depends(require_scope(TEMPLATES_WRITE_SCOPE))]
-WebhookReader = Annotated[Principal, Depends(require_scope(WEBHOOKS_READ_SCOPE))]
-WebhookWriter = Annotated[Principal, Depends(require_scope(WEBHOOKS_WRITE_SCOPE))]
+SCOPES = [messages.READ_SCOPE, templates.WRITE_SCOPE, webhooks.READ_SCOPE, webhooks.WRITE_SCOPE]
 
-router = APIRouter(prefix="/v1/notifications", tags=["notifications"], responses=AUTH_RESPONSES)
+_UNUSABLE_TEMPLATE = "The template cannot be used"
 
-
-@router.get(
-    "",
-    summary="List customer notifications",
-    description=(
-        "Newest first; filter by case. Each shows what was sent (kind, template version, "
-        "language, subject), when, on which channel, and how every attempt went."
+PROBLEMS: ProblemMap = {
+    UnknownTemplateKind: ProblemType(404, "unknown-template-kind", "No such kind of message"),
+    InvalidLanguage: ProblemType(422, "invalid-language", "The language is not valid"),
+    InvalidTemplateSyntax: ProblemType(422, "template-syntax-error", _UNUSABLE_TEMPLATE),
+    UndefinedTemplateVariable: ProblemType(422, "template-undefined-variable", _UNUSABLE_TEMPLATE),
+    UnsafeTemplate: ProblemType(422, "template-unsafe", _UNUSABLE_TEMPLATE),
+    TemplateRenderFailure: ProblemType(422, "template-render-error", _UNUSABLE_TEMPLATE),
+    SecretsKeyMissing: ProblemType(
+        503, "webhook-secrets-key-missing", "Webhook secrets cannot be stored"
     ),
-)
-async def list_notifications(
-    runtime: RuntimeDep,
-    _: NotificationReader,
-    case_id: uuid.UUID | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> list[NotificationRead]:
-    listed = await notifications.list_notifications(runtime.session_factory, case_id, limit)
-    return [NotificationRead.of(row, attempts) for row, attempts in listed]
-
-
-TEMPLATES_DESCRIPTION = """\
-Templates are Jinja2, rendered in a sandbox that cannot reach Python internals. Each kind of
-message (`acknowledgement`, `information_request`, `investigating`, `resolved`,
-`delay_apology`, `response`, `decision`, `remedy`, `survey`, `follow_up`) may use only its own
-variables (listed in `variables`); a customer whose language has no template gets the
-default language's. A change is a new version and applies to messages planned after it;
-each notification records the version it was rendered from.
-"""
-
-templates_router = APIRouter(prefix="/v1/templates", tags=["templates"], responses=AUTH_RESPONSES)
-
-_TEMPLATE_NOT_FOUND = {404: {"model": ProblemDetail, "description": "No such kind or template"}}
-
-
-def _template_read(stored: notifications.StoredTemplate) -> TemplateRead:
-    return TemplateRead(
-        kind=stored.kind,
-        language=stored.language,
-        version=stored.version,
-        direction=direction(stored.language),
-        subject=stored.text.subject,
-        body_text=stored.text.body_text,
-        body_html=stored.text.body_html,
-        variables=list(VARIABLES[stored.kind]),
-        created_at=stored.created_at,
-        created_by=stored.created_by,
-    )
-
-
-@templates_router.get("", summary="List the templates in use", description=TEMPLATES_DESCRIPTION)
-async def list_templates(runtime: RuntimeDep, _: NotificationReader) -> list[TemplateRead]:
-    return [_template_read(t) for t in await notifications.list_templates(runtime.session_factory)]
-
-
-@templates_router.get(
-    "/{kind}/{language}",
-    summary="Read a template",
-    description="The current version of one kind in one language.",
-    responses={
-        **_TEMPLATE_NOT_FOUND,
-        422: {"model": ProblemDetail, "description": "Not a language subtag"},
-    },
-)
-async def get_template(
-    kind: str, language: str, runtime: RuntimeDep, _: NotificationReader
-) -> TemplateRead:
-    return _template_read(await notifications.get_template(runtime.session_factory, kind, language))
-
-
-@templates_router.put(
-    "/{kind}/{language}",
-    summary="Change a template",
-    description=TEMPLATES_DESCRIPTION
-    + "\nRefused with 422 and nothing stored: a syntax error (`template-syntax-error`), a "
-    "variable the kind does not have (`template-undefined-variable`), anything that reaches "
-    "for Python internals such as `__class__` (`template-unsafe`), or a template that fails "
-    "its trial render with sample values (`template-render-error`).",
-    responses={
-        404: {"model": ProblemDetail, "description": "No such kind of message"},
-        422: {"model": ProblemDetail, "description": "The template cannot be used"},
-    },
-)
-async def put_template(
-    kind: str, language: str, body: TemplateUpdate, runtime: RuntimeDep, caller: TemplateWriter
-) -> TemplateRead:
-    stored = await notifications.put_template(
-        runtime.session_factory,
-        runtime.clock,
-        kind,
-        language,
-        TemplateText(body.subject, body.body_text, body.body_html),
-        caller.name,
-    )
-    return _template_read(stored)
-
-
-WEBHOOKS_DESCRIPTION = """\
-Deliveries follow the Standard Webhooks specification: a JSON `POST` with the headers
-`webhook-id` (the same on every retry of one delivery), `webhook-timestamp` (Unix seconds) and
-`webhook-signature` (`v1,` + base64 HMAC-SHA256 of `id.timestamp.body` keyed with the
-base64-decoded part of the `whsec_` secret; two space-separated signatures while a rotated
-secret's overlap lasts). The body carries no personal data:
-`{"id", "type", "timestamp", "subject", "data"}` where `data` holds the event's ids and
-non-personal fields (`case_id`, `reference`, `status`, ...). A 2xx answer is success; timeouts,
-connection errors, 408, 429 (`Retry-After` honoured) and 5xx are retried with exponential
-backoff and jitter until the schedule (about a day) is spent, then the delivery is dead
-(`failed`, kept and redeliverable); other answers fail the delivery at once. An endpoint whose
-every attempt fails for 5 days (configurable), or that answers 410 Gone, is disabled and its
-owner told by the event `redress.notification.webhook_disabled.v1`.
-"""
-
-_NOT_FOUND = {404: {"model": ProblemDetail, "description": "No such webhook"}}
-_REFUSED = {422: {"model": ProblemDetail, "description": "Unsafe URL or invalid filter"}}
-
-webhooks_router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses={**AUTH_RESPONSES})
-
-
-@webhooks_router.post(
-    "",
-    status_code=status.HTTP_201_CREATED,
-    summary="Subscribe a URL to events",
-    description=WEBHOOKS_DESCRIPTION
-    + "\nThe answer holds the signing secret; it is never shown again.",
-    responses=_REFUSED,
-)
-async def create_webhook(
-    body: WebhookCreate, runtime: RuntimeDep, caller: WebhookWriter
-) -> WebhookCreated:
-    row, secret = await service.create_webhook(
-        runtime.session_factory,
-        runtime.clock,
-        runtime.settings,  # type: ignore[arg-type]
-        url=body.url,
-        event_types=body.event_types,
-        description=body.description,
-        enabled=body.enabled,
-        owner_key_id=caller.key_id,
-    )
-    return WebhookCreated(**WebhookRead.of(row).model_dump(), secret=secret)
-
-
-@webhooks_router.get("", summary="List webhooks")
-async def list_webhooks(runtime: RuntimeDep, _: WebhookReader) -> list[WebhookRead]:
-    return [WebhookRead.of(row) for row in await service.list_webhooks(runtime.session_factory)]
-
-
-@webhooks_router.get("/{webhook_id}", summary="Read a webhook", responses=_NOT_FOUND)
-async def get_webhook(webhook_id: uuid.UUID, runtime: RuntimeDep, _: WebhookReader) -> WebhookRead:
-    return WebhookRead.of(await service.get_webhook(runtime.session_factory, webhook_id))
-
-
-@webhooks_router.patch(
-    "/{webhook_id}",
-    summary="Change a webhook",
-    description=(
-        "URL, filter, description or enabled flag; re-enabling resets the failing streak "
-        "(`failing_since`, `consecutive_failures`) and resumes pending deliveries."
-    ),
-    responses={**_NOT_FOUND, **_REFUSED},
-)
-async def update_webhook(
-    webhook_id: uuid.UUID, body: WebhookUpdate, runtime: RuntimeDep, _: WebhookWriter
-) -> WebhookRead:
-    row = await service.update_webhook(
-        runtime.session_factory,
-        runtime.clock,
-        runtime.settings,  # type: ignore[arg-type]
-        webhook_id,
-        body.model_dump(exclude_unset=True),
-    )
-    return WebhookRead.of(row)
-
-
-@webhooks_router.delete(
-    "/{webhook_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    summary="Delete a webhook",
-    description="Removes the subscription with its deliveries and their attempts.",
-    responses=_NOT_FOUND,
-)
-async def delete_webhook(webhook_id: uuid.UUID, runtime: RuntimeDep, _: WebhookWriter) -> None:
-    await service.delete_webhook(runtime.session_factory, webhook_id)
-
-
-@webhooks_router.post(
-    "/{webhook_id}/rotate-secret",
-    summary="Rotate a webhook's signing secret",
-    description=(
-        "Returns the new secret (shown only now). The old one keeps signing, beside the new, "
-        "for `overlap_seconds` (default from the service settings, one day)."
-    ),
-    responses=_NOT_FOUND,
-)
-async def rotate_secret(
-    webhook_id: uuid.UUID,
-    runtime: RuntimeDep,
-    _: WebhookWriter,
-    overlap_seconds: Annotated[float | None, Query(ge=0, le=30 * 86_400)] = None,
-) -> WebhookSecretRotated:
-    row, secret = await service.rotate_webhook_secret(
-        runtime.session_factory,
-        runtime.clock,
-        runtime.settings,  # type: ignore[arg-type]
-        webhook_id,
-        overlap_seconds,
-    )
-    return WebhookSecretRotated(
-        id=row.id, secret=secret, previous_secret_valid_until=row.previous_secret_expires_at
-    )
-
-
-@webhooks_router.get(
-    "/{webhook_id}/deliveries",
-    summary="List a webhook's deliveries",
-    description="Newest first, each with its attempts: status code, latency, response excerpt.",
-    responses=_NOT_FOUND,
-)
-async def list_deliveries(
-    webhook_id: uuid.UUID,
-    runtime: RuntimeDep,
-    _: WebhookReader,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> list[DeliveryRead]:
-    listed = await service.list_deliveries(runtime.session_factory, webhook_id, limit)
-    return [
-        DeliveryRead.of(row, attempts, service.delivery_message_id(row.id))
-        for row, attempts in listed
-    ]
-
-
-@webhooks_router.post(
-    "/{webhook_id}/replay",
-    status_code=status.HTTP_202_ACCEPTED,
-    summary="Deliver a time range again",
-    description=(
-        "Queues again every delivery of the webhook created in [since, until), or only the "
-        "failed ones, each with a fresh retry budget and its original `webhook-id`."
-    ),
-    responses={
-        **_NOT_FOUND,
-        409: {"model": ProblemDetail, "description": "The webhook is disabled"},
-        422: {"model": ProblemDetail, "description": "Empty or invalid range"},
-    },
-)
-async def replay(
-    webhook_id: uuid.UUID, body: ReplayRequest, runtime: RuntimeDep, _: WebhookWriter
-) -> ReplayQueued:
-    queued = await service.replay_deliveries(
-        runtime.session_factory,
-        runtime.clock,
-        webhook_id,
-        body.since,
-        body.until,
-        body.only_failed,
-    )
-    return ReplayQueued(queued=queued)
-
-
-deliveries_router = APIRouter(
-    prefix="/v1/deliveries", tags=["webhooks"], responses={**AUTH_RESPONSES}
-)
-
-
-@deliveries_router.post(
-    "/{delivery_id}/redeliver",
-    status_code=status.HTTP_202_ACCEPTED,
-    summary="Deliver again",
-    description=(
-        "Queues the delivery again now with a fresh retry budget, whatever its state; the "
-        "receiver sees the same `webhook-id`."
-    ),
-    responses={
-        404: {"model": ProblemDetail, "description": "No such delivery"},
-        409: {"model": ProblemDetail, "description": "The webhook is disabled"},
-    },
-)
-async def redeliver(delivery_id: uuid.UUID, runtime: RuntimeDep, _: WebhookWriter) -> DeliveryRead:
-    row, attempts = await service.redeliver(runtime.session_factory, runtime.clock, delivery_id)
-    return DeliveryRead.of(row, attempts, service.delivery_message_id(row.id))
+    UnsafeUrl: ProblemType(422, "unsafe-webhook-url", "The webhook URL is not allowed"),
+    WebhookDisabled: ProblemType(409, "webhook-disabled", "The webhook is disabled"),
+    EmptyRange: ProblemType(422, "invalid-range", "The time range is empty"),
+}

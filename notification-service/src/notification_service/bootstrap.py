@@ -2,102 +2,97 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from email.utils import parseaddr
 
 from fastapi import FastAPI
 from redress_shared.clock import Clock
 from redress_shared.runtime import ServiceRuntime, create_app
 
-from notification_service import consumers, notifications, service, tables
-from notification_service.api import (
-    SCOPES,
-    deliveries_router,
-    router,
-    templates_router,
-    webhooks_router,
-)
-from notification_service.channels import EMAIL, GATEWAY_CHANNELS, Channel, GatewayChannel
+from notification_service import consumers, tables, workers
+from notification_service.adapters.gateway import GatewayChannel
+from notification_service.adapters.http import WebhookSender
+from notification_service.adapters.smtp import SmtpEmailSender
+from notification_service.api import PROBLEMS, ROUTERS, SCOPES
 from notification_service.config import NotificationSettings
-from notification_service.email_sender import SmtpEmailSender
-from notification_service.webhook_sender import WebhookSender
+from notification_service.messages.model import EMAIL, GATEWAY_CHANNELS, Channel, Messaging
+from notification_service.templates import service as templates
+
+
+@asynccontextmanager
+async def open_channels(settings: NotificationSettings) -> AsyncIterator[dict[str, Channel]]:
+    """The channels one dispatcher sends on: SMTP e-mail, plus the gateway's channels when a
+    gateway is configured (closed again on the way out)."""
+    channels: dict[str, Channel] = {EMAIL: SmtpEmailSender(settings)}
+    gateways: list[GatewayChannel] = []
+    if settings.message_gateway_url:
+        token = settings.message_gateway_token
+        for name in GATEWAY_CHANNELS:
+            gateway = GatewayChannel(
+                settings.message_gateway_url,
+                token.get_secret_value() if token else None,
+                settings.message_gateway_timeout_seconds,
+                name,
+            )
+            channels[name] = gateway
+            gateways.append(gateway)
+    try:
+        yield channels
+    finally:
+        for gateway in gateways:
+            await gateway.aclose()
 
 
 def build_app(settings: NotificationSettings | None = None, clock: Clock | None = None) -> FastAPI:
     """The notification application with its runtime (nothing connects until it starts)."""
     settings = settings or NotificationSettings()
     runtime = ServiceRuntime.build(settings, tables.platform, clock)
+    session_factory = runtime.session_factory
     mail_domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or "redress.invalid"
     usable = (EMAIL, *(GATEWAY_CHANNELS if settings.message_gateway_url else ()))
-    messaging = notifications.Messaging(runtime.clock, settings, mail_domain, usable)
+    messaging = Messaging(runtime.clock, settings, mail_domain, usable)
     runtime.add_consumer(
         consumers.GROUP_ID, consumers.TOPICS, consumers.handlers(runtime.clock, messaging)
     )
 
     async def seed_templates() -> None:
         # One-off at start; an edited template (version 2 and later) is never overwritten.
-        await notifications.seed_templates(runtime.session_factory, runtime.clock)
+        await templates.seed_templates(session_factory, runtime.clock)
 
     runtime.add_background("seed-templates", seed_templates)
 
-    async def dispatch_forever() -> None:
-        channels: dict[str, Channel] = {EMAIL: SmtpEmailSender(settings)}
-        gateways = []
-        if settings.message_gateway_url:
-            token = settings.message_gateway_token
-            for name in GATEWAY_CHANNELS:
-                gateway = GatewayChannel(
-                    settings.message_gateway_url,
-                    token.get_secret_value() if token else None,
-                    settings.message_gateway_timeout_seconds,
-                    name,
-                )
-                channels[name] = gateway
-                gateways.append(gateway)
-        try:
-            while True:
-                sent = await notifications.dispatch_next(
-                    runtime.session_factory, runtime.clock, channels, settings
-                )
-                if not sent:
-                    await asyncio.sleep(settings.dispatch_interval_seconds)
-        finally:
-            for gateway in gateways:
-                await gateway.aclose()
+    async def dispatch_messages() -> None:
+        async with open_channels(settings) as channels:
+            await workers.dispatch_messages(session_factory, runtime.clock, channels, settings)
 
     # Parallel dispatchers never pick the same message: each holds its row with SKIP LOCKED.
     for index in range(settings.dispatch_concurrency):
-        runtime.add_background(f"message-dispatcher-{index}", dispatch_forever)
+        runtime.add_background(f"message-dispatcher-{index}", dispatch_messages)
 
-    async def follow_ups_forever() -> None:
-        while True:
-            fired = await notifications.fire_due_follow_ups(runtime.session_factory, messaging)
-            if not fired:
-                await asyncio.sleep(settings.follow_up_poll_interval_seconds)
+    async def fire_follow_ups() -> None:
+        await workers.fire_follow_ups(session_factory, messaging)
 
-    runtime.add_background("follow-up-scheduler", follow_ups_forever)
+    runtime.add_background("follow-up-scheduler", fire_follow_ups)
 
     in_flight: Counter[uuid.UUID] = Counter()  # this process's open requests per endpoint
 
-    async def deliver_webhooks_forever() -> None:
-        webhook_sender = WebhookSender(settings)
+    async def deliver_webhooks() -> None:
+        sender = WebhookSender(settings)
         try:
-            while True:
-                sent = await service.deliver_next_webhook(
-                    runtime.session_factory, runtime.clock, webhook_sender, settings, in_flight
-                )
-                if not sent:
-                    await asyncio.sleep(settings.webhook_dispatch_interval_seconds)
+            await workers.deliver_webhooks(
+                session_factory, runtime.clock, sender, settings, in_flight
+            )
         finally:
-            await webhook_sender.aclose()
+            await sender.aclose()
 
     # Durable: deliveries live in PostgreSQL, so a restart resumes pending retries. Each
     # dispatcher holds its row with SKIP LOCKED; one slow endpoint can occupy at most
     # webhook_endpoint_concurrency of them.
     for index in range(settings.webhook_dispatch_concurrency):
-        runtime.add_background(f"webhook-dispatcher-{index}", deliver_webhooks_forever)
+        runtime.add_background(f"webhook-dispatcher-{index}", deliver_webhooks)
     return create_app(
         runtime,
         title="Redress notification service",
@@ -108,6 +103,7 @@ def build_app(settings: NotificationSettings | None = None, clock: Clock | None 
             "fallback, and publishes each outcome on `redress.notifications.v1`. Delivers every case event and "
             "alert to webhook subscribers, signed per the Standard Webhooks specification."
         ),
-        routers=[router, templates_router, webhooks_router, deliveries_router],
+        routers=ROUTERS,
         scopes=SCOPES,
+        problems=PROBLEMS,
     )

@@ -8,6 +8,9 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from redress_shared.settings import ServiceSettings
 
+EVENT_SOURCE = "/redress/notification-service"
+"""The CloudEvents ``source`` of every event this service publishes."""
+
 
 class NotificationSettings(ServiceSettings):
     """Settings of the notification service."""

@@ -21,7 +21,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from aiosmtpd.controller import Controller
 from redress_shared.events import (
     CASE_OPENED,
     CASE_RESPONSE_ADDED,
@@ -34,23 +33,9 @@ from redress_shared.events import (
     to_kafka_record,
 )
 from redress_testing import eventually, running_app, service_settings, start_test_infra
+from redress_testing.smtp import RecordingSmtpServer, recording_smtp_server
 
 from redress_stack.bench.stats import summary
-from redress_stack.infra import free_port
-
-
-class _ArrivalRecorder:
-    """SMTP handler that notes when each message arrived, by its Message-ID."""
-
-    def __init__(self) -> None:
-        self.arrived: dict[str, float] = {}
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
-        for line in envelope.original_content.split(b"\r\n"):
-            if line.lower().startswith(b"message-id:"):
-                self.arrived[line.split(b":", 1)[1].strip().decode()] = time.perf_counter()
-                break
-        return "250 OK"
 
 
 def _case_events(index: int) -> list:
@@ -94,7 +79,7 @@ def _case_events(index: int) -> list:
 
 
 async def _publish_and_time(
-    producer, recorder: _ArrivalRecorder, app, first: int, cases: int, pause: float
+    producer, recorder: RecordingSmtpServer, app, first: int, cases: int, pause: float
 ) -> tuple[list[float], float]:  # noqa: ANN001
     """Publish cases ``first``.. (``pause`` seconds apart), wait for their e-mails; return
     each message's lag and the batch's duration."""
@@ -124,7 +109,7 @@ async def _publish_and_time(
     return lags, finished - started
 
 
-async def run(settings, recorder: _ArrivalRecorder, cases: int) -> list[dict]:  # noqa: ANN001
+async def run(settings, recorder: RecordingSmtpServer, cases: int) -> list[dict]:  # noqa: ANN001
     """A burst of ``cases`` cases (throughput), then a paced trickle (lag without a backlog)."""
     from aiokafka import AIOKafkaProducer
     from notification_service.bootstrap import build_app
@@ -189,23 +174,20 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="redress-bench-notifications-") as folder:
         infra, stoppers = start_test_infra(Path(folder))
-        recorder = _ArrivalRecorder()
-        smtp = Controller(recorder, hostname="127.0.0.1", port=free_port())
-        smtp.start()
         try:
-            settings = service_settings(
-                infra,
-                NotificationSettings,
-                MIGRATIONS_DIR,
-                smtp_port=smtp.port,
-                dispatch_interval_seconds=0.02,
-                dispatch_concurrency=args.concurrency,
-                status_quiet_window=timedelta(0),
-            )
-            for result in asyncio.run(run(settings, recorder, args.cases)):
-                print(json.dumps(result, ensure_ascii=False))
+            with recording_smtp_server() as (recorder, smtp_port):
+                settings = service_settings(
+                    infra,
+                    NotificationSettings,
+                    MIGRATIONS_DIR,
+                    smtp_port=smtp_port,
+                    dispatch_interval_seconds=0.02,
+                    dispatch_concurrency=args.concurrency,
+                    status_quiet_window=timedelta(0),
+                )
+                for result in asyncio.run(run(settings, recorder, args.cases)):
+                    print(json.dumps(result, ensure_ascii=False))
         finally:
-            smtp.stop()
             for stop in reversed(stoppers):
                 stop()
 

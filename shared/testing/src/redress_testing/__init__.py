@@ -1,6 +1,7 @@
 """Test support shared by every test suite and benchmark: the session's real PostgreSQL and
 broker, services run in-process or as a real stack, loopback servers that stand in for third
-parties (a webhook receiver), ``CaseStory`` event builders and problem+json assertions.
+parties (``webhook_receiver``, ``smtp``, ``gateway``), ``CaseStory`` event builders and
+problem+json assertions.
 
 Nothing here is imported by a service: it is for tests and benchmarks only.
 """

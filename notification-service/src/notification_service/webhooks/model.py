@@ -1,4 +1,5 @@
-"""Webhook rules without database: secrets, signatures, event-type filters, payloads, SSRF.
+"""Webhook rules without I/O: secrets, signatures, event-type filters, payloads, the URLs we
+refuse (SSRF), the retry schedule, endpoint health, and the errors of webhook use cases.
 
 Signatures follow the Standard Webhooks specification: a secret is ``whsec_`` + base64 of
 24+ random bytes; a delivery carries ``webhook-id``, ``webhook-timestamp`` and
@@ -22,20 +23,23 @@ in :data:`SAFE_DATA_FIELDS`; names, contact points, free text and nested objects
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
 import ipaddress
 import json
+import random
 import re
 import secrets
-import socket
+import uuid
 from collections.abc import Iterable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from pydantic import SecretStr
+from redress_shared.errors import DomainError
 from redress_shared.events import EVENT_PAYLOADS, EventEnvelope
 
 SECRET_PREFIX = "whsec_"
@@ -207,8 +211,11 @@ def _iso(moment: datetime) -> str:
 # --- SSRF -------------------------------------------------------------------------------
 
 
-class UnsafeUrl(ValueError):
+class UnsafeUrl(DomainError):
     """A webhook URL we refuse to call: not http(s), or resolving to an internal address."""
+
+    def __init__(self, reason: str, url: str) -> None:
+        super().__init__(reason, url=url)
 
 
 def is_public_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
@@ -234,47 +241,152 @@ def parse_webhook_url(url: str) -> tuple[str, str, int]:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise UnsafeUrl(f"not a valid URL: {exc}") from exc
+        raise UnsafeUrl(f"not a valid URL: {exc}", url) from exc
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
-        raise UnsafeUrl("only http and https URLs are allowed")
+        raise UnsafeUrl("only http and https URLs are allowed", url)
     if not parts.hostname:
-        raise UnsafeUrl("the URL has no host")
+        raise UnsafeUrl("the URL has no host", url)
     if parts.username is not None or parts.password is not None:
-        raise UnsafeUrl("credentials in the URL are not allowed; authenticate with the signature")
+        raise UnsafeUrl(
+            "credentials in the URL are not allowed; authenticate with the signature", url
+        )
     return scheme, parts.hostname, port or (443 if scheme == "https" else 80)
 
 
-async def resolve_safely(url: str, allow_private: bool) -> list[str]:
-    """Resolve the URL's host and return its addresses, refusing internal ones.
+# --- errors -------------------------------------------------------------------------------
 
-    Every address the name resolves to must be public unless ``allow_private`` (local
-    development and tests); a name that resolves to one internal address is refused whole.
-    """
-    _scheme, host, port = parse_webhook_url(url)
-    try:
-        literal = ipaddress.ip_address(host)
-    except ValueError:
-        literal = None
-    if literal is not None:
-        addresses = [str(literal)]
-    else:
-        if not allow_private and (host == "localhost" or host.endswith(".localhost")):
-            raise UnsafeUrl("localhost is not allowed")
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(
-                host, port, type=socket.SOCK_STREAM
-            )
-        except (socket.gaierror, UnicodeError) as exc:
-            raise UnsafeUrl(f"the host {host!r} does not resolve") from exc
-        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
-        if not addresses:
-            raise UnsafeUrl(f"the host {host!r} does not resolve")
-    if not allow_private:
-        for address in addresses:
-            if not is_public_address(ipaddress.ip_address(address.split("%")[0])):
-                raise UnsafeUrl(
-                    f"the host {host!r} resolves to {address}, an internal address; "
-                    "webhooks may only call public addresses"
-                )
-    return addresses
+
+class SecretsKeyMissing(DomainError):
+    """No key to encrypt signing secrets with: webhooks cannot be created or rotated."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Set REDRESS_WEBHOOK_SECRETS_KEY (or REDRESS_ADMIN_API_KEY) to encrypt signing secrets."
+        )
+
+
+class WebhookDisabled(DomainError):
+    """The webhook is switched off, so nothing is queued for it."""
+
+    def __init__(self, webhook_id: uuid.UUID, reason: str | None) -> None:
+        super().__init__(f"Enable webhook {webhook_id} first ({reason}).")
+
+
+class EmptyRange(DomainError):
+    """A replay's time range holds no instant."""
+
+    def __init__(self) -> None:
+        super().__init__("'until' must be after 'since'")
+
+
+def secret_box(key: SecretStr | None) -> SecretBox:
+    """The box that seals signing secrets at rest with ``key`` (the secrets key, else the
+    admin key); SecretsKeyMissing without one."""
+    if key is None:
+        raise SecretsKeyMissing()
+    return SecretBox(key.get_secret_value())
+
+
+def check_replay_range(since: datetime, until: datetime) -> None:
+    """Refuse an empty replay range."""
+    if until <= since:
+        raise EmptyRange()
+
+
+# --- deliveries and their attempts --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutgoingWebhook:
+    """One signed request ready to send."""
+
+    url: str
+    message_id: str
+    timestamp: int
+    signature: str
+    body: str
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    """What one attempt gave: ``outcome`` is delivered, retry or failed (permanent)."""
+
+    outcome: str
+    latency_ms: int
+    status_code: int | None = None
+    response_excerpt: str | None = None
+    error: str | None = None
+    retry_after_seconds: float | None = None
+    gone: bool = False
+
+
+def delivery_message_id(delivery_id: uuid.UUID) -> str:
+    """The ``webhook-id`` of a delivery: stable across its retries and redeliveries."""
+    return f"msg_{delivery_id.hex}"
+
+
+def final_outcome(result: AttemptResult, attempts: int, max_attempts: int) -> str:
+    """The attempt's outcome as recorded: a retry that used up the budget has failed."""
+    if result.outcome == "retry" and attempts >= max_attempts:
+        return "failed"
+    return result.outcome
+
+
+def retry_delay(
+    base_seconds: float, max_delay_seconds: float, attempts: int, retry_after: float | None
+) -> float:
+    """Seconds until the next attempt: exponential backoff with jitter, at least what the
+    receiver asked for (Retry-After), at most ``max_delay_seconds``."""
+    backoff = base_seconds * 2 ** (attempts - 1) * random.uniform(0.75, 1.25)
+    return min(max_delay_seconds, max(backoff, retry_after or 0.0))
+
+
+# --- endpoint health ----------------------------------------------------------------------
+#
+# A subscription's streak starts at its first failed attempt after a success (or after it was
+# re-enabled) and ends at the next success. Each delivery has its own retry budget (about a
+# day): when that is spent the delivery is dead (``failed``, still listed and redeliverable)
+# but the endpoint stays on. Only when every attempt for ``webhook_disable_after_seconds``
+# (5 days by default) has failed, or the endpoint answered 410 Gone, is it disabled.
+
+DISABLED_THROUGH_API = "disabled through the API"
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 86_400 and seconds % 86_400 == 0:
+        days = int(seconds // 86_400)
+        return f"{days} day{'s' if days != 1 else ''}"
+    if seconds >= 3_600:
+        return f"{seconds / 3_600:g} h"
+    return f"{seconds:g} s"
+
+
+def reason_to_disable(
+    result: AttemptResult,
+    failing_since: datetime,
+    consecutive_failures: int,
+    now: datetime,
+    disable_after: timedelta,
+) -> tuple[str, str] | None:
+    """(cause, reason) when a failed attempt should switch the endpoint off: it is gone, or
+    has failed every attempt for ``disable_after``; else None."""
+    if result.gone:
+        return "gone", "the endpoint answered 410 Gone"
+    if now - failing_since >= disable_after:
+        return "failing", (
+            f"the endpoint failed every attempt for {_duration(disable_after.total_seconds())} "
+            f"({consecutive_failures} attempts since "
+            f"{failing_since:%Y-%m-%d %H:%M} UTC; last: {result.error})"
+        )
+    return None
+
+
+def reset_on_enable() -> dict:
+    """Column values that give a re-enabled subscription a clean slate: a new streak."""
+    return {
+        "disabled_reason": None,
+        "disabled_at": None,
+        "failing_since": None,
+        "consecutive_failures": 0,
+    }

@@ -8,12 +8,12 @@ from email.utils import format_datetime
 
 import aiosmtplib
 
-from notification_service.channels import (
+from notification_service.config import NotificationSettings
+from notification_service.messages.model import (
     OutgoingMessage,
     PermanentDeliveryError,
     TemporaryDeliveryError,
 )
-from notification_service.config import NotificationSettings
 
 
 class SmtpEmailSender:

@@ -1,4 +1,5 @@
-"""Outgoing webhook requests over HTTP (httpx), with the SSRF guard applied at send time.
+"""Outgoing webhook requests over HTTP (httpx), with the SSRF-safe resolver applied when a
+URL is subscribed and again at send time.
 
 The host is resolved and checked just before each attempt, and the request is sent to the
 checked address itself (``Host`` header and TLS server name keep the original host name),
@@ -9,42 +10,61 @@ the request inside. Redirects are never followed.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import socket
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 import httpx
 
 from notification_service.config import NotificationSettings
-from notification_service.webhooks import UnsafeUrl, parse_webhook_url, resolve_safely
+from notification_service.webhooks.model import (
+    AttemptResult,
+    OutgoingWebhook,
+    UnsafeUrl,
+    is_public_address,
+    parse_webhook_url,
+)
 
 EXCERPT_BYTES = 1024
 USER_AGENT = "Redress-Webhooks/1.0"
 
 
-@dataclass(frozen=True)
-class OutgoingWebhook:
-    """One signed request ready to send."""
+async def resolve_safely(url: str, allow_private: bool) -> list[str]:
+    """Resolve the URL's host and return its addresses, refusing internal ones.
 
-    url: str
-    message_id: str
-    timestamp: int
-    signature: str
-    body: str
-
-
-@dataclass(frozen=True)
-class AttemptResult:
-    """What one attempt gave: ``outcome`` is delivered, retry or failed (permanent)."""
-
-    outcome: str
-    latency_ms: int
-    status_code: int | None = None
-    response_excerpt: str | None = None
-    error: str | None = None
-    retry_after_seconds: float | None = None
-    gone: bool = False
+    Every address the name resolves to must be public unless ``allow_private`` (local
+    development and tests); a name that resolves to one internal address is refused whole.
+    """
+    _scheme, host, port = parse_webhook_url(url)
+    try:
+        literal = ipaddress.ip_address(host)
+    except ValueError:
+        literal = None
+    if literal is not None:
+        addresses = [str(literal)]
+    else:
+        if not allow_private and (host == "localhost" or host.endswith(".localhost")):
+            raise UnsafeUrl("localhost is not allowed", url)
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host, port, type=socket.SOCK_STREAM
+            )
+        except (socket.gaierror, UnicodeError) as exc:
+            raise UnsafeUrl(f"the host {host!r} does not resolve", url) from exc
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        if not addresses:
+            raise UnsafeUrl(f"the host {host!r} does not resolve", url)
+    if not allow_private:
+        for address in addresses:
+            if not is_public_address(ipaddress.ip_address(address.split("%")[0])):
+                raise UnsafeUrl(
+                    f"the host {host!r} resolves to {address}, an internal address; "
+                    "webhooks may only call public addresses",
+                    url,
+                )
+    return addresses
 
 
 def is_retryable_status(status: int) -> bool:

@@ -1,4 +1,4 @@
-"""Response bodies of the notification API."""
+"""Request and response bodies of the webhook API."""
 
 from __future__ import annotations
 
@@ -8,171 +8,13 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from notification_service.webhooks import (
+from notification_service.webhooks.model import (
     MAX_FILTER_PATTERNS,
     MAX_PATTERN_LENGTH,
     InvalidFilter,
+    delivery_message_id,
     validate_filter,
 )
-
-_NOTIFICATION_EXAMPLE = {
-    "id": "9202ce1e-0caa-42fa-ac87-6943a9825c2a",
-    "case_id": "0632217e-7285-4bec-9058-777625dac930",
-    "reference": "RDR-2026-000123",
-    "template": "acknowledgement",
-    "template_version": 1,
-    "language": "ro",
-    "channel": "sms",
-    "recipient": "+40712345678",
-    "subject": "Am primit reclamația dumneavoastră [RDR-2026-000123]",
-    "status": "sent",
-    "attempts": 1,
-    "last_error": "email: 550 5.1.1 No such mailbox",
-    "message_id": "<9202ce1e-0caa-42fa-ac87-6943a9825c2a@redress.example>",
-    "collapsed_into": None,
-    "created_at": "2026-11-23T19:57:20.197508Z",
-    "sent_at": "2026-11-23T19:57:20.943446Z",
-    "delivery_attempts": [
-        {
-            "channel": "email",
-            "recipient": "ana@example.com",
-            "attempted_at": "2026-11-23T19:57:20.343446Z",
-            "outcome": "failed",
-            "error": "550 5.1.1 No such mailbox",
-        },
-        {
-            "channel": "sms",
-            "recipient": "+40712345678",
-            "attempted_at": "2026-11-23T19:57:20.943446Z",
-            "outcome": "sent",
-            "error": None,
-        },
-    ],
-}
-
-
-class NotificationAttemptRead(BaseModel):
-    """One try to deliver a message on one channel."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    channel: str = Field(examples=["email"])
-    recipient: str = Field(examples=["ana@example.com"])
-    attempted_at: datetime
-    outcome: str = Field(examples=["failed"], description="sent | retry | failed")
-    error: str | None = Field(examples=["550 5.1.1 No such mailbox"])
-
-
-class NotificationRead(BaseModel):
-    """One message to a customer: what (kind, template version, language), to whom, on which
-    channel, when, and how it went, with every delivery attempt."""
-
-    model_config = ConfigDict(
-        from_attributes=True, json_schema_extra={"examples": [_NOTIFICATION_EXAMPLE]}
-    )
-
-    id: uuid.UUID
-    case_id: uuid.UUID
-    reference: str
-    template: str = Field(examples=["acknowledgement"], description="The kind of message.")
-    template_version: int | None = Field(
-        examples=[1], description="The template version it was rendered from (1: built-in)."
-    )
-    language: str = Field(examples=["ro"])
-    channel: str = Field(examples=["email"], description="The channel used (or being tried).")
-    recipient: str
-    subject: str
-    status: str = Field(
-        examples=["sent"],
-        description="pending | sent | failed | collapsed (said by the later status message "
-        "`collapsed_into`)",
-    )
-    attempts: int = Field(description="Attempts on the current channel.")
-    last_error: str | None
-    message_id: str
-    collapsed_into: uuid.UUID | None = None
-    created_at: datetime
-    sent_at: datetime | None
-    delivery_attempts: list[NotificationAttemptRead] = Field(default_factory=list)
-
-    @classmethod
-    def of(cls, row: Any, attempts: list[Any]) -> NotificationRead:
-        """From a notification row and its attempt rows."""
-        return cls.model_validate(
-            {
-                **row._mapping,
-                "delivery_attempts": [NotificationAttemptRead.model_validate(a) for a in attempts],
-            }
-        )
-
-
-_TEMPLATE_EXAMPLE = {
-    "kind": "response",
-    "language": "fa",
-    "version": 2,
-    "direction": "rtl",
-    "subject": "درباره شکایت شما [{{ reference }}]",
-    "body_text": "{{ name or 'مشتری' }} گرامی،\n\n{{ message }}\n\nبا احترام،\nخدمات مشتریان\n",
-    "body_html": None,
-    "variables": ["name", "reference", "message"],
-    "created_at": "2026-12-01T10:00:00Z",
-    "created_by": "care-lead",
-}
-
-
-class TemplateUpdate(BaseModel):
-    """A new version of a template: Jinja2 text, rendered in a sandbox."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "subject": "About your complaint [{{ reference }}]",
-                    "body_text": "Dear {{ name or 'customer' }},\n\n{{ message }}\n\nCustomer Care\n",
-                    "body_html": "<p>Dear {{ name or 'customer' }},</p><p>{{ message }}</p>",
-                }
-            ]
-        },
-    )
-
-    subject: str = Field(
-        min_length=1,
-        max_length=500,
-        description="Keep `{{ reference }}` in it: replies thread back to the case by it.",
-        examples=["About your complaint [{{ reference }}]"],
-    )
-    body_text: str = Field(
-        min_length=1,
-        max_length=20_000,
-        description="Plain-text body (also the SMS / chat text).",
-        examples=["Dear {{ name or 'customer' }},\n\n{{ message }}\n"],
-    )
-    body_html: str | None = Field(
-        default=None,
-        max_length=50_000,
-        description="HTML body without the document around it (autoescaped); without it the "
-        "text body is sent as HTML paragraphs.",
-        examples=["<p>Dear {{ name or 'customer' }},</p><p>{{ message }}</p>"],
-    )
-
-
-class TemplateRead(BaseModel):
-    """The current version of a template, with the variables its kind offers."""
-
-    model_config = ConfigDict(json_schema_extra={"examples": [_TEMPLATE_EXAMPLE]})
-
-    kind: str = Field(examples=["response"])
-    language: str = Field(examples=["fa"])
-    version: int = Field(examples=[2], description="1 is the built-in default.")
-    direction: str = Field(examples=["rtl"], description="ltr | rtl, set on the HTML part.")
-    subject: str
-    body_text: str
-    body_html: str | None
-    variables: list[str] = Field(examples=[["name", "reference", "message"]])
-    created_at: datetime | None
-    created_by: str = Field(examples=["care-lead"], description="API key name, or built-in.")
-
 
 _WEBHOOK_ID = "3f1c2b8e-5d4a-4c6b-9e7f-1a2b3c4d5e6f"
 _WEBHOOK_EXAMPLE = {
@@ -313,7 +155,7 @@ class WebhookRead(BaseModel):
         )
 
 
-class WebhookCreated(WebhookRead):
+class WebhookWithSecretRead(WebhookRead):
     """The answer to creating a webhook: the only time its signing secret is shown."""
 
     model_config = ConfigDict(
@@ -326,7 +168,7 @@ class WebhookCreated(WebhookRead):
     )
 
 
-class WebhookSecretRotated(BaseModel):
+class WebhookSecretRead(BaseModel):
     """The new signing secret; the previous one keeps signing until the time given."""
 
     model_config = ConfigDict(
@@ -418,18 +260,18 @@ class DeliveryRead(BaseModel):
     attempt_log: list[DeliveryAttemptRead]
 
     @classmethod
-    def of(cls, row: Any, attempts: list[Any], message_id: str) -> DeliveryRead:
+    def of(cls, row: Any, attempts: list[Any]) -> DeliveryRead:
         """Build from a delivery row and its attempt rows."""
         values = {k: v for k, v in row._mapping.items() if k in cls.model_fields}
         return cls(
             **values,
             webhook_id=row.subscription_id,
-            message_id=message_id,
+            message_id=delivery_message_id(row.id),
             attempt_log=[DeliveryAttemptRead.model_validate(a) for a in attempts],
         )
 
 
-class ReplayRequest(BaseModel):
+class ReplayCreate(BaseModel):
     """Which deliveries of a webhook to send again."""
 
     model_config = ConfigDict(
@@ -457,7 +299,7 @@ class ReplayRequest(BaseModel):
         return value
 
 
-class ReplayQueued(BaseModel):
+class ReplayRead(BaseModel):
     """How many deliveries were queued again."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"queued": 12}]})

@@ -1,5 +1,5 @@
 """Message templates: the kinds of message we send, the variables each may use, and their
-rendering in a Jinja2 sandbox (pure: no I/O; the stored versions live in ``tables``).
+rendering in a Jinja2 sandbox (pure: no I/O; the stored versions are ``store.py``'s).
 
 Undefined-variable policy: a template may use only the variables documented for its kind
 (:data:`VARIABLES`); anything else is refused when the template is saved, and rendering uses
@@ -13,11 +13,13 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
+from redress_shared.errors import DomainError
 
 ACKNOWLEDGEMENT = "acknowledgement"
 INFORMATION_REQUEST = "information_request"
@@ -70,14 +72,12 @@ VARIABLES: dict[str, dict[str, object]] = {
 }
 KINDS = tuple(VARIABLES)
 
-#: Status messages that quiet collapse may fold into one (see ``notifications.py``).
-STATUS_KINDS = frozenset({INFORMATION_REQUEST, INVESTIGATING, RESOLVED})
-
 #: Primary language subtags written right to left.
 RTL_LANGUAGES = frozenset({"ar", "arc", "dv", "fa", "he", "ku", "ps", "sd", "ug", "ur", "yi"})
 
 LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}$")
 MAX_RENDERED_CHARS = 100_000
+BUILT_IN_AUTHOR = "built-in"
 
 
 @dataclass(frozen=True)
@@ -99,14 +99,65 @@ class RenderedMessage:
     body_html: str
 
 
-class TemplateError(ValueError):
-    """A template cannot be used; ``problem`` is the stable problem type slug."""
+@dataclass(frozen=True)
+class StoredTemplate:
+    """One version of a template."""
 
-    def __init__(self, problem: str, part: str, detail: str) -> None:
-        super().__init__(f"{part}: {detail}")
-        self.problem = problem
+    kind: str
+    language: str
+    version: int
+    text: TemplateText
+    created_at: datetime | None
+    created_by: str
+
+
+class UnknownTemplateKind(DomainError):
+    """There is no such kind of message."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"'{kind}' is not one of {', '.join(KINDS)}")
+
+
+class InvalidLanguage(DomainError):
+    """A template's language is not a primary language subtag."""
+
+    def __init__(self, language: str) -> None:
+        super().__init__(
+            f"'{language}' is not a primary language subtag (two or three lower-case letters)"
+        )
+
+
+class TemplateError(DomainError):
+    """A template cannot be used; ``part`` says where (subject, body_text, body_html, template).
+    Each subclass is one stable problem type."""
+
+    def __init__(self, part: str, detail: str) -> None:
+        super().__init__(f"{part}: {detail}", part=part)
         self.part = part
-        self.detail = detail
+
+
+class InvalidTemplateSyntax(TemplateError):
+    """The template does not parse."""
+
+
+class UndefinedTemplateVariable(TemplateError):
+    """The template uses a variable its kind does not have."""
+
+
+class UnsafeTemplate(TemplateError):
+    """The template reaches for Python internals or for an operator we refuse."""
+
+
+class TemplateRenderFailure(TemplateError):
+    """The template fails to render (its trial render, or a message that is too long)."""
+
+
+def check_kind_and_language(kind: str, language: str) -> None:
+    """Refuse a kind we do not send or a language that is not a primary subtag."""
+    if kind not in KINDS:
+        raise UnknownTemplateKind(kind)
+    if not LANGUAGE_PATTERN.match(language):
+        raise InvalidLanguage(language)
 
 
 class _Sandbox(ImmutableSandboxedEnvironment):
@@ -153,29 +204,22 @@ def _check_part(environment: _Sandbox, kind: str, part: str, source: str) -> Non
     try:
         tree = environment.parse(source)
     except TemplateSyntaxError as exc:
-        raise TemplateError(
-            "template-syntax-error", part, f"line {exc.lineno}: {exc.message}"
-        ) from exc
+        raise InvalidTemplateSyntax(part, f"line {exc.lineno}: {exc.message}") from exc
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
         name = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
         if isinstance(name, str) and name.startswith("_"):
-            raise TemplateError("template-unsafe", part, f"'{name}' reaches into Python internals")
+            raise UnsafeTemplate(part, f"'{name}' reaches into Python internals")
     for constant in tree.find_all(nodes.Const):
         # ``x|attr("__class__")`` or ``x["__class__"]`` inside a branch the trial render skips
         if isinstance(constant.value, str) and constant.value.startswith("__"):
-            raise TemplateError(
-                "template-unsafe", part, f"'{constant.value}' reaches into Python internals"
-            )
+            raise UnsafeTemplate(part, f"'{constant.value}' reaches into Python internals")
     try:
         # Compiles the template: an unknown filter or test shows up here.
         unknown = meta.find_undeclared_variables(tree) - set(VARIABLES[kind])
     except TemplateSyntaxError as exc:
-        raise TemplateError(
-            "template-syntax-error", part, f"line {exc.lineno}: {exc.message}"
-        ) from exc
+        raise InvalidTemplateSyntax(part, f"line {exc.lineno}: {exc.message}") from exc
     if unknown:
-        raise TemplateError(
-            "template-undefined-variable",
+        raise UndefinedTemplateVariable(
             part,
             f"unknown variable(s) {', '.join(sorted(unknown))}; a {kind} template may use "
             f"{', '.join(VARIABLES[kind])}",
@@ -194,9 +238,9 @@ def validate(kind: str, text: TemplateText) -> None:
     except TemplateError:
         raise
     except SecurityError as exc:
-        raise TemplateError("template-unsafe", "template", str(exc)) from exc
+        raise UnsafeTemplate("template", str(exc)) from exc
     except (UndefinedError, TypeError, ValueError, ArithmeticError, LookupError) as exc:
-        raise TemplateError("template-render-error", "template", str(exc)) from exc
+        raise TemplateRenderFailure("template", str(exc)) from exc
 
 
 def _text_as_html(body_text: str) -> Markup:
@@ -232,5 +276,5 @@ def render(kind: str, language: str, text: TemplateText, context: dict) -> Rende
         content=content,
     )
     if len(body_text) + len(document) > MAX_RENDERED_CHARS:
-        raise TemplateError("template-render-error", "template", "the message is too long")
+        raise TemplateRenderFailure("template", "the message is too long")
     return RenderedMessage(subject=subject, body_text=body_text, body_html=document)

@@ -1,0 +1,321 @@
+"""Customer-message use cases.
+
+- A case event arrives (consumer transaction): :func:`tell_customer` keeps the customer's
+  contact points, schedules or cancels the follow-up, and :func:`plan_message` renders the
+  current template of the event's kind in the customer's language and queues it once per
+  event and kind (quiet collapse of status messages: see ``model.py``).
+- Dispatchers send due messages one per transaction (:func:`dispatch_next`), falling back
+  to the next contact point when a channel fails for good, and publish the final outcome
+  through the outbox.
+- Follow-ups ("did the fix hold?") are rows of their own, fired once when due
+  (:func:`fire_due_follow_ups`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from datetime import datetime
+
+import structlog
+from redress_shared.clock import Clock
+from redress_shared.db import SessionFactory
+from redress_shared.events import NOTIFICATIONS_TOPIC, CaseOpenedV1, EventEnvelope
+from redress_shared.observability import bind_correlation_id
+from redress_shared.outbox import add_to_outbox
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notification_service import tables
+from notification_service.config import NotificationSettings
+from notification_service.messages import events, store
+from notification_service.messages.model import (
+    STATUS_KINDS,
+    Channel,
+    ContactPoints,
+    Messaging,
+    OutgoingMessage,
+    PermanentDeliveryError,
+    TemporaryDeliveryError,
+    channel_plan,
+    follow_up_change,
+    message_for,
+    send_at,
+    send_outcome,
+    send_retry_delay,
+)
+from notification_service.templates import service as templates
+from notification_service.templates.default_templates import built_in
+from notification_service.templates.model import FOLLOW_UP, primary_language, render
+
+log = structlog.get_logger(__name__)
+
+OUTGOING_FIELDS = [f.name for f in dataclasses.fields(OutgoingMessage) if f.name != "body_html"]
+
+
+async def tell_customer(session: AsyncSession, messaging: Messaging, event: EventEnvelope) -> None:
+    """In the consumer's transaction: what a case event changes for the customer (contact
+    points, the follow-up) and the message it tells them, if it is news to them."""
+    payload = event.payload()
+    if isinstance(payload, CaseOpenedV1):
+        await store.remember_contact(session, payload)
+    case_id = payload.case_id  # type: ignore[attr-defined]
+    change = follow_up_change(payload)
+    if change == "schedule":
+        resolved_at = payload.occurred_at  # type: ignore[attr-defined]
+        await store.add_follow_up(
+            session,
+            {
+                "id": uuid.uuid4(),
+                "case_id": case_id,
+                "resolved_event_id": event.id,
+                "resolved_at": resolved_at,
+                "due_at": resolved_at + messaging.settings.follow_up_after,
+                "status": "pending",
+                "correlation_id": event.correlation_id,
+            },
+        )
+    elif change == "cancel":
+        await store.cancel_follow_ups(session, case_id)
+    planned = message_for(event.type, payload, messaging.settings)
+    if planned is not None:
+        kind, context = planned
+        await plan_message(
+            session,
+            messaging,
+            trigger_id=event.id,
+            kind=kind,
+            case_id=case_id,
+            context=context,
+            correlation_id=event.correlation_id,
+        )
+
+
+async def plan_message(
+    session: AsyncSession,
+    messaging: Messaging,
+    *,
+    trigger_id: uuid.UUID,
+    kind: str,
+    case_id: uuid.UUID,
+    context: dict,
+    correlation_id: str | None,
+) -> uuid.UUID | None:
+    """Queue message ``kind`` about ``case_id``, once per ``trigger_id`` (an event id or a
+    follow-up id) and kind; return its id, or None when it was already queued or the case's
+    customer is unknown."""
+    contact = await store.contact_of(session, case_id)
+    if contact is None:
+        log.warning("no_contact_for_case", case_id=str(case_id), template=kind)
+        return None
+    settings = messaging.settings
+    now = messaging.clock.now()
+    template = await templates.template_for(
+        session, kind, primary_language(contact.language), settings.default_language
+    )
+    values = {"name": contact.name, "reference": contact.reference, **context}
+    try:
+        message = render(kind, template.language, template.text, values)
+    except Exception as exc:  # noqa: BLE001  an edit that passed its trial render but not this
+        log.error(
+            "template_render_failed",
+            kind=kind,
+            language=template.language,
+            version=template.version,
+            error=repr(exc),
+        )
+        template = built_in(kind, template.language, settings.default_language)
+        message = render(kind, template.language, template.text, values)
+    plan = channel_plan(
+        ContactPoints(
+            email=contact.email,
+            phone=contact.phone,
+            customer_key=contact.customer_key,
+            opened_on=contact.opened_on,
+            preferred=contact.preferred_channel,
+        ),
+        settings.channel_fallback_order,
+        messaging.usable_channels,
+    )
+    notification_id = uuid.uuid4()
+    channel, recipient = plan[0] if plan else (contact.preferred_channel or "email", "")
+    due = send_at(kind, now, settings.status_quiet_window)
+    inserted = await store.insert_message(
+        session,
+        {
+            "id": notification_id,
+            "case_id": case_id,
+            "reference": contact.reference,
+            "trigger_event_id": trigger_id,
+            "template": kind,
+            "template_version": template.version,
+            "language": template.language,
+            "channel": channel,
+            "recipient": recipient,
+            "fallback_channels": [f"{c}:{r}" for c, r in plan[1:]],
+            "subject": message.subject,
+            "body_text": message.body_text,
+            "body_html": message.body_html,
+            "message_id": f"<{notification_id}@{messaging.mail_domain}>",
+            "status": "pending" if plan else "failed",
+            "last_error": None if plan else "the customer has no usable contact point",
+            "next_attempt_at": due,
+            "created_at": now,
+            "correlation_id": correlation_id,
+        },
+    )
+    if not inserted:
+        return None  # this event already made this message
+    if not plan:
+        await _publish_outcome(session, notification_id, now)
+    elif due > now and await store.collapse_waiting(
+        session, case_id, notification_id, sorted(STATUS_KINDS), now
+    ):
+        log.info("status_messages_collapsed", case_id=str(case_id), into=str(notification_id))
+    return notification_id
+
+
+async def fire_due_follow_ups(
+    session_factory: SessionFactory, messaging: Messaging, limit: int = 50
+) -> int:
+    """Queue the follow-up message of every due follow-up; return how many fired.
+
+    Claim and message are one transaction holding the rows with SKIP LOCKED, so a follow-up
+    fires once however many replicas poll (and the message is unique per follow-up id)."""
+    now = messaging.clock.now()
+    async with session_factory() as session, session.begin():
+        due = await store.due_follow_ups(session, now, limit)
+        for follow_up in due:
+            await plan_message(
+                session,
+                messaging,
+                trigger_id=follow_up.id,
+                kind=FOLLOW_UP,
+                case_id=follow_up.case_id,
+                context={"resolved_on": follow_up.resolved_at.strftime("%Y-%m-%d")},
+                correlation_id=follow_up.correlation_id,
+            )
+        if due:
+            await store.mark_follow_ups_sent(session, [row.id for row in due], now)
+    return len(due)
+
+
+async def dispatch_next(
+    session_factory: SessionFactory,
+    clock: Clock,
+    channels: dict[str, Channel],
+    settings: NotificationSettings,
+) -> bool:
+    """Send the next due notification, if any; return whether there was one.
+
+    The row stays locked (SKIP LOCKED for other dispatchers and replicas) while it is sent,
+    so no two dispatchers send the same message; a crash mid-send leaves it pending and it
+    is sent again with the same Message-ID. A permanent failure, or a temporary one that
+    used up ``max_send_attempts``, moves the message to the next contact point; with none
+    left it has failed.
+    """
+    async with session_factory() as session, session.begin():
+        row = await store.next_due_message(session, clock.now())
+        if row is None:
+            return False
+        bind_correlation_id(row.correlation_id)
+        attempts = row.attempts + 1
+        error: str | None = None
+        permanent = False
+        channel = channels.get(row.channel)
+        try:
+            if channel is None:
+                raise PermanentDeliveryError(f"no {row.channel} channel is configured")
+            await channel.send(_outgoing(row), clock.now())
+        except PermanentDeliveryError as exc:
+            error, permanent = str(exc), True
+        except TemporaryDeliveryError as exc:
+            error = str(exc)
+        now = clock.now()
+        outcome = send_outcome(error, permanent, attempts, settings.max_send_attempts)
+        await store.record_attempt(session, row, now, outcome, error)
+        if outcome == "sent":
+            await _finish(session, row, now, attempts, "sent", None)
+            log.info(
+                "notification_sent",
+                notification_id=str(row.id),
+                case_id=str(row.case_id),
+                template=row.template,
+                channel=row.channel,
+            )
+        elif outcome == "retry":
+            await store.update_message(
+                session,
+                row.id,
+                attempts=attempts,
+                last_error=error,
+                next_attempt_at=now + send_retry_delay(settings.retry_base_seconds, attempts),
+            )
+            log.warning(
+                "notification_retry_scheduled",
+                notification_id=str(row.id),
+                attempts=attempts,
+                error=error,
+            )
+        elif row.fallback_channels:
+            next_channel, _, next_recipient = row.fallback_channels[0].partition(":")
+            await store.update_message(
+                session,
+                row.id,
+                channel=next_channel,
+                recipient=next_recipient,
+                fallback_channels=row.fallback_channels[1:],
+                attempts=0,
+                last_error=f"{row.channel}: {error}",
+                next_attempt_at=now,
+            )
+            log.warning(
+                "notification_falls_back",
+                notification_id=str(row.id),
+                failed_channel=row.channel,
+                next_channel=next_channel,
+                error=error,
+            )
+        else:
+            await _finish(session, row, now, attempts, "failed", error)
+        return True
+
+
+def _outgoing(row: Row) -> OutgoingMessage:
+    """The message of a notification row, as a channel takes it (the row has every field)."""
+    columns = row._mapping
+    return OutgoingMessage(
+        **{name: columns[name] for name in OUTGOING_FIELDS}, body_html=row.body_html or ""
+    )
+
+
+async def _finish(
+    session: AsyncSession, row: Row, now: datetime, attempts: int, status: str, error: str | None
+) -> None:
+    await store.update_message(
+        session,
+        row.id,
+        status=status,
+        attempts=attempts,
+        last_error=error,
+        sent_at=now if status == "sent" else None,
+    )
+    await _publish_outcome(session, row.id, now)
+    if status == "failed":
+        log.warning("notification_failed", notification_id=str(row.id), error=error)
+
+
+async def _publish_outcome(
+    session: AsyncSession, notification_id: uuid.UUID, now: datetime
+) -> None:
+    row = await store.message(session, notification_id)
+    event = events.notification_outcome(row, now)
+    await add_to_outbox(session, tables.platform, NOTIFICATIONS_TOPIC, event)
+
+
+async def list_notifications(
+    session_factory: SessionFactory, case_id: uuid.UUID | None, limit: int
+) -> list[tuple[Row, list[Row]]]:
+    """Notifications, newest first, optionally of one case, each with its attempts."""
+    async with session_factory() as session:
+        return await store.messages_with_attempts(session, case_id, limit)

@@ -1,0 +1,426 @@
+"""Webhook use cases, one transaction each.
+
+Subscriptions are managed over the API; the consumer turns each case or alert event into
+one delivery row per matching enabled subscription, in its own transaction (unique per
+subscription and event, so a redelivered event adds nothing); the dispatchers send due
+deliveries one per transaction, holding the row with SKIP LOCKED and recording every attempt
+and the endpoint's health; an endpoint that fails for too long is switched off and its owner
+told by event, in the transaction of the attempt that crossed the line.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from datetime import datetime, timedelta
+
+import structlog
+from redress_shared.clock import Clock
+from redress_shared.db import SessionFactory
+from redress_shared.errors import NotFound
+from redress_shared.events import NOTIFICATIONS_TOPIC, EventEnvelope
+from redress_shared.observability import bind_correlation_id
+from redress_shared.outbox import add_to_outbox
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notification_service import tables
+from notification_service.adapters.http import WebhookSender, resolve_safely
+from notification_service.config import NotificationSettings
+from notification_service.webhooks import events, store
+from notification_service.webhooks.model import (
+    DISABLED_THROUGH_API,
+    AttemptResult,
+    OutgoingWebhook,
+    SecretBox,
+    WebhookDisabled,
+    check_replay_range,
+    delivery_message_id,
+    filter_matches,
+    final_outcome,
+    generate_secret,
+    payload_body,
+    reason_to_disable,
+    reset_on_enable,
+    retry_delay,
+    secret_box,
+    signature_header,
+)
+
+log = structlog.get_logger(__name__)
+
+
+def _secret_box(settings: NotificationSettings) -> SecretBox:
+    return secret_box(settings.webhook_secrets_key or settings.admin_api_key)
+
+
+async def _subscription(session: AsyncSession, webhook_id: uuid.UUID, lock: bool = False) -> Row:
+    row = await store.subscription(session, webhook_id, lock)
+    if row is None:
+        raise NotFound("webhook", webhook_id)
+    return row
+
+
+async def create_webhook(
+    session_factory: SessionFactory,
+    clock: Clock,
+    settings: NotificationSettings,
+    *,
+    url: str,
+    event_types: list[str],
+    description: str,
+    enabled: bool,
+    owner_key_id: uuid.UUID | None = None,
+) -> tuple[Row, str]:
+    """Subscribe ``url`` to events matching ``event_types``; return the row and the new secret.
+
+    The URL is checked (http(s) only, no internal addresses) before anything is written; the
+    secret is stored sealed and returned only here.
+    """
+    await resolve_safely(url, settings.webhook_allow_private_networks)
+    secret = generate_secret()
+    sealed = _secret_box(settings).seal(secret)
+    now = clock.now()
+    async with session_factory() as session, session.begin():
+        row = await store.insert_subscription(
+            session,
+            {
+                "id": uuid.uuid4(),
+                "url": url,
+                "event_types": event_types,
+                "description": description,
+                "enabled": enabled,
+                "owner_key_id": owner_key_id,
+                "secret_sealed": sealed,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+    log.info("webhook_created", webhook_id=str(row.id), event_types=event_types)
+    return row, secret
+
+
+async def list_webhooks(session_factory: SessionFactory) -> list[Row]:
+    """Every webhook subscription, oldest first."""
+    async with session_factory() as session:
+        return await store.all_subscriptions(session)
+
+
+async def get_webhook(session_factory: SessionFactory, webhook_id: uuid.UUID) -> Row:
+    """One webhook subscription, or NotFound."""
+    async with session_factory() as session:
+        return await _subscription(session, webhook_id)
+
+
+async def update_webhook(
+    session_factory: SessionFactory,
+    clock: Clock,
+    settings: NotificationSettings,
+    webhook_id: uuid.UUID,
+    changes: dict,
+) -> Row:
+    """Change URL, filter, description or enabled flag; a new URL is checked like on create.
+
+    Re-enabling clears the reason the subscription was disabled and its failing streak (the
+    disable-after period counts afresh); deliveries still pending resume.
+    """
+    if "url" in changes:
+        await resolve_safely(changes["url"], settings.webhook_allow_private_networks)
+    async with session_factory() as session, session.begin():
+        await _subscription(session, webhook_id, lock=True)
+        values = {**changes, "updated_at": clock.now()}
+        if changes.get("enabled") is True:
+            values.update(reset_on_enable())
+        elif changes.get("enabled") is False:
+            values.update(disabled_reason=DISABLED_THROUGH_API, disabled_at=values["updated_at"])
+        return await store.update_subscription(session, webhook_id, values)
+
+
+async def delete_webhook(session_factory: SessionFactory, webhook_id: uuid.UUID) -> None:
+    """Remove a subscription with its deliveries and their attempts."""
+    async with session_factory() as session, session.begin():
+        deleted = await store.delete_subscription(session, webhook_id)
+    if not deleted:
+        raise NotFound("webhook", webhook_id)
+
+
+async def rotate_webhook_secret(
+    session_factory: SessionFactory,
+    clock: Clock,
+    settings: NotificationSettings,
+    webhook_id: uuid.UUID,
+    overlap_seconds: float | None = None,
+) -> tuple[Row, str]:
+    """Give the subscription a new secret; the old one keeps signing for the overlap period."""
+    box = _secret_box(settings)
+    overlap = settings.webhook_secret_rotation_overlap_seconds
+    if overlap_seconds is not None:
+        overlap = overlap_seconds
+    secret = generate_secret()
+    now = clock.now()
+    async with session_factory() as session, session.begin():
+        current = await _subscription(session, webhook_id, lock=True)
+        row = await store.update_subscription(
+            session,
+            webhook_id,
+            {
+                "secret_sealed": box.seal(secret),
+                "previous_secret_sealed": current.secret_sealed if overlap > 0 else None,
+                "previous_secret_expires_at": (
+                    now + timedelta(seconds=overlap) if overlap > 0 else None
+                ),
+                "updated_at": now,
+            },
+        )
+    log.info("webhook_secret_rotated", webhook_id=str(webhook_id), overlap_seconds=overlap)
+    return row, secret
+
+
+async def plan_webhook_deliveries(
+    session: AsyncSession, clock: Clock, event: EventEnvelope
+) -> None:
+    """In the consumer's transaction: one delivery per enabled subscription whose filter matches.
+
+    Unique on (subscription, event), so a redelivered event never doubles a delivery.
+    """
+    candidates = await store.enabled_filters(session)
+    matching = [row.id for row in candidates if filter_matches(row.event_types, event.type)]
+    if not matching:
+        return
+    body = payload_body(event)
+    now = clock.now()
+    await store.insert_deliveries(
+        session,
+        [
+            {
+                "id": uuid.uuid4(),
+                "subscription_id": subscription_id,
+                "event_id": event.id,
+                "event_type": event.type,
+                "body": body,
+                "status": "pending",
+                "next_attempt_at": now,
+                "created_at": now,
+                "correlation_id": event.correlation_id,
+            }
+            for subscription_id in matching
+        ],
+    )
+
+
+async def _claim_next(
+    session: AsyncSession, now: datetime, in_flight: Counter[uuid.UUID], limit: int
+) -> Row | None:
+    """The next due delivery whose endpoint has a free slot, in this process and across
+    replicas; a busy endpoint is skipped (a few tries), so one slow receiver holds no one up."""
+    busy = {sub for sub, count in in_flight.items() if count >= limit}
+    for _ in range(8):
+        candidate = await store.next_due_delivery(session, now, busy)
+        if candidate is None:
+            return None
+        if in_flight[candidate.subscription_id] < limit and await store.claim_endpoint_slot(
+            session, candidate.subscription_id, limit
+        ):
+            return candidate
+        busy.add(candidate.subscription_id)
+    return None
+
+
+async def deliver_next_webhook(
+    session_factory: SessionFactory,
+    clock: Clock,
+    sender: WebhookSender,
+    settings: NotificationSettings,
+    in_flight: Counter[uuid.UUID],
+) -> bool:
+    """Attempt the next due delivery, if any; return whether there was one.
+
+    ``in_flight`` counts this process's deliveries per endpoint, so that a dispatcher skips
+    an endpoint that already has ``webhook_endpoint_concurrency`` requests open (one slow
+    receiver never holds up the others); advisory locks extend the limit across replicas.
+    """
+    async with session_factory() as session, session.begin():
+        now = clock.now()
+        row = await _claim_next(session, now, in_flight, settings.webhook_endpoint_concurrency)
+        if row is None:
+            return False
+        bind_correlation_id(row.correlation_id)
+        try:
+            box = _secret_box(settings)
+            secrets_in_use = [box.open(row.secret_sealed)]
+            if row.previous_secret_sealed and (row.previous_secret_expires_at or now) > now:
+                secrets_in_use.append(box.open(row.previous_secret_sealed))
+        except Exception as exc:  # the secrets key changed: nothing can be signed, do not loop
+            error = f"the signing secret cannot be decrypted ({type(exc).__name__}); rotate it"
+            await _record_attempt(
+                session, clock, settings, row, AttemptResult("failed", 0, error=error)
+            )
+            return True
+        message_id = delivery_message_id(row.id)
+        timestamp = int(clock.now().timestamp())
+        in_flight[row.subscription_id] += 1
+        try:
+            result = await sender.send(
+                OutgoingWebhook(
+                    url=row.url,
+                    message_id=message_id,
+                    timestamp=timestamp,
+                    signature=signature_header(secrets_in_use, message_id, timestamp, row.body),
+                    body=row.body,
+                )
+            )
+        finally:
+            in_flight[row.subscription_id] -= 1
+            if in_flight[row.subscription_id] <= 0:
+                del in_flight[row.subscription_id]
+        await _record_attempt(session, clock, settings, row, result)
+        return True
+
+
+async def _record_attempt(
+    session: AsyncSession,
+    clock: Clock,
+    settings: NotificationSettings,
+    row: Row,
+    result: AttemptResult,
+) -> None:
+    now = clock.now()
+    attempts = row.attempts + 1
+    outcome = final_outcome(result, attempts, settings.webhook_max_attempts)
+    values: dict = {
+        "attempts": attempts,
+        "last_status_code": result.status_code,
+        "last_error": result.error,
+    }
+    if outcome == "delivered":
+        values.update(status="delivered", delivered_at=now)
+    elif outcome == "retry":
+        delay = retry_delay(
+            settings.webhook_retry_base_seconds,
+            settings.webhook_retry_max_delay_seconds,
+            attempts,
+            result.retry_after_seconds,
+        )
+        values.update(next_attempt_at=now + timedelta(seconds=delay))
+    else:
+        values.update(status="failed")
+    await store.record_attempt(session, row.id, result, outcome, now, values)
+    log_fields = {
+        "delivery_id": str(row.id),
+        "webhook_id": str(row.subscription_id),
+        "event_type": row.event_type,
+        "attempts": attempts,
+        "status_code": result.status_code,
+        "latency_ms": result.latency_ms,
+    }
+    if outcome == "delivered":
+        log.info("webhook_delivered", **log_fields)
+    elif outcome == "retry":
+        log.warning("webhook_retry_scheduled", error=result.error, **log_fields)
+    else:
+        log.warning("webhook_delivery_failed", error=result.error, **log_fields)
+    # A dead delivery alone does not switch the endpoint off; days of failures (or 410) do.
+    await _record_endpoint_health(
+        session, settings, row.subscription_id, result, now, row.consecutive_failures
+    )
+
+
+async def _record_endpoint_health(
+    session: AsyncSession,
+    settings: NotificationSettings,
+    subscription_id: uuid.UUID,
+    result: AttemptResult,
+    now: datetime,
+    failures_seen: int,
+) -> None:
+    """After one attempt (in its transaction): end the streak on success, else extend it and
+    disable the subscription if it is gone or has failed for too long.
+
+    ``failures_seen`` is the streak length read with the delivery: a success on an endpoint
+    that had none skips the write (the common case stays one statement shorter).
+    """
+    if result.outcome == "delivered":
+        if failures_seen != 0:
+            await store.end_failing_streak(session, subscription_id)
+        return
+    health = await store.extend_failing_streak(session, subscription_id, now)
+    if health is None or not health.enabled:
+        return
+    disable = reason_to_disable(
+        result,
+        health.failing_since,
+        health.consecutive_failures,
+        now,
+        timedelta(seconds=settings.webhook_disable_after_seconds),
+    )
+    if disable is None:
+        return
+    cause, reason = disable
+    disabled = await store.switch_off(session, subscription_id, reason, now)
+    if disabled is None:
+        return
+    event = events.webhook_disabled(
+        subscription_id,
+        owner_key_id=disabled.owner_key_id,
+        cause=cause,
+        reason=reason,
+        failing_since=disabled.failing_since,
+        consecutive_failures=disabled.consecutive_failures,
+        last_status_code=result.status_code,
+        now=now,
+    )
+    await add_to_outbox(session, tables.platform, NOTIFICATIONS_TOPIC, event)
+    log.warning("webhook_disabled", webhook_id=str(subscription_id), cause=cause, reason=reason)
+
+
+async def list_deliveries(
+    session_factory: SessionFactory, webhook_id: uuid.UUID, limit: int
+) -> list[tuple[Row, list[Row]]]:
+    """A subscription's deliveries, newest first, each with its attempts in order."""
+    async with session_factory() as session:
+        await _subscription(session, webhook_id)
+        rows = await store.deliveries_of(session, webhook_id, limit)
+        attempts = await store.attempts_of(session, [row.id for row in rows])
+    by_delivery: dict[uuid.UUID, list[Row]] = {row.id: [] for row in rows}
+    for attempt in attempts:
+        by_delivery[attempt.delivery_id].append(attempt)
+    return [(row, by_delivery[row.id]) for row in rows]
+
+
+async def redeliver(
+    session_factory: SessionFactory, clock: Clock, delivery_id: uuid.UUID
+) -> tuple[Row, list[Row]]:
+    """Queue a delivery again now, with a fresh retry budget (its attempts stay listed)."""
+    async with session_factory() as session, session.begin():
+        row = await store.delivery(session, delivery_id, lock=True)
+        if row is None:
+            raise NotFound("delivery", delivery_id)
+        subscription = await _subscription(session, row.subscription_id)
+        if not subscription.enabled:
+            raise WebhookDisabled(subscription.id, subscription.disabled_reason)
+        row = await store.requeue_delivery(session, delivery_id, clock.now())
+        history = await store.attempts_of(session, [delivery_id])
+    log.info("webhook_redelivery_queued", delivery_id=str(delivery_id))
+    return row, history
+
+
+async def replay_deliveries(
+    session_factory: SessionFactory,
+    clock: Clock,
+    webhook_id: uuid.UUID,
+    since: datetime,
+    until: datetime,
+    only_failed: bool,
+) -> int:
+    """Queue again every delivery of the webhook created in [since, until) (or only the failed
+    ones), each with a fresh retry budget; return how many were queued."""
+    check_replay_range(since, until)
+    async with session_factory() as session, session.begin():
+        subscription = await _subscription(session, webhook_id)
+        if not subscription.enabled:
+            raise WebhookDisabled(webhook_id, subscription.disabled_reason)
+        queued = await store.requeue_range(
+            session, webhook_id, since, until, only_failed, clock.now()
+        )
+    log.info("webhook_replay_queued", webhook_id=str(webhook_id), deliveries=queued)
+    return queued
