@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import defaultdict
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import pytest
@@ -90,6 +91,32 @@ async def read_topic(bootstrap: str, topic: str, expected: int) -> list:
     return records
 
 
+@asynccontextmanager
+async def running(settings: ServiceSettings, loop):
+    """Run ``loop(producer)`` (a relay or a consumer) in the background for the block."""
+    producer = create_producer(settings)
+    await producer.start()
+    task = asyncio.create_task(loop(producer))
+    try:
+        yield producer
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await producer.stop()
+
+
+def consumer_for(db, settings: ServiceSettings, topic: str, handler, **overrides) -> EventConsumer:
+    """A consumer group of its own on ``topic``, applying every sample event with ``handler``."""
+    return EventConsumer(
+        group_id=f"test-{uuid.uuid4()}",
+        topics=[topic],
+        handlers={"redress.complaint.received.v1": handler},
+        session_factory=db,
+        tables=platform,
+        settings=settings.model_copy(update=overrides),
+    )
+
+
 async def test_two_relays_publish_everything_once_in_per_aggregate_order(db, settings, infra):
     topic = f"test.relay.{uuid.uuid4().hex[:8]}"
     await ensure_topics(infra.kafka_bootstrap_servers, [topic], partitions=3)
@@ -149,24 +176,10 @@ async def test_consumer_applies_each_event_once_and_dead_letters_what_keeps_fail
         if event.id == poison.id:
             raise RuntimeError("cannot apply this one")
 
-    consumer = EventConsumer(
-        group_id=f"inbox-test-{uuid.uuid4()}",
-        topics=[topic],
-        handlers={good.type: handler},
-        session_factory=db,
-        tables=platform,
-        settings=settings,
-    )
-    producer = create_producer(settings)
-    await producer.start()
-    task = asyncio.create_task(consumer.run(producer))
-    try:
+    consumer = consumer_for(db, settings, topic, handler)
+    async with running(settings, consumer.run):
         await produce(infra.kafka_bootstrap_servers, topic, good, good, poison, good)
         dead = await read_topic(infra.kafka_bootstrap_servers, dead_letter_topic(topic), 1)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await producer.stop()
 
     assert [dict(r.headers)["ce_id"].decode() for r in dead] == [str(poison.id)]
     assert b"cannot apply this one" in dict(dead[0].headers)["redress_dlq_error"]
@@ -206,15 +219,12 @@ async def test_a_commit_that_staged_events_wakes_the_relay(db, infra, settings):
         poll_interval=3600,
         wakeup=committed,
     )
-    producer = create_producer(settings)
-    await producer.start()
     committed.set()
-    task = asyncio.create_task(relay.run(producer))
 
     async def relay_is_waiting() -> bool:
         return not committed.is_set()  # cleared after its first pass, before it waits
 
-    try:
+    async with running(settings, relay.run):
         await eventually(relay_is_waiting)
         # A rolled-back transaction staged an event too: it must neither be published nor
         # leave the session flagged for a later commit.
@@ -226,11 +236,7 @@ async def test_a_commit_that_staged_events_wakes_the_relay(db, infra, settings):
         async with session_factory() as session, session.begin():
             await add_to_outbox(session, platform, topic, event)
         records = await read_topic(infra.kafka_bootstrap_servers, topic, 1)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await producer.stop()
-        await engine.dispose()
+    await engine.dispose()
     assert [dict(r.headers)["ce_id"].decode() for r in records] == [str(event.id)]
 
 
@@ -254,24 +260,10 @@ async def test_an_outage_pauses_the_partition_instead_of_dead_lettering(db, sett
         await session.execute(effects.insert().values(event_id=str(event.id), n=len(applied)))
         applied.append(str(event.id))
 
-    consumer = EventConsumer(
-        group_id=f"outage-test-{uuid.uuid4()}",
-        topics=[topic],
-        handlers={first.type: handler},
-        session_factory=db,
-        tables=platform,
-        settings=settings.model_copy(update={"consumer_fault_backoff_max_seconds": 0.1}),
-    )
-    producer = create_producer(settings)
-    await producer.start()
-    task = asyncio.create_task(consumer.run(producer))
-    try:
+    consumer = consumer_for(db, settings, topic, handler, consumer_fault_backoff_max_seconds=0.1)
+    async with running(settings, consumer.run):
         await produce(infra.kafka_bootstrap_servers, topic, first, second, poison)
         dead = await read_topic(infra.kafka_bootstrap_servers, dead_letter_topic(topic), 1)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await producer.stop()
 
     assert outage_left["attempts"] == 0  # the outage really outlasted the record retries
     # Same key, same dead-letter partition: had the first event been dead-lettered, it would
@@ -302,15 +294,8 @@ async def test_an_event_the_broker_refuses_is_parked_and_the_stream_goes_on(db, 
     relay = OutboxRelay(
         session_factory=db, tables=platform, clock=SystemClock(), lock_name=f"relay-{topic}"
     )
-    producer = create_producer(settings)
-    await producer.start()
-    task = asyncio.create_task(relay.run(producer))
-    try:
+    async with running(settings, relay.run):
         records = await read_topic(infra.kafka_bootstrap_servers, topic, 2)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await producer.stop()
     assert [dict(r.headers)["ce_id"].decode() for r in records] == [str(before.id), str(after.id)]
     async with db() as session:
         parked = (
@@ -401,18 +386,8 @@ async def test_a_dead_letter_is_listed_and_redriven_once_its_cause_is_fixed(db, 
             raise ValueError("a bug in this release")
         await session.execute(effects.insert().values(event_id=str(received.id), n=1))
 
-    consumer = EventConsumer(
-        group_id=f"redrive-test-{uuid.uuid4()}",
-        topics=[topic],
-        handlers={event.type: handler},
-        session_factory=db,
-        tables=platform,
-        settings=settings,
-    )
-    producer = create_producer(settings)
-    await producer.start()
-    task = asyncio.create_task(consumer.run(producer))
-    try:
+    consumer = consumer_for(db, settings, topic, handler)
+    async with running(settings, consumer.run) as producer:
         await produce(infra.kafka_bootstrap_servers, topic, event)
         await read_topic(infra.kafka_bootstrap_servers, dead_letter_topic(topic), 1)
         letters = await read_dead_letters(infra.kafka_bootstrap_servers, topic)
@@ -442,9 +417,5 @@ async def test_a_dead_letter_is_listed_and_redriven_once_its_cause_is_fixed(db, 
                 .select_from(platform.inbox)
                 .where(platform.inbox.c.consumer == consumer.group_id)
             )
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await producer.stop()
     assert await applied() == 1
     assert inbox_done == 1

