@@ -1,14 +1,22 @@
-"""``make bench``: throughput and p50/p99 latency of the running platform.
+"""The whole pipeline under a fixed offered rate, against its ceiling (``make bench``).
 
-Starts a private stack (free ports, a temporary data folder, real PostgreSQL and Tansu), then
-measures:
+``python -m redress_stack.bench.pipeline [--rates 100,200,400,800] [--seconds 60]`` starts a
+private stack (free ports, a temporary data folder, embedded PostgreSQL and Tansu), then for
+each rate offers distinct complaints at that rate (open loop: a slow answer does not slow the
+offer) for the given time, waits until every accepted complaint has gone all the way, and
+prints per rate:
 
-* intake: ``POST /v1/complaints`` throughput and latency at a fixed concurrency;
-* pipeline: how long the whole batch takes to become cases and sent acknowledgements;
-* end-to-end latency: from a complaint's 202 to its case being readable (polled every 10 ms);
-* analytics: ``GET /v1/analytics/trends`` latency.
+* intake: accepted per second, p50/p99 of the 202;
+* 202 → case readable, 202 → acknowledgement e-mail in the Maildir, 202 → counted in
+  analytics: the rate at which complaints completed each stage and p50/p99 latency.
 
-Figures depend on the machine; the README quotes a run on the reference machine.
+Stage times are read where they happen: the case service's outbox row for ``case.opened``
+(written in the transaction that made the case readable), the mail sink's Maildir file, and
+the analytics inbox row of the complaint's event (written with its count). In the same run it
+measures the ceiling, a minimal FastAPI app with one asyncpg insert per request on the same
+PostgreSQL (:mod:`redress_stack.bench.ceiling`), and prints the ratio of Redress's sustained end
+to end rate to it. It ends by checking that every accepted complaint has exactly one case, one
+acknowledgement and one count: a benchmark that loses or doubles work fails (exit code 1).
 """
 
 from __future__ import annotations
@@ -16,145 +24,260 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import mailbox
+import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
+import asyncpg
 import httpx
 
+from redress_stack.bench.ceiling import measure_ceiling
 from redress_stack.bench.stats import summary
 from redress_stack.runner import Stack, StackPorts
 
+ANALYTICS_GROUP = "analytics-service.facts"
 
-def complaint(index: int) -> dict:
+
+def complaint(run: str, index: int) -> dict:
+    """A distinct complaint (its own customer), as another system would post it."""
     return {
-        "customer": {"email": f"bench{index}.{uuid.uuid4().hex[:6]}@example.com", "language": "ro"},
+        "customer": {"email": f"bench-{run}-{index}@example.com", "language": "ro"},
         "subject": "Benchmark",
-        "body": "Încărcătorul nu mai funcționează după două zile.",
+        "body": f"Încărcătorul nu mai funcționează după două zile ({index}).",
         "category": ["product_defect", "delivery", "billing_error"][index % 3],
         "product": {"sku": "CH-20"},
         "supplier": "Voltix",
     }
 
 
-async def bench_intake(
-    client: httpx.AsyncClient, url: str, total: int, concurrency: int
-) -> tuple[dict, list[str]]:
+async def offer(
+    client: httpx.AsyncClient, url: str, run: str, rate: float, seconds: float
+) -> tuple[dict, dict[str, float], dict[str, str]]:
+    """Post ``rate`` complaints a second for ``seconds``; return the intake summary, the wall
+    time each accepted complaint was answered, and each one's customer e-mail."""
     latencies: list[float] = []
-    ids: list[str] = []
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for index in range(total):
-        queue.put_nowait(index)
+    accepted_at: dict[str, float] = {}
+    emails: dict[str, str] = {}
+    refused = Counter()
+    total = int(rate * seconds)
 
-    async def worker() -> None:
-        while not queue.empty():
-            index = queue.get_nowait()
-            started = time.perf_counter()
-            response = await client.post(f"{url}/v1/complaints", json=complaint(index))
-            latencies.append(time.perf_counter() - started)
-            response.raise_for_status()
-            ids.append(response.json()["complaint_id"])
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return summary(
-        f"intake POST /v1/complaints (concurrency {concurrency})",
-        total,
-        time.perf_counter() - started,
-        latencies,
-    ), ids
-
-
-async def wait_for_pipeline(
-    client: httpx.AsyncClient, stack: Stack, expected: int, started: float
-) -> dict:
-    notifications = stack.url("notification-service") + "/v1/notifications"
-    while True:
-        listed = (await client.get(notifications, params={"limit": 500})).json()
-        sent = [n for n in listed if n["status"] == "sent"]
-        if len(sent) >= min(expected, 500):
-            break
-        await asyncio.sleep(0.05)
-    seconds = time.perf_counter() - started
-    return summary("pipeline: complaint → case → acknowledgement sent", expected, seconds, [])
-
-
-async def bench_end_to_end(client: httpx.AsyncClient, stack: Stack, count: int) -> dict:
-    intake, cases = stack.url("intake-service"), stack.url("case-service")
-    latencies: list[float] = []
-    for index in range(count):
-        response = await client.post(f"{intake}/v1/complaints", json=complaint(100_000 + index))
-        accepted_at = time.perf_counter()
-        complaint_id = response.json()["complaint_id"]
-        while True:
-            page = (
-                await client.get(f"{cases}/v1/cases", params={"complaint_id": complaint_id})
-            ).json()
-            if page["items"]:
-                latencies.append(time.perf_counter() - accepted_at)
-                break
-            await asyncio.sleep(0.01)
-    return summary("end-to-end: 202 → case readable", count, sum(latencies), latencies)
-
-
-async def bench_trends(client: httpx.AsyncClient, stack: Stack, count: int) -> dict:
-    url = stack.url("analytics-service") + "/v1/analytics/trends"
-    latencies: list[float] = []
-    started = time.perf_counter()
-    for index in range(count):
-        params = {
-            "bucket": ["hour", "day"][index % 2],
-            "group_by": ["category", "supplier", "priority"][index % 3],
-        }
-        request_started = time.perf_counter()
-        (await client.get(url, params=params)).raise_for_status()
-        latencies.append(time.perf_counter() - request_started)
-    return summary(
-        "analytics GET /v1/analytics/trends", count, time.perf_counter() - started, latencies
-    )
-
-
-async def run_benchmarks(stack: Stack, total: int, concurrency: int) -> list[dict]:
-    headers = {"Authorization": f"Bearer {stack.admin_key}"}
-    async with httpx.AsyncClient(
-        headers=headers, timeout=60, limits=httpx.Limits(max_connections=concurrency)
-    ) as client:
+    async def post(index: int) -> None:
+        payload = complaint(run, index)
         started = time.perf_counter()
-        intake_result, _ids = await bench_intake(
-            client, stack.url("intake-service"), total, concurrency
+        try:
+            response = await client.post(
+                f"{url}/v1/complaints", json=payload, headers={"Idempotency-Key": f"{run}-{index}"}
+            )
+        except httpx.HTTPError as error:
+            refused[type(error).__name__] += 1
+            return
+        latencies.append(time.perf_counter() - started)
+        if response.status_code in (200, 202):
+            complaint_id = response.json()["complaint_id"]
+            accepted_at[complaint_id] = time.time()
+            emails[complaint_id] = payload["customer"]["email"]
+        else:
+            refused[str(response.status_code)] += 1
+
+    began = time.perf_counter()
+    tasks = []
+    for index in range(total):
+        delay = began + index / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(post(index)))
+    await asyncio.gather(*tasks)
+    result = summary(
+        f"intake at {rate:g}/s offered", len(accepted_at), time.perf_counter() - began, latencies
+    )
+    result["offered"] = total
+    result["refused"] = dict(refused)
+    return result, accepted_at, emails
+
+
+async def stage_times(
+    database_url: str, maildir: Path, emails: dict[str, str]
+) -> dict[str, dict[str, float]]:
+    """When each complaint reached each stage (wall-clock seconds), as far as it got."""
+    connection = await asyncpg.connect(database_url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        cases = await connection.fetch(
+            "SELECT event->'data'->>'complaint_id' AS complaint_id, "
+            "extract(epoch FROM created_at) AS at FROM cases.outbox "
+            "WHERE event->>'type' = 'redress.case.opened.v1'"
         )
-        pipeline = await wait_for_pipeline(client, stack, total, started)
-        end_to_end = await bench_end_to_end(client, stack, 100)
-        trends = await bench_trends(client, stack, 300)
-    return [intake_result, pipeline, end_to_end, trends]
+        counted = await connection.fetch(
+            "SELECT o.event->'data'->>'complaint_id' AS complaint_id, "
+            "extract(epoch FROM i.processed_at) AS at "
+            "FROM intake.outbox o JOIN analytics.inbox i ON i.event_id = o.event_id "
+            "WHERE i.consumer = $1 AND o.event->>'type' = 'redress.complaint.received.v1'",
+            ANALYTICS_GROUP,
+        )
+    finally:
+        await connection.close()
+    by_email = {email: complaint_id for complaint_id, email in emails.items()}
+    acknowledged: dict[str, float] = {}
+    mails = mailbox.Maildir(maildir, create=False)
+    for key in mails.keys():
+        complaint_id = by_email.get(mails[key]["To"] or "")
+        if complaint_id is not None:
+            path = Path(maildir) / ("new" if (Path(maildir) / "new" / key).exists() else "cur")
+            acknowledged[complaint_id] = (path / key).stat().st_mtime
+    return {
+        "case": {row["complaint_id"]: float(row["at"]) for row in cases},
+        "acknowledgement": acknowledged,
+        "count": {row["complaint_id"]: float(row["at"]) for row in counted},
+    }
+
+
+async def wait_until_done(stack: Stack, emails: dict[str, str], timeout: float) -> dict:
+    """Poll the stage times until every accepted complaint is counted (or ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        times = await stage_times(stack.database_url, stack.maildir, emails)
+        done = all(
+            set(emails) <= set(times[stage]) for stage in ("case", "acknowledgement", "count")
+        )
+        if done or time.monotonic() > deadline:
+            return times
+        await asyncio.sleep(1.0)
+
+
+def stage_summary(name: str, accepted_at: dict[str, float], reached: dict[str, float]) -> dict:
+    """Completion rate and latency of one stage for the complaints accepted at one rate."""
+    latencies = [reached[c] - t for c, t in accepted_at.items() if c in reached]
+    if not latencies:
+        return summary(name, 0, 0, [])
+    first = min(accepted_at.values())
+    last = max(reached[c] for c in accepted_at if c in reached)
+    result = summary(name, len(latencies), last - first, latencies)
+    result["missing"] = len(accepted_at) - len(latencies)
+    return result
+
+
+async def run_rates(stack: Stack, rates: list[float], seconds: float, drain: float) -> list[dict]:
+    """Offer each rate in turn and follow its complaints to the end of the pipeline."""
+    headers = {"Authorization": f"Bearer {stack.admin_key}"}
+    results: list[dict] = []
+    all_emails: dict[str, str] = {}
+    limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
+    async with httpx.AsyncClient(headers=headers, timeout=60, limits=limits) as client:
+        # Warm-up: the first complaint pays for model loading and connection set-up.
+        warm, _, warm_emails = await offer(client, stack.url("intake-service"), "warm", 5, 2)
+        all_emails.update(warm_emails)
+        await wait_until_done(stack, warm_emails, drain)
+        for rate in rates:
+            run = uuid.uuid4().hex[:6]
+            intake, accepted_at, emails = await offer(
+                client, stack.url("intake-service"), run, rate, seconds
+            )
+            all_emails.update(emails)
+            times = await wait_until_done(stack, emails, drain)
+            results.append(intake)
+            for stage, label in (
+                ("case", "202 → case readable"),
+                ("acknowledgement", "202 → acknowledgement e-mail"),
+                ("count", "202 → counted in analytics"),
+            ):
+                line = stage_summary(f"{label} at {rate:g}/s", accepted_at, times[stage])
+                line["offered_rate"] = rate
+                line["stage"] = stage
+                results.append(line)
+    results.append(await verify(stack, all_emails))
+    return results
+
+
+async def verify(stack: Stack, emails: dict[str, str]) -> dict:
+    """Exactly one case, one acknowledgement and one count for every accepted complaint."""
+    connection = await asyncpg.connect(
+        stack.database_url.replace("postgresql+asyncpg", "postgresql")
+    )
+    try:
+        cases = Counter(
+            row["complaint_id"]
+            for row in await connection.fetch(
+                "SELECT complaint_id::text FROM cases.cases WHERE complaint_id::text = ANY($1)",
+                list(emails),
+            )
+        )
+        counted = Counter(
+            row["complaint_id"]
+            for row in await connection.fetch(
+                "SELECT complaint_id::text FROM analytics.complaint_facts "
+                "WHERE complaint_id::text = ANY($1)",
+                list(emails),
+            )
+        )
+    finally:
+        await connection.close()
+    mails = Counter(m["To"] for m in mailbox.Maildir(stack.maildir, create=False))
+    problems = {
+        "without exactly one case": sum(1 for c in emails if cases[c] != 1),
+        "without exactly one acknowledgement": sum(1 for e in emails.values() if mails[e] != 1),
+        "without exactly one count": sum(1 for c in emails if counted[c] != 1),
+    }
+    return {"benchmark": "verification", "complaints": len(emails), **problems}
+
+
+def print_table(results: list[dict]) -> None:
+    print(f"\n{'benchmark':<58} {'count':>6} {'per s':>8} {'p50 ms':>9} {'p99 ms':>9}")
+    for result in results:
+        if "per_second" not in result:
+            continue
+        print(
+            f"{result['benchmark']:<58} {result['count']:>6} {result['per_second'] or '-':>8} "
+            f"{result['p50_ms'] if result['p50_ms'] is not None else '-':>9} "
+            f"{result['p99_ms'] if result['p99_ms'] is not None else '-':>9}"
+        )
+
+
+def sustained_rate(results: list[dict]) -> float:
+    """The highest rate at which complaints completed every stage (counted in analytics)."""
+    counted = [r for r in results if r.get("stage") == "count" and r["per_second"]]
+    return max((r["per_second"] for r in counted), default=0.0)
 
 
 def main() -> None:
-    """Start a private stack, run every benchmark, print a table and save JSON."""
+    """Start a private stack, offer each rate, measure the ceiling, verify, print."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--complaints", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--output", type=Path, default=Path("bench-results/latest.json"))
+    parser.add_argument("--rates", default="100,200,400,800", help="offered complaints/s")
+    parser.add_argument("--seconds", type=float, default=60.0, help="how long each rate")
+    parser.add_argument("--drain", type=float, default=900.0, help="longest wait per rate")
+    parser.add_argument("--output", type=Path, default=Path("bench-results/pipeline.json"))
     args = parser.parse_args()
+    rates = [float(rate) for rate in args.rates.split(",")]
     with tempfile.TemporaryDirectory(prefix="redress-bench-") as data_dir:
         stack = Stack(data_dir=Path(data_dir), ports=StackPorts.free())
         try:
             stack.start()
-            results = asyncio.run(run_benchmarks(stack, args.complaints, args.concurrency))
+            results = asyncio.run(run_rates(stack, rates, args.seconds, args.drain))
+            ceiling = measure_ceiling(stack.database_url, complaint("ceiling", 0))
         finally:
             stack.stop()
-    print(f"\n{'benchmark':<52} {'count':>6} {'per s':>8} {'p50 ms':>8} {'p99 ms':>8}")
+    results.append(ceiling)
+    sustained = sustained_rate(results)
+    ratio = {
+        "benchmark": "ratio: sustained end to end / ceiling",
+        "sustained_end_to_end_per_second": sustained,
+        "ceiling_per_second": ceiling["per_second"],
+        "ratio": round(sustained / ceiling["per_second"], 3) if ceiling["per_second"] else None,
+    }
+    results.append(ratio)
     for result in results:
-        print(
-            f"{result['benchmark']:<52} {result['count']:>6} {result['per_second'] or '-':>8} "
-            f"{result['p50_ms'] if result['p50_ms'] is not None else '-':>8} "
-            f"{result['p99_ms'] if result['p99_ms'] is not None else '-':>8}"
-        )
+        print(json.dumps(result, ensure_ascii=False))
+    print_table(results)
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps({"results": results}, indent=2) + "\n")
+    args.output.write_text(json.dumps({"results": results}, indent=2, ensure_ascii=False) + "\n")
+    verification = next(r for r in results if r["benchmark"] == "verification")
+    if any(verification[key] for key in verification if key.startswith("without")):
+        print("FAILED: the pipeline lost or doubled work", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":
