@@ -219,12 +219,12 @@ class Stack:
                     self._services[name],
                 )
 
-    def _stop_services(self) -> None:
+    def _stop_services(self, timeout: float = 20.0) -> None:
         for process in self._services.values():
             if process.running and process.process is not None:
                 process.process.send_signal(signal.SIGTERM)
         for process in self._services.values():
-            process.stop(timeout=20)
+            process.stop(timeout=timeout)
 
     def _policy(self, name: str) -> RestartPolicy:
         return self._policies.setdefault(name, RestartPolicy(name))
@@ -240,7 +240,9 @@ class Stack:
                 "re-publishing the outboxes and restarting the services"
             )
             self._restart_at.clear()
-            self._stop_services()
+            # Without a broker a graceful stop only waits for Kafka timeouts; the services
+            # are crash-safe (outbox, inbox), so they get little time before SIGKILL.
+            self._stop_services(timeout=5.0)
             self._broker.start()
             self._prepare_log()
             self._start_services()
