@@ -33,7 +33,7 @@ async def submit(
     body raises IdempotencyKeyReused. An invalid submission raises InvalidComplaint.
     """
     channel_draft = to_draft(request)
-    draft = await normalise(channel_draft.draft, channel_draft.extra_text)
+    draft = await normalise(channel_draft.draft, channel_draft.extra_text, policy.parse_time_limit)
     raw = RawSubmission(draft.channel, "application/json", raw_body, client.name)
     claim = IdempotencyClaim.of(
         str(client.key_id), idempotency_key, request.model_dump(mode="json")

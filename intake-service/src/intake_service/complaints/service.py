@@ -84,7 +84,9 @@ async def _register_in(
     if earlier is None and draft.channel == "email":
         thread = await find_thread(session, draft)
         if thread is not None:
-            return await _attach_reply(session, clock, draft, raw, stored_raw_id, thread), False
+            return await _attach_reply(
+                session, clock, draft, raw, stored_raw_id, thread, policy
+            ), False
     if earlier is None and policy.duplicate_window > timedelta(0):
         since = clock.now() - policy.duplicate_window
         earlier = await store.find_duplicate(
@@ -96,7 +98,7 @@ async def _register_in(
                 session, clock.now(), stored_raw_id, "duplicate", earlier.complaint_id
             )
         return earlier, False
-    accepted = await _insert_new(session, complaint_id, clock, draft, raw, stored_raw_id)
+    accepted = await _insert_new(session, complaint_id, clock, draft, raw, stored_raw_id, policy)
     return accepted, True
 
 
@@ -143,6 +145,7 @@ async def _attach_reply(
     raw: RawSubmission,
     stored_raw_id: uuid.UUID | None,
     thread: ThreadMatch,
+    policy: IntakePolicy,
 ) -> ComplaintAccepted:
     """Record ``draft`` as the customer's new message on ``thread``'s complaint and publish
     ``complaint.message_received``."""
@@ -183,6 +186,8 @@ async def _attach_reply(
         draft=draft,
         body=body,
         language=language,
+        max_text_bytes=policy.max_event_text_bytes,
+        max_event_bytes=policy.max_event_bytes,
     )
     await add_to_outbox(session, tables.platform, COMPLAINTS_TOPIC, event)
     log.info(
@@ -206,6 +211,7 @@ async def _insert_new(
     draft: ComplaintDraft,
     raw: RawSubmission,
     stored_raw_id: uuid.UUID | None,
+    policy: IntakePolicy,
 ) -> ComplaintAccepted:
     received_at = clock.now()
     number = await store.next_reference_number(session)
@@ -220,9 +226,8 @@ async def _insert_new(
         complaint = dataclasses.replace(
             complaint, draft=dataclasses.replace(draft, context=context)
         )
-    await add_to_outbox(
-        session, tables.platform, COMPLAINTS_TOPIC, complaint_received_event(complaint)
-    )
+    event = complaint_received_event(complaint, policy.max_event_text_bytes, policy.max_event_bytes)
+    await add_to_outbox(session, tables.platform, COMPLAINTS_TOPIC, event)
     log.info(
         "complaint_registered",
         complaint_id=str(complaint.id),

@@ -57,6 +57,13 @@ async def insert_raw(
     return raw_id
 
 
+async def delete_unsettled_raw(session: AsyncSession, raw_id: uuid.UUID) -> None:
+    """Delete the raw submission ``raw_id`` stored moments ago and refused since (an
+    attachment over the limit): a refused message leaves nothing behind."""
+    raws = tables.raw_submissions
+    await session.execute(raws.delete().where(raws.c.id == raw_id, raws.c.status == "received"))
+
+
 async def settle_raw(
     session: AsyncSession,
     now: datetime,

@@ -15,6 +15,14 @@ What is not a complaint: automatic mail (RFC 3834 ``Auto-Submitted`` other than 
 
 What cannot be normalised raises :class:`InvalidComplaint`; the caller quarantines the raw
 message for a fix and a replay.
+
+Bounded work: before the parser sees a message, :func:`check_structure` measures it in one
+linear pass over the bytes (header block size, MIME parts, nesting) against
+:class:`~intake_service.config.MimeLimits`; a message over a limit is never parsed. A
+forwarded chain is unwrapped from the parsed tree, one level per enclosed message, at most
+``max_depth`` levels (never re-serialised and re-parsed). ``quotequail`` backtracks on long
+lines (an "On ... wrote:" pattern with several ``.*``), so it reads a bounded view of the
+text (:func:`unwrap_quoted`). Every regex of ours is linear (possessive or bounded runs).
 """
 
 from __future__ import annotations
@@ -29,7 +37,9 @@ from email.parser import BytesParser
 from email.utils import parseaddr
 
 import html2text
+import lxml.html
 import quotequail
+from lxml import etree
 from redress_shared.errors import DomainError
 
 from intake_service.complaints.model import (
@@ -39,6 +49,7 @@ from intake_service.complaints.model import (
     build_customer,
     require_text,
 )
+from intake_service.config import MimeLimits
 
 
 @dataclass(frozen=True)
@@ -79,6 +90,8 @@ class ThreadMatch:
     matched_by: str
 
 
+DEFAULT_LIMITS = MimeLimits()
+
 _AUTOMATIC_PRECEDENCE = {"auto_reply", "bulk", "junk"}
 
 
@@ -110,13 +123,40 @@ def _text_of(part: EmailMessage) -> str:
     return content
 
 
+HTML_MAX_DEPTH = 32
+"""Elements nested deeper are flattened to their text before html2text sees the HTML
+(html2text is quadratic in list nesting: 12,500 nested ``<ol><li>`` took 97 s)."""
+
+
+def _well_formed_html(html: str) -> str | None:
+    """``html`` re-serialised by libxml2 (C, linear; recovers from broken markup, so
+    html2text's pure-Python parser only sees well-formed input, on which it is linear), with
+    nesting beyond :data:`HTML_MAX_DEPTH` flattened; None when there is no document in it."""
+    try:
+        root = lxml.html.document_fromstring(html)
+    except (etree.ParserError, ValueError):
+        return None
+    stack = [(root, 0)]
+    while stack:
+        element, depth = stack.pop()
+        if depth >= HTML_MAX_DEPTH:
+            etree.strip_tags(element, "*")
+            continue
+        stack.extend((child, depth + 1) for child in element if isinstance(child.tag, str))
+    return lxml.html.tostring(root, encoding="unicode")
+
+
 def html_to_text(html: str) -> str:
-    """Readable plain text of an HTML body (links kept, no Markdown line wrapping)."""
+    """Readable plain text of an HTML body (links kept, no Markdown line wrapping); markup
+    libxml2 finds no document in is kept as it is."""
+    well_formed = _well_formed_html(html) if html.strip() else None
+    if well_formed is None:
+        return html.strip()
     converter = html2text.HTML2Text()
     converter.body_width = 0  # no hard wraps: the customer's sentences stay whole
     converter.ignore_images = True
     converter.ignore_emphasis = True
-    return converter.handle(html).strip()
+    return converter.handle(well_formed).strip()
 
 
 def _attachments(message: EmailMessage) -> list[AttachmentFile]:
@@ -153,8 +193,100 @@ def message_ids(value: str | None) -> list[str]:
     return [f"<{token}>" for token in _MESSAGE_ID.findall(value or "")]
 
 
-_MESSAGE_ID = re.compile(r"<([^<>\s]+)>")
-_FORWARD_PREFIX = re.compile(r"^\s*((fwd?|tr|wg|pd|fw)\s*:\s*)+", re.IGNORECASE)
+_MESSAGE_ID = re.compile(r"<([^<>\s]{1,998}+)>")
+_FORWARD_PREFIX = re.compile(r"^\s*+(?:(?:fwd?|tr|wg|pd)\s*+:\s*+)++", re.IGNORECASE)
+
+
+# Structure limits, checked on the bytes before parsing ----------------------------------------
+
+_BOUNDARY_PARAM = re.compile(rb'boundary[ \t]*+=[ \t]*+"?([^"\r\n;]{1,200})', re.IGNORECASE)
+_ENCLOSED = re.compile(
+    rb"^content-type:[ \t]*+message/(?:rfc822|global)", re.IGNORECASE | re.MULTILINE
+)
+
+
+def _over(what: str, found: int, limit: int) -> InvalidComplaint:
+    return InvalidComplaint("message", f"{what}: {found} over the limit of {limit}")
+
+
+def check_structure(raw: bytes, limits: MimeLimits) -> None:
+    """Raise InvalidComplaint when ``raw`` exceeds ``limits`` (header block, MIME parts,
+    nesting), measured in one linear pass over the bytes, before any parsing.
+
+    Parts are the delimiter lines of the boundaries the message declares; nesting is the
+    most boundaries open at once, or the number of enclosed messages (``message/rfc822``
+    parts, counted all, which errs on the safe side), whichever is larger.
+    """
+    boundaries = {m.group(1).strip() for m in _BOUNDARY_PARAM.finditer(raw)}
+    enclosed = len(_ENCLOSED.findall(raw))
+    if enclosed > limits.max_depth:
+        raise _over("enclosed messages", enclosed, limits.max_depth)
+    open_boundaries: list[bytes] = []
+    parts = 0
+    in_header, header_bytes = True, 0
+    for line in raw.split(b"\n"):
+        if in_header:
+            header_bytes += len(line) + 1
+            if header_bytes > limits.max_header_bytes:
+                raise _over("header block bytes", header_bytes, limits.max_header_bytes)
+            if not line.strip():
+                in_header, header_bytes = False, 0
+            continue
+        if not (boundaries and line.startswith(b"--")):
+            continue
+        token = line[2:].rstrip()
+        if token in boundaries:
+            if token in open_boundaries:
+                del open_boundaries[open_boundaries.index(token) + 1 :]
+            else:
+                open_boundaries.append(token)
+                if len(open_boundaries) > limits.max_depth:
+                    raise _over("MIME nesting", len(open_boundaries), limits.max_depth)
+            parts += 1
+            if parts > limits.max_parts:
+                raise _over("MIME parts", parts, limits.max_parts)
+            in_header = True
+        elif token.endswith(b"--") and token[:-2] in open_boundaries:
+            del open_boundaries[open_boundaries.index(token[:-2]) :]
+
+
+# Quoted history and inline forwards, read by quotequail on a bounded view -----------------------
+
+QUOTE_LINE_CHARS = 160
+"""Longer lines are shown to quotequail as a placeholder: no "On ... wrote:" or header line
+is that long, and its patterns backtrack on long lines (cubic in the length)."""
+QUOTE_LINES = 300
+"""quotequail looks for the start of a quote or forward in the first lines only; the rest
+is one placeholder line (kept, and given back in the result)."""
+_PLACEHOLDER = "\ue000{nonce}:{index}\ue000"
+
+
+def unwrap_quoted(body: str) -> dict | None:
+    """``quotequail.unwrap(body)``, bounded: the library sees at most :data:`QUOTE_LINES`
+    lines of at most :data:`QUOTE_LINE_CHARS` characters; longer lines and the rest of the
+    text are placeholders that the result gets back verbatim."""
+    lines = body.split("\n")
+    nonce = uuid.uuid4().hex
+    originals: list[str] = []
+
+    def placeholder(segment: str) -> str:
+        # The quote marker stays visible: quotequail decides on it, and strips it.
+        prefix = "> " if segment.startswith("> ") else ">" if segment.startswith(">") else ""
+        originals.append(segment[len(prefix) :])
+        return prefix + _PLACEHOLDER.format(nonce=nonce, index=len(originals) - 1)
+
+    view = [line if len(line) <= QUOTE_LINE_CHARS else placeholder(line) for line in lines]
+    if len(view) > QUOTE_LINES:
+        view[QUOTE_LINES:] = [placeholder("\n".join(lines[QUOTE_LINES:]))]
+    unwrapped = quotequail.unwrap("\n".join(view))
+    if not unwrapped or not originals:
+        return unwrapped
+    marker = re.compile("\ue000" + nonce + ":([0-9]{1,9})\ue000")
+
+    def restore(value: str) -> str:
+        return marker.sub(lambda m: originals[int(m.group(1))], value).strip()
+
+    return {k: restore(v) if isinstance(v, str) else v for k, v in unwrapped.items()}
 
 
 def _sender(message: EmailMessage, header: str = "From") -> tuple[str, str | None]:
@@ -171,12 +303,15 @@ def _sender(message: EmailMessage, header: str = "From") -> tuple[str, str | Non
     return sender.addr_spec, sender.display_name or _comment_name(message) or None
 
 
-def _body(message: EmailMessage) -> tuple[str, bool]:
+def _body(message: EmailMessage, limits: MimeLimits) -> tuple[str, bool]:
     body_part = message.get_body(preferencelist=("plain", "html"))
     if body_part is None:
         raise InvalidComplaint("body", "no text or HTML part")
     html_only = body_part.get_content_type() == "text/html"
     text = _text_of(body_part)
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > limits.max_text_bytes:
+        raise _over("decoded text bytes", size, limits.max_text_bytes)
     return (html_to_text(text) if html_only else text).strip(), html_only
 
 
@@ -206,10 +341,9 @@ def _forwarder(address: str, name: str | None, note: str, how: str) -> dict:
     return forwarded_by
 
 
-def _unwrap_inline_forward(body: str) -> dict | None:
+def _unwrap_inline_forward(unwrapped: dict | None) -> dict | None:
     """An inline forwarded block ("---------- Forwarded message ---------", "-----Original
-    Message-----", ...) whose header names a sender address, as quotequail reads it."""
-    unwrapped = quotequail.unwrap(body)
+    Message-----", ...) whose header names a sender address, as quotequail read it."""
     if not unwrapped or unwrapped.get("type") != "forward":
         return None
     address = parseaddr(str(unwrapped.get("from") or ""))[1]
@@ -218,9 +352,8 @@ def _unwrap_inline_forward(body: str) -> dict | None:
     return unwrapped
 
 
-def _reply_text(body: str) -> str | None:
+def _reply_text(body: str, unwrapped: dict | None) -> str | None:
     """The new words on top of a reply, without the quoted history; None if not a reply."""
-    unwrapped = quotequail.unwrap(body)
     if unwrapped and unwrapped.get("type") == "reply":
         top = str(unwrapped.get("text_top") or "").strip()
         return top or None
@@ -229,25 +362,37 @@ def _reply_text(body: str) -> str | None:
     return kept if kept and kept != body.strip() else None
 
 
-def parse_email(raw: bytes) -> ComplaintDraft | NotAComplaint:
+def parse_email(raw: bytes, limits: MimeLimits = DEFAULT_LIMITS) -> ComplaintDraft | NotAComplaint:
     """Normalise a raw e-mail into a complaint draft (not yet enriched), or tell why it is
-    not a complaint; raise InvalidComplaint when it cannot be normalised."""
+    not a complaint; raise InvalidComplaint when it cannot be normalised or exceeds
+    ``limits`` (checked before parsing, see :func:`check_structure`)."""
     if not raw.strip():
         raise InvalidComplaint("message", "empty message")
+    check_structure(raw, limits)
     message = BytesParser(policy=policy.default).parsebytes(raw)
     assert isinstance(message, EmailMessage)
+    return _draft_of(message, limits, depth=0)
+
+
+def _draft_of(
+    message: EmailMessage, limits: MimeLimits, depth: int
+) -> ComplaintDraft | NotAComplaint:
+    """The draft of a parsed message; ``depth`` counts the forwards unwrapped so far."""
     reason = automatic_reason(message)
     if reason:
         return NotAComplaint(reason)
     enclosed = _forwarded_part(message)
     if enclosed is not None:
-        return _forwarded_draft(message, enclosed)
+        if depth >= limits.max_depth:
+            raise _over("forwarded levels", depth + 1, limits.max_depth)
+        return _forwarded_draft(message, enclosed, limits, depth + 1)
     address, name = _sender(message)
-    body, html_only = _body(message)
+    body, html_only = _body(message, limits)
     body = require_text(body, "body")
     subject = _header(message, "Subject")
     forwarded_by = None
-    inline = _unwrap_inline_forward(body)
+    unwrapped = unwrap_quoted(body)
+    inline = _unwrap_inline_forward(unwrapped)
     if inline is not None:
         forwarded_by = _forwarder(address, name, str(inline.get("text_top") or ""), "inline")
         name, address = parseaddr(str(inline["from"]))
@@ -280,7 +425,7 @@ def parse_email(raw: bytes) -> ComplaintDraft | NotAComplaint:
         context={k: v for k, v in context.items() if v not in (None, [], False)},
         attachments=tuple(attachments),
         replies_to=replies_to if forwarded_by is None else (),
-        reply_text=_reply_text(body) if forwarded_by is None else None,
+        reply_text=_reply_text(body, unwrapped) if forwarded_by is None else None,
     )
 
 
@@ -291,14 +436,17 @@ def _unforwarded(subject: str | None) -> str | None:
     return _FORWARD_PREFIX.sub("", subject).strip() or None
 
 
-def _forwarded_draft(outer: EmailMessage, inner: EmailMessage) -> ComplaintDraft:
-    """A message forwarded as an attachment: the enclosed original is the complaint."""
+def _forwarded_draft(
+    outer: EmailMessage, inner: EmailMessage, limits: MimeLimits, depth: int
+) -> ComplaintDraft:
+    """A message forwarded as an attachment: the enclosed original is the complaint (read
+    from the parsed tree, ``depth`` levels down)."""
     forwarder_address, forwarder_name = _sender(outer)
     try:
-        note = _body(outer)[0]
+        note = _body(outer, limits)[0]
     except InvalidComplaint:
         note = ""  # forwarded without a word of its own
-    inner_draft = parse_email(inner.as_bytes())
+    inner_draft = _draft_of(inner, limits, depth)
     if isinstance(inner_draft, NotAComplaint):
         raise InvalidComplaint("message/rfc822", f"the forwarded message is {inner_draft.reason}")
     context = dict(inner_draft.context or {})

@@ -1,8 +1,14 @@
 """E-mail use cases (HTTP and SMTP alike): store the raw message first, then normalise and
-register it; what cannot be normalised goes to quarantine, automatic mail is ignored."""
+register it; what cannot be normalised goes to quarantine, automatic mail is ignored.
+
+Parsing runs in a worker thread with a time limit (``policy.parse_time_limit``), after the
+structure limits are checked on the bytes (:func:`intake_service.email.model.check_structure`):
+the event loop never parses, and a message that takes too long is quarantined.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime
 from typing import Literal
@@ -13,6 +19,7 @@ from redress_shared.db import SessionFactory
 
 from intake_service.complaints import store
 from intake_service.complaints.model import (
+    AttachmentTooLarge,
     ComplaintDraft,
     InvalidComplaint,
     RawSubmission,
@@ -29,6 +36,22 @@ log = structlog.get_logger(__name__)
 EMAIL_CONTENT_TYPE = "message/rfc822"
 
 
+async def parse_bounded(
+    message: bytes, policy: IntakePolicy = DEFAULT_POLICY
+) -> ComplaintDraft | NotAComplaint:
+    """:func:`parse_email` in a worker thread, within ``policy``'s limits; over the time
+    limit it raises InvalidComplaint (the thread cannot be stopped, but its input is bounded
+    by the structure limits, so it ends)."""
+    try:
+        return await asyncio.wait_for(
+            asyncio.to_thread(parse_email, message, policy.mime), policy.parse_time_limit
+        )
+    except TimeoutError:
+        raise InvalidComplaint(
+            "message", f"parsing took longer than {policy.parse_time_limit:g} s"
+        ) from None
+
+
 async def receive_email(
     session_factory: SessionFactory,
     clock: Clock,
@@ -36,27 +59,34 @@ async def receive_email(
     submitted_by: str,
     policy: IntakePolicy = DEFAULT_POLICY,
 ) -> SubmissionRead:
-    """Take a raw e-mail (HTTP or SMTP): commit it first, in its own transaction, so nothing
-    accepted can be lost; then normalise and register it. An automatic message is recorded
-    as ignored.
+    """Take a raw e-mail (HTTP or SMTP): commit it first, in its own transaction, before any
+    parsing, so nothing accepted can be lost; then parse (bounded, off the event loop),
+    normalise and register it. An automatic message is recorded as ignored.
 
-    Raises EmptyMessage for a message without bytes, and AttachmentTooLarge when an
-    attachment exceeds ``policy.max_attachment_bytes``, both before anything is written:
-    such a message is refused, not accepted. Raises UnparseableMessage when the stored
-    message cannot be normalised: it is kept in quarantine for a fix and a replay.
+    Raises EmptyMessage for a message without bytes (nothing stored), and
+    AttachmentTooLarge when an attachment exceeds ``policy.max_attachment_bytes`` (the stored
+    message is deleted again: such a message is refused, not accepted). Raises
+    UnparseableMessage when the stored message cannot be normalised or exceeds a structure
+    limit: it is kept in quarantine for a fix and a replay.
     """
     if not message.strip():
         raise EmptyMessage()
-    try:
-        parsed: ComplaintDraft | NotAComplaint | None = parse_email(message)
-    except Exception:  # normalisation fails again below, after the message is stored
-        parsed = None
-    if isinstance(parsed, ComplaintDraft):
-        check_attachment_sizes(parsed.attachments, policy.max_attachment_bytes)
     received_at = clock.now()
     raw = RawSubmission("email", EMAIL_CONTENT_TYPE, message, submitted_by)
     async with session_factory() as session, session.begin():
         raw_id = await store.insert_raw(session, raw, received_at, "received", attempts=0)
+    parsed: ComplaintDraft | NotAComplaint | Exception
+    try:
+        parsed = await parse_bounded(message, policy)
+    except Exception as exc:  # quarantined with this error below
+        parsed = exc
+    if isinstance(parsed, ComplaintDraft):
+        try:
+            check_attachment_sizes(parsed.attachments, policy.max_attachment_bytes)
+        except AttachmentTooLarge:
+            async with session_factory() as session, session.begin():
+                await store.delete_unsettled_raw(session, raw_id)
+            raise
     answer = await normalise_stored(
         session_factory, clock, raw_id, message, received_at, policy, parsed
     )
@@ -72,20 +102,23 @@ async def normalise_stored(
     message: bytes,
     received_at: datetime,
     policy: IntakePolicy = DEFAULT_POLICY,
-    parsed: ComplaintDraft | NotAComplaint | None = None,
+    parsed: ComplaintDraft | NotAComplaint | Exception | None = None,
 ) -> SubmissionRead:
-    """Normalise and register the stored e-mail ``raw_id`` (``parsed`` when already parsed);
-    anything at all that fails quarantines it with the error, never drops it."""
+    """Normalise and register the stored e-mail ``raw_id`` (``parsed`` when already parsed,
+    or the error parsing raised); anything at all that fails quarantines it with the error,
+    never drops it."""
     raw = RawSubmission("email", EMAIL_CONTENT_TYPE, message, "stored")
     try:
         if parsed is None:
-            parsed = parse_email(message)
+            parsed = await parse_bounded(message, policy)
+        if isinstance(parsed, Exception):
+            raise parsed
         if isinstance(parsed, NotAComplaint):
             return await _set_aside(
                 session_factory, clock, raw_id, received_at, "ignored", parsed.reason
             )
         check_attachment_sizes(parsed.attachments, policy.max_attachment_bytes)
-        draft = await normalise(parsed)
+        draft = await normalise(parsed, time_limit=policy.parse_time_limit)
         accepted, _created = await register_complaint(
             session_factory, clock, draft, raw, stored_raw_id=raw_id, policy=policy
         )

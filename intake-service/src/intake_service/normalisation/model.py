@@ -223,12 +223,21 @@ LEGAL_THREAT: dict[str, tuple[str, ...]] = {
 }
 
 URGENT_CATEGORIES = frozenset({"outage", "safety"})
+MAX_EVIDENCE = 20  # matches kept per category as evidence (all of them count for the score)
+
+
+def _possessive(pattern: str) -> str:
+    """``pattern`` with its ``\\w*`` and ``\\s*`` runs possessive: each is followed by a
+    character outside its class (or the end of the word), so giving back never helps a match;
+    possessive runs make that explicit and keep a failing match linear."""
+    return pattern.replace(r"\w*", r"\w*+").replace(r"\s*", r"\s*+")
 
 
 def _compile(patterns: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile(
-        r"(?<!\w)(?:" + "|".join(f"(?:{p})" for p in patterns) + r")(?!\w)", re.IGNORECASE
-    )
+    # Whole words only: a match starts where no word character precedes, so a long run of
+    # word characters is entered once (linear), not at each of its positions.
+    alternatives = "|".join(f"(?:{_possessive(p)})" for p in patterns)
+    return re.compile(r"(?<!\w)(?:" + alternatives + r")(?!\w)", re.IGNORECASE)
 
 
 _COMPILED: dict[str, dict[str, re.Pattern[str]]] = {
@@ -266,10 +275,11 @@ def classify(text: str, explicit_category: str | None = None) -> Classification:
             found = [m.group(0) for m in pattern.finditer(text)]
             if found:
                 scores[category] = scores.get(category, 0) + len(found)
-                matches.setdefault(category, []).extend(found)
+                evidence = matches.setdefault(category, [])
+                evidence.extend(found[: MAX_EVIDENCE - len(evidence)])
     legal = [m.group(0) for pattern in _LEGAL.values() for m in pattern.finditer(text)]
     if legal:
-        matches["legal_threat"] = legal
+        matches["legal_threat"] = legal[:MAX_EVIDENCE]
     if explicit_category:
         category: str | None = explicit_category
     elif scores:
@@ -290,28 +300,40 @@ def classify(text: str, explicit_category: str | None = None) -> Classification:
 # Persian and Arabic-Indic digits read as ASCII, so "سفارش ۱۰۴۲" gives order 1042.
 _DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
 
+# Every pattern here sees customer text, so every one is linear in the text's length
+# (tested with 100 KB adversarial inputs in tests/test_linear_patterns.py): a keyword only
+# starts at a word boundary (``(?<!\w)``), so a run like "comandcomand..." is entered once,
+# not at every repetition; runs of spaces and word characters are taken possessively
+# (``*+``, never given back) or are bounded (``{2,24}``), so a failing match cannot retry
+# every way of splitting a run.
+
 # Order numbers: our own format (SO-1042, ORD-42, PO 7781) or a number after the word for
-# "order" in each covered language.
-_ORDER_CODE = re.compile(r"(?<![\w-])((?:SO|ORD|PO)[-\s#]?\d{2,})(?![\w-])", re.IGNORECASE)
+# "order" in each covered language. At most 24 digits / 40 characters: longer runs are no
+# order numbers (and an event never carries a 100 KB "reference").
+_ORDER_CODE = re.compile(r"(?<![\w-])((?:SO|ORD|PO)[-\s#]?\d{2,24})(?![\w-])", re.IGNORECASE)
 _ORDER_WORD = re.compile(
-    r"(?:order|pasūtījum\w*|comand\w*|naročil\w*|naročilnic\w*|سفارش)"
-    r"\s*(?:number|no\.?|nr\.?|numărul|numar|št\.?|شماره)?\s*[:#]?\s*(\d[\w-]{2,})",
+    r"(?<!\w)(?:order|pasūtījum\w*+|comand\w*+|naročil\w*+|naročilnic\w*+|سفارش)"
+    r"\s*+(?:number|no\.?|nr\.?|numărul|numar|št\.?|شماره)?\s*+[:#]?\s*+"
+    r"(\d[\w-]{2,40})(?![\w-])",
     re.IGNORECASE,
 )
 # SKUs only with an explicit label: product codes look like too many other things.
-# The code must contain a digit, so a following word is never taken for one.
+# The code must contain a digit (within its first 41 characters), so a following word is
+# never taken for one.
 _SKU = re.compile(
-    r"(?<!\w)(?:SKU|art\.?\s*(?:nr|no)\.?|cod(?:ul)? (?:produs|articol)\w*|"
-    r"šifra(?: izdelka)?|preces kods|کد کالا)(?!\w)\s*[:#]?\s*"
-    r"((?=[A-Z-]*\d)[A-Z0-9][A-Z0-9-]{1,40})(?![\w-])",
+    r"(?<!\w)(?:SKU|art\.?\s*+(?:nr|no)\.?|cod(?:ul)? (?:produs|articol)\w*+|"
+    r"šifra(?: izdelka)?|preces kods|کد کالا)(?!\w)\s*+[:#]?\s*+"
+    r"((?=[A-Z-]{0,40}\d)[A-Z0-9][A-Z0-9-]{1,40})(?![\w-])",
     re.IGNORECASE,
 )
+_SEPARATORS = re.compile(r"[\s#]+")
+_OWN_ORDER = re.compile(r"^(SO|ORD|PO)-?(\d)")
 
 
 def _clean_order(raw: str) -> str:
-    code = re.sub(r"[\s#]+", "-", raw.strip().upper())
+    code = _SEPARATORS.sub("-", raw.strip().upper())
     # "SO1042" and "SO 1042" are the same order as "SO-1042".
-    return re.sub(r"^(SO|ORD|PO)-?(\d)", r"\1-\2", code)
+    return _OWN_ORDER.sub(r"\1-\2", code)
 
 
 def extract_order_ref(text: str) -> str | None:
@@ -393,6 +415,11 @@ def warm_up() -> None:
 
 # The whole normalisation ----------------------------------------------------------------
 
+# Enrichment reads at most this much of a text: the category, the references and the
+# language show in its beginning, and the work per complaint stays bounded whatever its size.
+ENRICH_TEXT_CHARS = 64 * 1024
+LANGUAGE_TEXT_CHARS = 8 * 1024
+
 
 def enrich(draft: ComplaintDraft, extra_text: str | None = None) -> ComplaintDraft:
     """``draft`` with the detected language, category, priority hint and references filled in.
@@ -403,7 +430,9 @@ def enrich(draft: ComplaintDraft, extra_text: str | None = None) -> ComplaintDra
     ``extra_text`` (e.g. a call agent's notes) counts for category and references, not for
     the language, which is the customer's.
     """
-    text = "\n".join(part for part in (draft.subject, draft.body, extra_text) if part)
+    text = "\n".join(
+        part[:ENRICH_TEXT_CHARS] for part in (draft.subject, draft.body, extra_text) if part
+    )[: 2 * ENRICH_TEXT_CHARS]
     classification = classify(text, draft.category)
     product = draft.product
     if not (product and product.get("sku")):
@@ -413,14 +442,28 @@ def enrich(draft: ComplaintDraft, extra_text: str | None = None) -> ComplaintDra
     hint = _max_priority(draft.priority_hint, classification.priority_hint)
     return dataclasses.replace(
         draft,
-        language=detect_language(draft.body) or draft.language or draft.customer.language,
+        language=detect_language(draft.body[:LANGUAGE_TEXT_CHARS])
+        or draft.language
+        or draft.customer.language,
         category=classification.category,
         priority_hint=hint,
         order_ref=draft.order_ref or extract_order_ref(text),
         product=product,
         classification=classification.document(),
         # A reply's quoted history is ours (often another language): its own words decide.
-        reply_language=detect_language(draft.reply_text) if draft.reply_text else None,
+        reply_language=(
+            detect_language(draft.reply_text[:LANGUAGE_TEXT_CHARS]) if draft.reply_text else None
+        ),
+    )
+
+
+def not_enriched(draft: ComplaintDraft, note: str) -> ComplaintDraft:
+    """``draft`` as it arrived when enrichment was skipped (e.g. over its time limit): the
+    customer's declared language, no detected category, and ``note`` saying why."""
+    return dataclasses.replace(
+        draft,
+        language=draft.language or draft.customer.language,
+        classification={"skipped": note},
     )
 
 

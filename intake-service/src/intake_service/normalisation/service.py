@@ -1,18 +1,39 @@
-"""Normalisation off the event loop: language detection is CPU work and loads its models
-on first use, so no request should run it on the loop."""
+"""Normalisation off the event loop, with a time limit: language detection and the category
+rules are CPU work (and the language models load on first use), so they run in a worker
+thread; when they take longer than the limit the complaint is registered without them, with
+a note in its classification, rather than making the request wait."""
 
 from __future__ import annotations
 
 import asyncio
 
+import structlog
+
 from intake_service.complaints.model import ComplaintDraft
+from intake_service.config import DEFAULT_POLICY
 from intake_service.normalisation import model
 
+log = structlog.get_logger(__name__)
 
-async def normalise(draft: ComplaintDraft, extra_text: str | None = None) -> ComplaintDraft:
+
+async def normalise(
+    draft: ComplaintDraft,
+    extra_text: str | None = None,
+    time_limit: float = DEFAULT_POLICY.parse_time_limit,
+) -> ComplaintDraft:
     """``draft`` enriched (language, category, priority hint, references) in a worker thread;
-    ``extra_text`` counts for category and references only (see :func:`model.enrich`)."""
-    return await asyncio.to_thread(model.enrich, draft, extra_text)
+    ``extra_text`` counts for category and references only (see :func:`model.enrich`).
+    Over ``time_limit`` seconds the draft is returned unenriched (:func:`model.not_enriched`).
+    """
+    try:
+        return await asyncio.wait_for(
+            asyncio.to_thread(model.enrich, draft, extra_text), time_limit
+        )
+    except TimeoutError:
+        # The thread cannot be stopped; its input is bounded (ENRICH_TEXT_CHARS), so it ends.
+        note = f"enrichment took longer than {time_limit:g} s and was skipped"
+        log.warning("enrichment_skipped", channel=draft.channel, reason=note)
+        return model.not_enriched(draft, note)
 
 
 async def load_language_models() -> None:
