@@ -13,7 +13,13 @@ from typing import Any, Literal
 
 from cloudevents.core.bindings import kafka as ce_kafka
 from cloudevents.core.v1.event import CloudEvent
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 COMPLAINTS_TOPIC = "redress.complaints.v1"
 CASES_TOPIC = "redress.cases.v1"
@@ -73,7 +79,37 @@ class ProductRef(_Payload):
     name: str | None = None
 
 
-class ComplaintReceivedV1(_Payload):
+class BoundedText(_Payload):
+    """How intake says a text was too long for an event (DESIGN rule 8: an event never exceeds
+    what the broker accepts): the text in the event is cut and ends with a pointer, and the
+    full text is read through intake's API at ``full_text_at``."""
+
+    subject_truncated: bool | None = Field(default=None, description="The subject was cut.")
+    subject_bytes: int | None = Field(default=None, description="The full subject's UTF-8 size.")
+    subject_chars: int | None = Field(default=None, description="The full subject's length.")
+    body_truncated: bool | None = Field(default=None, description="The body was cut.")
+    body_bytes: int | None = Field(default=None, description="The full body's UTF-8 size.")
+    body_chars: int | None = Field(default=None, description="The full body's length.")
+    full_text_at: str | None = Field(
+        default=None,
+        description="The API path that returns the full text, e.g. /v1/complaints/{id}.",
+        examples=["/v1/complaints/0e22a3c4-5b6d-4e7f-8a9b-0c1d2e3f4a5b"],
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_unused_bounds(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """An event whose texts fit carries none of these fields (not a row of nulls)."""
+        data = handler(self)
+        for name in _BOUND_FIELDS:
+            if data.get(name) is None:
+                data.pop(name, None)
+        return data
+
+
+_BOUND_FIELDS = (*BoundedText.model_fields, "context_omitted")
+
+
+class ComplaintReceivedV1(BoundedText):
     """A complaint was registered by intake (``redress.complaint.received.v1``)."""
 
     complaint_id: uuid.UUID
@@ -102,9 +138,14 @@ class ComplaintReceivedV1(_Payload):
         description="Channel context beside the customer's words: call record, the agent's "
         "chat lines, the social post's platform data, the e-mail's attachments.",
     )
+    context_omitted: list[str] | None = Field(
+        default=None,
+        description="Context entries left out because the event would have been too large "
+        "(read them at ``full_text_at``).",
+    )
 
 
-class ComplaintMessageReceivedV1(_Payload):
+class ComplaintMessageReceivedV1(BoundedText):
     """The customer wrote again about a registered complaint (a reply to our e-mail):
     ``redress.complaint.message_received.v1``. Not a new complaint; the case service adds it
     to the complaint's case as a customer message."""
