@@ -61,27 +61,24 @@ def batch_handler(settings: AnalyticsSettings, clock: Clock) -> BatchHandler:
     rules = AlertRules.from_settings(settings)
 
     async def apply(session, events: list[EventEnvelope]) -> None:  # noqa: ANN001
-        by_type: dict[str, list[EventEnvelope]] = defaultdict(list)
-        for event in events:
-            by_type[event.type].append(event)
-
-        def payloads(event_type: str) -> list:
-            return [event.payload() for event in by_type.get(event_type, [])]
-
+        parsed = [(event.type, event.payload()) for event in events]  # each parsed once
+        by_type: dict[str, list] = defaultdict(list)
+        for event_type, payload in parsed:
+            by_type[event_type].append(payload)
         if COMPLAINT_RECEIVED in by_type:
-            await facts.record_complaints(session, clock, rules, payloads(COMPLAINT_RECEIVED))
+            await facts.record_complaints(session, clock, rules, by_type[COMPLAINT_RECEIVED])
         if CASE_OPENED in by_type:
-            await facts.record_cases_opened(session, payloads(CASE_OPENED))
-        progress = [event for event in events if event.type in PROGRESS_TYPES]
+            await facts.record_cases_opened(session, by_type[CASE_OPENED])
+        progress = [(t, payload) for t, payload in parsed if t in PROGRESS_TYPES]
         if progress:
             await facts.record_case_progress(session, progress)
         if CASE_DECISION_RECORDED in by_type:
-            await facts.record_decisions(session, clock, rules, payloads(CASE_DECISION_RECORDED))
+            await facts.record_decisions(session, clock, rules, by_type[CASE_DECISION_RECORDED])
         if CASE_REMEDY_CHANGED in by_type:
-            await facts.record_remedies(session, payloads(CASE_REMEDY_CHANGED))
+            await facts.record_remedies(session, by_type[CASE_REMEDY_CHANGED])
         if CASE_SATISFACTION_RECORDED in by_type:
             await facts.record_satisfaction(
-                session, clock, rules, payloads(CASE_SATISFACTION_RECORDED)
+                session, clock, rules, by_type[CASE_SATISFACTION_RECORDED]
             )
 
     return apply

@@ -136,6 +136,7 @@ async def evaluate_satisfaction(
         row.would_continue,
         min_answers,
     )
+    current = await store.period_alerts(session, SATISFACTION, [("all", month[0])])
     for flag, (count, threshold) in conditions.items():
         await settle_condition(
             session,
@@ -146,6 +147,7 @@ async def evaluate_satisfaction(
             period=month,
             count=count,
             threshold=threshold,
+            current=current.get(("all", month[0], flag.value)),
         )
 
 

@@ -14,6 +14,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+from pydantic import BaseModel
 from redress_shared.clock import Clock
 from redress_shared.events import (
     CaseAssignedV1,
@@ -25,7 +26,6 @@ from redress_shared.events import (
     CaseSlaV1,
     CaseStatusChangedV1,
     ComplaintReceivedV1,
-    EventEnvelope,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -95,9 +95,8 @@ async def record_cases_opened(session: AsyncSession, opened: list[CaseOpenedV1])
     await store.insert_cases(session, list(rows.values()))
 
 
-def progress_of(event: EventEnvelope) -> dict[str, Any]:
+def progress_of(event_type: str, payload: BaseModel) -> dict[str, Any]:
     """What a case event says about the case's SLA clocks, team and status."""
-    payload = event.payload()
     if isinstance(payload, CaseOpenedV1):
         team = {"team": payload.team, "team_changed_at": payload.opened_at} if payload.team else {}
         return {
@@ -128,7 +127,7 @@ def progress_of(event: EventEnvelope) -> dict[str, Any]:
         at = payload.occurred_at
         return {"case_id": payload.case_id, "acknowledged_at": at, "first_responded_at": at}
     if isinstance(payload, CaseSlaV1):
-        kind = "breached" if event.type.endswith("sla_breached.v1") else "warned"
+        kind = "breached" if event_type.endswith("sla_breached.v1") else "warned"
         return {"case_id": payload.case_id, f"{payload.clock}_{kind}_at": payload.occurred_at}
     if isinstance(payload, CaseAssignedV1):
         return {
@@ -136,15 +135,15 @@ def progress_of(event: EventEnvelope) -> dict[str, Any]:
             "team": payload.team,
             "team_changed_at": payload.occurred_at,
         }
-    raise TypeError(f"no case progress in {event.type}")  # pragma: no cover - routed by type
+    raise TypeError(f"no case progress in {event_type}")  # pragma: no cover - routed by type
 
 
-async def record_case_progress(session: AsyncSession, events: list[EventEnvelope]) -> None:
+async def record_case_progress(session: AsyncSession, events: list[tuple[str, BaseModel]]) -> None:
     """Merge what case events say about their cases' SLA clocks, team and status: one row per
     case, merged first across the batch, then upserted by the same rules."""
     merged: dict[uuid.UUID, dict[str, Any]] = {}
-    for event in events:
-        values = progress_of(event)
+    for event_type, payload in events:
+        values = progress_of(event_type, payload)
         merge_progress_values(merged.setdefault(values["case_id"], {}), values)
     for row in merged.values():
         row.setdefault("reopened", False)

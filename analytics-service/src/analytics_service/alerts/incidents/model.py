@@ -55,6 +55,29 @@ def merged_ranges(slots: set[int], before: int, after: int) -> list[tuple[int, i
     return ranges
 
 
+def window_counts(
+    counts: dict[int, int], mine: dict[int, int], ranges: list[tuple[int, int]], size: int
+) -> tuple[dict[int, int], dict[int, int]]:
+    """Each window holding one of ``mine``'s slots: its count before and after the batch
+    (``counts``: the slots' counters after it; ``mine``: the batch's complaints per slot;
+    ``ranges``: inclusive slot ranges that cover ``size - 1`` slots either side of each of
+    ``mine``). Prefix sums over each range: linear in the ranges, whatever the counts."""
+    before: dict[int, int] = {}
+    after: dict[int, int] = {}
+    for low, high in ranges:
+        total, added = [0], [0]
+        for slot in range(low, high + 1):
+            total.append(total[-1] + counts.get(slot, 0))
+            added.append(added[-1] + mine.get(slot, 0))
+        for first in range(low, high - size + 2):
+            if added[first + size - low] == added[first - low]:
+                continue  # no complaint of the batch in this window
+            now = total[first + size - low] - total[first - low]
+            after[first] = now
+            before[first] = now - (added[first + size - low] - added[first - low])
+    return before, after
+
+
 @dataclass
 class Incident:
     """An incident alert row as the replay sees and changes it (same attribute names as the

@@ -33,6 +33,7 @@ from analytics_service.alerts.incidents.model import (
     slot_of,
     slot_start,
     slots_per,
+    window_counts,
 )
 from analytics_service.alerts.model import IncidentGroup, IncidentRule, IncidentScope
 from analytics_service.alerts.service import publish
@@ -91,26 +92,21 @@ async def _detect(
         key: [(a.complaint_id, a.received_at) for a in group if a.complaint_id not in held]
         for key, group in every.items()
     }
-    ranges = [
-        (*key, low, high)
+    ranges = {
+        key: merged_ranges({slot_of(at) for _, at in group}, size - 1, size - 1)
         for key, group in counted.items()
-        for low, high in merged_ranges({slot_of(at) for _, at in group}, size - 1, size - 1)
-    ]
+    }
     per_slot: dict[tuple[str, str], dict[int, int]] = defaultdict(dict)
-    for row in await store.slot_counts(session, scope, ranges) if ranges else []:
+    asked = [(*key, low, high) for key, spans in ranges.items() for low, high in spans]
+    for row in await store.slot_counts(session, scope, asked) if asked else []:
         per_slot[(row[0], row[1])][row[2]] = row[3]
     before: dict[tuple[str, str], dict[int, int]] = {}
+    after: dict[tuple[str, str], dict[int, int]] = {}
     candidates: list[tuple[str, str, int]] = []
     for key, group in counted.items():
         mine = Counter(slot_of(at) for _, at in group)
-        counts = per_slot[key]
-        before[key] = {}
-        for first in {f for s in mine for f in range(s - size + 1, s + 1)}:
-            after = sum(counts.get(s, 0) for s in range(first, first + size))
-            added = sum(mine.get(s, 0) for s in range(first, first + size))
-            before[key][first] = after - added
-            if after >= rule.min_count:
-                candidates.append((*key, first))
+        before[key], after[key] = window_counts(per_slot[key], mine, ranges[key], size)
+        candidates += [(*key, f) for f, n in after[key].items() if n >= rule.min_count]
     if not candidates:
         return set()
     thresholds: dict[tuple[str, str], dict[int, int]] = defaultdict(dict)
@@ -119,8 +115,7 @@ async def _detect(
         session, scope, candidates, slots_per(rule.baseline)
     ):
         key, threshold = (category, value), rule.threshold(baseline)
-        after = sum(per_slot[key].get(s, 0) for s in range(first, first + size))
-        if after >= threshold:
+        if after[key][first] >= threshold:
             thresholds[key][first] = threshold
             if before[key][first] < threshold:
                 crossing[key].add(first)
