@@ -16,7 +16,10 @@ def build_app(settings: AnalyticsSettings | None = None, clock: Clock | None = N
     settings = settings or AnalyticsSettings()
     runtime = ServiceRuntime.build(settings, tables.platform, clock)
     runtime.add_consumer(
-        consumers.GROUP_ID, consumers.TOPICS, consumers.handlers(settings, runtime.clock)
+        consumers.GROUP_ID,
+        consumers.TOPICS,
+        consumers.handlers(settings, runtime.clock),
+        batch_handler=consumers.batch_handler(settings, runtime.clock),
     )
     return create_app(
         runtime,

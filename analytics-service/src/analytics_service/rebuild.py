@@ -131,6 +131,7 @@ async def rebuild(
             group_id=f"{consumers.GROUP_ID}.rebuild-{uuid.uuid4().hex[:8]}",
             topics=consumers.TOPICS,
             handlers=consumers.handlers(settings, clock or SystemClock()),
+            batch_handler=consumers.batch_handler(settings, clock or SystemClock()),
             session_factory=create_session_factory(rebuilt_engine),
             tables=tables.platform,
             settings=settings,

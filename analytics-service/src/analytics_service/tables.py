@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from redress_shared.db import PlatformTables
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -20,11 +21,17 @@ from sqlalchemy import (
     MetaData,
     Numeric,
     Table,
+    TableValuedAlias,
     Text,
     UniqueConstraint,
+    bindparam,
+    cast,
+    column,
     false,
+    func,
 )
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.types import TypeEngine
 
 SCHEMA = "analytics"
 metadata = MetaData(schema=SCHEMA)
@@ -142,6 +149,33 @@ incident_members = Table(
     Column("complaint_id", UUID(as_uuid=True), primary_key=True),
 )
 
+# Complaints per incident group (scope ``product``: a category and a product; ``region``: a
+# category and a country) and five-minute slot of receipt (``slot`` = epoch seconds // 300),
+# so the spike rule counts a window or a baseline by adding a bounded number of counters
+# instead of scanning the group's complaints (0007). ``held``: the slot's complaints a product
+# incident holds (region rows only; a regional spike does not count them).
+incident_slots = Table(
+    "incident_slots",
+    metadata,
+    Column("scope", Text, primary_key=True),
+    Column("category", Text, primary_key=True),
+    Column("value", Text, primary_key=True),
+    Column("slot", BigInteger, primary_key=True),
+    Column("complaints", Integer, nullable=False),
+    Column("held", Integer, nullable=False, server_default="0"),
+)
+
+# The receipt of each incident group's latest complaint (when an incident is over by event
+# time), kept with the slots.
+incident_groups = Table(
+    "incident_groups",
+    metadata,
+    Column("scope", Text, primary_key=True),
+    Column("category", Text, primary_key=True),
+    Column("value", Text, primary_key=True),
+    Column("latest_at", DateTime(timezone=True), nullable=False),
+)
+
 # One row per case, merged from every case event with order-independent rules: the earliest
 # time a clock stopped, warned or breached wins; team and status go to the newest change. So
 # duplicates, out-of-order and late events all end in the same row.
@@ -224,3 +258,18 @@ satisfaction_facts = Table(
     Column("would_continue", Boolean),
     Column("recorded_at", DateTime(timezone=True), nullable=False, index=True),
 )
+
+
+def unnested(name: str, **columns: tuple[TypeEngine, list]) -> TableValuedAlias:
+    """Rows given as one array per column (``column=(type, values)``), as a FROM clause:
+    ``unnest(:a, :b, ...) AS name(a, b, ...)``. One bind parameter per column whatever the
+    number of rows, so a batch is one statement that PostgreSQL prepares once."""
+    arrays = [
+        cast(bindparam(None, list(values), type_=ARRAY(kind)), ARRAY(kind))
+        for kind, values in columns.values()
+    ]
+    return (
+        func.unnest(*arrays)
+        .table_valued(*(column(key, kind) for key, (kind, _) in columns.items()))
+        .render_derived(name=name)
+    )

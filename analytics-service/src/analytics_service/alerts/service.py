@@ -6,7 +6,8 @@ answer the API."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from collections import Counter
+from datetime import UTC, date, datetime, time
 
 from redress_shared.clock import Clock
 from redress_shared.db import SessionFactory
@@ -52,62 +53,73 @@ async def publish(
     await add_to_outbox(session, tables.platform, ALERTS_TOPIC, event)
 
 
-async def move_upheld_count(
+async def move_upheld_counts(
     session: AsyncSession,
     clock: Clock,
     thresholds: dict[Attribution, int],
-    supplier: str,
-    received_at: datetime,
-    old: CounterKey | None,
-    new: CounterKey | None,
+    moves: list[tuple[str, datetime, CounterKey | None, CounterKey | None]],
 ) -> None:
-    """A stored decision changed what the complaint counts towards: move it from the ``old``
-    counter to the ``new`` one, then re-evaluate the supplier's month."""
-    if old != new:
-        for key, delta in ((old, -1), (new, 1)):
-            if key is not None:
-                await store.add_upheld(session, key, delta)
-    await evaluate_supplier(session, clock, thresholds, supplier, received_at)
+    """Stored decisions changed what their complaints count towards: move each (supplier,
+    received_at, old, new) from the ``old`` counter to the ``new`` one, then re-evaluate each
+    supplier month touched, once."""
+    deltas: Counter[CounterKey] = Counter()
+    for _, _, old, new in moves:
+        if old != new:
+            if old is not None:
+                deltas[old] -= 1
+            if new is not None:
+                deltas[new] += 1
+    await store.add_upheld(session, deltas)
+    months = {(supplier, month_of(received_at)[0]) for supplier, received_at, _, _ in moves}
+    await evaluate_suppliers(session, clock, thresholds, months)
 
 
-async def count_complaint(
-    session: AsyncSession, clock: Clock, thresholds: dict[Attribution, int], complaint_id: uuid.UUID
+async def count_complaints(
+    session: AsyncSession,
+    clock: Clock,
+    thresholds: dict[Attribution, int],
+    complaint_ids: list[uuid.UUID],
 ) -> None:
-    """A complaint's fact row was just recorded: count the decisions that arrived before it
-    (events from two topics can cross) towards its supplier's upheld counter, and evaluate
-    the supplier's month if there were any. The caller holds the complaint's lock."""
-    found = await store.decisions_of_complaint(session, complaint_id)
+    """Complaints' fact rows were just recorded: count the decisions that arrived before them
+    (events from two topics can cross) towards their suppliers' upheld counters, and evaluate
+    those suppliers' months. The caller holds the complaints' locks."""
+    found = await store.decisions_of_complaints(session, complaint_ids)
+    deltas: Counter[CounterKey] = Counter()
     for row in found:
         key = counter_key(row.supplier, row.received_at, row.validity, row.root_cause)
         if key is not None:
-            await store.add_upheld(session, key, 1)
-    if found and found[0].supplier:
-        await evaluate_supplier(session, clock, thresholds, found[0].supplier, found[0].received_at)
+            deltas[key] += 1
+    await store.add_upheld(session, deltas)
+    months = {(row.supplier, month_of(row.received_at)[0]) for row in found if row.supplier}
+    await evaluate_suppliers(session, clock, thresholds, months)
 
 
-async def evaluate_supplier(
+async def evaluate_suppliers(
     session: AsyncSession,
     clock: Clock,
     thresholds: dict[Attribution, int],
-    supplier: str,
-    moment: datetime,
+    months: set[tuple[str, date]],
 ) -> None:
-    """Raise or clear the supplier's defect alerts for the month of ``moment``."""
-    start, end = month_of(moment)
-    counts = await store.upheld_counts(session, supplier, start)
-    current = await store.period_alerts(session, SUPPLIER_DEFECTS, supplier, start)
-    for attribution, threshold in thresholds.items():
-        await settle_condition(
-            session,
-            clock,
-            kind=SUPPLIER_DEFECTS,
-            subject=supplier,
-            attribution=attribution.value,
-            period=(start, end),
-            count=counts.get(attribution, 0),
-            threshold=threshold,
-            current=current.get(attribution.value),
-        )
+    """Raise or clear the defect alerts of each (supplier, first day of a UTC month)."""
+    if not months:
+        return
+    ordered = sorted(months)
+    counts = await store.upheld_counts(session, ordered)
+    current = await store.period_alerts(session, SUPPLIER_DEFECTS, ordered)
+    for supplier, start in ordered:
+        period = month_of(datetime.combine(start, time(), UTC))
+        for attribution, threshold in thresholds.items():
+            await settle_condition(
+                session,
+                clock,
+                kind=SUPPLIER_DEFECTS,
+                subject=supplier,
+                attribution=attribution.value,
+                period=period,
+                count=counts.get((supplier, start), {}).get(attribution, 0),
+                threshold=threshold,
+                current=current.get((supplier, start, attribution.value)),
+            )
 
 
 async def evaluate_satisfaction(
@@ -124,6 +136,7 @@ async def evaluate_satisfaction(
         row.would_continue,
         min_answers,
     )
+    current = await store.period_alerts(session, SATISFACTION, [("all", month[0])])
     for flag, (count, threshold) in conditions.items():
         await settle_condition(
             session,
@@ -134,6 +147,7 @@ async def evaluate_satisfaction(
             period=month,
             count=count,
             threshold=threshold,
+            current=current.get(("all", month[0], flag.value)),
         )
 
 

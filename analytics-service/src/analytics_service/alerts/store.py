@@ -7,8 +7,8 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, Row, Select, and_, case, cast, func, literal, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Date, Integer, Row, Select, Text, and_, case, cast, func, literal, select
+from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics_service import tables
@@ -42,19 +42,6 @@ async def current_alert(
     ).first()
 
 
-async def period_alerts(
-    session: AsyncSession, kind: str, subject: str, start: date
-) -> dict[str, Row]:
-    """The subject's alerts of one kind for the period starting at ``start``, locked, by
-    attribution."""
-    rows = await session.execute(
-        select(alerts)
-        .where(alerts.c.kind == kind, alerts.c.subject == subject, alerts.c.period_start == start)
-        .with_for_update()
-    )
-    return {row.attribution: row for row in rows}
-
-
 async def insert_alert(session: AsyncSession, **values: Any) -> None:
     """Insert an alert row."""
     await session.execute(alerts.insert().values(**values))
@@ -70,47 +57,105 @@ async def alert(session: AsyncSession, alert_id: uuid.UUID) -> Row:
     return (await session.execute(select(alerts).where(alerts.c.id == alert_id))).one()
 
 
-async def add_upheld(session: AsyncSession, key: CounterKey, delta: int) -> None:
-    """Move an upheld counter by ``delta``; a counter that reaches zero is deleted (no row
+async def add_upheld(session: AsyncSession, deltas: dict[CounterKey, int]) -> None:
+    """Move upheld counters by their deltas; a counter that reaches zero is deleted (no row
     rather than a zero, whatever order the events came in)."""
     counts = tables.supplier_defect_counts
-    supplier, period_start, attribution = key
-    statement = insert(counts).values(
-        supplier=supplier, period_start=period_start, attribution=attribution, upheld=delta
+    keys = sorted(key for key, delta in deltas.items() if delta)
+    if not keys:
+        return
+    given = tables.unnested(
+        "given",
+        supplier=(Text(), [k[0] for k in keys]),
+        period_start=(Date(), [k[1] for k in keys]),
+        attribution=(Text(), [k[2] for k in keys]),
+        upheld=(Integer(), [deltas[k] for k in keys]),
     )
-    upheld = await session.scalar(
-        statement.on_conflict_do_update(
-            index_elements=[counts.c.supplier, counts.c.period_start, counts.c.attribution],
-            set_={"upheld": counts.c.upheld + statement.excluded.upheld},
-        ).returning(counts.c.upheld)
+    statement = insert(counts).from_select(
+        ["supplier", "period_start", "attribution", "upheld"],
+        select(given.c.supplier, given.c.period_start, given.c.attribution, given.c.upheld),
     )
-    if upheld == 0:
+    emptied = (
         await session.execute(
-            counts.delete().where(
-                counts.c.supplier == supplier,
-                counts.c.period_start == period_start,
-                counts.c.attribution == attribution,
+            statement.on_conflict_do_update(
+                index_elements=[counts.c.supplier, counts.c.period_start, counts.c.attribution],
+                set_={"upheld": counts.c.upheld + statement.excluded.upheld},
+            ).returning(
+                counts.c.supplier, counts.c.period_start, counts.c.attribution, counts.c.upheld
             )
         )
+    ).all()
+    for supplier, period_start, attribution, upheld in emptied:
+        if upheld == 0:
+            await session.execute(
+                counts.delete().where(
+                    counts.c.supplier == supplier,
+                    counts.c.period_start == period_start,
+                    counts.c.attribution == attribution,
+                    counts.c.upheld == 0,
+                )
+            )
 
 
 async def upheld_counts(
-    session: AsyncSession, supplier: str, period_start: date
-) -> dict[Attribution, int]:
-    """The supplier's upheld complaints in the month, by attribution: one counter row each,
+    session: AsyncSession, months: list[tuple[str, date]]
+) -> dict[tuple[str, date], dict[Attribution, int]]:
+    """Each supplier's upheld complaints in the month, by attribution: one counter row each,
     kept by the handlers (so the cost does not grow with the supplier's volume)."""
     counts = tables.supplier_defect_counts
+    given = tables.unnested(
+        "given",
+        supplier=(Text(), [m[0] for m in months]),
+        period_start=(Date(), [m[1] for m in months]),
+    )
     rows = await session.execute(
-        select(counts.c.attribution, counts.c.upheld).where(
-            counts.c.supplier == supplier, counts.c.period_start == period_start
+        select(
+            counts.c.supplier, counts.c.period_start, counts.c.attribution, counts.c.upheld
+        ).join(
+            given,
+            and_(
+                counts.c.supplier == given.c.supplier,
+                counts.c.period_start == given.c.period_start,
+            ),
         )
     )
-    return {Attribution(attribution): upheld for attribution, upheld in rows}
+    found: dict[tuple[str, date], dict[Attribution, int]] = {}
+    for supplier, period_start, attribution, upheld in rows:
+        found.setdefault((supplier, period_start), {})[Attribution(attribution)] = upheld
+    return found
 
 
-async def decisions_of_complaint(session: AsyncSession, complaint_id: uuid.UUID) -> list[Row]:
-    """The complaint's supplier and receipt with each decision of its cases."""
+async def period_alerts(
+    session: AsyncSession, kind: str, periods: list[tuple[str, date]]
+) -> dict[tuple[str, date, str], Row]:
+    """The alerts of one kind of each (subject, period start), locked, by (subject, period
+    start, attribution)."""
+    given = tables.unnested(
+        "given",
+        subject=(Text(), [p[0] for p in periods]),
+        period_start=(Date(), [p[1] for p in periods]),
+    )
+    rows = await session.execute(
+        select(alerts)
+        .join(
+            given,
+            and_(
+                alerts.c.subject == given.c.subject, alerts.c.period_start == given.c.period_start
+            ),
+        )
+        .where(alerts.c.kind == kind)
+        .order_by(alerts.c.id)
+        .with_for_update(of=alerts)
+    )
+    return {(row.subject, row.period_start, row.attribution): row for row in rows}
+
+
+async def decisions_of_complaints(
+    session: AsyncSession, complaint_ids: list[uuid.UUID]
+) -> list[Row]:
+    """The complaints' supplier and receipt with each decision of their cases."""
     complaints, decisions = tables.complaint_facts, tables.decision_facts
+    given = tables.unnested("given", complaint_id=(UUID(as_uuid=True), complaint_ids))
     rows = await session.execute(
         select(
             complaints.c.supplier,
@@ -118,9 +163,9 @@ async def decisions_of_complaint(session: AsyncSession, complaint_id: uuid.UUID)
             decisions.c.validity,
             decisions.c.root_cause,
         )
-        .select_from(complaints)
+        .select_from(given)
+        .join(complaints, complaints.c.complaint_id == given.c.complaint_id)
         .join(decisions, decisions.c.complaint_id == complaints.c.complaint_id)
-        .where(complaints.c.complaint_id == complaint_id)
     )
     return list(rows.all())
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 import phonenumbers
 
@@ -83,3 +84,29 @@ def region_of(phone: str | None) -> str | None:
     except phonenumbers.NumberParseException:
         return None
     return phonenumbers.region_code_for_number(number) or None
+
+
+def merge_progress_values(stored: dict[str, Any], incoming: dict[str, Any]) -> None:
+    """Merge one case event's progress values into ``stored`` (the same case's earlier events
+    of the batch), by the rules the upsert applies to the stored row, so a batch merged here
+    and then upserted once ends as if its events had been upserted one by one."""
+    for column, value in incoming.items():
+        if value is None or column in ("team", "team_changed_at", "status", "status_version"):
+            continue
+        old = stored.get(column)
+        if column in EARLIEST_COLUMNS:
+            stored[column] = value if old is None else min(old, value)
+        elif column in EVER_COLUMNS:
+            stored[column] = bool(old) or value
+        elif old is None:  # first known wins (and the case's own columns)
+            stored[column] = value
+    team_at = incoming.get("team_changed_at")
+    if team_at is not None and (
+        stored.get("team_changed_at") is None or team_at >= stored["team_changed_at"]
+    ):
+        stored["team"], stored["team_changed_at"] = incoming["team"], team_at
+    version = incoming.get("status_version")
+    if version is not None and (
+        stored.get("status_version") is None or version > stored["status_version"]
+    ):
+        stored["status"], stored["status_version"] = incoming["status"], version

@@ -1,10 +1,20 @@
-"""Fact use cases: each applies one event inside the consumer's transaction (the inbox
-records it in the same one), then re-judges any alert the new facts may change."""
+"""Fact use cases: each applies a batch of events of one kind inside the consumer's
+transaction (the inbox records them in the same one), with one statement per table, then
+re-judges once each alert the new facts may change (per supplier month, per survey month, per
+incident group touched), not once per event.
+
+A batch's repeats of one row are merged here first by the same rules the store applies to a
+stored row (first complaint, first case, newest decision / remedy / survey, the progress
+merge rules), so a batch ends exactly as its events applied one by one would.
+"""
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
+from typing import Any
 
+from pydantic import BaseModel
 from redress_shared.clock import Clock
 from redress_shared.events import (
     CaseAssignedV1,
@@ -16,176 +26,217 @@ from redress_shared.events import (
     CaseSlaV1,
     CaseStatusChangedV1,
     ComplaintReceivedV1,
-    EventEnvelope,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics_service.alerts import service as alerts
-from analytics_service.alerts.incidents.service import detect_incidents
+from analytics_service.alerts.incidents.service import Arrival, detect_incidents
 from analytics_service.alerts.model import AlertRules, counter_key, month_of
 from analytics_service.facts import store
-from analytics_service.facts.model import clock_stops, region_of
+from analytics_service.facts.model import clock_stops, merge_progress_values, region_of
 
 
-async def record_complaint(
-    session: AsyncSession, clock: Clock, rules: AlertRules, complaint: ComplaintReceivedV1
+async def record_complaints(
+    session: AsyncSession, clock: Clock, rules: AlertRules, complaints: list[ComplaintReceivedV1]
 ) -> None:
-    """Record a received complaint's fact row (a repeat changes nothing), count the decisions
-    that came before it, copy its receipt onto its case, then look for incidents."""
+    """Record received complaints' fact rows (a repeat changes nothing), count the decisions
+    that came before them, copy their receipts onto their cases, then look for incidents."""
+    rows: dict[uuid.UUID, dict[str, Any]] = {}
+    for complaint in complaints:
+        product = complaint.product.sku or complaint.product.name if complaint.product else None
+        rows.setdefault(
+            complaint.complaint_id,
+            {
+                "complaint_id": complaint.complaint_id,
+                "received_at": complaint.received_at,
+                "channel": complaint.channel,
+                "category": complaint.category,
+                "product": product,
+                "supplier": complaint.supplier,
+                "language": complaint.language,
+                "customer_key": complaint.customer.customer_key,
+                "region": region_of(complaint.customer.phone),
+            },
+        )
     # Facts copied between a complaint's row and its case's and decisions' rows: see
-    # ``lock_complaint``.
-    await store.lock_complaint(session, complaint.complaint_id)
-    product = complaint.product.sku or complaint.product.name if complaint.product else None
-    is_new = await store.insert_complaint(
-        session,
-        complaint_id=complaint.complaint_id,
-        received_at=complaint.received_at,
-        channel=complaint.channel,
-        category=complaint.category,
-        product=product,
-        supplier=complaint.supplier,
-        language=complaint.language,
-        customer_key=complaint.customer.customer_key,
-        region=region_of(complaint.customer.phone),
-    )
-    if is_new:
-        await alerts.count_complaint(session, clock, rules.thresholds, complaint.complaint_id)
-        await store.copy_receipt_to_case(session, complaint.complaint_id, complaint.received_at)
-    await detect_incidents(session, clock, rules.incident, complaint.complaint_id)
+    # ``lock_complaints``.
+    await store.lock_complaints(session, set(rows))
+    new = await store.insert_complaints(session, list(rows.values()))
+    arrivals = []
+    if new:
+        fresh = [row for row in rows.values() if row["complaint_id"] in new]
+        await alerts.count_complaints(
+            session, clock, rules.thresholds, [row["complaint_id"] for row in fresh]
+        )
+        await store.copy_receipts_to_cases(session, fresh)
+        arrivals = [
+            Arrival(r["complaint_id"], r["received_at"], r["category"], r["product"], r["region"])
+            for r in fresh
+        ]
+    await detect_incidents(session, clock, rules.incident, arrivals)
 
 
-async def record_case_opened(session: AsyncSession, event: EventEnvelope) -> None:
-    """Record an opened case's fact row and start its progress row."""
-    opened = event.payload()
-    assert isinstance(opened, CaseOpenedV1)
-    await store.lock_complaint(session, opened.complaint_id)
-    await store.insert_case(
-        session,
-        case_id=opened.case_id,
-        complaint_id=opened.complaint_id,
-        priority=opened.priority,
-        customer_tier=opened.customer_tier,
-        opened_at=opened.opened_at,
-    )
-    await record_case_progress(session, event)
+async def record_cases_opened(session: AsyncSession, opened: list[CaseOpenedV1]) -> None:
+    """Record opened cases' fact rows (the first case of a complaint counts). Their progress
+    rows are started by ``record_case_progress``."""
+    rows: dict[uuid.UUID, dict[str, Any]] = {}
+    for case in opened:
+        rows.setdefault(
+            case.case_id,
+            {
+                "case_id": case.case_id,
+                "complaint_id": case.complaint_id,
+                "priority": case.priority,
+                "customer_tier": case.customer_tier,
+                "opened_at": case.opened_at,
+            },
+        )
+    await store.lock_complaints(session, {row["complaint_id"] for row in rows.values()})
+    await store.insert_cases(session, list(rows.values()))
 
 
-async def record_case_progress(session: AsyncSession, event: EventEnvelope) -> None:
-    """Merge what a case event says about the case's SLA clocks, team and status."""
-    payload = event.payload()
+def progress_of(event_type: str, payload: BaseModel) -> dict[str, Any]:
+    """What a case event says about the case's SLA clocks, team and status."""
     if isinstance(payload, CaseOpenedV1):
         team = {"team": payload.team, "team_changed_at": payload.opened_at} if payload.team else {}
-        await store.merge_progress(
-            session,
-            payload.case_id,
-            complaint_id=payload.complaint_id,
-            reference=payload.reference,
-            opened_at=payload.opened_at,
-            priority=payload.priority,
-            customer_tier=payload.customer_tier,
-            # The complaint's receipt (when the clocks start), if the complaint came first.
-            received_at=store.complaint_receipt(payload.complaint_id),
+        return {
+            "case_id": payload.case_id,
+            "complaint_id": payload.complaint_id,
+            "reference": payload.reference,
+            "opened_at": payload.opened_at,
+            "priority": payload.priority,
+            "customer_tier": payload.customer_tier,
             # Version 0: any lifecycle change that follows is newer than the opening status.
-            status=payload.status,
-            status_version=0,
-            acknowledge_due_at=payload.due.acknowledge_by,
-            first_response_due_at=payload.due.first_response_by,
-            resolve_due_at=payload.due.resolve_by,
+            "status": payload.status,
+            "status_version": 0,
+            "acknowledge_due_at": payload.due.acknowledge_by,
+            "first_response_due_at": payload.due.first_response_by,
+            "resolve_due_at": payload.due.resolve_by,
             **team,
-        )
-    elif isinstance(payload, CaseStatusChangedV1):
-        await store.merge_progress(
-            session,
-            payload.case_id,
-            status=payload.to_status,
-            status_version=payload.version,
-            reopened=payload.action == "reopen",
-            was_paused=payload.to_status == "awaiting_customer",
+        }
+    if isinstance(payload, CaseStatusChangedV1):
+        return {
+            "case_id": payload.case_id,
+            "status": payload.to_status,
+            "status_version": payload.version,
+            "reopened": payload.action == "reopen",
+            "was_paused": payload.to_status == "awaiting_customer",
             **clock_stops(payload.action, payload.to_status, payload.occurred_at),
-        )
-    elif isinstance(payload, CaseResponseAddedV1):
+        }
+    if isinstance(payload, CaseResponseAddedV1):
         at = payload.occurred_at
-        await store.merge_progress(
-            session, payload.case_id, acknowledged_at=at, first_responded_at=at
-        )
-    elif isinstance(payload, CaseSlaV1):
-        kind = "breached" if event.type.endswith("sla_breached.v1") else "warned"
-        await store.merge_progress(
-            session, payload.case_id, **{f"{payload.clock}_{kind}_at": payload.occurred_at}
-        )
-    elif isinstance(payload, CaseAssignedV1):
-        await store.merge_progress(
-            session, payload.case_id, team=payload.team, team_changed_at=payload.occurred_at
-        )
-    else:  # pragma: no cover - the consumer routes only the types above here
-        raise TypeError(f"no case progress in {event.type}")
+        return {"case_id": payload.case_id, "acknowledged_at": at, "first_responded_at": at}
+    if isinstance(payload, CaseSlaV1):
+        kind = "breached" if event_type.endswith("sla_breached.v1") else "warned"
+        return {"case_id": payload.case_id, f"{payload.clock}_{kind}_at": payload.occurred_at}
+    if isinstance(payload, CaseAssignedV1):
+        return {
+            "case_id": payload.case_id,
+            "team": payload.team,
+            "team_changed_at": payload.occurred_at,
+        }
+    raise TypeError(f"no case progress in {event_type}")  # pragma: no cover - routed by type
 
 
-async def record_decision(
-    session: AsyncSession, clock: Clock, rules: AlertRules, decision: CaseDecisionRecordedV1
+async def record_case_progress(session: AsyncSession, events: list[tuple[str, BaseModel]]) -> None:
+    """Merge what case events say about their cases' SLA clocks, team and status: one row per
+    case, merged first across the batch, then upserted by the same rules."""
+    merged: dict[uuid.UUID, dict[str, Any]] = {}
+    for event_type, payload in events:
+        values = progress_of(event_type, payload)
+        merge_progress_values(merged.setdefault(values["case_id"], {}), values)
+    for row in merged.values():
+        row.setdefault("reopened", False)
+        row.setdefault("was_paused", False)
+    await store.merge_progress(session, list(merged.values()))
+
+
+async def record_decisions(
+    session: AsyncSession, clock: Clock, rules: AlertRules, decisions: list[CaseDecisionRecordedV1]
 ) -> None:
-    """Keep the latest decision of a case, move its contribution to the supplier's upheld
-    counter, then re-evaluate its supplier's month."""
-    complaint_id = decision.complaint_id or await store.complaint_of_case(session, decision.case_id)
-    if complaint_id is None:
-        raise LookupError(f"decision for case {decision.case_id} names no known complaint")
-    await store.lock_complaint(session, complaint_id)
-    # The complaint (counted only once it is known; else ``count_complaint`` counts it) and
-    # the case's decision as it stood.
-    known = await store.complaint_with_decision(session, complaint_id, decision.case_id)
-    after = await store.upsert_decision(
-        session,
-        case_id=decision.case_id,
-        complaint_id=complaint_id,
-        validity=decision.validity,
-        root_cause=decision.root_cause,
-        decided_at=decision.occurred_at,
+    """Keep the latest decision of each case, move its contribution to its supplier's upheld
+    counter, then re-evaluate each supplier month touched."""
+    unknown = {d.case_id for d in decisions if d.complaint_id is None}
+    of_case = await store.complaints_of_cases(session, unknown) if unknown else {}
+    latest: dict[uuid.UUID, dict[str, Any]] = {}
+    for decision in decisions:
+        complaint_id = decision.complaint_id or of_case.get(decision.case_id)
+        if complaint_id is None:
+            raise LookupError(f"decision for case {decision.case_id} names no known complaint")
+        stored = latest.get(decision.case_id)
+        # The newest decision wins; of two equally new ones, the first recorded.
+        if stored is None or stored["decided_at"] < decision.occurred_at:
+            latest[decision.case_id] = {
+                "case_id": decision.case_id,
+                "complaint_id": stored["complaint_id"] if stored else complaint_id,
+                "validity": decision.validity,
+                "root_cause": decision.root_cause,
+                "decided_at": decision.occurred_at,
+            }
+    rows = list(latest.values())
+    await store.lock_complaints(session, {row["complaint_id"] for row in rows})
+    # Each complaint (counted only once it is known; else ``count_complaints`` counts it) and
+    # its case's decision as it stood.
+    known = await store.complaints_with_decisions(
+        session, [(row["case_id"], row["complaint_id"]) for row in rows]
     )
-    # Only a decision that was stored (new, or newer than the stored one) changes anything.
-    if after is None or known is None or known.supplier is None:
-        return
-    await alerts.move_upheld_count(
-        session,
-        clock,
-        rules.thresholds,
-        known.supplier,
-        known.received_at,
-        old=counter_key(known.supplier, known.received_at, known.validity, known.root_cause),
-        new=counter_key(known.supplier, known.received_at, after.validity, after.root_cause),
-    )
+    after = await store.upsert_decisions(session, rows)
+    moves = []
+    for case_id, now in after.items():
+        before = known.get(case_id)
+        if before is None or before.supplier is None:
+            continue
+        supplier, received_at = before.supplier, before.received_at
+        moves.append(
+            (
+                supplier,
+                received_at,
+                counter_key(supplier, received_at, before.validity, before.root_cause),
+                counter_key(supplier, received_at, now.validity, now.root_cause),
+            )
+        )
+    await alerts.move_upheld_counts(session, clock, rules.thresholds, moves)
 
 
-async def record_remedy(session: AsyncSession, event: EventEnvelope) -> None:
+async def record_remedies(session: AsyncSession, remedies: list[CaseRemedyChangedV1]) -> None:
     """Keep each remedy's newest state (an older, late change does not overwrite it)."""
-    remedy = event.payload()
-    assert isinstance(remedy, CaseRemedyChangedV1)
-    await store.upsert_remedy(
-        session,
-        remedy_id=remedy.remedy_id,
-        case_id=remedy.case_id,
-        remedy_type=remedy.remedy_type,
-        status=remedy.status,
-        amount=Decimal(remedy.amount) if remedy.amount is not None else None,
-        currency=remedy.currency,
-        changed_at=remedy.occurred_at,
-    )
+    rows: dict[uuid.UUID, dict[str, Any]] = {}
+    for remedy in remedies:
+        stored = rows.get(remedy.remedy_id)
+        if stored is None or stored["changed_at"] < remedy.occurred_at:
+            rows[remedy.remedy_id] = {
+                "remedy_id": remedy.remedy_id,
+                "case_id": stored["case_id"] if stored else remedy.case_id,
+                "remedy_type": remedy.remedy_type,
+                "status": remedy.status,
+                "amount": Decimal(remedy.amount) if remedy.amount is not None else None,
+                "currency": remedy.currency,
+                "changed_at": remedy.occurred_at,
+            }
+    await store.upsert_remedies(session, list(rows.values()))
 
 
 async def record_satisfaction(
-    session: AsyncSession, clock: Clock, rules: AlertRules, survey: CaseSatisfactionRecordedV1
+    session: AsyncSession,
+    clock: Clock,
+    rules: AlertRules,
+    surveys: list[CaseSatisfactionRecordedV1],
 ) -> None:
     """Keep each case's newest satisfaction survey, then raise or clear the satisfaction
-    alerts of its month (and of the month of the survey it replaced)."""
-    replaced = await store.upsert_satisfaction(
-        session,
-        case_id=survey.case_id,
-        coefficient=Decimal(survey.coefficient),
-        would_recommend=survey.would_recommend,
-        would_continue=survey.would_continue,
-        recorded_at=survey.occurred_at,
-    )
-    months = {month_of(survey.occurred_at)}
-    if replaced is not None:
-        months.add(month_of(replaced))
+    alerts of each month touched (of the surveys, and of the surveys they replaced)."""
+    rows: dict[uuid.UUID, dict[str, Any]] = {}
+    for survey in surveys:
+        stored = rows.get(survey.case_id)
+        if stored is None or stored["recorded_at"] < survey.occurred_at:
+            rows[survey.case_id] = {
+                "case_id": survey.case_id,
+                "coefficient": Decimal(survey.coefficient),
+                "would_recommend": survey.would_recommend,
+                "would_continue": survey.would_continue,
+                "recorded_at": survey.occurred_at,
+            }
+    replaced = await store.upsert_satisfaction(session, list(rows.values()))
+    months = {month_of(survey.occurred_at) for survey in surveys}
+    months |= {month_of(at) for at in replaced.values()}
     for month in sorted(months):
         await alerts.evaluate_satisfaction(session, clock, month, rules.satisfaction_min_answers)

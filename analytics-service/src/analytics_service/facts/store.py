@@ -4,6 +4,10 @@ Every fact is merged with a rule that does not depend on arrival order (first ca
 stop time, newest team, highest status version, latest decision, remedy state and survey), so
 redelivered, reordered and late events leave the same rows, and a replay from offset 0
 rebuilds them.
+
+Every function takes a whole batch (one array per column, see ``tables.unnested``): a batch
+of events costs one statement per table, not one per event. Rows are given at most once per
+key (the service merges a batch's repeats first, by the same rules).
 """
 
 from __future__ import annotations
@@ -12,8 +16,17 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Table, case, func, or_, select
-from sqlalchemy.dialects.postgresql import Insert, insert
+from sqlalchemy import (
+    Row,
+    Table,
+    Text,
+    and_,
+    case,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics_service import tables
@@ -22,190 +35,250 @@ from analytics_service.facts.model import EARLIEST_COLUMNS, EVER_COLUMNS, FIRST_
 progress = tables.case_progress
 
 
-async def lock_complaint(session: AsyncSession, complaint_id: uuid.UUID) -> None:
+def _given(name: str, table: Table, rows: list[dict[str, Any]], columns: list[str]):  # noqa: ANN202
+    """The rows as ``unnest`` of one array per column (typed like the table's columns)."""
+    return tables.unnested(
+        name,
+        **{
+            column: (
+                table.c[column].type,
+                [row.get(column) for row in rows],
+            )
+            for column in columns
+        },
+    )
+
+
+async def lock_complaints(session: AsyncSession, complaint_ids: set[uuid.UUID]) -> None:
     """Serialise, until the end of the transaction, the handlers that copy facts between a
     complaint's row and its case's or decisions' rows (the upheld counter, the case's
     priority and tier on the complaint, the receipt time on the case): a complaint and its
     case or decision applied at the same time by two replicas would otherwise each miss the
-    other. Whichever waits sees the other's committed rows afterwards (read committed). Two
-    batches locking in crossing orders deadlock; PostgreSQL aborts one, which the consumer
-    then applies event by event."""
-    await session.execute(
-        select(func.pg_advisory_xact_lock(func.hashtextextended(str(complaint_id), 0)))
+    other. Whichever waits sees the other's committed rows afterwards (read committed). The
+    locks are taken in one order (by key), so two batches do not deadlock on them."""
+    if not complaint_ids:
+        return
+    given = tables.unnested("given", complaint_id=(UUID(as_uuid=True), list(complaint_ids)))
+    keys = (
+        select(func.hashtextextended(func.cast(given.c.complaint_id, Text()), 0).label("key"))
+        .distinct()
+        .order_by("key")
+        .subquery()
     )
+    await session.execute(select(func.count(func.pg_advisory_xact_lock(keys.c.key))))
 
 
-def _from_case(column: str, complaint_id: object):  # noqa: ANN202
-    """A column of the complaint's case fact row (the first case recorded), as SQL."""
-    cases = tables.case_facts
-    return select(cases.c[column]).where(cases.c.complaint_id == complaint_id).scalar_subquery()
-
-
-async def insert_complaint(session: AsyncSession, **values: Any) -> bool:
-    """Insert a complaint's fact row (a repeat changes nothing); whether it is new. The
-    opening priority and customer tier of the complaint's case are copied if it came first."""
-    complaint_id = values["complaint_id"]
-    inserted = await session.scalar(
-        insert(tables.complaint_facts)
-        .values(
-            **values,
-            priority=_from_case("priority", complaint_id),
-            customer_tier=_from_case("customer_tier", complaint_id),
-        )
+async def insert_complaints(session: AsyncSession, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
+    """Insert complaints' fact rows (a repeat changes nothing); the ids that were new. The
+    opening priority and customer tier of a complaint's case are copied if it came first."""
+    facts, cases = tables.complaint_facts, tables.case_facts
+    columns = [c for c in rows[0] if c not in ("priority", "customer_tier")]
+    given = _given("given", facts, rows, columns)
+    query = select(*(given.c[c] for c in columns), cases.c.priority, cases.c.customer_tier)
+    query = query.select_from(
+        given.outerjoin(cases, cases.c.complaint_id == given.c.complaint_id)
+    ).order_by(given.c.complaint_id)
+    inserted = await session.scalars(
+        insert(facts)
+        .from_select([*columns, "priority", "customer_tier"], query)
         .on_conflict_do_nothing(index_elements=["complaint_id"])
-        .returning(tables.complaint_facts.c.complaint_id)
+        .returning(facts.c.complaint_id)
     )
-    return inserted is not None
+    return set(inserted)
 
 
-async def insert_case(session: AsyncSession, **values: Any) -> None:
-    """Insert a case's fact row, and copy its priority and customer tier onto the complaint's
-    fact row (if the complaint came first) so that priority trends and the per-tier figure
-    need no join. Either order ends with the values of the first case recorded for the
-    complaint, as the join gave."""
+async def insert_cases(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert cases' fact rows, and copy each case's priority and customer tier onto its
+    complaint's fact row (if the complaint came first) so that priority trends and the
+    per-tier figure need no join. Either order ends with the values of the first case
+    recorded for the complaint, as the join gave."""
+    facts, complaints = tables.case_facts, tables.complaint_facts
+    columns = list(rows[0])
+    given = _given("given", facts, rows, columns)
     await session.execute(
-        insert(tables.case_facts)
-        .values(**values)
-        # Any conflict: a repeat of this case, or (should the case service ever misbehave)
-        # a second case for the same complaint; the first one counts.
+        insert(facts)
+        .from_select(columns, select(*(given.c[c] for c in columns)).order_by(given.c.case_id))
+        # Any conflict: a repeat of a case, or (should the case service ever misbehave) a
+        # second case for the same complaint; the first one counts.
         .on_conflict_do_nothing()
     )
-    complaints, cases = tables.complaint_facts, tables.case_facts
     await session.execute(
         complaints.update()
         .where(
-            complaints.c.complaint_id == values["complaint_id"],
-            cases.c.complaint_id == complaints.c.complaint_id,
+            complaints.c.complaint_id.in_(select(given.c.complaint_id)),
+            facts.c.complaint_id == complaints.c.complaint_id,
             or_(
-                complaints.c.priority.is_distinct_from(cases.c.priority),
-                complaints.c.customer_tier.is_distinct_from(cases.c.customer_tier),
+                complaints.c.priority.is_distinct_from(facts.c.priority),
+                complaints.c.customer_tier.is_distinct_from(facts.c.customer_tier),
             ),
         )
-        .values(priority=cases.c.priority, customer_tier=cases.c.customer_tier)
+        .values(priority=facts.c.priority, customer_tier=facts.c.customer_tier)
     )
 
 
-def complaint_receipt(complaint_id: uuid.UUID):  # noqa: ANN201
-    """The complaint's receipt time (when the clocks start), as SQL; null before it is known."""
-    complaints = tables.complaint_facts
-    return (
-        select(complaints.c.received_at)
-        .where(complaints.c.complaint_id == complaint_id)
-        .scalar_subquery()
-    )
-
-
-async def merge_progress(session: AsyncSession, case_id: Any, **values: Any) -> None:
-    """Upsert one case's progress row, merging each given column by its rule."""
-    statement = insert(progress).values(case_id=case_id, **values)
+def progress_merge(statement) -> dict[str, Any]:  # noqa: ANN001
+    """How every case-progress column merges an incoming row (``excluded``) with the stored
+    one; a column the incoming row leaves empty keeps the stored value."""
     excluded = statement.excluded
     merged: dict[str, Any] = {}
-    for column in values:
-        if column in EARLIEST_COLUMNS:
-            merged[column] = func.least(progress.c[column], excluded[column])
-        elif column in FIRST_KNOWN_COLUMNS:
-            merged[column] = func.coalesce(progress.c[column], excluded[column])
-        elif column in EVER_COLUMNS:
-            merged[column] = progress.c[column] | excluded[column]
-    if "team" in values:
-        newer_team = or_(
+    for column in EARLIEST_COLUMNS:
+        merged[column] = func.least(progress.c[column], excluded[column])  # ignores nulls
+    for column in FIRST_KNOWN_COLUMNS:
+        merged[column] = func.coalesce(progress.c[column], excluded[column])
+    for column in EVER_COLUMNS:
+        merged[column] = progress.c[column] | excluded[column]
+    newer_team = and_(
+        excluded.team_changed_at.is_not(None),
+        or_(
             progress.c.team_changed_at.is_(None),
             excluded.team_changed_at >= progress.c.team_changed_at,
-        )
-        merged["team"] = case((newer_team, excluded.team), else_=progress.c.team)
-        merged["team_changed_at"] = func.greatest(
-            progress.c.team_changed_at, excluded.team_changed_at
-        )
-    if "status" in values:
-        newer_status = or_(
+        ),
+    )
+    merged["team"] = case((newer_team, excluded.team), else_=progress.c.team)
+    merged["team_changed_at"] = func.greatest(progress.c.team_changed_at, excluded.team_changed_at)
+    newer_status = and_(
+        excluded.status_version.is_not(None),
+        or_(
             progress.c.status_version.is_(None),
             excluded.status_version > progress.c.status_version,
-        )
-        merged["status"] = case((newer_status, excluded.status), else_=progress.c.status)
-        merged["status_version"] = func.greatest(progress.c.status_version, excluded.status_version)
-    await session.execute(statement.on_conflict_do_update(index_elements=["case_id"], set_=merged))
+        ),
+    )
+    merged["status"] = case((newer_status, excluded.status), else_=progress.c.status)
+    merged["status_version"] = func.greatest(progress.c.status_version, excluded.status_version)
+    return merged
 
 
-async def copy_receipt_to_case(
-    session: AsyncSession, complaint_id: uuid.UUID, received_at: datetime
-) -> None:
-    """Copy a complaint's receipt time onto its case's progress row, if the case came first
+async def merge_progress(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Upsert cases' progress rows (one per case), merging each column by its rule. A case's
+    ``received_at`` is its complaint's receipt, if the complaint came first."""
+    complaints = tables.complaint_facts
+    columns = [c.name for c in progress.columns if c.name != "received_at"]
+    given = _given("given", progress, rows, columns)
+    query = (
+        select(*(given.c[c] for c in columns), complaints.c.received_at)
+        .select_from(given.outerjoin(complaints, complaints.c.complaint_id == given.c.complaint_id))
+        .order_by(given.c.case_id)
+    )
+    statement = insert(progress).from_select([*columns, "received_at"], query)
+    await session.execute(
+        statement.on_conflict_do_update(index_elements=["case_id"], set_=progress_merge(statement))
+    )
+
+
+async def copy_receipts_to_cases(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Copy complaints' receipt times onto their cases' progress rows, if the cases came first
     (so the SLA figures need no join)."""
+    given = _given("given", tables.complaint_facts, rows, ["complaint_id", "received_at"])
     await session.execute(
         progress.update()
-        .where(progress.c.complaint_id == complaint_id, progress.c.received_at.is_(None))
-        .values(received_at=received_at)
+        .where(progress.c.complaint_id == given.c.complaint_id, progress.c.received_at.is_(None))
+        .values(received_at=given.c.received_at)
     )
 
 
-def _keep_newest(
-    table: Table, key: str, newer_by: str, values: dict[str, Any], owner: str | None = None
-) -> Insert:
-    """Insert a row, or replace the stored one only when this one is newer by ``newer_by``
-    (a late, older change does not overwrite a newer one); the ``owner`` it belongs to
-    stays as first recorded."""
-    statement = insert(table).values(**values)
+async def _keep_newest(
+    session: AsyncSession,
+    table: Table,
+    key: str,
+    newer_by: str,
+    rows: list[dict[str, Any]],
+    owner: str | None = None,
+    returning: tuple = (),
+):  # noqa: ANN202
+    """Insert rows, or replace a stored one only when the new one is newer by ``newer_by``
+    (a late, older change does not overwrite a newer one); the ``owner`` it belongs to stays
+    as first recorded."""
+    columns = list(rows[0])
+    given = _given("given", table, rows, columns)
+    statement = insert(table).from_select(
+        columns, select(*(given.c[c] for c in columns)).order_by(given.c[key])
+    )
     excluded = statement.excluded
-    return statement.on_conflict_do_update(
+    statement = statement.on_conflict_do_update(
         index_elements=[key],
-        set_={column: excluded[column] for column in values if column not in (key, owner)},
+        set_={column: excluded[column] for column in columns if column not in (key, owner)},
         where=table.c[newer_by] < excluded[newer_by],
     )
+    if returning:
+        return (await session.execute(statement.returning(*returning))).all()
+    await session.execute(statement)
+    return None
 
 
-async def upsert_remedy(session: AsyncSession, **values: Any) -> None:
+async def upsert_remedies(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Keep each remedy's newest state."""
-    await session.execute(
-        _keep_newest(tables.remedy_facts, "remedy_id", "changed_at", values, owner="case_id")
+    await _keep_newest(
+        session, tables.remedy_facts, "remedy_id", "changed_at", rows, owner="case_id"
     )
 
 
-async def upsert_satisfaction(session: AsyncSession, **values: Any) -> datetime | None:
-    """Keep each case's newest satisfaction survey; when the survey it replaces (or not, if
-    that one is newer) was recorded, ``None`` for a case's first."""
+async def upsert_satisfaction(
+    session: AsyncSession, rows: list[dict[str, Any]]
+) -> dict[uuid.UUID, datetime]:
+    """Keep each case's newest satisfaction survey; when the surveys they replace (or not, if
+    those are newer) were recorded, by case (a case's first has none)."""
     facts = tables.satisfaction_facts
-    replaced = await session.scalar(
-        select(facts.c.recorded_at).where(facts.c.case_id == values["case_id"])
+    replaced = dict(
+        (
+            await session.execute(
+                select(facts.c.case_id, facts.c.recorded_at).where(
+                    facts.c.case_id.in_([row["case_id"] for row in rows])
+                )
+            )
+        ).all()
     )
-    await session.execute(_keep_newest(facts, "case_id", "recorded_at", values))
+    await _keep_newest(session, facts, "case_id", "recorded_at", rows)
     return replaced
 
 
-async def complaint_of_case(session: AsyncSession, case_id: uuid.UUID) -> uuid.UUID | None:
-    """The complaint a recorded case belongs to."""
+async def complaints_of_cases(
+    session: AsyncSession, case_ids: set[uuid.UUID]
+) -> dict[uuid.UUID, uuid.UUID]:
+    """The complaint each recorded case belongs to."""
     cases = tables.case_facts
-    return await session.scalar(select(cases.c.complaint_id).where(cases.c.case_id == case_id))
+    rows = await session.execute(
+        select(cases.c.case_id, cases.c.complaint_id).where(cases.c.case_id.in_(case_ids))
+    )
+    return dict(rows.all())
 
 
-async def complaint_with_decision(
-    session: AsyncSession, complaint_id: uuid.UUID, case_id: uuid.UUID
-) -> Row | None:
-    """The complaint's supplier and receipt, and the case's decision as it stands (validity,
-    root cause), in one round trip; ``None`` while the complaint is unknown."""
+async def complaints_with_decisions(
+    session: AsyncSession, pairs: list[tuple[uuid.UUID, uuid.UUID]]
+) -> dict[uuid.UUID, Row]:
+    """For each (case, complaint) whose complaint is known, by case: the complaint's supplier
+    and receipt, and the case's decision as it stands (validity, root cause)."""
     facts, complaints = tables.decision_facts, tables.complaint_facts
-    return (
-        await session.execute(
-            select(
-                complaints.c.supplier,
-                complaints.c.received_at,
-                select(facts.c.validity)
-                .where(facts.c.case_id == case_id)
-                .scalar_subquery()
-                .label("validity"),
-                select(facts.c.root_cause)
-                .where(facts.c.case_id == case_id)
-                .scalar_subquery()
-                .label("root_cause"),
-            ).where(complaints.c.complaint_id == complaint_id)
+    given = tables.unnested(
+        "given",
+        case_id=(UUID(as_uuid=True), [p[0] for p in pairs]),
+        complaint_id=(UUID(as_uuid=True), [p[1] for p in pairs]),
+    )
+    rows = await session.execute(
+        select(
+            given.c.case_id,
+            complaints.c.supplier,
+            complaints.c.received_at,
+            facts.c.validity,
+            facts.c.root_cause,
         )
-    ).first()
+        .select_from(given)
+        .join(complaints, complaints.c.complaint_id == given.c.complaint_id)
+        .outerjoin(facts, facts.c.case_id == given.c.case_id)
+    )
+    return {row.case_id: row for row in rows}
 
 
-async def upsert_decision(session: AsyncSession, **values: Any) -> Row | None:
-    """Keep the case's latest decision; its stored (validity, root cause) when this one was
-    stored, ``None`` when a newer decision was already there."""
+async def upsert_decisions(session: AsyncSession, rows: list[dict[str, Any]]) -> dict:
+    """Keep each case's latest decision; the stored (validity, root cause) of the cases whose
+    decision was stored (not those where a newer one was already there)."""
     facts = tables.decision_facts
-    statement = _keep_newest(facts, "case_id", "decided_at", values, owner="complaint_id")
-    return (
-        await session.execute(statement.returning(facts.c.validity, facts.c.root_cause))
-    ).first()
+    stored = await _keep_newest(
+        session,
+        facts,
+        "case_id",
+        "decided_at",
+        rows,
+        owner="complaint_id",
+        returning=(facts.c.case_id, facts.c.validity, facts.c.root_cause),
+    )
+    return {row.case_id: row for row in stored}

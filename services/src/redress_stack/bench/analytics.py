@@ -79,6 +79,27 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from redress_stack.bench.stats import summary
 
 PERIOD = timedelta(days=28)
+COUNTERS = (tables.supplier_defect_counts, tables.incident_slots, tables.incident_groups)
+# The incident counters of the copied history (no copied incident holds anything).
+RECOUNT_INCIDENT_COUNTERS = [
+    "DELETE FROM analytics.incident_slots",
+    "DELETE FROM analytics.incident_groups",
+    *(
+        f"""INSERT INTO analytics.incident_slots (scope, category, value, slot, complaints)
+        SELECT '{scope}', category, {scope},
+               floor(extract(epoch FROM received_at) / 300)::bigint, count(*)
+        FROM analytics.complaint_facts WHERE category IS NOT NULL AND {scope} IS NOT NULL
+        GROUP BY 2, 3, 4"""
+        for scope in ("product", "region")
+    ),
+    *(
+        f"""INSERT INTO analytics.incident_groups (scope, category, value, latest_at)
+        SELECT '{scope}', category, {scope}, max(received_at)
+        FROM analytics.complaint_facts WHERE category IS NOT NULL AND {scope} IS NOT NULL
+        GROUP BY 2, 3"""
+        for scope in ("product", "region")
+    ),
+]
 SUPPLIERS = [f"Supplier-{n:02d}" for n in range(25)]
 SUPPLIER_WEIGHTS = [1 / (rank + 1) for rank in range(len(SUPPLIERS))]  # a few big ones (Zipf)
 CATEGORIES = ["product_defect", "delivery", "billing_error", "service", "outage", "other"]
@@ -283,6 +304,7 @@ async def ingest(settings: AnalyticsSettings, expected: int) -> dict:
         group_id=consumers.GROUP_ID,
         topics=consumers.TOPICS,
         handlers=consumers.handlers(settings, SystemClock()),
+        batch_handler=consumers.batch_handler(settings, SystemClock()),
         session_factory=create_session_factory(engine),
         tables=tables.platform,
         settings=settings,
@@ -303,7 +325,7 @@ async def grow_history(settings: AnalyticsSettings, copies: int) -> dict:
     started = time.perf_counter()
     async with engine.begin() as connection:
         for table in fact_tables():
-            if table is tables.supplier_defect_counts:
+            if table in COUNTERS:
                 continue  # counters, not facts: recounted from the copied facts below
             columns, values = [], []
             for column in table.columns:
@@ -335,6 +357,8 @@ async def grow_history(settings: AnalyticsSettings, copies: int) -> dict:
                 alerts.recounted_supplier_defects(),
             )
         )
+        for statement in RECOUNT_INCIDENT_COUNTERS:
+            await connection.execute(text(statement))
     # What autovacuum does to a long-lived table: statistics, and the visibility map that
     # index-only scans rely on.
     async with engine.connect() as connection:

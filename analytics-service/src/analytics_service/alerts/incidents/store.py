@@ -1,41 +1,49 @@
-"""SQL of the incidents: the windows of a group of similar complaints, their members, and
-the incident alert a spike continues."""
+"""SQL of the incidents: the slot counters of each group of similar complaints, the group's
+latest receipt, the complaints of a window that just became a spike, the incident alerts near
+a batch and their members. Every statement takes a whole batch (arrays), so a batch costs a
+bounded number of round trips whatever its size."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import Row, and_, func, literal, or_, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Integer,
+    Row,
+    Text,
+    and_,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics_service import tables
-from analytics_service.alerts.model import INCIDENT, IncidentGroup, IncidentRule, IncidentScope
+from analytics_service.alerts.model import INCIDENT, IncidentGroup, IncidentScope
 from analytics_service.alerts.store import of_condition
 
 facts = tables.complaint_facts
 alerts = tables.alerts
 members_table = tables.incident_members
+slots = tables.incident_slots
+groups = tables.incident_groups
+
+GroupKey = tuple[str, str]  # (category, value)
 
 
-def same_group(group: IncidentGroup, complaint=facts):  # noqa: ANN001, ANN201
-    """The complaints of a group: same category, and same product or region."""
-    return and_(
-        complaint.c.category == group.category, complaint.c[group.scope.value] == group.value
-    )
-
-
-def _counts_for(scope: IncidentScope, complaint):  # noqa: ANN001, ANN202
-    """A regional spike counts only complaints no product incident holds already, so one
-    burst of one product in one country is one incident, not two."""
-    if scope is not IncidentScope.REGION:
-        return literal(True)
-    return ~(
+def _product_held(complaint_id):  # noqa: ANN001, ANN202
+    """Whether a product incident holds the complaint, as SQL."""
+    return (
         select(members_table.c.complaint_id)
         .join(alerts, alerts.c.id == members_table.c.alert_id)
         .where(
-            members_table.c.complaint_id == complaint.c.complaint_id,
+            members_table.c.complaint_id == complaint_id,
             alerts.c.kind == INCIDENT,
             alerts.c.attribution == IncidentScope.PRODUCT.value,
         )
@@ -43,133 +51,260 @@ def _counts_for(scope: IncidentScope, complaint):  # noqa: ANN001, ANN202
     )
 
 
-async def complaint(session: AsyncSession, complaint_id: uuid.UUID) -> Row:
-    """A complaint's fact row."""
-    return (await session.execute(select(facts).where(facts.c.complaint_id == complaint_id))).one()
-
-
-async def windows_holding(
-    session: AsyncSession,
-    rule: IncidentRule,
-    group: IncidentGroup,
-    received_at: datetime,
-) -> list[Row]:
-    """Every window of the group that holds ``received_at`` (those ending at one of the
-    group's complaints in [received_at, received_at + W)): its end, the group's complaints
-    in (end − W, end] and in the D days before that window."""
-    ends = facts.alias("window_end")
-    in_window = facts.alias("in_window")
-    in_baseline = facts.alias("in_baseline")
-    window_start = ends.c.received_at - rule.window
-    window_count = (
-        select(func.count())
-        .where(
-            same_group(group, in_window),
-            in_window.c.received_at > window_start,
-            in_window.c.received_at <= ends.c.received_at,
-            _counts_for(group.scope, in_window),
-        )
-        .scalar_subquery()
+async def add_to_slots(
+    session: AsyncSession, scope: IncidentScope, rows: list[tuple[str, str, int, int, int]]
+) -> None:
+    """Add (category, value, slot, complaints, held) to the group's slot counters."""
+    if not rows:
+        return
+    rows = sorted(rows)  # one lock order for every batch
+    given = tables.unnested(
+        "given",
+        category=(Text(), [r[0] for r in rows]),
+        value=(Text(), [r[1] for r in rows]),
+        slot=(BigInteger(), [r[2] for r in rows]),
+        complaints=(Integer(), [r[3] for r in rows]),
+        held=(Integer(), [r[4] for r in rows]),
     )
-    baseline_count = (
-        select(func.count())
+    statement = insert(slots).from_select(
+        ["scope", "category", "value", "slot", "complaints", "held"],
+        select(
+            literal(scope.value),
+            given.c.category,
+            given.c.value,
+            given.c.slot,
+            given.c.complaints,
+            given.c.held,
+        ),
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[slots.c.scope, slots.c.category, slots.c.value, slots.c.slot],
+            set_={
+                "complaints": slots.c.complaints + statement.excluded.complaints,
+                "held": slots.c.held + statement.excluded.held,
+            },
+        )
+    )
+
+
+async def touch_groups(
+    session: AsyncSession, scope: IncidentScope, latest: dict[GroupKey, datetime]
+) -> dict[GroupKey, datetime]:
+    """Move each group's latest receipt forward; the latest receipts before, by group."""
+    keys = sorted(latest)
+    given = tables.unnested(
+        "given",
+        category=(Text(), [k[0] for k in keys]),
+        value=(Text(), [k[1] for k in keys]),
+        latest_at=(DateTime(timezone=True), [latest[k] for k in keys]),
+    )
+    before = dict(
+        ((row.category, row.value), row.latest_at)
+        for row in await session.execute(
+            select(groups.c.category, groups.c.value, groups.c.latest_at)
+            .join(
+                given,
+                and_(groups.c.category == given.c.category, groups.c.value == given.c.value),
+            )
+            .where(groups.c.scope == scope.value)
+        )
+    )
+    statement = insert(groups).from_select(
+        ["scope", "category", "value", "latest_at"],
+        select(literal(scope.value), given.c.category, given.c.value, given.c.latest_at),
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[groups.c.scope, groups.c.category, groups.c.value],
+            set_={"latest_at": func.greatest(groups.c.latest_at, statement.excluded.latest_at)},
+        )
+    )
+    return before
+
+
+async def slot_counts(
+    session: AsyncSession, scope: IncidentScope, ranges: list[tuple[str, str, int, int]]
+) -> list[Row]:
+    """(category, value, slot, counted) of the groups' slots in the inclusive slot ranges;
+    ``counted`` leaves out what a product incident holds."""
+    given = tables.unnested(
+        "given",
+        category=(Text(), [r[0] for r in ranges]),
+        value=(Text(), [r[1] for r in ranges]),
+        low=(BigInteger(), [r[2] for r in ranges]),
+        high=(BigInteger(), [r[3] for r in ranges]),
+    )
+    query = select(
+        slots.c.category, slots.c.value, slots.c.slot, (slots.c.complaints - slots.c.held)
+    ).join(
+        given,
+        and_(
+            slots.c.category == given.c.category,
+            slots.c.value == given.c.value,
+            slots.c.slot >= given.c.low,
+            slots.c.slot <= given.c.high,
+        ),
+    )
+    return list((await session.execute(query.where(slots.c.scope == scope.value))).all())
+
+
+async def baselines(
+    session: AsyncSession, scope: IncidentScope, windows: list[tuple[str, str, int]], span: int
+) -> list[Row]:
+    """(category, value, first slot, baseline) of each window: the group's complaints in the
+    ``span`` slots before the window."""
+    given = tables.unnested(
+        "given",
+        category=(Text(), [w[0] for w in windows]),
+        value=(Text(), [w[1] for w in windows]),
+        first=(BigInteger(), [w[2] for w in windows]),
+    )
+    total = (
+        select(func.coalesce(func.sum(slots.c.complaints), 0))
         .where(
-            same_group(group, in_baseline),
-            in_baseline.c.received_at >= window_start - rule.baseline,
-            in_baseline.c.received_at < window_start,
+            slots.c.scope == scope.value,
+            slots.c.category == given.c.category,
+            slots.c.value == given.c.value,
+            slots.c.slot >= given.c.first - span,
+            slots.c.slot < given.c.first,
         )
         .scalar_subquery()
     )
     return list(
-        (
-            await session.execute(
-                select(
-                    ends.c.received_at.label("end"),
-                    window_count.label("count"),
-                    baseline_count.label("baseline"),
-                )
-                .where(
-                    same_group(group, ends),
-                    ends.c.received_at >= received_at,
-                    ends.c.received_at < received_at + rule.window,
-                )
-                .distinct()
-                .order_by(ends.c.received_at)
-            )
-        ).all()
+        (await session.execute(select(given.c.category, given.c.value, given.c.first, total))).all()
     )
 
 
-async def window_members(
-    session: AsyncSession, group: IncidentGroup, end: datetime, window: timedelta
-) -> tuple[list[uuid.UUID], datetime]:
-    """The complaints a spike window ending at ``end`` counts, and the first one's receipt."""
-    in_window = and_(
-        same_group(group),
-        facts.c.received_at > end - window,
-        facts.c.received_at <= end,
-        _counts_for(group.scope, facts),
-    )
-    members = list(await session.scalars(select(facts.c.complaint_id).where(in_window)))
-    first_at = await session.scalar(select(func.min(facts.c.received_at)).where(in_window))
-    return members, first_at
-
-
-async def continued_incident(
+async def window_complaints(
     session: AsyncSession,
-    group: IncidentGroup,
-    end: datetime,
-    window: timedelta,
-    first_day: date,
-) -> Row | None:
-    """The incident a spike window ending at ``end`` continues, locked: one whose members
-    reach within a window of it; failing that, the group's incident of the same day (one
-    alert per group and day)."""
-    return (
-        await session.execute(
-            select(alerts)
-            .where(
-                of_condition(INCIDENT, group.subject, group.scope.value),
-                or_(
-                    and_(
-                        alerts.c.last_member_at >= end - window,
-                        alerts.c.first_member_at <= end + window,
-                    ),
-                    alerts.c.period_start == first_day,
-                ),
-            )
-            .order_by(alerts.c.last_member_at.desc())
-            .limit(1)
-            .with_for_update()
+    scope: IncidentScope,
+    ranges: list[tuple[str, str, datetime, datetime]],
+) -> list[Row]:
+    """The complaints a group's windows count in [start, end) of each range (a regional
+    window does not count what a product incident holds): category, value, complaint_id,
+    received_at and region."""
+    given = tables.unnested(
+        "given",
+        category=(Text(), [r[0] for r in ranges]),
+        value=(Text(), [r[1] for r in ranges]),
+        start=(DateTime(timezone=True), [r[2] for r in ranges]),
+        end=(DateTime(timezone=True), [r[3] for r in ranges]),
+    )
+    counted = true() if scope is IncidentScope.PRODUCT else ~_product_held(facts.c.complaint_id)
+    query = (
+        select(
+            given.c.category,
+            given.c.value,
+            facts.c.complaint_id,
+            facts.c.received_at,
+            facts.c.region,
         )
-    ).first()
-
-
-async def add_members(session: AsyncSession, alert_id: uuid.UUID, members: list) -> int:
-    """Add complaints to an incident (once each) and answer how many it has now."""
-    if members:
-        await session.execute(
-            insert(members_table)
-            .values([{"alert_id": alert_id, "complaint_id": m} for m in members])
-            .on_conflict_do_nothing()
+        .select_from(given)
+        .join(
+            facts,
+            and_(
+                facts.c.category == given.c.category,
+                facts.c[scope.value] == given.c.value,
+                facts.c.received_at >= given.c.start,
+                facts.c.received_at < given.c.end,
+            ),
         )
-    count = await session.scalar(select(func.count()).where(members_table.c.alert_id == alert_id))
-    return count or 0
+        .where(counted)
+    )
+    return list((await session.execute(query)).all())
 
 
-async def latest_in_group(session: AsyncSession, group: IncidentGroup) -> datetime:
-    """The receipt of the group's latest complaint."""
-    return await session.scalar(select(func.max(facts.c.received_at)).where(same_group(group)))
-
-
-async def open_incidents(session: AsyncSession) -> list[Row]:
-    """The incidents not cleared, locked."""
+async def incidents_near(
+    session: AsyncSession, group: IncidentGroup, start: datetime, end: datetime, window: timedelta
+) -> list[Row]:
+    """The group's incidents a spike between ``start`` and ``end`` may continue (members
+    within a window of it, or of one of its days), locked."""
     return list(
         (
             await session.execute(
                 select(alerts)
-                .where(alerts.c.kind == INCIDENT, alerts.c.cleared_at.is_(None))
+                .where(
+                    of_condition(INCIDENT, group.subject, group.scope.value),
+                    or_(
+                        and_(
+                            alerts.c.last_member_at >= start - 2 * window,
+                            alerts.c.first_member_at <= end + 2 * window,
+                        ),
+                        alerts.c.period_start.between((start - window).date(), end.date()),
+                    ),
+                )
+                .order_by(alerts.c.id)
                 .with_for_update()
             )
         ).all()
     )
+
+
+async def add_members(session: AsyncSession, pairs: list[tuple[uuid.UUID, uuid.UUID]]) -> list[Row]:
+    """Add (alert_id, complaint_id) members (once each); the pairs added, each with whether
+    a product incident held the complaint before."""
+    if not pairs:
+        return []
+    pairs = sorted(pairs)
+    given = tables.unnested(
+        "given",
+        alert_id=(UUID(as_uuid=True), [p[0] for p in pairs]),
+        complaint_id=(UUID(as_uuid=True), [p[1] for p in pairs]),
+    )
+    held_before = (
+        select(members_table.c.complaint_id)
+        .join(alerts, alerts.c.id == members_table.c.alert_id)
+        .where(
+            alerts.c.kind == INCIDENT,
+            alerts.c.attribution == IncidentScope.PRODUCT.value,
+            members_table.c.complaint_id.in_(select(given.c.complaint_id)),
+        )
+        .cte("held_before")
+    )
+    added = (
+        insert(members_table)
+        .from_select(["alert_id", "complaint_id"], select(given.c.alert_id, given.c.complaint_id))
+        .on_conflict_do_nothing()
+        .returning(members_table.c.alert_id, members_table.c.complaint_id)
+        .cte("added")
+    )
+    was_held = added.c.complaint_id.in_(select(held_before.c.complaint_id))
+    return list(
+        (
+            await session.execute(
+                select(added.c.alert_id, added.c.complaint_id, was_held.label("was_held"))
+            )
+        ).all()
+    )
+
+
+async def open_incidents(session: AsyncSession, besides: set[uuid.UUID]) -> list[Row]:
+    """The incidents not cleared (but those in ``besides``), locked."""
+    query = select(alerts).where(alerts.c.kind == INCIDENT, alerts.c.cleared_at.is_(None))
+    if besides:
+        query = query.where(alerts.c.id.not_in(besides))
+    return list((await session.execute(query.order_by(alerts.c.id).with_for_update())).all())
+
+
+async def latest_of(session: AsyncSession, wanted: list[IncidentGroup]) -> dict:
+    """The latest receipt of each group (by scope, category and value)."""
+    if not wanted:
+        return {}
+    given = tables.unnested(
+        "given",
+        scope=(Text(), [g.scope.value for g in wanted]),
+        category=(Text(), [g.category for g in wanted]),
+        value=(Text(), [g.value for g in wanted]),
+    )
+    rows = await session.execute(
+        select(groups.c.scope, groups.c.category, groups.c.value, groups.c.latest_at).join(
+            given,
+            and_(
+                groups.c.scope == given.c.scope,
+                groups.c.category == given.c.category,
+                groups.c.value == given.c.value,
+            ),
+        )
+    )
+    return {(r.scope, r.category, r.value): r.latest_at for r in rows}
