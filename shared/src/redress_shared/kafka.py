@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable, Sequence
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from sqlalchemy import ARRAY, Text, cast, func, literal, select
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -122,6 +124,9 @@ class EventConsumer:
         per-record fallback then calls it with one event."""
         self.group_id = group_id
         self._batch_handler = batch_handler
+        # A fetch that brings nothing within a few of the broker's fetch waits: Tansu answers
+        # only when its wait runs out, Apache Kafka at once.
+        self._idle_fetch_ms = max(300, 3 * settings.kafka_fetch_max_wait_ms)
         self.topics = list(topics)
         self._handlers = handlers
         self._session_factory = session_factory
@@ -257,7 +262,9 @@ class EventConsumer:
                         continue
                     # Past the end offset and nothing in this round: ask this partition alone
                     # once more, so a round that only served the others cannot end it early.
-                    more = (await consumer.getmany(partition, timeout_ms=1000)).get(partition)
+                    more = (await consumer.getmany(partition, timeout_ms=self._idle_fetch_ms)).get(
+                        partition
+                    )
                     if more:
                         try:
                             await self._process_batch(more)
@@ -312,15 +319,17 @@ class EventConsumer:
         inbox = self._tables.inbox
         outcomes: list[str] = []
         async with self._session_factory() as session, session.begin():
+            # One statement whatever the batch size (arrays, not a VALUES row per event), so
+            # its text is compiled and prepared once.
+            fresh_rows = select(
+                literal(self.group_id, Text).label("consumer"),
+                func.unnest(cast([e.id for e in events], ARRAY(PG_UUID(as_uuid=True)))),
+                func.unnest(cast([e.type for e in events], ARRAY(Text))),
+            )
             claimed = set(
                 await session.scalars(
                     insert(inbox)
-                    .values(
-                        [
-                            {"consumer": self.group_id, "event_id": e.id, "event_type": e.type}
-                            for e in events
-                        ]
-                    )
+                    .from_select(["consumer", "event_id", "event_type"], fresh_rows)
                     .on_conflict_do_nothing()
                     .returning(inbox.c.event_id)
                 )
