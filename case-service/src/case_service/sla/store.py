@@ -81,13 +81,21 @@ async def insert_clocks(
     session: AsyncSession, case_id: uuid.UUID, calendar: str, clocks: Iterable[SlaClock]
 ) -> None:
     """Store a new case's clocks."""
-    await session.execute(
-        tables.case_clocks.insert(),
-        [
-            {"case_id": case_id, "clock": c.name.value, "calendar": calendar, **_clock_values(c)}
-            for c in clocks
-        ],
-    )
+    await insert_clocks_of_cases(session, [(case_id, calendar, clocks)])
+
+
+async def insert_clocks_of_cases(
+    session: AsyncSession, new_cases: Iterable[tuple[uuid.UUID, str, Iterable[SlaClock]]]
+) -> None:
+    """Store the clocks of new cases, each ``(case id, calendar name, clocks)``, in one
+    statement."""
+    rows = [
+        {"case_id": case_id, "clock": c.name.value, "calendar": calendar, **_clock_values(c)}
+        for case_id, calendar, clocks in new_cases
+        for c in clocks
+    ]
+    if rows:
+        await session.execute(tables.case_clocks.insert(), rows)
 
 
 async def load_clocks(
