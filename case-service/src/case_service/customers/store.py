@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from redress_shared.events import ComplaintReceivedV1
-from sqlalchemy import Row, func, select
+from sqlalchemy import ARRAY, Row, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -52,19 +52,35 @@ async def remember_customers(
         key: fold_contacts(before.get(key, {}), [contact_values(c.customer) for c in theirs])
         for key, theirs in by_key.items()
     }
-    statement = insert(customers).values(
-        [
-            {
-                "customer_key": key,
-                # What the complaints bring, newest first: the upsert keeps the old where
-                # none of them has a contact point.
-                **fold_contacts({}, [contact_values(c.customer) for c in theirs])[-1],
-                "first_seen_at": theirs[0].received_at,
-                "last_complaint_at": theirs[-1].received_at,
-                "complaint_count": len(theirs),
-            }
-            for key, theirs in sorted(by_key.items())
-        ]
+    values = [
+        {
+            "customer_key": key,
+            # What the complaints bring, newest first: the upsert keeps the old where none
+            # of them has a contact point.
+            **fold_contacts({}, [contact_values(c.customer) for c in theirs])[-1],
+            "first_seen_at": theirs[0].received_at,
+            "last_complaint_at": theirs[-1].received_at,
+            "complaint_count": len(theirs),
+        }
+        for key, theirs in sorted(by_key.items())
+    ]
+    # One array per column, unnested side by side: the statement's text is the same for any
+    # number of customers (compiled once, planned once).
+    columns = list(values[0])
+    statement = insert(customers).from_select(
+        columns,
+        select(
+            *(
+                func.unnest(
+                    bindparam(
+                        f"{column}_values",
+                        [v[column] for v in values],
+                        ARRAY(customers.c[column].type),
+                    )
+                ).label(column)
+                for column in columns
+            )
+        ),
     )
     excluded = statement.excluded
     rows = await session.execute(
