@@ -12,7 +12,9 @@ this process (its consumer, outbox relay and deadline timer; the HTTP side is id
 2. **Rate** (``--rates``): with the service running, offers complaints at each fixed rate for
    ``--seconds`` and reports cases opened per second and p50/p99 event → case readable (from
    the moment the producer had the event acknowledged by the broker to the moment a poll of
-   the ``cases`` table sees the case committed; polls every 20 ms).
+   the ``cases`` table sees the case committed; polls every 50 ms).
+The service logs as it does in production (JSON lines at INFO, here to a file in the
+temporary folder).
 
 Each complaint has its own customer key (as in an outage: many customers). ``--per-event``
 runs the consumer without the batch handler (one use case per event, as before issue 13),
@@ -27,6 +29,7 @@ import argparse
 import asyncio
 import cProfile
 import json
+import logging
 import tempfile
 import time
 import uuid
@@ -48,6 +51,7 @@ from redress_shared.events import (
 )
 from redress_shared.kafka import EventConsumer, ensure_topics
 from redress_shared.migrations import upgrade_to_head
+from redress_shared.observability import configure_logging
 from redress_testing import TestInfra, running_app, start_test_infra
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
@@ -57,7 +61,7 @@ from redress_stack.bench.stats import summary
 
 CATEGORIES = ["product_defect", "delivery", "billing_error", "service", "outage", "other"]
 CHANNELS = ["api", "email", "phone", "chat", "social"]
-POLL_SECONDS = 0.02
+POLL_SECONDS = 0.05
 
 
 def complaint_event(index: int, run: str):  # noqa: ANN201
@@ -180,49 +184,61 @@ async def burst(settings: CaseSettings, engine: AsyncEngine, count: int, per_eve
     return summary(f"cases: backlog of {count} complaints drained ({path})", count, seconds, [])
 
 
+async def offer_at(producer: Producer, rate: int, seconds: float, run: str) -> list[uuid.UUID]:
+    """Send ``rate`` complaints a second for ``seconds``; the complaint ids."""
+    started = time.perf_counter()
+    futures = []
+    for index in range(int(rate * seconds)):
+        delay = started + index / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        futures.append(await producer.send(index, run))
+    await asyncio.gather(*futures)
+    return list(producer.acked)
+
+
 async def offered(
-    settings: CaseSettings, engine: AsyncEngine, rate: int, seconds: float, per_event: bool
+    producer: Producer, engine: AsyncEngine, rate: int, seconds: float, path: str
 ) -> dict:
-    """Complaints offered at ``rate`` per second for ``seconds``: cases/s and latency."""
-    run = uuid.uuid4().hex[:8]
+    """Complaints offered at ``rate`` per second for ``seconds`` to the running service:
+    cases/s (until the last case is readable) and event -> case readable latency."""
+    producer.acked.clear()
     seen: dict[uuid.UUID, float] = {}
-    async with (
-        running_app(bench_app(settings, per_event), settings),
-        Producer(settings.kafka_bootstrap_servers) as producer,
-    ):
-        await asyncio.sleep(2)  # the consumer joins its group
-
-        async def offer() -> None:
-            started = time.perf_counter()
-            futures = []
-            for index in range(int(rate * seconds)):
-                delay = started + index / rate - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                futures.append(await producer.send(index, run))
-            await asyncio.gather(*futures)
-
-        offering = asyncio.create_task(offer())
-        started = time.perf_counter()
-
-        async def track() -> None:
-            pending: set[uuid.UUID] = set()
-            while not offering.done() or pending or len(seen) < len(producer.acked):
-                pending.update(producer.acked.keys() - seen.keys() - pending)
-                if pending:
-                    await poll_cases(engine, pending, seen)
-                await asyncio.sleep(POLL_SECONDS)
-
-        await asyncio.gather(offering, track())
-        total = time.perf_counter() - started
+    offering = asyncio.create_task(offer_at(producer, rate, seconds, uuid.uuid4().hex[:8]))
+    started = time.perf_counter()
+    pending: set[uuid.UUID] = set()
+    while not offering.done() or pending or len(seen) < len(producer.acked):
+        pending.update(producer.acked.keys() - seen.keys() - pending)
+        if pending:
+            await poll_cases(engine, pending, seen)
+        await asyncio.sleep(POLL_SECONDS)
+    await offering
+    total = time.perf_counter() - started
     latencies = [seen[c] - producer.acked[c] for c in producer.acked]
-    path = "per event" if per_event else "batch"
     return summary(
         f"cases: {rate}/s offered for {seconds:g} s, event -> case readable ({path})",
         len(latencies),
         total,
         latencies,
     )
+
+
+async def rates(
+    settings: CaseSettings, engine: AsyncEngine, args: argparse.Namespace
+) -> list[dict]:
+    """Each offered rate in turn, against one running service (warmed up first: its
+    consumer has joined its group and opened cases)."""
+    path = "per event" if args.per_event else "batch"
+    results = []
+    async with (
+        running_app(bench_app(settings, args.per_event), settings),
+        Producer(settings.kafka_bootstrap_servers) as producer,
+    ):
+        await offered(producer, engine, 10, 1, path)  # warm-up, not reported
+        for rate in args.rates:
+            results.append(await offered(producer, engine, rate, args.seconds, path))
+            print(json.dumps(results[-1]), flush=True)
+    return results
 
 
 async def exactly_one_case_each(engine: AsyncEngine) -> dict:
@@ -243,7 +259,6 @@ async def run(args: argparse.Namespace, infra: TestInfra) -> None:
         database_url=infra.database_url,
         kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
         admin_api_key=infra.admin_key,
-        log_level="WARNING",
     )
     await asyncio.to_thread(
         upgrade_to_head, settings.database_url, MIGRATIONS_DIR, settings.db_schema
@@ -253,9 +268,8 @@ async def run(args: argparse.Namespace, infra: TestInfra) -> None:
     try:
         if args.burst:
             print(json.dumps(await burst(settings, engine, args.burst, args.per_event)), flush=True)
-        for rate in args.rates:
-            line = await offered(settings, engine, rate, args.seconds, args.per_event)
-            print(json.dumps(line), flush=True)
+        if args.rates:
+            await rates(settings, engine, args)
         print(json.dumps(await exactly_one_case_each(engine)), flush=True)
     finally:
         await engine.dispose()
@@ -279,6 +293,9 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="redress-bench-cases-") as root:
         infra, stoppers = start_test_infra(Path(root))
+        # Log as the service does (JSON at INFO), into a file rather than over the results.
+        configure_logging("case-service", "INFO")
+        logging.getLogger().handlers[0].setStream(open(Path(root) / "case-service.log", "w"))  # noqa: SIM115
         profiler = cProfile.Profile() if args.profile else None
         try:
             if profiler:
