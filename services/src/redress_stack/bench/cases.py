@@ -8,11 +8,15 @@ this process (its consumer, outbox relay and deadline timer; the HTTP side is id
 
 1. **Burst** (``--burst N``): produces N distinct complaints while the service is stopped,
    starts it and times until every one has its case: cases opened per second, the consumer's
-   drain rate of a backlog (an outage spike).
-2. **Rate** (``--rates``): with the service running, offers complaints at each fixed rate for
-   ``--seconds`` and reports cases opened per second and p50/p99 event → case readable (from
-   the moment the producer had the event acknowledged by the broker to the moment a poll of
-   the ``cases`` table sees the case committed; polls every 50 ms).
+   drain rate of a backlog (an outage spike). Timed from the first case on (joining the
+   consumer group is not case opening), so the first fetched batch is not counted.
+2. **Rate** (``--rates``): with the service running, a producer in its own process (as
+   intake is) offers complaints at each fixed rate for ``--seconds``; reports cases opened
+   per second (from the first complaint acknowledged by the broker to the last case
+   readable) and p50/p99 event -> case readable (from the moment the producer had the event
+   acknowledged to the moment a poll of the ``cases`` table sees the case committed; polls
+   every 50 ms).
+
 The service logs as it does in production (JSON lines at INFO, here to a file in the
 temporary folder).
 
@@ -30,6 +34,7 @@ import asyncio
 import cProfile
 import json
 import logging
+import sys
 import tempfile
 import time
 import uuid
@@ -109,9 +114,7 @@ class Producer:
         complaint_id = uuid.UUID(event.data["complaint_id"])
         key, value, headers = to_kafka_record(event)
         future = await self._producer.send(COMPLAINTS_TOPIC, value=value, key=key, headers=headers)
-        future.add_done_callback(
-            lambda _f: self.acked.setdefault(complaint_id, time.perf_counter())
-        )
+        future.add_done_callback(lambda _f: self.acked.setdefault(complaint_id, time.time()))
         return future
 
 
@@ -126,7 +129,7 @@ async def poll_cases(
                 cases.c.complaint_id == func.any(bindparam("ids", list(pending), ARRAY(UUID)))
             )
         )
-        now = time.perf_counter()
+        now = time.time()
         for complaint_id in found:
             seen[complaint_id] = now
             pending.discard(complaint_id)
@@ -176,45 +179,92 @@ async def burst(settings: CaseSettings, engine: AsyncEngine, count: int, per_eve
     async with running_app(bench_app(settings, per_event), settings):
         # Timed from the first case on: joining the consumer group is not case opening.
         first = await cases_reach(engine, before + 1)
-        started = time.perf_counter()
+        started = time.time()
         await cases_reach(engine, before + count)
-        seconds = time.perf_counter() - started
+        seconds = time.time() - started
     count -= first - before
     path = "per event" if per_event else "batch"
     return summary(f"cases: backlog of {count} complaints drained ({path})", count, seconds, [])
 
 
-async def offer_at(producer: Producer, rate: int, seconds: float, run: str) -> list[uuid.UUID]:
-    """Send ``rate`` complaints a second for ``seconds``; the complaint ids."""
-    started = time.perf_counter()
-    futures = []
-    for index in range(int(rate * seconds)):
-        delay = started + index / rate - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        futures.append(await producer.send(index, run))
-    await asyncio.gather(*futures)
-    return list(producer.acked)
+async def outbox_drained(engine: AsyncEngine) -> None:
+    """Wait until the relay has published every staged event."""
+    outbox = tables.platform.outbox
+    while True:
+        async with engine.connect() as connection:
+            waiting = await connection.scalar(
+                select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+            )
+        if not waiting:
+            return
+        await asyncio.sleep(POLL_SECONDS)
+
+
+async def offer_at(bootstrap: str, rate: int, seconds: float) -> None:
+    """Send ``rate`` complaints a second for ``seconds``, printing ``complaint_id ack_time``
+    as the broker acknowledges each (the producer process, see ``--produce-to``)."""
+    run = uuid.uuid4().hex[:8]
+    async with Producer(bootstrap) as producer:
+        started = time.time()
+        futures = []
+        for index in range(int(rate * seconds)):
+            delay = started + index / rate - time.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            futures.append(await producer.send(index, run))
+            if len(producer.acked) >= 50:
+                flush_acks(producer.acked)
+        await asyncio.gather(*futures)
+        flush_acks(producer.acked)
+
+
+def flush_acks(acked: dict[uuid.UUID, float]) -> None:
+    sys.stdout.write("".join(f"{c} {t}\n" for c, t in acked.items()))
+    sys.stdout.flush()
+    acked.clear()
 
 
 async def offered(
-    producer: Producer, engine: AsyncEngine, rate: int, seconds: float, path: str
+    engine: AsyncEngine, bootstrap: str, rate: int, seconds: float, path: str
 ) -> dict:
-    """Complaints offered at ``rate`` per second for ``seconds`` to the running service:
-    cases/s (until the last case is readable) and event -> case readable latency."""
-    producer.acked.clear()
+    """Complaints offered at ``rate`` per second for ``seconds`` to the running service by
+    a producer in its own process (as intake is): cases/s (until the last case is readable)
+    and event -> case readable latency."""
+    acked: dict[uuid.UUID, float] = {}
     seen: dict[uuid.UUID, float] = {}
-    offering = asyncio.create_task(offer_at(producer, rate, seconds, uuid.uuid4().hex[:8]))
-    started = time.perf_counter()
+    producer = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "redress_stack.bench.cases",
+        "--produce-to",
+        bootstrap,
+        "--rates",
+        str(rate),
+        "--seconds",
+        str(seconds),
+        stdout=asyncio.subprocess.PIPE,
+    )
+
+    async def read_acks() -> None:
+        assert producer.stdout is not None
+        async for line in producer.stdout:
+            complaint_id, at = line.decode().split()
+            acked[uuid.UUID(complaint_id)] = float(at)
+        if await producer.wait():
+            raise RuntimeError(f"the producer failed ({producer.returncode})")
+
+    reading = asyncio.create_task(read_acks())
     pending: set[uuid.UUID] = set()
-    while not offering.done() or pending or len(seen) < len(producer.acked):
-        pending.update(producer.acked.keys() - seen.keys() - pending)
+    while not reading.done() or pending or len(seen) < len(acked):
+        pending.update(acked.keys() - seen.keys() - pending)
         if pending:
             await poll_cases(engine, pending, seen)
         await asyncio.sleep(POLL_SECONDS)
-    await offering
-    total = time.perf_counter() - started
-    latencies = [seen[c] - producer.acked[c] for c in producer.acked]
+    await reading
+    # From the first acknowledged complaint (not the producer process's start) to the last
+    # case readable.
+    total = max(seen.values()) - min(acked.values())
+    latencies = [seen[c] - acked[c] for c in acked]
     return summary(
         f"cases: {rate}/s offered for {seconds:g} s, event -> case readable ({path})",
         len(latencies),
@@ -229,14 +279,13 @@ async def rates(
     """Each offered rate in turn, against one running service (warmed up first: its
     consumer has joined its group and opened cases)."""
     path = "per event" if args.per_event else "batch"
+    bootstrap = settings.kafka_bootstrap_servers
     results = []
-    async with (
-        running_app(bench_app(settings, args.per_event), settings),
-        Producer(settings.kafka_bootstrap_servers) as producer,
-    ):
-        await offered(producer, engine, 10, 1, path)  # warm-up, not reported
+    async with running_app(bench_app(settings, args.per_event), settings):
+        await offered(engine, bootstrap, 10, 1, path)  # warm-up, not reported
+        await outbox_drained(engine)  # the burst's case.opened events are published first
         for rate in args.rates:
-            results.append(await offered(producer, engine, rate, args.seconds, path))
+            results.append(await offered(engine, bootstrap, rate, args.seconds, path))
             print(json.dumps(results[-1]), flush=True)
     return results
 
@@ -290,7 +339,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="how long each rate")
     parser.add_argument("--per-event", action="store_true", help="without the batch handler")
     parser.add_argument("--profile", type=Path, help="write a cProfile of the run here")
+    parser.add_argument("--produce-to", help=argparse.SUPPRESS)  # the producer process
     args = parser.parse_args()
+    if args.produce_to:
+        asyncio.run(offer_at(args.produce_to, args.rates[0], args.seconds))
+        return
     with tempfile.TemporaryDirectory(prefix="redress-bench-cases-") as root:
         infra, stoppers = start_test_infra(Path(root))
         # Log as the service does (JSON at INFO), into a file rather than over the results.
