@@ -15,7 +15,12 @@ def build_app(settings: CaseSettings | None = None, clock: Clock | None = None) 
     """The case application with its runtime (nothing connects until it starts)."""
     settings = settings or CaseSettings()
     runtime = ServiceRuntime.build(settings, tables.platform, clock)
-    runtime.add_consumer(consumers.GROUP_ID, consumers.TOPICS, consumers.handlers(runtime.clock))
+    runtime.add_consumer(
+        consumers.GROUP_ID,
+        consumers.TOPICS,
+        consumers.handlers(runtime.clock),
+        batch_handler=consumers.batch_handler(runtime.clock),
+    )
     runtime.add_background("sla-timers", workers.deadline_timers(runtime))
     return create_app(
         runtime,

@@ -7,7 +7,7 @@ event in the inbox); every other one is one transaction. Every change of a case 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
 
@@ -16,16 +16,14 @@ from redress_shared.clock import Clock
 from redress_shared.db import SessionFactory
 from redress_shared.errors import NotFound
 from redress_shared.events import (
-    CASES_TOPIC,
     ComplaintReceivedV1,
     EventEnvelope,
     NotificationOutcomeV1,
 )
-from redress_shared.outbox import add_to_outbox
+from redress_shared.observability import bind_correlation_id
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from case_service import tables
 from case_service.cases import store
 from case_service.cases.events import case_opened_event, status_changed_event
 from case_service.cases.model import (
@@ -82,63 +80,98 @@ async def open_case_for_complaint(
     session: AsyncSession, clock: Clock, event: EventEnvelope
 ) -> None:
     """A complaint was received: open its case (once), remember the customer, tell others."""
-    complaint = event.payload()
-    assert isinstance(complaint, ComplaintReceivedV1)
-    if await store.case_id_of_complaint(session, complaint.complaint_id) is not None:
+    await open_cases_for_complaints(session, clock, [event])
+
+
+async def open_cases_for_complaints(
+    session: AsyncSession, clock: Clock, events: Sequence[EventEnvelope]
+) -> None:
+    """Complaints were received (``complaint.received`` events, in partition order): open
+    each one's case, remember the customers, tell others; in the caller's transaction.
+
+    Set-based: however many complaints, a fixed number of statements (which already have a
+    case; the SLA policies and routing rules, read once; one customer upsert; one insert each
+    for the cases, their clocks, their history and their ``case.opened`` events). The effect
+    is that of opening them one by one in order: a complaint that already has its case, or
+    came earlier in this batch, opens nothing, and each case speaks of its customer's
+    profile as it stood right after its own complaint."""
+    complaints: dict[uuid.UUID, tuple[EventEnvelope, ComplaintReceivedV1]] = {}
+    for event in events:
+        complaint = event.payload()
+        assert isinstance(complaint, ComplaintReceivedV1)
+        complaints.setdefault(complaint.complaint_id, (event, complaint))
+    opened_already = await store.complaints_with_cases(session, list(complaints))
+    fresh = [pair for key, pair in complaints.items() if key not in opened_already]
+    if not fresh:
         return
     now = clock.now()
     policies = await sla_store.load_sla_policies(session)
-    profile = await customers_store.remember_customer(session, complaint)
-    tier = profile.tier
-    # The case and its event speak of the customer as the profile now stands (contact points,
-    # language, preferred channel), so the notification service writes where they want.
-    complaint = complaint.model_copy(
-        update={"customer": customer_contact(complaint.customer, profile)}
-    )
-    case = open_case(
-        complaint_id=complaint.complaint_id,
-        reference=complaint.reference,
-        channel=complaint.channel,
-        customer_key=complaint.customer.customer_key,
-        category=complaint.category,
-        subject=complaint.subject,
-        language=complaint.language or complaint.customer.language,
-        received_at=complaint.received_at,
-        opened_at=now,
-        policies=policies,
-        priority_hint=complaint.priority_hint,
-        tier=tier,
-    )
-    product = (complaint.product.sku or complaint.product.name) if complaint.product else None
-    team, rule_position = route(
-        await routing_store.load_routing_rules(session),
-        {
-            "category": case.category,
-            "product": product,
-            "language": case.language,
-            "channel": case.channel,
-            "tier": tier,
-        },
-    )
-    await store.insert_case(session, case, complaint, product=product, team=team, now=now)
-    calendar = policies[case.priority].calendar.name
-    await sla_store.insert_clocks(session, case.id, calendar, case.clocks)
-    opened = case_opened_event(case, complaint, team=team, customer_tier=tier)
-    routed = {"team": team, "routing_rule": "default" if rule_position is None else rule_position}
-    await store.append_history(
-        session,
-        case.id,
-        now,
-        SYSTEM_ACTOR,
-        "opened",
-        None,
-        {**case.snapshot(), **routed},
-        opened.id,
-    )
-    await add_to_outbox(session, tables.platform, CASES_TOPIC, opened)
-    log.info(
-        "case_opened", case_id=str(case.id), reference=case.reference, priority=case.priority.value
-    )
+    rules = await routing_store.load_routing_rules(session)
+    profiles = await customers_store.remember_customers(session, [c for _, c in fresh])
+    new_cases, clocks, history, opened_events = [], [], [], []
+    for (event, complaint), profile in zip(fresh, profiles, strict=True):
+        # The case and its event speak of the customer as the profile now stands (contact
+        # points, language, preferred channel), so the notification service writes where
+        # they want.
+        complaint = complaint.model_copy(
+            update={"customer": customer_contact(complaint.customer, profile)}
+        )
+        case = open_case(
+            complaint_id=complaint.complaint_id,
+            reference=complaint.reference,
+            channel=complaint.channel,
+            customer_key=complaint.customer.customer_key,
+            category=complaint.category,
+            subject=complaint.subject,
+            language=complaint.language or complaint.customer.language,
+            received_at=complaint.received_at,
+            opened_at=now,
+            policies=policies,
+            priority_hint=complaint.priority_hint,
+            tier=profile.tier,
+        )
+        product = (complaint.product.sku or complaint.product.name) if complaint.product else None
+        team, rule_position = route(
+            rules,
+            {
+                "category": case.category,
+                "product": product,
+                "language": case.language,
+                "channel": case.channel,
+                "tier": profile.tier,
+            },
+        )
+        new_cases.append((case, complaint, product, team))
+        clocks.append((case.id, policies[case.priority].calendar.name, case.clocks))
+        # The complaint's correlation id travels on with its case's event and log line.
+        correlation_id = bind_correlation_id(event.correlation_id)
+        opened = case_opened_event(case, complaint, team=team, customer_tier=profile.tier)
+        opened = opened.model_copy(update={"correlation_id": correlation_id})
+        routed = {
+            "team": team,
+            "routing_rule": "default" if rule_position is None else rule_position,
+        }
+        history.append(
+            HistoryEntry(
+                "opened",
+                SYSTEM_ACTOR,
+                None,
+                {**case.snapshot(), **routed},
+                opened.id,
+                case_id=case.id,
+            )
+        )
+        opened_events.append(opened)
+        log.info(
+            "case_opened",
+            case_id=str(case.id),
+            reference=case.reference,
+            priority=case.priority.value,
+        )
+    await store.insert_cases(session, new_cases, now=now)
+    await sla_store.insert_clocks_of_cases(session, clocks)
+    await store.append_history_entries(session, history, now)
+    await store.stage_events(session, opened_events)
 
 
 async def record_notification_outcome(

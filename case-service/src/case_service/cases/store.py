@@ -3,21 +3,25 @@ the one way a use case changes a case (lock → change → history → outbox �
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import TypeVar
 
+from redress_shared.db import OUTBOX_WRITTEN
 from redress_shared.errors import NotFound
-from redress_shared.events import CASES_TOPIC, ComplaintReceivedV1
-from redress_shared.outbox import add_to_outbox
-from sqlalchemy import Row, and_, exists, or_, select, tuple_
+from redress_shared.events import CASES_TOPIC, ComplaintReceivedV1, EventEnvelope
+from redress_shared.observability import correlation_id_var
+from sqlalchemy import Row, and_, bindparam, exists, func, or_, select, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from case_service import tables
 from case_service.cases.model import (
     Case,
     CaseChange,
+    HistoryEntry,
     SlaState,
     check_version,
     decode_cursor,
@@ -40,17 +44,58 @@ async def append_history(
     event_id: uuid.UUID | None,
 ) -> None:
     """Append one entry to a case's history (in the caller's transaction)."""
-    await session.execute(
-        tables.case_history.insert().values(
-            case_id=case_id,
-            at=at,
-            actor=actor,
-            action=action,
-            before=before,
-            after=after,
-            event_id=event_id,
-        )
+    await append_history_entries(
+        session, [HistoryEntry(action, actor, before, after, event_id, case_id, at)], at
     )
+
+
+async def append_history_entries(
+    session: AsyncSession, entries: Sequence[HistoryEntry], now: datetime
+) -> None:
+    """Append entries (each naming its case) to the history in one statement, in their
+    order; an entry without its own time happened ``now``."""
+    if not entries:
+        return
+    await session.execute(
+        tables.case_history.insert(),
+        [
+            {
+                "case_id": entry.case_id,
+                "at": entry.at or now,
+                "actor": entry.actor,
+                "action": entry.action,
+                "before": entry.before,
+                "after": entry.after,
+                "event_id": entry.event_id,
+            }
+            for entry in entries
+        ],
+    )
+
+
+async def stage_events(session: AsyncSession, events: Sequence[EventEnvelope]) -> None:
+    """Stage case events for ``redress.cases.v1`` in the outbox with one statement (what
+    ``add_to_outbox`` does for one event; the commit wakes the relay)."""
+    if not events:
+        return
+    current = correlation_id_var.get()
+    await session.execute(
+        tables.platform.outbox.insert(),
+        [
+            {
+                "event_id": event.id,
+                "topic": CASES_TOPIC,
+                "message_key": event.key,
+                "event": (
+                    event
+                    if event.correlation_id is not None
+                    else event.model_copy(update={"correlation_id": current})
+                ).model_dump(mode="json"),
+            }
+            for event in events
+        ],
+    )
+    session.info[OUTBOX_WRITTEN] = True
 
 
 async def lock_cases(
@@ -68,19 +113,15 @@ async def lock_cases(
 async def record_change(session: AsyncSession, case: Row, change: CaseChange, now: datetime) -> Row:
     """Record ``change`` of the locked ``case``: its events into the outbox, its history
     entries, its columns and the version bump; return the case row as it now stands."""
-    for event in change.events:
-        await add_to_outbox(session, tables.platform, CASES_TOPIC, event)
-    for entry in change.history:
-        await append_history(
-            session,
-            entry.case_id or case.id,
-            entry.at or now,
-            entry.actor,
-            entry.action,
-            entry.before,
-            entry.after,
-            entry.event_id,
-        )
+    await stage_events(session, change.events)
+    await append_history_entries(
+        session,
+        [
+            entry if entry.case_id else dataclasses.replace(entry, case_id=case.id)
+            for entry in change.history
+        ],
+        now,
+    )
     values = dict(change.values)
     if change.bump_version:
         values.update(version=case.version + 1, updated_at=now)
@@ -128,21 +169,38 @@ async def insert_case(
     now: datetime,
 ) -> None:
     """Store a newly opened case."""
+    await insert_cases(session, [(case, complaint, product, team)], now=now)
+
+
+async def insert_cases(
+    session: AsyncSession,
+    new_cases: Sequence[tuple[Case, ComplaintReceivedV1, str | None, str]],
+    *,
+    now: datetime,
+) -> None:
+    """Store newly opened cases, each ``(case, complaint, product, team)``, in one
+    statement."""
+    if not new_cases:
+        return
     await session.execute(
-        tables.cases.insert().values(
-            id=case.id,
-            **case.fields(),
-            customer_key=case.customer_key,
-            body=complaint.body,
-            received_at=case.received_at,
-            supplier=complaint.supplier,
-            product=product,
-            team=team,
-            updated_at=now,
-            acknowledge_by=case.due.acknowledge_by,
-            first_response_by=case.due.first_response_by,
-            resolve_by=case.due.resolve_by,
-        )
+        tables.cases.insert(),
+        [
+            {
+                "id": case.id,
+                **case.fields(),
+                "customer_key": case.customer_key,
+                "body": complaint.body,
+                "received_at": case.received_at,
+                "supplier": complaint.supplier,
+                "product": product,
+                "team": team,
+                "updated_at": now,
+                "acknowledge_by": case.due.acknowledge_by,
+                "first_response_by": case.due.first_response_by,
+                "resolve_by": case.due.resolve_by,
+            }
+            for case, complaint, product, team in new_cases
+        ],
     )
 
 
@@ -151,6 +209,22 @@ async def case_id_of_complaint(session: AsyncSession, complaint_id: uuid.UUID) -
     return await session.scalar(
         select(tables.cases.c.id).where(tables.cases.c.complaint_id == complaint_id)
     )
+
+
+async def complaints_with_cases(
+    session: AsyncSession, complaint_ids: Sequence[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of ``complaint_ids`` already have their case (one statement, one array
+    parameter however many ids)."""
+    if not complaint_ids:
+        return set()
+    cases = tables.cases
+    found = await session.scalars(
+        select(cases.c.complaint_id).where(
+            cases.c.complaint_id == func.any(bindparam("ids", list(complaint_ids), ARRAY(UUID)))
+        )
+    )
+    return set(found)
 
 
 async def case_exists(session: AsyncSession, case_id: uuid.UUID) -> bool:

@@ -48,3 +48,23 @@ def customer_contact(contact: CustomerContact, profile: Any) -> CustomerContact:
             if getattr(profile, field) is not None
         }
     )
+
+
+def contact_values(contact: CustomerContact) -> dict[str, Any]:
+    """The contact points a complaint brings, by profile column."""
+    return {field: getattr(contact, field) for field in CONTACT_FIELDS}
+
+
+def fold_contacts(before: dict[str, Any], contacts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The contact points of a profile after each complaint in turn: the newest complaint's
+    contact points win, a missing one keeps what the profile had (``before``, empty for a new
+    customer)."""
+    after = []
+    current = dict(before)
+    for contact in contacts:
+        current = {
+            field: contact.get(field) if contact.get(field) is not None else current.get(field)
+            for field in CONTACT_FIELDS
+        }
+        after.append(current)
+    return after

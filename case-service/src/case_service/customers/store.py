@@ -2,53 +2,112 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from redress_shared.events import ComplaintReceivedV1
-from sqlalchemy import Row, func, select
+from sqlalchemy import ARRAY, Row, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from case_service import tables
-from case_service.customers.model import CONTACT_FIELDS
+from case_service.customers.model import CONTACT_FIELDS, contact_values, fold_contacts
 
 
-async def remember_customer(session: AsyncSession, complaint: ComplaintReceivedV1) -> Row:
+async def remember_customer(session: AsyncSession, complaint: ComplaintReceivedV1) -> Any:
     """Create or refresh the customer's profile from a complaint; return the profile."""
+    (profile,) = await remember_customers(session, [complaint])
+    return profile
+
+
+async def remember_customers(
+    session: AsyncSession, complaints: Sequence[ComplaintReceivedV1]
+) -> list[Any]:
+    """Create or refresh the profiles of the customers of ``complaints`` (in their order) with
+    one upsert; return each complaint's profile as it stood right after that complaint, as if
+    they had been remembered one by one (the newest contact points win, a missing one keeps
+    the old; each complaint counts once)."""
     customers = tables.customers
-    contact = complaint.customer
-    statement = insert(customers).values(
-        customer_key=contact.customer_key,
-        name=contact.name,
-        email=contact.email,
-        phone=contact.phone,
-        language=contact.language,
-        first_seen_at=complaint.received_at,
-        last_complaint_at=complaint.received_at,
-        complaint_count=1,
-        preferred_channel=contact.preferred_channel,
+    by_key: dict[str, list[ComplaintReceivedV1]] = {}
+    for complaint in complaints:
+        by_key.setdefault(complaint.customer.customer_key, []).append(complaint)
+    repeated = {key for key, theirs in by_key.items() if len(theirs) > 1}
+    before: dict[str, dict[str, Any]] = {}
+    if repeated:
+        # Only a customer with several complaints here needs the profile as it was before:
+        # the profile each earlier complaint saw is between that and the new one.
+        locked = await session.execute(
+            select(customers)
+            .where(customers.c.customer_key.in_(sorted(repeated)))
+            .order_by(customers.c.customer_key)
+            .with_for_update()
+        )
+        before = {
+            row.customer_key: {field: getattr(row, field) for field in CONTACT_FIELDS}
+            for row in locked
+        }
+    seen = {
+        key: fold_contacts(before.get(key, {}), [contact_values(c.customer) for c in theirs])
+        for key, theirs in by_key.items()
+    }
+    values = [
+        {
+            "customer_key": key,
+            # What the complaints bring, newest first: the upsert keeps the old where none
+            # of them has a contact point.
+            **fold_contacts({}, [contact_values(c.customer) for c in theirs])[-1],
+            "first_seen_at": theirs[0].received_at,
+            "last_complaint_at": theirs[-1].received_at,
+            "complaint_count": len(theirs),
+        }
+        for key, theirs in sorted(by_key.items())
+    ]
+    # One array per column, unnested side by side: the statement's text is the same for any
+    # number of customers (compiled once, planned once).
+    columns = list(values[0])
+    statement = insert(customers).from_select(
+        columns,
+        select(
+            *(
+                func.unnest(
+                    bindparam(
+                        f"{column}_values",
+                        [v[column] for v in values],
+                        ARRAY(customers.c[column].type),
+                    )
+                ).label(column)
+                for column in columns
+            )
+        ),
     )
     excluded = statement.excluded
-    await session.execute(
+    rows = await session.execute(
         statement.on_conflict_do_update(
             index_elements=[customers.c.customer_key],
             set_={
-                # The newest complaint's contact points win; a missing one keeps the old.
                 **{
                     column: func.coalesce(excluded[column], customers.c[column])
                     for column in CONTACT_FIELDS
                 },
-                "complaint_count": customers.c.complaint_count + 1,
+                "complaint_count": customers.c.complaint_count + excluded.complaint_count,
                 "last_complaint_at": excluded.last_complaint_at,
             },
-        )
+        ).returning(*customers.c)
     )
-    return (
-        await session.execute(
-            select(customers).where(customers.c.customer_key == contact.customer_key)
-        )
-    ).one()
+    final = {row.customer_key: row for row in rows}
+    profiles: list[Any] = []
+    taken = dict.fromkeys(repeated, 0)
+    for complaint in complaints:
+        key = complaint.customer.customer_key
+        if key not in repeated:
+            profiles.append(final[key])
+            continue
+        contact = seen[key][taken[key]]
+        taken[key] += 1
+        profiles.append(SimpleNamespace(**{**final[key]._asdict(), **contact}))
+    return profiles
 
 
 async def get_customer(

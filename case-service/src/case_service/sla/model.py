@@ -64,6 +64,13 @@ class BusinessCalendar:
     time_zone: str
     hours: dict[str, tuple[WorkingInterval, ...]]
     holidays: frozenset[date] = field(default_factory=frozenset)
+    # Derived: open around the clock every day (business time is real time), and the
+    # working spans of each local day already worked out (a burst of cases asks for the
+    # same few days thousands of times).
+    always_open: bool = field(default=False, init=False, compare=False)
+    _spans: dict[date, list[tuple[datetime, datetime]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         try:
@@ -84,6 +91,9 @@ class BusinessCalendar:
                     raise InvalidCalendar(f"{day}: working hours overlap")
         if not any(self.hours.get(day) for day in WEEKDAYS):
             raise InvalidCalendar("the calendar has no working hours at all")
+        whole_day = (WorkingInterval(time(0), time.max),)
+        always = not self.holidays and all(self.hours.get(d) == whole_day for d in WEEKDAYS)
+        object.__setattr__(self, "always_open", always)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -92,6 +102,14 @@ class BusinessCalendar:
 
     def _working_spans(self, day: date) -> list[tuple[datetime, datetime]]:
         """Working spans of one local day as aware UTC datetimes."""
+        spans = self._spans.get(day)
+        if spans is None:
+            if len(self._spans) >= MAX_DAYS_SCANNED:
+                self._spans.clear()
+            spans = self._spans[day] = self._compute_working_spans(day)
+        return spans
+
+    def _compute_working_spans(self, day: date) -> list[tuple[datetime, datetime]]:
         if day in self.holidays:
             return []
         spans = []
@@ -106,6 +124,8 @@ class BusinessCalendar:
 
     def add(self, start: datetime, duration: timedelta) -> datetime:
         """The moment when ``duration`` of business time has passed after ``start``."""
+        if self.always_open:
+            return start.astimezone(UTC) + duration
         remaining = duration
         day = start.astimezone(self.zone).date() - timedelta(days=1)
         for _ in range(MAX_DAYS_SCANNED):
@@ -124,6 +144,8 @@ class BusinessCalendar:
         """Business time between ``start`` and ``end`` (zero if ``end`` is not later)."""
         if end <= start:
             return timedelta(0)
+        if self.always_open:
+            return real_duration(start, end)
         total = timedelta(0)
         day = start.astimezone(self.zone).date() - timedelta(days=1)
         last = end.astimezone(self.zone).date()

@@ -1,0 +1,212 @@
+"""Opening cases a batch at a time: a fetched batch of complaints opens its cases with
+set-based statements, and the effect is the same as opening them one by one (the consumer's
+per-record fallback): one case per complaint, the same cases, history, events and profile."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from case_service import consumers, tables
+from redress_shared.clock import FixedClock
+from redress_shared.events import (
+    CASE_OPENED,
+    COMPLAINT_RECEIVED,
+    COMPLAINTS_TOPIC,
+    ComplaintReceivedV1,
+    CustomerContact,
+    EventEnvelope,
+    dead_letter_topic,
+    new_event,
+)
+from redress_testing import eventually, produce, recorded_topic
+from sqlalchemy import func, select
+
+
+def _complaint(customer: CustomerContact, received_at: datetime, **fields) -> EventEnvelope:
+    payload = ComplaintReceivedV1(
+        complaint_id=uuid.uuid4(),
+        reference=f"RDR-2026-{uuid.uuid4().int % 10**6:06d}",
+        received_at=received_at,
+        channel="email",
+        customer=customer,
+        subject="Broken charger",
+        body="It stopped working.",
+        **fields,
+    )
+    return new_event(
+        source="/test",
+        type=COMPLAINT_RECEIVED,
+        key=customer.customer_key,
+        payload=payload,
+        time=received_at,
+    )
+
+
+def _redelivered(event: EventEnvelope) -> EventEnvelope:
+    """The same complaint under a new event id (a replayed topic): no second case."""
+    return event.model_copy(update={"id": uuid.uuid4()})
+
+
+def _poison(customer_key: str) -> EventEnvelope:
+    """A ``complaint.received`` whose data is not a complaint: fails every time."""
+    return EventEnvelope(
+        source="/test",
+        type=COMPLAINT_RECEIVED,
+        key=customer_key,
+        time=datetime.now(UTC),
+        data={"complaint_id": "not-a-uuid"},
+    )
+
+
+def _story(customer_key: str, received_at: datetime) -> list[EventEnvelope]:
+    """One customer's complaints whose contact points change as they come, with a repeat."""
+    first = _complaint(
+        CustomerContact(customer_key=customer_key, email="ana@example.com", language="ro"),
+        received_at,
+        category="product_defect",
+    )
+    second = _complaint(
+        CustomerContact(customer_key=customer_key, phone="+40721000000", email="ana@work.example"),
+        received_at + timedelta(minutes=1),
+        category="outage",
+    )
+    third = _complaint(
+        CustomerContact(customer_key=customer_key, language="en", preferred_channel="sms"),
+        received_at + timedelta(minutes=2),
+        category="billing_error",
+    )
+    return [first, second, _redelivered(first), third, _redelivered(second)]
+
+
+async def _outcome(session_factory, events: list[EventEnvelope]) -> dict:
+    """What the complaints left behind, without ids: per complaint in order, its case, its
+    history and its ``case.opened`` event; and the customer's profile."""
+    cases, history, outbox = tables.cases, tables.case_history, tables.platform.outbox
+    complaint_ids = list(dict.fromkeys(uuid.UUID(e.data["complaint_id"]) for e in events))
+    shown = []
+    async with session_factory() as session:
+        for complaint_id in complaint_ids:
+            rows = (
+                await session.execute(select(cases).where(cases.c.complaint_id == complaint_id))
+            ).all()
+            assert len(rows) == 1, f"{len(rows)} cases for one complaint"
+            case = rows[0]._asdict()
+            case_id = case.pop("id")
+            entries = [
+                (row.action, row.actor, row.before, row.after)
+                for row in await session.execute(
+                    select(history).where(history.c.case_id == case_id).order_by(history.c.id)
+                )
+            ]
+            opened = [
+                row.event
+                for row in await session.execute(
+                    select(outbox).where(outbox.c.message_key == str(case_id))
+                )
+            ]
+            assert [event["type"] for event in opened] == [CASE_OPENED]
+            data = {k: v for k, v in opened[0]["data"].items() if k not in {"case_id"}}
+            for key in ("complaint_id", "reference", "customer_key"):
+                case.pop(key)
+                data.pop(key, None)
+            data["customer"].pop("customer_key")
+            shown.append((case, entries, data))
+        customer = (
+            (
+                await session.execute(
+                    select(tables.customers).where(
+                        tables.customers.c.customer_key
+                        == events[0].data["customer"]["customer_key"]
+                    )
+                )
+            )
+            .one()
+            ._asdict()
+        )
+    customer.pop("customer_key")
+    return {"cases": shown, "customer": customer}
+
+
+async def test_a_batch_opens_the_same_cases_as_one_event_at_a_time(cases_client):
+    session_factory = cases_client.app.state.runtime.session_factory
+    received_at = datetime.now(UTC).replace(microsecond=0)
+    clock = FixedClock(received_at + timedelta(minutes=5))
+    apply = consumers.batch_handler(clock)
+
+    together = _story(f"batch-{uuid.uuid4()}", received_at)
+    async with session_factory() as session, session.begin():
+        await apply(session, together)
+
+    one_by_one = _story(f"single-{uuid.uuid4()}", received_at)
+    for event in one_by_one:  # the consumer's per-record fallback
+        async with session_factory() as session, session.begin():
+            await apply(session, [event])
+
+    batched, single = (
+        await _outcome(session_factory, together),
+        await _outcome(session_factory, one_by_one),
+    )
+    assert batched == single
+    assert len(batched["cases"]) == 3
+    assert batched["customer"]["complaint_count"] == 3
+    # Each case.opened speaks of the profile as it stood right after its own complaint.
+    contacts = [data["customer"] for _case, _history, data in batched["cases"]]
+    assert [(c["email"], c["phone"], c["language"]) for c in contacts] == [
+        ("ana@example.com", None, "ro"),
+        ("ana@work.example", "+40721000000", "ro"),
+        ("ana@work.example", "+40721000000", "en"),
+    ]
+    assert [case["priority"] for case, _history, _data in batched["cases"]] == [
+        "normal",
+        "urgent",
+        "high",
+    ]
+
+
+async def test_a_repeated_complaint_and_a_poison_event_in_one_batch_over_the_broker(
+    cases_client, infra
+):
+    """Same key, so one partition and (usually) one fetched batch: the poison fails the
+    batch, the consumer falls back to one record at a time, the poison is dead-lettered and
+    every complaint still has exactly one case."""
+    key = f"poison-{uuid.uuid4()}"
+    first, second, repeat, third, _ = _story(key, datetime.now(UTC))
+    poison = _poison(key)
+    async with recorded_topic(
+        infra.kafka_bootstrap_servers, dead_letter_topic(COMPLAINTS_TOPIC)
+    ) as dead:
+        await produce(
+            infra.kafka_bootstrap_servers, COMPLAINTS_TOPIC, first, second, repeat, poison, third
+        )
+
+        async def dead_lettered():
+            return [event for event in dead if event.id == poison.id]
+
+        await eventually(dead_lettered)
+
+    runtime = cases_client.app.state.runtime
+    cases = tables.cases
+
+    async def opened():
+        async with runtime.session_factory() as session:
+            counts = dict(
+                (
+                    await session.execute(
+                        select(cases.c.complaint_id, func.count())
+                        .where(cases.c.customer_key == key)
+                        .group_by(cases.c.complaint_id)
+                    )
+                ).all()
+            )
+        return counts if len(counts) == 3 else None
+
+    counts = await eventually(opened)
+    assert counts == {uuid.UUID(e.data["complaint_id"]): 1 for e in (first, second, third)}
+    async with runtime.session_factory() as session:
+        profile = (
+            await session.execute(
+                select(tables.customers).where(tables.customers.c.customer_key == key)
+            )
+        ).one()
+    assert profile.complaint_count == 3
