@@ -4,18 +4,20 @@
   contact points, schedules or cancels the follow-up, and :func:`plan_message` renders the
   current template of the event's kind in the customer's language and queues it once per
   event and kind (quiet collapse of status messages: see ``model.py``).
-- Dispatchers send due messages one per transaction (:func:`dispatch_next`), falling back
-  to the next contact point when a channel fails for good, and publish the final outcome
-  through the outbox.
+- Dispatchers claim due messages in a short transaction (:func:`claim_due_messages`), send
+  each with no transaction open and record its outcome in a second one, if the claim still
+  holds (:func:`send_claimed`); they fall back to the next contact point when a channel
+  fails for good, and publish the final outcome through the outbox.
 - Follow-ups ("did the fix hold?") are rows of their own, fired once when due
   (:func:`fire_due_follow_ups`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 from redress_shared.clock import Clock
@@ -200,38 +202,84 @@ async def fire_due_follow_ups(
     return len(due)
 
 
-async def dispatch_next(
+@dataclasses.dataclass(frozen=True)
+class ClaimedMessage:
+    """A message a dispatcher has claimed: the row as claimed, and the claim it holds."""
+
+    row: Row
+    claim_id: uuid.UUID
+
+
+async def claim_due_messages(
+    session_factory: SessionFactory, clock: Clock, settings: NotificationSettings, limit: int
+) -> list[ClaimedMessage]:
+    """Claim up to ``limit`` due messages, in a short transaction of its own, for
+    ``message_claim_seconds``: no other dispatcher (here or in another replica) takes them
+    while the claim holds; a claim left by a process that died expires and is taken again."""
+    if limit <= 0:
+        return []
+    now = clock.now()
+    claim_id = uuid.uuid4()
+    until = now + timedelta(seconds=settings.message_claim_seconds)
+    async with session_factory() as session, session.begin():
+        rows = await store.claim_due_messages(session, now, claim_id, until, limit)
+    return [ClaimedMessage(row, claim_id) for row in rows]
+
+
+async def send_claimed(
     session_factory: SessionFactory,
     clock: Clock,
     channels: dict[str, Channel],
     settings: NotificationSettings,
-) -> bool:
-    """Send the next due notification, if any; return whether there was one.
+    claimed: ClaimedMessage,
+) -> None:
+    """Send one claimed message with no transaction open, then record the outcome in a
+    transaction of its own, only if the claim still holds (a late outcome of a claim that
+    expired and was taken again is dropped: the message went out again with the same
+    Message-ID, which receivers deduplicate).
 
-    The row stays locked (SKIP LOCKED for other dispatchers and replicas) while it is sent,
-    so no two dispatchers send the same message; a crash mid-send leaves it pending and it
-    is sent again with the same Message-ID. A permanent failure, or a temporary one that
-    used up ``max_send_attempts``, moves the message to the next contact point; with none
-    left it has failed.
+    A permanent failure, or a temporary one that used up ``max_send_attempts``, moves the
+    message to the next contact point; with none left it has failed.
     """
-    async with session_factory() as session, session.begin():
-        row = await store.next_due_message(session, clock.now())
-        if row is None:
-            return False
-        bind_correlation_id(row.correlation_id)
-        attempts = row.attempts + 1
-        error: str | None = None
-        permanent = False
-        channel = channels.get(row.channel)
-        try:
-            if channel is None:
-                raise PermanentDeliveryError(f"no {row.channel} channel is configured")
+    row = claimed.row
+    bind_correlation_id(row.correlation_id)
+    error: str | None = None
+    permanent = False
+    channel = channels.get(row.channel)
+    try:
+        if channel is None:
+            raise PermanentDeliveryError(f"no {row.channel} channel is configured")
+        # A send never outlives its claim: cut at half of it.
+        async with asyncio.timeout(settings.message_claim_seconds / 2):
             await channel.send(_outgoing(row), clock.now())
-        except PermanentDeliveryError as exc:
-            error, permanent = str(exc), True
-        except TemporaryDeliveryError as exc:
-            error = str(exc)
+    except PermanentDeliveryError as exc:
+        error, permanent = str(exc), True
+    except TemporaryDeliveryError as exc:
+        error = str(exc)
+    except TimeoutError:
+        error = f"the send took longer than {settings.message_claim_seconds / 2:g} s"
+    await record_send_outcome(session_factory, clock, settings, claimed, error, permanent)
+
+
+async def record_send_outcome(
+    session_factory: SessionFactory,
+    clock: Clock,
+    settings: NotificationSettings,
+    claimed: ClaimedMessage,
+    error: str | None,
+    permanent: bool,
+) -> bool:
+    """Record one send of a claimed message (sent, retry later, next channel, or failed) and
+    release the claim; False (nothing written) when the claim no longer holds."""
+    async with session_factory() as session, session.begin():
+        row = await store.claimed_message(session, claimed.row.id, claimed.claim_id)
+        if row is None:
+            log.warning(
+                "notification_outcome_of_a_superseded_claim", notification_id=str(claimed.row.id)
+            )
+            return False
         now = clock.now()
+        attempts = row.attempts + 1
         outcome = send_outcome(error, permanent, attempts, settings.max_send_attempts)
         await store.record_attempt(session, row, now, outcome, error)
         if outcome == "sent":
@@ -250,6 +298,7 @@ async def dispatch_next(
                 attempts=attempts,
                 last_error=error,
                 next_attempt_at=now + send_retry_delay(settings.retry_base_seconds, attempts),
+                **_RELEASED,
             )
             log.warning(
                 "notification_retry_scheduled",
@@ -268,6 +317,7 @@ async def dispatch_next(
                 attempts=0,
                 last_error=f"{row.channel}: {error}",
                 next_attempt_at=now,
+                **_RELEASED,
             )
             log.warning(
                 "notification_falls_back",
@@ -279,6 +329,24 @@ async def dispatch_next(
         else:
             await _finish(session, row, now, attempts, "failed", error)
         return True
+
+
+async def dispatch_next(
+    session_factory: SessionFactory,
+    clock: Clock,
+    channels: dict[str, Channel],
+    settings: NotificationSettings,
+) -> bool:
+    """Send the next due notification, if any; return whether there was one (the
+    one-at-a-time form of :func:`claim_due_messages` + :func:`send_claimed`)."""
+    claimed = await claim_due_messages(session_factory, clock, settings, 1)
+    for message in claimed:
+        await send_claimed(session_factory, clock, channels, settings, message)
+    return bool(claimed)
+
+
+#: Column values that release a message's claim.
+_RELEASED = {"claim_id": None, "claimed_until": None}
 
 
 def _outgoing(row: Row) -> OutgoingMessage:
@@ -299,6 +367,7 @@ async def _finish(
         attempts=attempts,
         last_error=error,
         sent_at=now if status == "sent" else None,
+        **_RELEASED,
     )
     await _publish_outcome(session, row.id, now)
     if status == "failed":
