@@ -48,7 +48,7 @@ from notification_service.messages.model import (
 )
 from notification_service.templates import service as templates
 from notification_service.templates.default_templates import built_in
-from notification_service.templates.model import FOLLOW_UP, primary_language, render
+from notification_service.templates.model import FOLLOW_UP, primary_language
 
 log = structlog.get_logger(__name__)
 
@@ -117,8 +117,10 @@ async def plan_message(
     )
     values = {"name": contact.name, "reference": contact.reference, **context}
     try:
-        message = render(kind, template.language, template.text, values)
-    except Exception as exc:  # noqa: BLE001  an edit that passed its trial render but not this
+        message = await templates.render_message(kind, template, values)
+    except Exception as exc:  # noqa: BLE001  an edit that passed its trial renders but not this
+        # (a branch the trials did not take, or a limit broken by real data): the built-in
+        # text says it instead, and the failure is reported.
         log.error(
             "template_render_failed",
             kind=kind,
@@ -127,7 +129,7 @@ async def plan_message(
             error=repr(exc),
         )
         template = built_in(kind, template.language, settings.default_language)
-        message = render(kind, template.language, template.text, values)
+        message = await templates.render_message(kind, template, values)
     plan = channel_plan(
         ContactPoints(
             email=contact.email,
