@@ -272,65 +272,50 @@ async def record_send_outcome(
     permanent: bool,
 ) -> bool:
     """Record one send of a claimed message (sent, retry later, next channel, or failed) and
-    release the claim; False (nothing written) when the claim no longer holds."""
+    release the claim; False (nothing written) when the claim no longer holds.
+
+    While the claim holds nobody else changes the message, so the claimed row is what the
+    outcome is computed from; the update itself checks the claim (one statement)."""
+    row = claimed.row
+    now = clock.now()
+    attempts = row.attempts + 1
+    outcome = send_outcome(error, permanent, attempts, settings.max_send_attempts)
+    values: dict = {"attempts": attempts, "last_error": error, **_RELEASED}
+    if outcome == "sent":
+        values.update(status="sent", sent_at=now)
+    elif outcome == "retry":
+        values.update(next_attempt_at=now + send_retry_delay(settings.retry_base_seconds, attempts))
+    elif row.fallback_channels:
+        next_channel, _, next_recipient = row.fallback_channels[0].partition(":")
+        values.update(
+            channel=next_channel,
+            recipient=next_recipient,
+            fallback_channels=row.fallback_channels[1:],
+            attempts=0,
+            last_error=f"{row.channel}: {error}",
+            next_attempt_at=now,
+        )
+    else:
+        values.update(status="failed")
     async with session_factory() as session, session.begin():
-        row = await store.claimed_message(session, claimed.row.id, claimed.claim_id)
-        if row is None:
-            log.warning(
-                "notification_outcome_of_a_superseded_claim", notification_id=str(claimed.row.id)
-            )
+        updated = await store.update_claimed(session, row.id, claimed.claim_id, values)
+        if updated is None:
+            log.warning("notification_outcome_of_a_superseded_claim", notification_id=str(row.id))
             return False
-        now = clock.now()
-        attempts = row.attempts + 1
-        outcome = send_outcome(error, permanent, attempts, settings.max_send_attempts)
         await store.record_attempt(session, row, now, outcome, error)
-        if outcome == "sent":
-            await _finish(session, row, now, attempts, "sent", None)
-            log.info(
-                "notification_sent",
-                notification_id=str(row.id),
-                case_id=str(row.case_id),
-                template=row.template,
-                channel=row.channel,
-            )
-        elif outcome == "retry":
-            await store.update_message(
-                session,
-                row.id,
-                attempts=attempts,
-                last_error=error,
-                next_attempt_at=now + send_retry_delay(settings.retry_base_seconds, attempts),
-                **_RELEASED,
-            )
-            log.warning(
-                "notification_retry_scheduled",
-                notification_id=str(row.id),
-                attempts=attempts,
-                error=error,
-            )
-        elif row.fallback_channels:
-            next_channel, _, next_recipient = row.fallback_channels[0].partition(":")
-            await store.update_message(
-                session,
-                row.id,
-                channel=next_channel,
-                recipient=next_recipient,
-                fallback_channels=row.fallback_channels[1:],
-                attempts=0,
-                last_error=f"{row.channel}: {error}",
-                next_attempt_at=now,
-                **_RELEASED,
-            )
-            log.warning(
-                "notification_falls_back",
-                notification_id=str(row.id),
-                failed_channel=row.channel,
-                next_channel=next_channel,
-                error=error,
-            )
-        else:
-            await _finish(session, row, now, attempts, "failed", error)
-        return True
+        if updated.status != "pending":
+            event = events.notification_outcome(updated, now)
+            await add_to_outbox(session, tables.platform, NOTIFICATIONS_TOPIC, event)
+    fields = {"notification_id": str(row.id), "channel": row.channel}
+    if updated.status == "sent":
+        log.info("notification_sent", case_id=str(row.case_id), template=row.template, **fields)
+    elif updated.status == "failed":
+        log.warning("notification_failed", error=error, **fields)
+    elif outcome == "retry":
+        log.warning("notification_retry_scheduled", attempts=attempts, error=error, **fields)
+    else:
+        log.warning("notification_falls_back", next_channel=updated.channel, error=error, **fields)
+    return True
 
 
 async def dispatch_next(
@@ -357,23 +342,6 @@ def _outgoing(row: Row) -> OutgoingMessage:
     return OutgoingMessage(
         **{name: columns[name] for name in OUTGOING_FIELDS}, body_html=row.body_html or ""
     )
-
-
-async def _finish(
-    session: AsyncSession, row: Row, now: datetime, attempts: int, status: str, error: str | None
-) -> None:
-    await store.update_message(
-        session,
-        row.id,
-        status=status,
-        attempts=attempts,
-        last_error=error,
-        sent_at=now if status == "sent" else None,
-        **_RELEASED,
-    )
-    await _publish_outcome(session, row.id, now)
-    if status == "failed":
-        log.warning("notification_failed", notification_id=str(row.id), error=error)
 
 
 async def _publish_outcome(

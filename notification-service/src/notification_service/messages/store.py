@@ -135,21 +135,24 @@ async def claim_due_messages(
     return sorted(claimed.all(), key=lambda row: row.next_attempt_at)
 
 
-async def claimed_message(
-    session: AsyncSession, notification_id: uuid.UUID, claim_id: uuid.UUID
+async def update_claimed(
+    session: AsyncSession, notification_id: uuid.UUID, claim_id: uuid.UUID, values: dict
 ) -> Row | None:
-    """The message, locked, if it is still pending under ``claim_id``; None when that claim
-    was superseded (it expired and another dispatcher took the message) or is settled."""
-    query = (
-        select(notifications)
-        .where(
-            notifications.c.id == notification_id,
-            notifications.c.claim_id == claim_id,
-            notifications.c.status == "pending",
+    """Change a message that is still pending under ``claim_id``; return it as changed, or
+    None when that claim was superseded (it expired and another dispatcher took the
+    message) and nothing was changed."""
+    return (
+        await session.execute(
+            notifications.update()
+            .where(
+                notifications.c.id == notification_id,
+                notifications.c.claim_id == claim_id,
+                notifications.c.status == "pending",
+            )
+            .values(**values)
+            .returning(notifications)
         )
-        .with_for_update()
-    )
-    return (await session.execute(query)).first()
+    ).first()
 
 
 async def record_attempt(

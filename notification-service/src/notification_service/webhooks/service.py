@@ -295,12 +295,10 @@ async def record_attempt_outcome(
     """Record one attempt of a claimed delivery and release the claim; False (nothing
     written) when the claim no longer holds."""
     async with session_factory() as session, session.begin():
-        row = await store.claimed_delivery(session, claimed.row.id, claimed.claim_id)
-        if row is None:
-            log.warning("webhook_outcome_of_a_superseded_claim", delivery_id=str(claimed.row.id))
-            return False
-        await _record_attempt(session, clock, settings, row, result)
-        return True
+        if await _record_attempt(session, clock, settings, claimed, result):
+            return True
+    log.warning("webhook_outcome_of_a_superseded_claim", delivery_id=str(claimed.row.id))
+    return False
 
 
 async def deliver_next_webhook(
@@ -326,9 +324,13 @@ async def _record_attempt(
     session: AsyncSession,
     clock: Clock,
     settings: NotificationSettings,
-    row: Row,
+    claimed: ClaimedDelivery,
     result: AttemptResult,
-) -> None:
+) -> bool:
+    """Record one attempt under its claim (False, nothing written, if the claim no longer
+    holds), then the endpoint's health. While the claim holds nobody else changes the
+    delivery, so the claimed row is what the outcome is computed from."""
+    row = claimed.row
     now = clock.now()
     attempts = row.attempts + 1
     outcome = final_outcome(result, attempts, settings.webhook_max_attempts)
@@ -350,7 +352,10 @@ async def _record_attempt(
     else:
         values.update(status="failed")
     values.update(claim_id=None, claimed_until=None)
-    await store.record_attempt(session, row.id, result, outcome, now, values)
+    if not await store.record_attempt(
+        session, row.id, claimed.claim_id, result, outcome, now, values
+    ):
+        return False
     log_fields = {
         "delivery_id": str(row.id),
         "webhook_id": str(row.subscription_id),
@@ -369,6 +374,7 @@ async def _record_attempt(
     await _record_endpoint_health(
         session, settings, row.subscription_id, result, now, row.consecutive_failures
     )
+    return True
 
 
 async def _record_endpoint_health(

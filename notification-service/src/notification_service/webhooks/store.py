@@ -166,39 +166,36 @@ async def claim_due_deliveries(
             subscriptions.c.secret_sealed,
             subscriptions.c.previous_secret_sealed,
             subscriptions.c.previous_secret_expires_at,
+            subscriptions.c.consecutive_failures,
         )
     )
     return sorted(claimed.all(), key=lambda row: row.next_attempt_at)
 
 
-async def claimed_delivery(
-    session: AsyncSession, delivery_id: uuid.UUID, claim_id: uuid.UUID
-) -> Row | None:
-    """The delivery, locked, with its endpoint's failing streak, if it is still pending under
-    ``claim_id``; None when that claim was superseded (it expired and was taken again), the
-    delivery settled or the subscription was deleted."""
-    query = (
-        select(deliveries, subscriptions.c.consecutive_failures)
-        .join(subscriptions, subscriptions.c.id == deliveries.c.subscription_id)
+async def record_attempt(
+    session: AsyncSession,
+    delivery_id: uuid.UUID,
+    claim_id: uuid.UUID,
+    result: AttemptResult,
+    outcome: str,
+    attempted_at: datetime,
+    values: dict,
+) -> bool:
+    """Update a delivery still pending under ``claim_id`` with ``values`` and keep the
+    attempt; False (nothing written) when that claim was superseded (it expired and was taken
+    again), the delivery settled or its subscription was deleted."""
+    updated = await session.scalar(
+        deliveries.update()
         .where(
             deliveries.c.id == delivery_id,
             deliveries.c.claim_id == claim_id,
             deliveries.c.status == "pending",
         )
-        .with_for_update(of=deliveries)
+        .values(**values)
+        .returning(deliveries.c.id)
     )
-    return (await session.execute(query)).first()
-
-
-async def record_attempt(
-    session: AsyncSession,
-    delivery_id: uuid.UUID,
-    result: AttemptResult,
-    outcome: str,
-    attempted_at: datetime,
-    values: dict,
-) -> None:
-    """Keep one attempt of a delivery and update the delivery with ``values``."""
+    if updated is None:
+        return False
     await session.execute(
         insert(attempts).values(
             delivery_id=delivery_id,
@@ -210,9 +207,7 @@ async def record_attempt(
             outcome=outcome,
         )
     )
-    await session.execute(
-        deliveries.update().where(deliveries.c.id == delivery_id).values(**values)
-    )
+    return True
 
 
 async def delivery(session: AsyncSession, delivery_id: uuid.UUID, lock: bool = False) -> Row | None:

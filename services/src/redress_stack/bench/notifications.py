@@ -5,9 +5,13 @@ folder), runs the notification service in this process against a loopback SMTP s
 publishes ``case.opened`` events (plus a response for each case) and measures, per message,
 the lag from the event being published to the e-mail arriving at the SMTP server (template
 lookup and rendering, inbox and outbox, dispatch, SMTP): first for a burst (throughput; the
-lag then includes the queue), then for a paced trickle (lag without a backlog).
+lag then includes the queue), then for a paced trickle (lag without a backlog). Last, the
+dispatch alone: ``--queued`` messages put straight into the queue (rows, as the consumer
+leaves them) and timed until every one is on the SMTP server (claim, send over the pooled
+connections, record the outcome and its event).
 
-    python -m redress_stack.bench.notifications [--cases 300]
+    python -m redress_stack.bench.notifications [--cases 300] [--queued 3000]
+        [--concurrency N] [--smtp-pool N]
 """
 
 from __future__ import annotations
@@ -109,8 +113,61 @@ async def _publish_and_time(
     return lags, finished - started
 
 
-async def run(settings, recorder: RecordingSmtpServer, cases: int) -> list[dict]:  # noqa: ANN001
-    """A burst of ``cases`` cases (throughput), then a paced trickle (lag without a backlog)."""
+async def _dispatch_only(app, recorder: RecordingSmtpServer, count: int) -> dict:  # noqa: ANN001
+    """Queue ``count`` messages at once (one multi-row insert, as planned messages) and time
+    them until every one has arrived at the SMTP server."""
+    from notification_service import tables
+
+    runtime = app.state.runtime
+    now = datetime.now(UTC)
+    rows = []
+    for index in range(count):
+        notification_id = uuid.uuid4()
+        rows.append(
+            {
+                "id": notification_id,
+                "case_id": uuid.uuid4(),
+                "reference": f"RDR-QUEUE-{index:06d}",
+                "trigger_event_id": uuid.uuid4(),
+                "template": "response",
+                "template_version": 1,
+                "language": "en",
+                "channel": "email",
+                "recipient": f"q{index}@example.com",
+                "fallback_channels": [],
+                "subject": f"About your complaint [RDR-QUEUE-{index:06d}]",
+                "body_text": "Dear customer,\n\nWe are sending you a new charger today.\n",
+                "body_html": "<!DOCTYPE html><html><body><p>Dear customer,</p></body></html>",
+                "message_id": f"<{notification_id}@bench.example>",
+                "status": "pending",
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+        )
+    wanted = {row["message_id"] for row in rows}
+    async with runtime.session_factory() as session, session.begin():
+        for start in range(0, count, 1000):
+            await session.execute(tables.notifications.insert(), rows[start : start + 1000])
+    started = time.perf_counter()
+
+    async def all_arrived() -> bool:
+        return wanted <= recorder.arrived.keys()
+
+    await eventually(all_arrived, timeout=600, interval=0.05)
+    lags = [recorder.arrived[message_id] - started for message_id in wanted]
+    return summary(
+        f"dispatch only: queued messages -> e-mails on SMTP ({count} messages, "
+        f"{runtime.settings.dispatch_concurrency} in flight, "
+        f"{getattr(runtime.settings, 'smtp_pool_size', 1)} SMTP connections)",
+        count,
+        max(lags),
+        lags,
+    )
+
+
+async def run(settings, recorder: RecordingSmtpServer, cases: int, queued: int) -> list[dict]:  # noqa: ANN001
+    """A burst of ``cases`` cases (throughput), then a paced trickle (lag without a backlog),
+    then ``queued`` messages straight from the queue (the dispatch alone)."""
     from aiokafka import AIOKafkaProducer
     from notification_service.bootstrap import build_app
 
@@ -130,7 +187,7 @@ async def run(settings, recorder: RecordingSmtpServer, cases: int) -> list[dict]
             results.append(
                 summary(
                     f"burst: case events -> e-mails on SMTP ({cases} cases x 2 messages, "
-                    f"{dispatchers} dispatchers)",
+                    f"{dispatchers} sends in flight)",
                     len(lags),
                     seconds,
                     lags,
@@ -146,6 +203,8 @@ async def run(settings, recorder: RecordingSmtpServer, cases: int) -> list[dict]
                     lags,
                 )
             )
+            if queued:
+                results.append(await _dispatch_only(app, recorder, queued))
         finally:
             await producer.stop()
     return results
@@ -170,8 +229,18 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=300)
-    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--queued", type=int, default=3000, help="messages of the dispatch run")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="sends in flight (service default if left out)",
+    )
+    parser.add_argument(
+        "--smtp-pool", type=int, default=None, help="SMTP connections (service default if left out)"
+    )
     args = parser.parse_args()
+    tuning = {"dispatch_concurrency": args.concurrency, "smtp_pool_size": args.smtp_pool}
     with tempfile.TemporaryDirectory(prefix="redress-bench-notifications-") as folder:
         infra, stoppers = start_test_infra(Path(folder))
         try:
@@ -182,10 +251,10 @@ def main() -> None:
                     MIGRATIONS_DIR,
                     smtp_port=smtp_port,
                     dispatch_interval_seconds=0.02,
-                    dispatch_concurrency=args.concurrency,
                     status_quiet_window=timedelta(0),
+                    **{name: value for name, value in tuning.items() if value is not None},
                 )
-                for result in asyncio.run(run(settings, recorder, args.cases)):
+                for result in asyncio.run(run(settings, recorder, args.cases, args.queued)):
                     print(json.dumps(result, ensure_ascii=False))
         finally:
             for stop in reversed(stoppers):
