@@ -298,9 +298,9 @@ async def test_an_expired_delivery_claim_is_taken_again_with_the_same_webhook_id
     await webhooks.attempt_claimed(quiet.sessions, quiet.clock, quiet.sender, settings, second)
     # The first dispatcher's late word is dropped, whatever it says.
     late = AttemptResult("retry", 10, error="late")
-    assert not await webhooks.record_attempt_outcome(
-        quiet.sessions, quiet.clock, settings, first, late
-    )
+    assert await webhooks.record_attempt_outcomes(
+        quiet.sessions, quiet.clock, settings, [(first, late)]
+    ) == [False]
     await webhooks.attempt_claimed(quiet.sessions, quiet.clock, quiet.sender, settings, first)
 
     requests = receiver.to(path)

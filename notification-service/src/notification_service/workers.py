@@ -3,7 +3,8 @@ loop sleeps only when there was nothing to do.
 
 The two dispatchers keep up to a configured number of sends in flight: an iteration claims
 as many due items as there are free slots (one short transaction) and starts one task per
-item, which sends it (no transaction open) and records its outcome (a second transaction).
+item, which sends it (no transaction open); the outcomes of the sends that finished
+meanwhile are recorded together in a second transaction (one commit per batch).
 """
 
 from __future__ import annotations
@@ -26,20 +27,55 @@ from notification_service.webhooks import service as webhooks
 log = structlog.get_logger(__name__)
 
 
+class _Batches:
+    """Results of concurrent sends, recorded in batches: each sender hands its result over
+    and waits until the batch holding it is committed (so its slot stays taken until then);
+    one transaction records everything that finished meanwhile."""
+
+    def __init__(self, record: Callable[[list], Awaitable[object]], largest: int = 500) -> None:
+        self._record = record
+        self._largest = largest
+        self._queue: asyncio.Queue[tuple[object, asyncio.Future]] = asyncio.Queue()
+
+    async def submit(self, result: object) -> None:
+        done = asyncio.get_running_loop().create_future()
+        await self._queue.put((result, done))
+        await done
+
+    async def run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while not self._queue.empty() and len(batch) < self._largest:
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._record([result for result, _ in batch])
+            except Exception as exc:  # noqa: BLE001  each sender sees it; the claims expire
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+            else:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+
+
 async def _keep_busy(
     name: str,
     slots: int,
     interval: float,
     claim: Callable[[int], Awaitable[Sequence[object]]],
     complete: Callable[[object], Awaitable[object]],
+    batches: _Batches,
 ) -> None:
-    """Claim work for every free slot and complete each claimed item in its own task; wait
-    for a slot when all are busy, and ``interval`` when there was nothing to claim."""
+    """Claim work for every free slot and complete each claimed item in its own task (its
+    result recorded through ``batches``); wait for a slot when all are busy, and
+    ``interval`` when there was nothing to claim."""
     running: set[asyncio.Task] = set()
+    recorder = asyncio.create_task(batches.run())
 
     async def guarded(item: object) -> None:
         try:
-            await complete(item)
+            await batches.submit(await complete(item))
         except Exception:  # noqa: BLE001  the claim expires and the item is taken again
             log.exception("dispatch_failed", dispatcher=name)
 
@@ -65,9 +101,9 @@ async def _keep_busy(
                 else:
                     await asyncio.sleep(interval)
     finally:
-        for task in running:
+        for task in (*running, recorder):
             task.cancel()
-        await asyncio.gather(*running, return_exceptions=True)
+        await asyncio.gather(*running, recorder, return_exceptions=True)
 
 
 async def dispatch_messages(
@@ -81,8 +117,11 @@ async def dispatch_messages(
     async def claim(free: int) -> Sequence[object]:
         return await messages.claim_due_messages(session_factory, clock, settings, free)
 
-    async def complete(item: object) -> None:
-        await messages.send_claimed(session_factory, clock, channels, settings, item)  # type: ignore[arg-type]
+    async def complete(item: object) -> object:
+        return await messages.send_only(clock, channels, settings, item)  # type: ignore[arg-type]
+
+    async def record(results: list) -> None:
+        await messages.record_send_outcomes(session_factory, clock, settings, results)
 
     await _keep_busy(
         "messages",
@@ -90,6 +129,7 @@ async def dispatch_messages(
         settings.dispatch_interval_seconds,
         claim,
         complete,
+        _Batches(record),
     )
 
 
@@ -113,8 +153,12 @@ async def deliver_webhooks(
     async def claim(free: int) -> Sequence[object]:
         return await webhooks.claim_due_deliveries(session_factory, clock, settings, free)
 
-    async def complete(item: object) -> None:
-        await webhooks.attempt_claimed(session_factory, clock, sender, settings, item, in_flight)  # type: ignore[arg-type]
+    async def complete(item: object) -> object:
+        result = await webhooks.attempt_only(clock, sender, settings, item, in_flight)  # type: ignore[arg-type]
+        return item, result
+
+    async def record(attempts: list) -> None:
+        await webhooks.record_attempt_outcomes(session_factory, clock, settings, attempts)
 
     await _keep_busy(
         "webhooks",
@@ -122,4 +166,5 @@ async def deliver_webhooks(
         settings.webhook_dispatch_interval_seconds,
         claim,
         complete,
+        _Batches(record),
     )

@@ -228,6 +228,16 @@ async def claim_due_messages(
     return [ClaimedMessage(row, claim_id) for row in rows]
 
 
+@dataclasses.dataclass(frozen=True)
+class SendResult:
+    """What sending a claimed message gave: no error (sent), or the error and whether it is
+    permanent for this channel."""
+
+    claimed: ClaimedMessage
+    error: str | None = None
+    permanent: bool = False
+
+
 async def send_claimed(
     session_factory: SessionFactory,
     clock: Clock,
@@ -235,51 +245,76 @@ async def send_claimed(
     settings: NotificationSettings,
     claimed: ClaimedMessage,
 ) -> None:
-    """Send one claimed message with no transaction open, then record the outcome in a
-    transaction of its own, only if the claim still holds (a late outcome of a claim that
-    expired and was taken again is dropped: the message went out again with the same
-    Message-ID, which receivers deduplicate).
+    """Send one claimed message with no transaction open (:func:`send_only`), then record
+    the outcome in a transaction of its own (:func:`record_send_outcomes`)."""
+    result = await send_only(clock, channels, settings, claimed)
+    await record_send_outcomes(session_factory, clock, settings, [result])
 
-    A permanent failure, or a temporary one that used up ``max_send_attempts``, moves the
-    message to the next contact point; with none left it has failed.
-    """
+
+async def send_only(
+    clock: Clock,
+    channels: dict[str, Channel],
+    settings: NotificationSettings,
+    claimed: ClaimedMessage,
+) -> SendResult:
+    """Send one claimed message on its channel (no transaction is open: nothing is written
+    here); a send never outlives its claim: it is cut at half of it."""
     row = claimed.row
     bind_correlation_id(row.correlation_id)
-    error: str | None = None
-    permanent = False
     channel = channels.get(row.channel)
     try:
         if channel is None:
             raise PermanentDeliveryError(f"no {row.channel} channel is configured")
-        # A send never outlives its claim: cut at half of it.
         async with asyncio.timeout(settings.message_claim_seconds / 2):
             await channel.send(_outgoing(row), clock.now())
     except PermanentDeliveryError as exc:
-        error, permanent = str(exc), True
+        return SendResult(claimed, str(exc), permanent=True)
     except TemporaryDeliveryError as exc:
-        error = str(exc)
+        return SendResult(claimed, str(exc))
     except TimeoutError:
-        error = f"the send took longer than {settings.message_claim_seconds / 2:g} s"
-    await record_send_outcome(session_factory, clock, settings, claimed, error, permanent)
+        return SendResult(claimed, f"the send took over {settings.message_claim_seconds / 2:g} s")
+    return SendResult(claimed)
 
 
-async def record_send_outcome(
+async def record_send_outcomes(
     session_factory: SessionFactory,
     clock: Clock,
     settings: NotificationSettings,
-    claimed: ClaimedMessage,
-    error: str | None,
-    permanent: bool,
-) -> bool:
-    """Record one send of a claimed message (sent, retry later, next channel, or failed) and
-    release the claim; False (nothing written) when the claim no longer holds.
+    results: list[SendResult],
+) -> list[bool]:
+    """Record sends of claimed messages (sent, retry later, next channel, or failed) and
+    release their claims, all in one transaction (cost per batch: one commit for every send
+    that finished meanwhile); False for a send whose claim no longer holds (it expired and
+    another dispatcher took the message: its late outcome is dropped, and the message went
+    out again with the same Message-ID, which receivers deduplicate).
 
-    While the claim holds nobody else changes the message, so the claimed row is what the
-    outcome is computed from; the update itself checks the claim (one statement)."""
-    row = claimed.row
+    A permanent failure, or a temporary one that used up ``max_send_attempts``, moves the
+    message to the next contact point; with none left it has failed.
+    """
     now = clock.now()
+    async with session_factory() as session, session.begin():
+        recorded = [await _record_send(session, now, settings, result) for result in results]
+    for result, done in zip(results, recorded, strict=True):
+        if done is None:
+            log.warning(
+                "notification_outcome_of_a_superseded_claim",
+                notification_id=str(result.claimed.row.id),
+            )
+        else:
+            _log_outcome(result, done)
+    return [done is not None for done in recorded]
+
+
+async def _record_send(
+    session: AsyncSession, now: datetime, settings: NotificationSettings, result: SendResult
+) -> Row | None:
+    """One send's outcome, in the caller's transaction: the message as changed, or None
+    when its claim no longer holds (nothing written). While the claim holds nobody else
+    changes the message, so the claimed row is what the outcome is computed from; the update
+    itself checks the claim."""
+    row, error = result.claimed.row, result.error
     attempts = row.attempts + 1
-    outcome = send_outcome(error, permanent, attempts, settings.max_send_attempts)
+    outcome = send_outcome(error, result.permanent, attempts, settings.max_send_attempts)
     values: dict = {"attempts": attempts, "last_error": error, **_RELEASED}
     if outcome == "sent":
         values.update(status="sent", sent_at=now)
@@ -297,25 +332,29 @@ async def record_send_outcome(
         )
     else:
         values.update(status="failed")
-    async with session_factory() as session, session.begin():
-        updated = await store.update_claimed(session, row.id, claimed.claim_id, values)
-        if updated is None:
-            log.warning("notification_outcome_of_a_superseded_claim", notification_id=str(row.id))
-            return False
-        await store.record_attempt(session, row, now, outcome, error)
-        if updated.status != "pending":
-            event = events.notification_outcome(updated, now)
-            await add_to_outbox(session, tables.platform, NOTIFICATIONS_TOPIC, event)
+    updated = await store.update_claimed(session, row.id, result.claimed.claim_id, values)
+    if updated is None:
+        return None
+    await store.record_attempt(session, row, now, outcome, error)
+    if updated.status != "pending":
+        event = events.notification_outcome(updated, now)
+        await add_to_outbox(session, tables.platform, NOTIFICATIONS_TOPIC, event)
+    return updated
+
+
+def _log_outcome(result: SendResult, updated: Row) -> None:
+    row, error = result.claimed.row, result.error
     fields = {"notification_id": str(row.id), "channel": row.channel}
     if updated.status == "sent":
         log.info("notification_sent", case_id=str(row.case_id), template=row.template, **fields)
     elif updated.status == "failed":
         log.warning("notification_failed", error=error, **fields)
-    elif outcome == "retry":
-        log.warning("notification_retry_scheduled", attempts=attempts, error=error, **fields)
+    elif updated.channel == row.channel:
+        log.warning(
+            "notification_retry_scheduled", attempts=updated.attempts, error=error, **fields
+        )
     else:
         log.warning("notification_falls_back", next_channel=updated.channel, error=error, **fields)
-    return True
 
 
 async def dispatch_next(

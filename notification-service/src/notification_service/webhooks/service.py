@@ -246,10 +246,21 @@ async def attempt_claimed(
     claimed: ClaimedDelivery,
     in_flight: Counter[uuid.UUID] | None = None,
 ) -> None:
-    """Make one attempt of a claimed delivery with no transaction open, then record it (and
-    the endpoint's health) in a transaction of its own if the claim still holds; a late
-    result of a superseded claim is dropped. Every attempt carries the same ``webhook-id``,
-    so a receiver deduplicates a re-send."""
+    """Make one attempt of a claimed delivery with no transaction open (:func:`attempt_only`),
+    then record it in a transaction of its own (:func:`record_attempt_outcomes`)."""
+    result = await attempt_only(clock, sender, settings, claimed, in_flight)
+    await record_attempt_outcomes(session_factory, clock, settings, [(claimed, result)])
+
+
+async def attempt_only(
+    clock: Clock,
+    sender: WebhookSender,
+    settings: NotificationSettings,
+    claimed: ClaimedDelivery,
+    in_flight: Counter[uuid.UUID] | None = None,
+) -> AttemptResult:
+    """Sign and send one claimed delivery (no transaction is open: nothing is written here).
+    Every attempt carries the same ``webhook-id``, so a receiver deduplicates a re-send."""
     row = claimed.row
     bind_correlation_id(row.correlation_id)
     now = clock.now()
@@ -260,16 +271,13 @@ async def attempt_claimed(
             secrets_in_use.append(box.open(row.previous_secret_sealed))
     except Exception as exc:  # the secrets key changed: nothing can be signed, do not loop
         error = f"the signing secret cannot be decrypted ({type(exc).__name__}); rotate it"
-        await record_attempt_outcome(
-            session_factory, clock, settings, claimed, AttemptResult("failed", 0, error=error)
-        )
-        return
+        return AttemptResult("failed", 0, error=error)
     message_id = delivery_message_id(row.id)
     timestamp = int(now.timestamp())
     in_flight = in_flight if in_flight is not None else Counter()
     in_flight[row.subscription_id] += 1
     try:
-        result = await sender.send(
+        return await sender.send(
             OutgoingWebhook(
                 url=row.url,
                 message_id=message_id,
@@ -282,23 +290,27 @@ async def attempt_claimed(
         in_flight[row.subscription_id] -= 1
         if in_flight[row.subscription_id] <= 0:
             del in_flight[row.subscription_id]
-    await record_attempt_outcome(session_factory, clock, settings, claimed, result)
 
 
-async def record_attempt_outcome(
+async def record_attempt_outcomes(
     session_factory: SessionFactory,
     clock: Clock,
     settings: NotificationSettings,
-    claimed: ClaimedDelivery,
-    result: AttemptResult,
-) -> bool:
-    """Record one attempt of a claimed delivery and release the claim; False (nothing
-    written) when the claim no longer holds."""
+    attempts: list[tuple[ClaimedDelivery, AttemptResult]],
+) -> list[bool]:
+    """Record attempts of claimed deliveries (each with its endpoint's health) and release
+    their claims, all in one transaction (cost per batch: one commit for every attempt that
+    finished meanwhile); False for an attempt whose claim no longer holds (a late result of
+    a superseded claim is dropped)."""
     async with session_factory() as session, session.begin():
-        if await _record_attempt(session, clock, settings, claimed, result):
-            return True
-    log.warning("webhook_outcome_of_a_superseded_claim", delivery_id=str(claimed.row.id))
-    return False
+        recorded = [
+            await _record_attempt(session, clock, settings, claimed, result)
+            for claimed, result in attempts
+        ]
+    for (claimed, _result), done in zip(attempts, recorded, strict=True):
+        if not done:
+            log.warning("webhook_outcome_of_a_superseded_claim", delivery_id=str(claimed.row.id))
+    return recorded
 
 
 async def deliver_next_webhook(
