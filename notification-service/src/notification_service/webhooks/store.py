@@ -218,13 +218,26 @@ async def delivery(session: AsyncSession, delivery_id: uuid.UUID, lock: bool = F
     return (await session.execute(query)).first()
 
 
+def _requeued(now: datetime) -> dict:
+    """Queued again now with a fresh retry budget; a claim in flight is superseded (its late
+    outcome is dropped), so the delivery really goes out again."""
+    return {
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "delivered_at": None,
+        "claim_id": None,
+        "claimed_until": None,
+    }
+
+
 async def requeue_delivery(session: AsyncSession, delivery_id: uuid.UUID, now: datetime) -> Row:
     """Queue a delivery again now with a fresh retry budget; return its row."""
     return (
         await session.execute(
             deliveries.update()
             .where(deliveries.c.id == delivery_id)
-            .values(status="pending", attempts=0, next_attempt_at=now, delivered_at=None)
+            .values(**_requeued(now))
             .returning(deliveries)
         )
     ).one()
@@ -247,11 +260,7 @@ async def requeue_range(
     ]
     if only_failed:
         conditions.append(deliveries.c.status == "failed")
-    result = await session.execute(
-        deliveries.update()
-        .where(*conditions)
-        .values(status="pending", attempts=0, next_attempt_at=now, delivered_at=None)
-    )
+    result = await session.execute(deliveries.update().where(*conditions).values(**_requeued(now)))
     return result.rowcount
 
 
