@@ -10,6 +10,7 @@ from notification_service.templates import api as templates
 from notification_service.templates.model import (
     InvalidLanguage,
     InvalidTemplateSyntax,
+    TemplateLimitExceeded,
     TemplateRenderFailure,
     UndefinedTemplateVariable,
     UnknownTemplateKind,
@@ -36,6 +37,9 @@ PROBLEMS: ProblemMap = {
     UndefinedTemplateVariable: ProblemType(422, "template-undefined-variable", _UNUSABLE_TEMPLATE),
     UnsafeTemplate: ProblemType(422, "template-unsafe", _UNUSABLE_TEMPLATE),
     TemplateRenderFailure: ProblemType(422, "template-render-error", _UNUSABLE_TEMPLATE),
+    TemplateLimitExceeded: ProblemType(
+        422, "template-limit-exceeded", "The template exceeds the rendering limits"
+    ),
     SecretsKeyMissing: ProblemType(
         503, "webhook-secrets-key-missing", "Webhook secrets cannot be stored"
     ),

@@ -26,7 +26,8 @@ from notification_service.templates import service as templates
 async def open_channels(settings: NotificationSettings) -> AsyncIterator[dict[str, Channel]]:
     """The channels one dispatcher sends on: SMTP e-mail, plus the gateway's channels when a
     gateway is configured (closed again on the way out)."""
-    channels: dict[str, Channel] = {EMAIL: SmtpEmailSender(settings)}
+    smtp = SmtpEmailSender(settings)
+    channels: dict[str, Channel] = {EMAIL: smtp}
     gateways: list[GatewayChannel] = []
     if settings.message_gateway_url:
         token = settings.message_gateway_token
@@ -42,6 +43,7 @@ async def open_channels(settings: NotificationSettings) -> AsyncIterator[dict[st
     try:
         yield channels
     finally:
+        await smtp.aclose()
         for gateway in gateways:
             await gateway.aclose()
 
@@ -68,9 +70,9 @@ def build_app(settings: NotificationSettings | None = None, clock: Clock | None 
         async with open_channels(settings) as channels:
             await workers.dispatch_messages(session_factory, runtime.clock, channels, settings)
 
-    # Parallel dispatchers never pick the same message: each holds its row with SKIP LOCKED.
-    for index in range(settings.dispatch_concurrency):
-        runtime.add_background(f"message-dispatcher-{index}", dispatch_messages)
+    # One dispatcher per process keeps dispatch_concurrency sends in flight over one SMTP
+    # pool; replicas never send the same message: each message is claimed (SKIP LOCKED).
+    runtime.add_background("message-dispatcher", dispatch_messages)
 
     async def fire_follow_ups() -> None:
         await workers.fire_follow_ups(session_factory, messaging)
@@ -88,11 +90,11 @@ def build_app(settings: NotificationSettings | None = None, clock: Clock | None 
         finally:
             await sender.aclose()
 
-    # Durable: deliveries live in PostgreSQL, so a restart resumes pending retries. Each
-    # dispatcher holds its row with SKIP LOCKED; one slow endpoint can occupy at most
-    # webhook_endpoint_concurrency of them.
-    for index in range(settings.webhook_dispatch_concurrency):
-        runtime.add_background(f"webhook-dispatcher-{index}", deliver_webhooks)
+    # Durable: deliveries live in PostgreSQL, so a restart resumes pending retries. One
+    # dispatcher per process keeps webhook_dispatch_concurrency attempts in flight over one
+    # shared HTTP client; a delivery is claimed before it is sent, and one slow endpoint
+    # holds at most webhook_endpoint_concurrency claims (across replicas).
+    runtime.add_background("webhook-dispatcher", deliver_webhooks)
     return create_app(
         runtime,
         title="Redress notification service",

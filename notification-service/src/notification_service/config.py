@@ -24,6 +24,9 @@ class NotificationSettings(ServiceSettings):
     smtp_password: str | None = None
     smtp_start_tls: bool = False
     smtp_timeout_seconds: float = 30.0
+    smtp_pool_size: int = Field(
+        default=4, ge=1, description="SMTP connections kept open and reused (at most)."
+    )
     mail_from: str = Field(default="Redress Customer Care <care@redress.example>")
     default_language: str = "en"
     survey_base_url: str = Field(
@@ -31,7 +34,18 @@ class NotificationSettings(ServiceSettings):
         description="Link sent after closure; the case reference is appended.",
     )
     dispatch_interval_seconds: float = 0.2
-    dispatch_concurrency: int = Field(default=4, ge=1, description="Messages sent in parallel.")
+    dispatch_concurrency: int = Field(
+        default=16,
+        ge=1,
+        description="Messages sent in parallel per process (each claimed, then sent with no "
+        "transaction open); they share the SMTP pool.",
+    )
+    message_claim_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="How long a dispatcher's claim on a message lasts; a send is cut at half "
+        "of it, and a claim left by a process that died is taken again after it.",
+    )
     max_send_attempts: int = 8
     retry_base_seconds: float = 5.0
     # Customer messages: channels, quiet collapse, follow-ups
@@ -68,7 +82,7 @@ class NotificationSettings(ServiceSettings):
     )
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, description="Per delivery attempt.")
     webhook_dispatch_concurrency: int = Field(
-        default=4, ge=1, description="Webhook deliveries in flight per process."
+        default=32, ge=1, description="Webhook deliveries in flight per process."
     )
     webhook_endpoint_concurrency: int = Field(
         default=2, ge=1, description="Deliveries in flight to one endpoint (across replicas)."

@@ -56,6 +56,8 @@ notifications = Table(
         comment="channel:recipient still to try, in order, if the current one fails for good",
     ),
     Column("collapsed_into", UUID(as_uuid=True), comment="the later status message that said it"),
+    Column("claim_id", UUID(as_uuid=True), comment="the dispatcher claim it is being sent under"),
+    Column("claimed_until", DateTime(timezone=True), comment="the claim expires (taken again)"),
     # One message per triggering event and template, however often the event arrives.
     UniqueConstraint("trigger_event_id", "template", name="uq_notifications_trigger_template"),
     Index("ix_notifications_case_id", "case_id"),
@@ -109,6 +111,8 @@ webhook_deliveries = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("delivered_at", DateTime(timezone=True)),
     Column("correlation_id", Text),
+    Column("claim_id", UUID(as_uuid=True), comment="the dispatcher claim it is being sent under"),
+    Column("claimed_until", DateTime(timezone=True), comment="the claim expires (taken again)"),
     # One delivery per subscription and event, however often the event arrives.
     UniqueConstraint(
         "subscription_id", "event_id", name="uq_webhook_deliveries_subscription_event"
@@ -119,6 +123,11 @@ webhook_deliveries = Table(
         postgresql_where=text("status = 'pending'"),
     ),
     Index("ix_webhook_deliveries_subscription", "subscription_id", "created_at"),
+    Index(
+        "ix_webhook_deliveries_claimed",
+        "subscription_id",
+        postgresql_where=text("claim_id IS NOT NULL"),
+    ),
 )
 
 webhook_attempts = Table(

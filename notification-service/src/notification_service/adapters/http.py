@@ -89,7 +89,8 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
 
 
 class WebhookSender:
-    """Sends signed webhook requests through one pooled httpx client."""
+    """Sends signed webhook requests through one pooled httpx client, shared by every
+    attempt of the process (connections to an endpoint are kept alive and reused)."""
 
     def __init__(self, settings: NotificationSettings) -> None:
         self._settings = settings
@@ -97,7 +98,10 @@ class WebhookSender:
             follow_redirects=False,
             trust_env=False,
             timeout=httpx.Timeout(settings.webhook_timeout_seconds),
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            limits=httpx.Limits(
+                max_connections=max(100, 2 * settings.webhook_dispatch_concurrency),
+                max_keepalive_connections=max(20, settings.webhook_dispatch_concurrency),
+            ),
         )
 
     async def aclose(self) -> None:

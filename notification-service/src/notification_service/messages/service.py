@@ -4,18 +4,20 @@
   contact points, schedules or cancels the follow-up, and :func:`plan_message` renders the
   current template of the event's kind in the customer's language and queues it once per
   event and kind (quiet collapse of status messages: see ``model.py``).
-- Dispatchers send due messages one per transaction (:func:`dispatch_next`), falling back
-  to the next contact point when a channel fails for good, and publish the final outcome
-  through the outbox.
+- Dispatchers claim due messages in a short transaction (:func:`claim_due_messages`), send
+  each with no transaction open and record its outcome in a second one, if the claim still
+  holds (:func:`send_claimed`); they fall back to the next contact point when a channel
+  fails for good, and publish the final outcome through the outbox.
 - Follow-ups ("did the fix hold?") are rows of their own, fired once when due
   (:func:`fire_due_follow_ups`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 from redress_shared.clock import Clock
@@ -46,7 +48,7 @@ from notification_service.messages.model import (
 )
 from notification_service.templates import service as templates
 from notification_service.templates.default_templates import built_in
-from notification_service.templates.model import FOLLOW_UP, primary_language, render
+from notification_service.templates.model import FOLLOW_UP, primary_language
 
 log = structlog.get_logger(__name__)
 
@@ -115,8 +117,10 @@ async def plan_message(
     )
     values = {"name": contact.name, "reference": contact.reference, **context}
     try:
-        message = render(kind, template.language, template.text, values)
-    except Exception as exc:  # noqa: BLE001  an edit that passed its trial render but not this
+        message = await templates.render_message(kind, template, values)
+    except Exception as exc:  # noqa: BLE001  an edit that passed its trial renders but not this
+        # (a branch the trials did not take, or a limit broken by real data): the built-in
+        # text says it instead, and the failure is reported.
         log.error(
             "template_render_failed",
             kind=kind,
@@ -125,7 +129,7 @@ async def plan_message(
             error=repr(exc),
         )
         template = built_in(kind, template.language, settings.default_language)
-        message = render(kind, template.language, template.text, values)
+        message = await templates.render_message(kind, template, values)
     plan = channel_plan(
         ContactPoints(
             email=contact.email,
@@ -200,85 +204,175 @@ async def fire_due_follow_ups(
     return len(due)
 
 
+@dataclasses.dataclass(frozen=True)
+class ClaimedMessage:
+    """A message a dispatcher has claimed: the row as claimed, and the claim it holds."""
+
+    row: Row
+    claim_id: uuid.UUID
+
+
+async def claim_due_messages(
+    session_factory: SessionFactory, clock: Clock, settings: NotificationSettings, limit: int
+) -> list[ClaimedMessage]:
+    """Claim up to ``limit`` due messages, in a short transaction of its own, for
+    ``message_claim_seconds``: no other dispatcher (here or in another replica) takes them
+    while the claim holds; a claim left by a process that died expires and is taken again."""
+    if limit <= 0:
+        return []
+    now = clock.now()
+    claim_id = uuid.uuid4()
+    until = now + timedelta(seconds=settings.message_claim_seconds)
+    async with session_factory() as session, session.begin():
+        rows = await store.claim_due_messages(session, now, claim_id, until, limit)
+    return [ClaimedMessage(row, claim_id) for row in rows]
+
+
+@dataclasses.dataclass(frozen=True)
+class SendResult:
+    """What sending a claimed message gave: no error (sent), or the error and whether it is
+    permanent for this channel."""
+
+    claimed: ClaimedMessage
+    error: str | None = None
+    permanent: bool = False
+
+
+async def send_claimed(
+    session_factory: SessionFactory,
+    clock: Clock,
+    channels: dict[str, Channel],
+    settings: NotificationSettings,
+    claimed: ClaimedMessage,
+) -> None:
+    """Send one claimed message with no transaction open (:func:`send_only`), then record
+    the outcome in a transaction of its own (:func:`record_send_outcomes`)."""
+    result = await send_only(clock, channels, settings, claimed)
+    await record_send_outcomes(session_factory, clock, settings, [result])
+
+
+async def send_only(
+    clock: Clock,
+    channels: dict[str, Channel],
+    settings: NotificationSettings,
+    claimed: ClaimedMessage,
+) -> SendResult:
+    """Send one claimed message on its channel (no transaction is open: nothing is written
+    here); a send never outlives its claim: it is cut at half of it."""
+    row = claimed.row
+    bind_correlation_id(row.correlation_id)
+    channel = channels.get(row.channel)
+    try:
+        if channel is None:
+            raise PermanentDeliveryError(f"no {row.channel} channel is configured")
+        async with asyncio.timeout(settings.message_claim_seconds / 2):
+            await channel.send(_outgoing(row), clock.now())
+    except PermanentDeliveryError as exc:
+        return SendResult(claimed, str(exc), permanent=True)
+    except TemporaryDeliveryError as exc:
+        return SendResult(claimed, str(exc))
+    except TimeoutError:
+        return SendResult(claimed, f"the send took over {settings.message_claim_seconds / 2:g} s")
+    return SendResult(claimed)
+
+
+async def record_send_outcomes(
+    session_factory: SessionFactory,
+    clock: Clock,
+    settings: NotificationSettings,
+    results: list[SendResult],
+) -> list[bool]:
+    """Record sends of claimed messages (sent, retry later, next channel, or failed) and
+    release their claims, all in one transaction (cost per batch: one commit for every send
+    that finished meanwhile); False for a send whose claim no longer holds (it expired and
+    another dispatcher took the message: its late outcome is dropped, and the message went
+    out again with the same Message-ID, which receivers deduplicate).
+
+    A permanent failure, or a temporary one that used up ``max_send_attempts``, moves the
+    message to the next contact point; with none left it has failed.
+    """
+    now = clock.now()
+    async with session_factory() as session, session.begin():
+        recorded = [await _record_send(session, now, settings, result) for result in results]
+    for result, done in zip(results, recorded, strict=True):
+        if done is None:
+            log.warning(
+                "notification_outcome_of_a_superseded_claim",
+                notification_id=str(result.claimed.row.id),
+            )
+        else:
+            _log_outcome(result, done)
+    return [done is not None for done in recorded]
+
+
+async def _record_send(
+    session: AsyncSession, now: datetime, settings: NotificationSettings, result: SendResult
+) -> Row | None:
+    """One send's outcome, in the caller's transaction: the message as changed, or None
+    when its claim no longer holds (nothing written). While the claim holds nobody else
+    changes the message, so the claimed row is what the outcome is computed from; the update
+    itself checks the claim."""
+    row, error = result.claimed.row, result.error
+    attempts = row.attempts + 1
+    outcome = send_outcome(error, result.permanent, attempts, settings.max_send_attempts)
+    values: dict = {"attempts": attempts, "last_error": error, **_RELEASED}
+    if outcome == "sent":
+        values.update(status="sent", sent_at=now)
+    elif outcome == "retry":
+        values.update(next_attempt_at=now + send_retry_delay(settings.retry_base_seconds, attempts))
+    elif row.fallback_channels:
+        next_channel, _, next_recipient = row.fallback_channels[0].partition(":")
+        values.update(
+            channel=next_channel,
+            recipient=next_recipient,
+            fallback_channels=row.fallback_channels[1:],
+            attempts=0,
+            last_error=f"{row.channel}: {error}",
+            next_attempt_at=now,
+        )
+    else:
+        values.update(status="failed")
+    updated = await store.update_claimed(session, row.id, result.claimed.claim_id, values)
+    if updated is None:
+        return None
+    await store.record_attempt(session, row, now, outcome, error)
+    if updated.status != "pending":
+        event = events.notification_outcome(updated, now)
+        await add_to_outbox(session, tables.platform, NOTIFICATIONS_TOPIC, event)
+    return updated
+
+
+def _log_outcome(result: SendResult, updated: Row) -> None:
+    row, error = result.claimed.row, result.error
+    fields = {"notification_id": str(row.id), "channel": row.channel}
+    if updated.status == "sent":
+        log.info("notification_sent", case_id=str(row.case_id), template=row.template, **fields)
+    elif updated.status == "failed":
+        log.warning("notification_failed", error=error, **fields)
+    elif updated.channel == row.channel:
+        log.warning(
+            "notification_retry_scheduled", attempts=updated.attempts, error=error, **fields
+        )
+    else:
+        log.warning("notification_falls_back", next_channel=updated.channel, error=error, **fields)
+
+
 async def dispatch_next(
     session_factory: SessionFactory,
     clock: Clock,
     channels: dict[str, Channel],
     settings: NotificationSettings,
 ) -> bool:
-    """Send the next due notification, if any; return whether there was one.
+    """Send the next due notification, if any; return whether there was one (the
+    one-at-a-time form of :func:`claim_due_messages` + :func:`send_claimed`)."""
+    claimed = await claim_due_messages(session_factory, clock, settings, 1)
+    for message in claimed:
+        await send_claimed(session_factory, clock, channels, settings, message)
+    return bool(claimed)
 
-    The row stays locked (SKIP LOCKED for other dispatchers and replicas) while it is sent,
-    so no two dispatchers send the same message; a crash mid-send leaves it pending and it
-    is sent again with the same Message-ID. A permanent failure, or a temporary one that
-    used up ``max_send_attempts``, moves the message to the next contact point; with none
-    left it has failed.
-    """
-    async with session_factory() as session, session.begin():
-        row = await store.next_due_message(session, clock.now())
-        if row is None:
-            return False
-        bind_correlation_id(row.correlation_id)
-        attempts = row.attempts + 1
-        error: str | None = None
-        permanent = False
-        channel = channels.get(row.channel)
-        try:
-            if channel is None:
-                raise PermanentDeliveryError(f"no {row.channel} channel is configured")
-            await channel.send(_outgoing(row), clock.now())
-        except PermanentDeliveryError as exc:
-            error, permanent = str(exc), True
-        except TemporaryDeliveryError as exc:
-            error = str(exc)
-        now = clock.now()
-        outcome = send_outcome(error, permanent, attempts, settings.max_send_attempts)
-        await store.record_attempt(session, row, now, outcome, error)
-        if outcome == "sent":
-            await _finish(session, row, now, attempts, "sent", None)
-            log.info(
-                "notification_sent",
-                notification_id=str(row.id),
-                case_id=str(row.case_id),
-                template=row.template,
-                channel=row.channel,
-            )
-        elif outcome == "retry":
-            await store.update_message(
-                session,
-                row.id,
-                attempts=attempts,
-                last_error=error,
-                next_attempt_at=now + send_retry_delay(settings.retry_base_seconds, attempts),
-            )
-            log.warning(
-                "notification_retry_scheduled",
-                notification_id=str(row.id),
-                attempts=attempts,
-                error=error,
-            )
-        elif row.fallback_channels:
-            next_channel, _, next_recipient = row.fallback_channels[0].partition(":")
-            await store.update_message(
-                session,
-                row.id,
-                channel=next_channel,
-                recipient=next_recipient,
-                fallback_channels=row.fallback_channels[1:],
-                attempts=0,
-                last_error=f"{row.channel}: {error}",
-                next_attempt_at=now,
-            )
-            log.warning(
-                "notification_falls_back",
-                notification_id=str(row.id),
-                failed_channel=row.channel,
-                next_channel=next_channel,
-                error=error,
-            )
-        else:
-            await _finish(session, row, now, attempts, "failed", error)
-        return True
+
+#: Column values that release a message's claim.
+_RELEASED = {"claim_id": None, "claimed_until": None}
 
 
 def _outgoing(row: Row) -> OutgoingMessage:
@@ -287,22 +381,6 @@ def _outgoing(row: Row) -> OutgoingMessage:
     return OutgoingMessage(
         **{name: columns[name] for name in OUTGOING_FIELDS}, body_html=row.body_html or ""
     )
-
-
-async def _finish(
-    session: AsyncSession, row: Row, now: datetime, attempts: int, status: str, error: str | None
-) -> None:
-    await store.update_message(
-        session,
-        row.id,
-        status=status,
-        attempts=attempts,
-        last_error=error,
-        sent_at=now if status == "sent" else None,
-    )
-    await _publish_outcome(session, row.id, now)
-    if status == "failed":
-        log.warning("notification_failed", notification_id=str(row.id), error=error)
 
 
 async def _publish_outcome(

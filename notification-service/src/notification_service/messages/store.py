@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 
 from redress_shared.events import CaseOpenedV1
-from sqlalchemy import Row, select
+from sqlalchemy import Row, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -78,8 +78,8 @@ async def collapse_waiting(
     """Fold the case's messages of ``kinds`` that still wait into ``latest_id``, which takes
     the earliest of their send times (a burst never postpones its message indefinitely);
     False when none waited."""
-    # FOR UPDATE (not SKIP LOCKED): a message a dispatcher is sending right now is waited
-    # for, and then no longer pending, so it is never both sent and collapsed.
+    # A message a dispatcher has claimed is being sent: never collapsed. FOR UPDATE (not
+    # SKIP LOCKED): a claim being taken right now is waited for, and then excluded.
     waiting = (
         await session.execute(
             select(notifications.c.id, notifications.c.next_attempt_at)
@@ -88,6 +88,7 @@ async def collapse_waiting(
                 notifications.c.id != latest_id,
                 notifications.c.status == "pending",
                 notifications.c.attempts == 0,
+                notifications.c.claim_id.is_(None),  # not being sent right now
                 notifications.c.template.in_(kinds),
                 notifications.c.next_attempt_at > now,
             )
@@ -108,16 +109,50 @@ async def collapse_waiting(
     return True
 
 
-async def next_due_message(session: AsyncSession, now: datetime) -> Row | None:
-    """The next message due to be sent, held with SKIP LOCKED (no other dispatcher takes it)."""
-    query = (
-        select(notifications)
-        .where(notifications.c.status == "pending", notifications.c.next_attempt_at <= now)
+async def claim_due_messages(
+    session: AsyncSession, now: datetime, claim_id: uuid.UUID, until: datetime, limit: int
+) -> list[Row]:
+    """Claim up to ``limit`` messages due at ``now`` (not claimed, or their claim expired):
+    mark them with ``claim_id`` until ``until`` and return them. Rows other dispatchers are
+    claiming right now are skipped (SKIP LOCKED)."""
+    due = (
+        select(notifications.c.id)
+        .where(
+            notifications.c.status == "pending",
+            notifications.c.next_attempt_at <= now,
+            or_(notifications.c.claimed_until.is_(None), notifications.c.claimed_until <= now),
+        )
         .order_by(notifications.c.next_attempt_at)
-        .limit(1)
+        .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return (await session.execute(query)).first()
+    claimed = await session.execute(
+        notifications.update()
+        .where(notifications.c.id.in_(due.scalar_subquery()))
+        .values(claim_id=claim_id, claimed_until=until)
+        .returning(notifications)
+    )
+    return sorted(claimed.all(), key=lambda row: row.next_attempt_at)
+
+
+async def update_claimed(
+    session: AsyncSession, notification_id: uuid.UUID, claim_id: uuid.UUID, values: dict
+) -> Row | None:
+    """Change a message that is still pending under ``claim_id``; return it as changed, or
+    None when that claim was superseded (it expired and another dispatcher took the
+    message) and nothing was changed."""
+    return (
+        await session.execute(
+            notifications.update()
+            .where(
+                notifications.c.id == notification_id,
+                notifications.c.claim_id == claim_id,
+                notifications.c.status == "pending",
+            )
+            .values(**values)
+            .returning(notifications)
+        )
+    ).first()
 
 
 async def record_attempt(

@@ -3,6 +3,8 @@ the template a message is rendered from (inside the planning transaction)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import structlog
 from redress_shared.clock import Clock
 from redress_shared.db import SessionFactory
@@ -13,11 +15,19 @@ from notification_service.templates import store
 from notification_service.templates.default_templates import BUILT_IN, built_in
 from notification_service.templates.model import (
     BUILT_IN_AUTHOR,
+    RENDER_TIME_LIMIT_SECONDS,
+    RenderedMessage,
     StoredTemplate,
+    TemplateLimitExceeded,
     TemplateText,
     check_kind_and_language,
+    render,
     validate,
 )
+
+#: How long a caller waits for a render (or a save's trial renders) in its worker thread;
+#: the sandbox itself stops a render at RENDER_TIME_LIMIT_SECONDS, so this is a backstop.
+RENDER_WAIT_SECONDS = 3 * RENDER_TIME_LIMIT_SECONDS
 
 log = structlog.get_logger(__name__)
 
@@ -89,8 +99,24 @@ async def put_template(
     rendered from.
     """
     check_kind_and_language(kind, language)
-    validate(kind, text)
+    await _off_the_loop(validate, kind, text)
     async with session_factory() as session, session.begin():
         stored = await store.insert_next_version(session, kind, language, text, clock.now(), author)
     log.info("template_changed", kind=kind, language=language, version=stored.version)
     return stored
+
+
+async def render_message(kind: str, template: StoredTemplate, values: dict) -> RenderedMessage:
+    """Render a message from ``template`` in a worker thread, off the event loop, within the
+    sandbox's limits (raises TemplateLimitExceeded or the render's own error)."""
+    return await _off_the_loop(render, kind, template.language, template.text, values)
+
+
+async def _off_the_loop(function, *args):  # noqa: ANN001, ANN002, ANN202
+    try:
+        async with asyncio.timeout(RENDER_WAIT_SECONDS):
+            return await asyncio.to_thread(function, *args)
+    except TimeoutError as exc:
+        raise TemplateLimitExceeded(
+            "template", f"not rendered within {RENDER_WAIT_SECONDS:g} s"
+        ) from exc

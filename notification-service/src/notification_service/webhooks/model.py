@@ -326,6 +326,12 @@ def delivery_message_id(delivery_id: uuid.UUID) -> str:
     return f"msg_{delivery_id.hex}"
 
 
+def claim_seconds(timeout_seconds: float) -> float:
+    """How long a dispatcher's claim on a delivery lasts: well past the attempt's own
+    timeout, so only a process that died leaves a claim to expire and be taken again."""
+    return 2 * timeout_seconds + 30.0
+
+
 def final_outcome(result: AttemptResult, attempts: int, max_attempts: int) -> str:
     """The attempt's outcome as recorded: a retry that used up the budget has failed."""
     if result.outcome == "retry" and attempts >= max_attempts:

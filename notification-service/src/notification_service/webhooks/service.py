@@ -2,9 +2,10 @@
 
 Subscriptions are managed over the API; the consumer turns each case or alert event into
 one delivery row per matching enabled subscription, in its own transaction (unique per
-subscription and event, so a redelivered event adds nothing); the dispatchers send due
-deliveries one per transaction, holding the row with SKIP LOCKED and recording every attempt
-and the endpoint's health; an endpoint that fails for too long is switched off and its owner
+subscription and event, so a redelivered event adds nothing); the dispatchers claim due
+deliveries in a short transaction (at most ``webhook_endpoint_concurrency`` open claims per
+endpoint), send each with no transaction open, and record every attempt and the endpoint's
+health in a second transaction, only while the claim holds; an endpoint that fails for too long is switched off and its owner
 told by event, in the transaction of the attempt that crossed the line.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
@@ -35,6 +37,7 @@ from notification_service.webhooks.model import (
     SecretBox,
     WebhookDisabled,
     check_replay_range,
+    claim_seconds,
     delivery_message_id,
     filter_matches,
     final_outcome,
@@ -208,22 +211,106 @@ async def plan_webhook_deliveries(
     )
 
 
-async def _claim_next(
-    session: AsyncSession, now: datetime, in_flight: Counter[uuid.UUID], limit: int
-) -> Row | None:
-    """The next due delivery whose endpoint has a free slot, in this process and across
-    replicas; a busy endpoint is skipped (a few tries), so one slow receiver holds no one up."""
-    busy = {sub for sub, count in in_flight.items() if count >= limit}
-    for _ in range(8):
-        candidate = await store.next_due_delivery(session, now, busy)
-        if candidate is None:
-            return None
-        if in_flight[candidate.subscription_id] < limit and await store.claim_endpoint_slot(
-            session, candidate.subscription_id, limit
-        ):
-            return candidate
-        busy.add(candidate.subscription_id)
-    return None
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    """A delivery a dispatcher has claimed (with its endpoint's URL and sealed secrets), and
+    the claim it holds."""
+
+    row: Row
+    claim_id: uuid.UUID
+
+
+async def claim_due_deliveries(
+    session_factory: SessionFactory, clock: Clock, settings: NotificationSettings, limit: int
+) -> list[ClaimedDelivery]:
+    """Claim up to ``limit`` due deliveries in a short transaction of its own, at most
+    ``webhook_endpoint_concurrency`` open per endpoint across replicas; a claim lasts
+    :func:`claim_seconds` (a claim left by a process that died is then taken again)."""
+    if limit <= 0:
+        return []
+    now = clock.now()
+    claim_id = uuid.uuid4()
+    until = now + timedelta(seconds=claim_seconds(settings.webhook_timeout_seconds))
+    async with session_factory() as session, session.begin():
+        rows = await store.claim_due_deliveries(
+            session, now, claim_id, until, limit, settings.webhook_endpoint_concurrency
+        )
+    return [ClaimedDelivery(row, claim_id) for row in rows]
+
+
+async def attempt_claimed(
+    session_factory: SessionFactory,
+    clock: Clock,
+    sender: WebhookSender,
+    settings: NotificationSettings,
+    claimed: ClaimedDelivery,
+    in_flight: Counter[uuid.UUID] | None = None,
+) -> None:
+    """Make one attempt of a claimed delivery with no transaction open (:func:`attempt_only`),
+    then record it in a transaction of its own (:func:`record_attempt_outcomes`)."""
+    result = await attempt_only(clock, sender, settings, claimed, in_flight)
+    await record_attempt_outcomes(session_factory, clock, settings, [(claimed, result)])
+
+
+async def attempt_only(
+    clock: Clock,
+    sender: WebhookSender,
+    settings: NotificationSettings,
+    claimed: ClaimedDelivery,
+    in_flight: Counter[uuid.UUID] | None = None,
+) -> AttemptResult:
+    """Sign and send one claimed delivery (no transaction is open: nothing is written here).
+    Every attempt carries the same ``webhook-id``, so a receiver deduplicates a re-send."""
+    row = claimed.row
+    bind_correlation_id(row.correlation_id)
+    now = clock.now()
+    try:
+        box = _secret_box(settings)
+        secrets_in_use = [box.open(row.secret_sealed)]
+        if row.previous_secret_sealed and (row.previous_secret_expires_at or now) > now:
+            secrets_in_use.append(box.open(row.previous_secret_sealed))
+    except Exception as exc:  # the secrets key changed: nothing can be signed, do not loop
+        error = f"the signing secret cannot be decrypted ({type(exc).__name__}); rotate it"
+        return AttemptResult("failed", 0, error=error)
+    message_id = delivery_message_id(row.id)
+    timestamp = int(now.timestamp())
+    in_flight = in_flight if in_flight is not None else Counter()
+    in_flight[row.subscription_id] += 1
+    try:
+        return await sender.send(
+            OutgoingWebhook(
+                url=row.url,
+                message_id=message_id,
+                timestamp=timestamp,
+                signature=signature_header(secrets_in_use, message_id, timestamp, row.body),
+                body=row.body,
+            )
+        )
+    finally:
+        in_flight[row.subscription_id] -= 1
+        if in_flight[row.subscription_id] <= 0:
+            del in_flight[row.subscription_id]
+
+
+async def record_attempt_outcomes(
+    session_factory: SessionFactory,
+    clock: Clock,
+    settings: NotificationSettings,
+    attempts: list[tuple[ClaimedDelivery, AttemptResult]],
+) -> list[bool]:
+    """Record attempts of claimed deliveries (each with its endpoint's health) and release
+    their claims, all in one transaction (cost per batch: one commit for every attempt that
+    finished meanwhile); False for an attempt whose claim no longer holds (a late result of
+    a superseded claim is dropped)."""
+    async with session_factory() as session, session.begin():
+        recorded = [
+            await _record_attempt(session, clock, settings, claimed, result)
+            for claimed, result in attempts
+        ]
+    for (claimed, _result), done in zip(attempts, recorded, strict=True):
+        if not done:
+            log.warning("webhook_outcome_of_a_superseded_claim", delivery_id=str(claimed.row.id))
+    return recorded
 
 
 async def deliver_next_webhook(
@@ -233,57 +320,29 @@ async def deliver_next_webhook(
     settings: NotificationSettings,
     in_flight: Counter[uuid.UUID],
 ) -> bool:
-    """Attempt the next due delivery, if any; return whether there was one.
+    """Attempt the next due delivery, if any; return whether there was one (the one-at-a-time
+    form of :func:`claim_due_deliveries` + :func:`attempt_claimed`).
 
-    ``in_flight`` counts this process's deliveries per endpoint, so that a dispatcher skips
-    an endpoint that already has ``webhook_endpoint_concurrency`` requests open (one slow
-    receiver never holds up the others); advisory locks extend the limit across replicas.
+    ``in_flight`` counts this process's open requests per endpoint (for observation); the
+    endpoint limit itself is the open claims in the database, across replicas.
     """
-    async with session_factory() as session, session.begin():
-        now = clock.now()
-        row = await _claim_next(session, now, in_flight, settings.webhook_endpoint_concurrency)
-        if row is None:
-            return False
-        bind_correlation_id(row.correlation_id)
-        try:
-            box = _secret_box(settings)
-            secrets_in_use = [box.open(row.secret_sealed)]
-            if row.previous_secret_sealed and (row.previous_secret_expires_at or now) > now:
-                secrets_in_use.append(box.open(row.previous_secret_sealed))
-        except Exception as exc:  # the secrets key changed: nothing can be signed, do not loop
-            error = f"the signing secret cannot be decrypted ({type(exc).__name__}); rotate it"
-            await _record_attempt(
-                session, clock, settings, row, AttemptResult("failed", 0, error=error)
-            )
-            return True
-        message_id = delivery_message_id(row.id)
-        timestamp = int(clock.now().timestamp())
-        in_flight[row.subscription_id] += 1
-        try:
-            result = await sender.send(
-                OutgoingWebhook(
-                    url=row.url,
-                    message_id=message_id,
-                    timestamp=timestamp,
-                    signature=signature_header(secrets_in_use, message_id, timestamp, row.body),
-                    body=row.body,
-                )
-            )
-        finally:
-            in_flight[row.subscription_id] -= 1
-            if in_flight[row.subscription_id] <= 0:
-                del in_flight[row.subscription_id]
-        await _record_attempt(session, clock, settings, row, result)
-        return True
+    claimed = await claim_due_deliveries(session_factory, clock, settings, 1)
+    for delivery in claimed:
+        await attempt_claimed(session_factory, clock, sender, settings, delivery, in_flight)
+    return bool(claimed)
 
 
 async def _record_attempt(
     session: AsyncSession,
     clock: Clock,
     settings: NotificationSettings,
-    row: Row,
+    claimed: ClaimedDelivery,
     result: AttemptResult,
-) -> None:
+) -> bool:
+    """Record one attempt under its claim (False, nothing written, if the claim no longer
+    holds), then the endpoint's health. While the claim holds nobody else changes the
+    delivery, so the claimed row is what the outcome is computed from."""
+    row = claimed.row
     now = clock.now()
     attempts = row.attempts + 1
     outcome = final_outcome(result, attempts, settings.webhook_max_attempts)
@@ -304,7 +363,11 @@ async def _record_attempt(
         values.update(next_attempt_at=now + timedelta(seconds=delay))
     else:
         values.update(status="failed")
-    await store.record_attempt(session, row.id, result, outcome, now, values)
+    values.update(claim_id=None, claimed_until=None)
+    if not await store.record_attempt(
+        session, row.id, claimed.claim_id, result, outcome, now, values
+    ):
+        return False
     log_fields = {
         "delivery_id": str(row.id),
         "webhook_id": str(row.subscription_id),
@@ -323,6 +386,7 @@ async def _record_attempt(
     await _record_endpoint_health(
         session, settings, row.subscription_id, result, now, row.consecutive_failures
     )
+    return True
 
 
 async def _record_endpoint_health(

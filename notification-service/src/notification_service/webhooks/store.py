@@ -82,13 +82,85 @@ async def insert_deliveries(session: AsyncSession, rows: list[dict]) -> None:
     )
 
 
-async def next_due_delivery(
-    session: AsyncSession, now: datetime, busy: set[uuid.UUID]
-) -> Row | None:
-    """The next due delivery of an enabled subscription not in ``busy``, with what signing
-    and sending it needs; held with SKIP LOCKED so no other dispatcher takes it."""
-    query = (
-        select(
+async def claim_due_deliveries(
+    session: AsyncSession,
+    now: datetime,
+    claim_id: uuid.UUID,
+    until: datetime,
+    limit: int,
+    endpoint_limit: int,
+) -> list[Row]:
+    """Claim up to ``limit`` due deliveries of enabled subscriptions, never more than
+    ``endpoint_limit`` open claims per subscription (across every dispatcher and replica),
+    and return them with what signing and sending needs.
+
+    Deliveries and subscriptions other claimers hold right now are skipped (SKIP LOCKED): a
+    subscription's row is held (``FOR NO KEY UPDATE``, which consumers inserting deliveries
+    do not wait for) while its open claims are counted, so two claimers never both fill the
+    last slot. An endpoint with every slot taken is left out of the candidates, so one slow
+    receiver holds up no other.
+    """
+    active = (
+        select(deliveries.c.subscription_id, func.count().label("open"))
+        .where(
+            deliveries.c.claim_id.is_not(None),
+            deliveries.c.claimed_until > now,
+            deliveries.c.status == "pending",
+        )
+        .group_by(deliveries.c.subscription_id)
+    )
+    busy = [
+        row.subscription_id
+        for row in (await session.execute(active.having(func.count() >= endpoint_limit))).all()
+    ]
+    candidates_query = (
+        select(deliveries.c.id, deliveries.c.subscription_id)
+        .join(subscriptions, subscriptions.c.id == deliveries.c.subscription_id)
+        .where(
+            deliveries.c.status == "pending",
+            deliveries.c.next_attempt_at <= now,
+            or_(deliveries.c.claimed_until.is_(None), deliveries.c.claimed_until <= now),
+            subscriptions.c.enabled,
+        )
+        .order_by(deliveries.c.next_attempt_at)
+        .limit(limit * 2)
+        .with_for_update(of=deliveries, skip_locked=True)
+    )
+    if busy:
+        candidates_query = candidates_query.where(deliveries.c.subscription_id.not_in(busy))
+    candidates = (await session.execute(candidates_query)).all()
+    if not candidates:
+        return []
+    endpoints = sorted({row.subscription_id for row in candidates})
+    held = set(
+        (
+            await session.scalars(
+                select(subscriptions.c.id)
+                .where(subscriptions.c.id.in_(endpoints), subscriptions.c.enabled)
+                .order_by(subscriptions.c.id)
+                .with_for_update(key_share=True, skip_locked=True)
+            )
+        ).all()
+    )
+    if not held:
+        return []
+    open_claims = dict(
+        (await session.execute(active.where(deliveries.c.subscription_id.in_(sorted(held))))).all()
+    )
+    chosen: list[uuid.UUID] = []
+    for row in candidates:
+        if row.subscription_id in held and open_claims.get(row.subscription_id, 0) < endpoint_limit:
+            open_claims[row.subscription_id] = open_claims.get(row.subscription_id, 0) + 1
+            chosen.append(row.id)
+            if len(chosen) >= limit:
+                break
+    if not chosen:
+        return []
+    claimed = await session.execute(
+        deliveries.update()
+        .where(deliveries.c.id.in_(chosen), subscriptions.c.id == deliveries.c.subscription_id)
+        .values(claim_id=claim_id, claimed_until=until)
+        .returning(
             deliveries,
             subscriptions.c.url,
             subscriptions.c.secret_sealed,
@@ -96,44 +168,34 @@ async def next_due_delivery(
             subscriptions.c.previous_secret_expires_at,
             subscriptions.c.consecutive_failures,
         )
-        .join(subscriptions, subscriptions.c.id == deliveries.c.subscription_id)
-        .where(
-            deliveries.c.status == "pending",
-            deliveries.c.next_attempt_at <= now,
-            subscriptions.c.enabled,
-        )
-        .order_by(deliveries.c.next_attempt_at)
-        .limit(1)
-        .with_for_update(of=deliveries, skip_locked=True)
     )
-    if busy:
-        query = query.where(deliveries.c.subscription_id.not_in(busy))
-    return (await session.execute(query)).first()
-
-
-async def claim_endpoint_slot(
-    session: AsyncSession, subscription_id: uuid.UUID, slots: int
-) -> bool:
-    """Take one of ``slots`` transaction-scoped advisory locks of the endpoint, if one is free.
-
-    This bounds deliveries in flight to one endpoint across every dispatcher and replica.
-    """
-    key = f"webhook-endpoint:{subscription_id}"
-    for slot in range(slots):
-        if await session.scalar(select(func.pg_try_advisory_xact_lock(func.hashtext(key), slot))):
-            return True
-    return False
+    return sorted(claimed.all(), key=lambda row: row.next_attempt_at)
 
 
 async def record_attempt(
     session: AsyncSession,
     delivery_id: uuid.UUID,
+    claim_id: uuid.UUID,
     result: AttemptResult,
     outcome: str,
     attempted_at: datetime,
     values: dict,
-) -> None:
-    """Keep one attempt of a delivery and update the delivery with ``values``."""
+) -> bool:
+    """Update a delivery still pending under ``claim_id`` with ``values`` and keep the
+    attempt; False (nothing written) when that claim was superseded (it expired and was taken
+    again), the delivery settled or its subscription was deleted."""
+    updated = await session.scalar(
+        deliveries.update()
+        .where(
+            deliveries.c.id == delivery_id,
+            deliveries.c.claim_id == claim_id,
+            deliveries.c.status == "pending",
+        )
+        .values(**values)
+        .returning(deliveries.c.id)
+    )
+    if updated is None:
+        return False
     await session.execute(
         insert(attempts).values(
             delivery_id=delivery_id,
@@ -145,9 +207,7 @@ async def record_attempt(
             outcome=outcome,
         )
     )
-    await session.execute(
-        deliveries.update().where(deliveries.c.id == delivery_id).values(**values)
-    )
+    return True
 
 
 async def delivery(session: AsyncSession, delivery_id: uuid.UUID, lock: bool = False) -> Row | None:
@@ -158,13 +218,26 @@ async def delivery(session: AsyncSession, delivery_id: uuid.UUID, lock: bool = F
     return (await session.execute(query)).first()
 
 
+def _requeued(now: datetime) -> dict:
+    """Queued again now with a fresh retry budget; a claim in flight is superseded (its late
+    outcome is dropped), so the delivery really goes out again."""
+    return {
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "delivered_at": None,
+        "claim_id": None,
+        "claimed_until": None,
+    }
+
+
 async def requeue_delivery(session: AsyncSession, delivery_id: uuid.UUID, now: datetime) -> Row:
     """Queue a delivery again now with a fresh retry budget; return its row."""
     return (
         await session.execute(
             deliveries.update()
             .where(deliveries.c.id == delivery_id)
-            .values(status="pending", attempts=0, next_attempt_at=now, delivered_at=None)
+            .values(**_requeued(now))
             .returning(deliveries)
         )
     ).one()
@@ -187,11 +260,7 @@ async def requeue_range(
     ]
     if only_failed:
         conditions.append(deliveries.c.status == "failed")
-    result = await session.execute(
-        deliveries.update()
-        .where(*conditions)
-        .values(status="pending", attempts=0, next_attempt_at=now, delivered_at=None)
-    )
+    result = await session.execute(deliveries.update().where(*conditions).values(**_requeued(now)))
     return result.rowcount
 
 

@@ -1,23 +1,33 @@
 """Customer-message benchmark: how fast case events become e-mails on an SMTP server.
 
 Starts private infrastructure (embedded PostgreSQL and Tansu, free ports, a temporary
-folder), runs the notification service in this process against a loopback SMTP sink, then
+folder), runs the notification service in this process against a loopback SMTP sink (a
+process of its own, as a mail relay would be: an SMTP server in a thread of this process
+would compete with the service for the interpreter lock and measure that instead), then
 publishes ``case.opened`` events (plus a response for each case) and measures, per message,
 the lag from the event being published to the e-mail arriving at the SMTP server (template
 lookup and rendering, inbox and outbox, dispatch, SMTP): first for a burst (throughput; the
-lag then includes the queue), then for a paced trickle (lag without a backlog).
+lag then includes the queue), then for a paced trickle (lag without a backlog). Last, the
+dispatch alone: ``--queued`` messages put straight into the queue (rows, as the consumer
+leaves them) and timed until every one is on the SMTP server (claim, send over the pooled
+connections, record the outcome and its event).
 
-    python -m redress_stack.bench.notifications [--cases 300]
+    python -m redress_stack.bench.notifications [--cases 300] [--queued 3000]
+        [--concurrency N] [--smtp-pool N]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
+import multiprocessing
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -33,9 +43,63 @@ from redress_shared.events import (
     to_kafka_record,
 )
 from redress_testing import eventually, running_app, service_settings, start_test_infra
-from redress_testing.smtp import RecordingSmtpServer, recording_smtp_server
 
 from redress_stack.bench.stats import summary
+from redress_stack.infra import free_port
+
+
+def _serve_smtp(port: int, arrived, ready) -> None:  # noqa: ANN001
+    """The SMTP sink (in its own process): accepts everything, notes each Message-ID's
+    arrival (wall-clock time) in the shared ``arrived`` mapping."""
+    import threading
+
+    from aiosmtpd.controller import Controller
+
+    class Sink:
+        async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
+            received = time.time()
+            for line in envelope.original_content.split(b"\r\n"):
+                if not line:
+                    break
+                if line.lower().startswith(b"message-id:"):
+                    arrived[line.split(b":", 1)[1].strip().decode()] = received
+                    break
+            return "250 Message accepted"
+
+    controller = Controller(Sink(), hostname="127.0.0.1", port=port)
+    controller.start()
+    ready.set()
+    threading.Event().wait()
+
+
+class SmtpSink:
+    """The sink as the benchmark sees it: Message-ID -> arrival time (``time.time()``)."""
+
+    def __init__(self, arrived) -> None:  # noqa: ANN001
+        self._arrived = arrived
+
+    @property
+    def arrived(self) -> dict[str, float]:
+        """A copy of what arrived so far."""
+        return self._arrived.copy()
+
+
+@contextmanager
+def smtp_sink() -> Iterator[tuple[SmtpSink, int]]:
+    """Serve the SMTP sink from a process of its own on a free loopback port."""
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager:
+        arrived, ready = manager.dict(), manager.Event()
+        port = free_port()
+        process = context.Process(target=_serve_smtp, args=(port, arrived, ready), daemon=True)
+        process.start()
+        try:
+            if not ready.wait(60):
+                raise SystemExit("the SMTP sink did not start")
+            yield SmtpSink(arrived), port
+        finally:
+            process.kill()
+            process.join()
 
 
 def _case_events(index: int) -> list:
@@ -79,20 +143,20 @@ def _case_events(index: int) -> list:
 
 
 async def _publish_and_time(
-    producer, recorder: RecordingSmtpServer, app, first: int, cases: int, pause: float
+    producer, recorder: SmtpSink, app, first: int, cases: int, pause: float
 ) -> tuple[list[float], float]:  # noqa: ANN001
     """Publish cases ``first``.. (``pause`` seconds apart), wait for their e-mails; return
     each message's lag and the batch's duration."""
     published: dict[str, float] = {}  # case id -> when its events were published
     already = len(recorder.arrived)
-    started = time.perf_counter()
+    started = time.time()
     for index in range(first, first + cases):
         events = _case_events(index)
         for event in events:
             key, value, headers = to_kafka_record(event)
             await producer.send(CASES_TOPIC, value=value, key=key, headers=headers)
         await producer.flush()
-        published[events[0].data["case_id"]] = time.perf_counter()
+        published[events[0].data["case_id"]] = time.time()
         if pause:
             await asyncio.sleep(pause)
 
@@ -100,17 +164,72 @@ async def _publish_and_time(
         return len(recorder.arrived) >= already + cases * 2
 
     await eventually(all_arrived, timeout=600, interval=0.05)
-    finished = max(recorder.arrived.values())
+    arrived = recorder.arrived
+    finished = max(arrived.values())
     lags = [
-        recorder.arrived[message_id] - published[case_id]
+        arrived[message_id] - published[case_id]
         for case_id, message_id in await _message_ids(app)
-        if message_id in recorder.arrived and case_id in published
+        if message_id in arrived and case_id in published
     ]
     return lags, finished - started
 
 
-async def run(settings, recorder: RecordingSmtpServer, cases: int) -> list[dict]:  # noqa: ANN001
-    """A burst of ``cases`` cases (throughput), then a paced trickle (lag without a backlog)."""
+async def _dispatch_only(app, recorder: SmtpSink, count: int) -> dict:  # noqa: ANN001
+    """Queue ``count`` messages at once (one multi-row insert, as planned messages) and time
+    them until every one has arrived at the SMTP server."""
+    from notification_service import tables
+
+    runtime = app.state.runtime
+    now = datetime.now(UTC)
+    rows = []
+    for index in range(count):
+        notification_id = uuid.uuid4()
+        rows.append(
+            {
+                "id": notification_id,
+                "case_id": uuid.uuid4(),
+                "reference": f"RDR-QUEUE-{index:06d}",
+                "trigger_event_id": uuid.uuid4(),
+                "template": "response",
+                "template_version": 1,
+                "language": "en",
+                "channel": "email",
+                "recipient": f"q{index}@example.com",
+                "fallback_channels": [],
+                "subject": f"About your complaint [RDR-QUEUE-{index:06d}]",
+                "body_text": "Dear customer,\n\nWe are sending you a new charger today.\n",
+                "body_html": "<!DOCTYPE html><html><body><p>Dear customer,</p></body></html>",
+                "message_id": f"<{notification_id}@bench.example>",
+                "status": "pending",
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+        )
+    wanted = {row["message_id"] for row in rows}
+    async with runtime.session_factory() as session, session.begin():
+        for start in range(0, count, 1000):
+            await session.execute(tables.notifications.insert(), rows[start : start + 1000])
+    started = time.time()
+
+    async def all_arrived() -> bool:
+        return wanted <= recorder.arrived.keys()
+
+    await eventually(all_arrived, timeout=600, interval=0.05)
+    arrived = recorder.arrived
+    lags = [arrived[message_id] - started for message_id in wanted]
+    return summary(
+        f"dispatch only: queued messages -> e-mails on SMTP ({count} messages, "
+        f"{runtime.settings.dispatch_concurrency} in flight, "
+        f"{getattr(runtime.settings, 'smtp_pool_size', 1)} SMTP connections)",
+        count,
+        max(lags),
+        lags,
+    )
+
+
+async def run(settings, recorder: SmtpSink, cases: int, queued: int) -> list[dict]:  # noqa: ANN001
+    """A burst of ``cases`` cases (throughput), then a paced trickle (lag without a backlog),
+    then ``queued`` messages straight from the queue (the dispatch alone)."""
     from aiokafka import AIOKafkaProducer
     from notification_service.bootstrap import build_app
 
@@ -130,7 +249,7 @@ async def run(settings, recorder: RecordingSmtpServer, cases: int) -> list[dict]
             results.append(
                 summary(
                     f"burst: case events -> e-mails on SMTP ({cases} cases x 2 messages, "
-                    f"{dispatchers} dispatchers)",
+                    f"{dispatchers} sends in flight)",
                     len(lags),
                     seconds,
                     lags,
@@ -146,6 +265,8 @@ async def run(settings, recorder: RecordingSmtpServer, cases: int) -> list[dict]
                     lags,
                 )
             )
+            if queued:
+                results.append(await _dispatch_only(app, recorder, queued))
         finally:
             await producer.stop()
     return results
@@ -170,22 +291,42 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=300)
-    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--queued", type=int, default=3000, help="messages of the dispatch run")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="sends in flight (service default if left out)",
+    )
+    parser.add_argument(
+        "--smtp-pool", type=int, default=None, help="SMTP connections (service default if left out)"
+    )
+    parser.add_argument(
+        "--profile", default=None, help="write a cProfile of this process (the service) here"
+    )
     args = parser.parse_args()
+    tuning = {"dispatch_concurrency": args.concurrency, "smtp_pool_size": args.smtp_pool}
     with tempfile.TemporaryDirectory(prefix="redress-bench-notifications-") as folder:
         infra, stoppers = start_test_infra(Path(folder))
         try:
-            with recording_smtp_server() as (recorder, smtp_port):
+            with smtp_sink() as (recorder, smtp_port):
                 settings = service_settings(
                     infra,
                     NotificationSettings,
                     MIGRATIONS_DIR,
                     smtp_port=smtp_port,
                     dispatch_interval_seconds=0.02,
-                    dispatch_concurrency=args.concurrency,
                     status_quiet_window=timedelta(0),
+                    **{name: value for name, value in tuning.items() if value is not None},
                 )
-                for result in asyncio.run(run(settings, recorder, args.cases)):
+                profile = cProfile.Profile() if args.profile else None
+                if profile is not None:
+                    profile.enable()
+                results = asyncio.run(run(settings, recorder, args.cases, args.queued))
+                if profile is not None:
+                    profile.disable()
+                    profile.dump_stats(args.profile)
+                for result in results:
                     print(json.dumps(result, ensure_ascii=False))
         finally:
             for stop in reversed(stoppers):

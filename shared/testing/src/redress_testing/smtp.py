@@ -1,12 +1,15 @@
 """A real SMTP server on loopback standing in for the mail relay of the notification service.
 
 It keeps every message it accepts (parsed), notes when each arrived by its Message-ID, and
-misbehaves on request: recipients of one domain are refused for good (550), and an address
-can be greylisted (451) for its first attempts.
+misbehaves on request: recipients of one domain are refused for good (550), an address
+can be greylisted (451) for its first attempts, and an address can be slow (the answer to
+its DATA waits a while). It counts the connections it accepted, so a test can see them
+reused.
 """
 
 from __future__ import annotations
 
+import asyncio
 import email
 import time
 from collections.abc import Iterator
@@ -31,6 +34,17 @@ class RecordingSmtpServer:
         """Message-ID -> ``time.perf_counter()`` when the message arrived."""
         self.greylisted: dict[str, int] = {}
         """Address -> attempts still to answer 451."""
+        self.slow: dict[str, float] = {}
+        """Address -> seconds its DATA waits before the answer."""
+        self.receiving = 0
+        """Messages whose DATA is being answered right now."""
+        self.connections = 0
+        """Connections accepted so far."""
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: ANN001, ANN201, N802
+        self.connections += 1
+        session.host_name = hostname
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN001, ANN201, N802
         if address.endswith("@" + self.refused_domain):
@@ -42,6 +56,13 @@ class RecordingSmtpServer:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
+        delay = max((self.slow.get(address, 0.0) for address in envelope.rcpt_tos), default=0.0)
+        if delay:
+            self.receiving += 1
+            try:
+                await asyncio.sleep(delay)
+            finally:
+                self.receiving -= 1
         arrived = time.perf_counter()
         for line in envelope.original_content.split(b"\r\n"):
             if line.lower().startswith(b"message-id:"):
