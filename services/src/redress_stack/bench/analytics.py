@@ -423,8 +423,8 @@ async def measure_figures(settings: AnalyticsSettings, end: datetime, repeats: i
     return results
 
 
-async def run(complaints: int, sample: int, repeats: int, infra: TestInfra) -> list[dict]:
-    """Ingest, grow the history, measure the figures."""
+async def migrated_settings(infra: TestInfra) -> AnalyticsSettings:
+    """Analytics settings on the benchmark's infrastructure, its schema migrated."""
     settings = AnalyticsSettings(
         database_url=infra.database_url,
         kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
@@ -434,6 +434,12 @@ async def run(complaints: int, sample: int, repeats: int, infra: TestInfra) -> l
     await asyncio.to_thread(
         upgrade_to_head, settings.database_url, MIGRATIONS_DIR, settings.db_schema
     )
+    return settings
+
+
+async def run(complaints: int, sample: int, repeats: int, infra: TestInfra) -> list[dict]:
+    """Ingest, grow the history, measure the figures."""
+    settings = await migrated_settings(infra)
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     results = []
     produced, count = await produce_sample(infra.kafka_bootstrap_servers, sample, end)

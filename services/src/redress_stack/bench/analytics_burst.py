@@ -27,59 +27,46 @@ import json
 import random
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
-from analytics_service import MIGRATIONS_DIR, consumers, rebuild, tables
+from analytics_service import consumers, rebuild, tables
 from analytics_service.config import AnalyticsSettings
 from redress_shared.clock import SystemClock
 from redress_shared.db import create_session_factory
 from redress_shared.events import (
-    COMPLAINT_RECEIVED,
     COMPLAINTS_TOPIC,
-    ComplaintReceivedV1,
-    CustomerContact,
-    ProductRef,
-    new_event,
+    EventEnvelope,
     to_kafka_record,
 )
 from redress_shared.kafka import EventConsumer
-from redress_shared.migrations import upgrade_to_head
 from redress_testing import TestInfra, start_test_infra
+from redress_testing.case_stories import complaint_received
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from redress_stack.bench.analytics import complaint_events
+from redress_stack.bench.analytics import complaint_events, migrated_settings
 from redress_stack.bench.stats import summary
 
 BURST_SPAN = timedelta(minutes=20)
 
 
-def burst_event(index: int, end: datetime, rng: random.Random):  # noqa: ANN201
+def burst_event(index: int, end: datetime, rng: random.Random) -> EventEnvelope:
     """One complaint of the outage: same category, product and country."""
-    at = end - BURST_SPAN * rng.random()
-    customer = CustomerContact(
-        customer_key=f"burst-customer-{index}", phone=f"+37129{rng.randrange(10**6):06d}"
-    )
-    return new_event(
+    return complaint_received(
+        end - BURST_SPAN * rng.random(),
+        customer_key=f"burst-customer-{index}",
+        phone=f"+37129{rng.randrange(10**6):06d}",
+        email=None,
+        channel="phone",
+        reference=f"RDR-BURST-{index:07d}",
+        body="…",
+        language="lv",
+        category="outage",
+        sku="ROUTER-X1",
+        supplier="Supplier-00",
         source="/bench",
-        type=COMPLAINT_RECEIVED,
-        key=customer.customer_key,
-        time=at,
-        payload=ComplaintReceivedV1(
-            complaint_id=uuid.uuid4(),
-            reference=f"RDR-BURST-{index:07d}",
-            received_at=at,
-            channel="phone",
-            customer=customer,
-            body="…",
-            language="lv",
-            category="outage",
-            product=ProductRef(sku="ROUTER-X1"),
-            supplier="Supplier-00",
-        ),
     )
 
 
@@ -198,15 +185,7 @@ async def replay_all(settings: AnalyticsSettings, stories: int) -> dict:
 
 async def run(size: int, step: int, stories: int, infra: TestInfra) -> list[dict]:
     """The burst, then the replay."""
-    settings = AnalyticsSettings(
-        database_url=infra.database_url,
-        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
-        admin_api_key=infra.admin_key,
-        log_level="WARNING",
-    )
-    await asyncio.to_thread(
-        upgrade_to_head, settings.database_url, MIGRATIONS_DIR, settings.db_schema
-    )
+    settings = await migrated_settings(infra)
     results = await burst(settings, size, step) if size else []
     if stories:
         results.append(await replay_all(settings, stories))

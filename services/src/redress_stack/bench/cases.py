@@ -46,18 +46,15 @@ from case_service import MIGRATIONS_DIR, consumers, tables
 from case_service.bootstrap import build_app
 from case_service.config import CaseSettings
 from redress_shared.events import (
-    COMPLAINT_RECEIVED,
     COMPLAINTS_TOPIC,
-    ComplaintReceivedV1,
-    CustomerContact,
-    ProductRef,
-    new_event,
+    EventEnvelope,
     to_kafka_record,
 )
 from redress_shared.kafka import EventConsumer, ensure_topics
 from redress_shared.migrations import upgrade_to_head
 from redress_shared.observability import configure_logging
 from redress_testing import TestInfra, running_app, start_test_infra
+from redress_testing.case_stories import complaint_received
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -69,29 +66,21 @@ CHANNELS = ["api", "email", "phone", "chat", "social"]
 POLL_SECONDS = 0.05
 
 
-def complaint_event(index: int, run: str):  # noqa: ANN201
+def complaint_event(index: int, run: str) -> EventEnvelope:
     """A distinct complaint of its own customer, received now."""
-    now = datetime.now(UTC)
-    customer = CustomerContact(
-        customer_key=f"bench-{run}-{index}", email=f"c{index}@example.com", language="en"
-    )
-    return new_event(
+    return complaint_received(
+        datetime.now(UTC),
+        customer_key=f"bench-{run}-{index}",
+        email=f"c{index}@example.com",
+        customer_language="en",
+        channel=CHANNELS[index % len(CHANNELS)],
+        reference=f"RDR-BENCH-{run}-{index:07d}",
+        subject="The power is out in our street",
+        body="Since this morning nothing works. Please help.",
+        category=CATEGORIES[index % len(CATEGORIES)],
+        sku=f"SKU-{index % 50}",
+        supplier=f"Supplier-{index % 7}",
         source="/bench",
-        type=COMPLAINT_RECEIVED,
-        key=customer.customer_key,
-        time=now,
-        payload=ComplaintReceivedV1(
-            complaint_id=uuid.uuid4(),
-            reference=f"RDR-BENCH-{run}-{index:07d}",
-            received_at=now,
-            channel=CHANNELS[index % len(CHANNELS)],
-            customer=customer,
-            subject="The power is out in our street",
-            body="Since this morning nothing works. Please help.",
-            category=CATEGORIES[index % len(CATEGORIES)],
-            product=ProductRef(sku=f"SKU-{index % 50}"),
-            supplier=f"Supplier-{index % 7}",
-        ),
     )
 
 

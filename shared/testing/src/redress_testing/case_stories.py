@@ -269,27 +269,38 @@ def complaint_received(
     supplier: str | None = None,
     phone: str | None = None,
     complaint_id: uuid.UUID | None = None,
+    email: str | None = "customer@example.com",
+    customer_language: str | None = None,
+    language: str | None = None,
+    channel: str = "api",
+    reference: str | None = None,
+    subject: str | None = None,
+    body: str = "It stopped working.",
+    source: str = "/test/intake-service",
 ) -> EventEnvelope:
     """A ``complaint.received`` event as intake publishes it."""
     customer = CustomerContact(
         customer_key=customer_key or f"cust-{uuid.uuid4().hex[:10]}",
-        email="customer@example.com",
+        email=email,
         phone=phone,
+        language=customer_language,
     )
     complaint_id = complaint_id or uuid.uuid4()
     payload = ComplaintReceivedV1(
         complaint_id=complaint_id,
-        reference=f"RDR-TEST-{complaint_id.hex[:6]}",
+        reference=reference or f"RDR-TEST-{complaint_id.hex[:6]}",
         received_at=at,
-        channel="api",
+        channel=channel,
         customer=customer,
-        body="It stopped working.",
+        subject=subject,
+        body=body,
+        language=language,
         category=category,
         product=ProductRef(sku=sku) if sku else None,
         supplier=supplier,
     )
     return new_event(
-        source="/test/intake-service",
+        source=source,
         type=COMPLAINT_RECEIVED,
         key=customer.customer_key,
         payload=payload,
