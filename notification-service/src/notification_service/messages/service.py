@@ -344,6 +344,9 @@ async def _record_send(
 
 def _log_outcome(result: SendResult, updated: Row) -> None:
     row, error = result.claimed.row, result.error
+    # Outcomes are recorded in batches, apart from the send: the line carries its own message's
+    # correlation id, not whichever the recording task saw last.
+    bind_correlation_id(row.correlation_id)
     fields = {"notification_id": str(row.id), "channel": row.channel}
     if updated.status == "sent":
         log.info("notification_sent", case_id=str(row.case_id), template=row.template, **fields)

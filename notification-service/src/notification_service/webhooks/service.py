@@ -368,6 +368,7 @@ async def _record_attempt(
         session, row.id, claimed.claim_id, result, outcome, now, values
     ):
         return False
+    bind_correlation_id(row.correlation_id)  # recorded in batches, apart from the attempt
     log_fields = {
         "delivery_id": str(row.id),
         "webhook_id": str(row.subscription_id),
