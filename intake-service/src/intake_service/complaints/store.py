@@ -7,7 +7,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, func, select
+from redress_shared.db import OUTBOX_WRITTEN
+from redress_shared.events import EventEnvelope
+from redress_shared.observability import correlation_id_var
+from sqlalchemy import ColumnElement, Row, case, func, literal, select, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,6 +44,19 @@ async def insert_raw(
 ) -> uuid.UUID:
     """Store ``raw`` exactly as it arrived, with what became of it so far; its id."""
     raw_id = raw_id or uuid.uuid4()
+    values = _raw_values(raw, raw_id, received_at, status, complaint_id, attempts)
+    await session.execute(tables.raw_submissions.insert().values(**values))
+    return raw_id
+
+
+def _raw_values(
+    raw: RawSubmission,
+    raw_id: uuid.UUID,
+    received_at: datetime,
+    status: str,
+    complaint_id: uuid.UUID | None,
+    attempts: int,
+) -> dict[str, Any]:
     values: dict[str, Any] = {
         "id": raw_id,
         "channel": raw.channel,
@@ -53,8 +69,7 @@ async def insert_raw(
     }
     if attempts:
         values["attempts"] = attempts
-    await session.execute(tables.raw_submissions.insert().values(**values))
-    return raw_id
+    return values
 
 
 async def delete_unsettled_raw(session: AsyncSession, raw_id: uuid.UUID) -> None:
@@ -167,6 +182,34 @@ def with_content(customer_key: str, fingerprint: str, since: datetime) -> Column
     )
 
 
+async def find_duplicate_or_number(
+    session: AsyncSession, condition: ColumnElement[bool]
+) -> tuple[ComplaintAccepted | None, int | None]:
+    """:func:`find_duplicate` and, only when there is none, :func:`next_reference_number`,
+    in one round trip: the earlier complaint (or None) and the new number (or None)."""
+    complaints = tables.complaints
+    earlier = (
+        select(complaints.c.id, complaints.c.reference, complaints.c.received_at)
+        .where(condition)
+        .limit(1)
+        .lateral("earlier")
+    )
+    one = select(literal(1).label("one")).subquery("one")
+    number = case((earlier.c.id.is_(None), tables.reference_sequence.next_value()))
+    row = (
+        await session.execute(
+            select(earlier.c.id, earlier.c.reference, earlier.c.received_at, number).select_from(
+                one.outerjoin(earlier, true())
+            )
+        )
+    ).one()
+    if row[0] is None:
+        return None, row[3]
+    return ComplaintAccepted(
+        complaint_id=row[0], reference=row[1], status="duplicate", received_at=row[2]
+    ), None
+
+
 async def next_reference_number(session: AsyncSession) -> int:
     """The next number of the human references (``RDR-YYYY-<number>``)."""
     return await session.scalar(tables.reference_sequence.next_value())  # type: ignore[return-value]
@@ -174,31 +217,64 @@ async def next_reference_number(session: AsyncSession) -> int:
 
 async def insert_complaint(session: AsyncSession, complaint: Complaint, raw_id: uuid.UUID) -> None:
     """Store the registered ``complaint`` made of raw submission ``raw_id``."""
+    await session.execute(tables.complaints.insert().values(**_complaint_values(complaint, raw_id)))
+
+
+def _complaint_values(complaint: Complaint, raw_id: uuid.UUID) -> dict[str, Any]:
     draft = complaint.draft
-    await session.execute(
-        tables.complaints.insert().values(
-            id=complaint.id,
-            reference=complaint.reference,
-            raw_submission_id=raw_id,
-            channel=draft.channel,
-            channel_message_id=draft.channel_message_id,
-            received_at=complaint.received_at,
-            customer_key=draft.customer.key,
-            customer=draft.customer.document(),
-            subject=draft.subject,
-            body=draft.body,
-            language=draft.language,
-            category=draft.category,
-            product=draft.product,
-            supplier=draft.supplier,
-            order_ref=draft.order_ref,
-            priority_hint=draft.priority_hint,
-            reputation_sensitive=draft.reputation_sensitive,
-            context=draft.context,
-            classification=draft.classification,
-            content_fingerprint=draft.fingerprint,
-        )
+    return dict(
+        id=complaint.id,
+        reference=complaint.reference,
+        raw_submission_id=raw_id,
+        channel=draft.channel,
+        channel_message_id=draft.channel_message_id,
+        received_at=complaint.received_at,
+        customer_key=draft.customer.key,
+        customer=draft.customer.document(),
+        subject=draft.subject,
+        body=draft.body,
+        language=draft.language,
+        category=draft.category,
+        product=draft.product,
+        supplier=draft.supplier,
+        order_ref=draft.order_ref,
+        priority_hint=draft.priority_hint,
+        reputation_sensitive=draft.reputation_sensitive,
+        context=draft.context,
+        classification=draft.classification,
+        content_fingerprint=draft.fingerprint,
     )
+
+
+async def insert_registration(
+    session: AsyncSession,
+    raw: RawSubmission,
+    received_at: datetime,
+    complaint: Complaint,
+    event: EventEnvelope,
+    topic: str,
+) -> uuid.UUID:
+    """Store ``raw`` (accepted as ``complaint``), the ``complaint`` and its ``event`` in the
+    outbox in one statement (one round trip: the three inserts are CTEs of one INSERT; the
+    foreign key from the complaint to its raw submission is checked at the statement's end).
+    Same rows as :func:`insert_raw`, :func:`insert_complaint` and ``add_to_outbox``; the
+    commit wakes the relay as ``add_to_outbox`` does. The raw submission's id."""
+    raw_id = uuid.uuid4()
+    if event.correlation_id is None:
+        event = event.model_copy(update={"correlation_id": correlation_id_var.get()})
+    raws = tables.raw_submissions.insert().values(
+        **_raw_values(raw, raw_id, received_at, "accepted", complaint.id, 1)
+    )
+    complaint_row = tables.complaints.insert().values(**_complaint_values(complaint, raw_id))
+    outbox = tables.platform.outbox.insert().values(
+        event_id=event.id,
+        topic=topic,
+        message_key=event.key,
+        event=event.model_dump(mode="json"),
+    )
+    await session.execute(outbox.add_cte(raws.cte("raw_row"), complaint_row.cte("complaint_row")))
+    session.info[OUTBOX_WRITTEN] = True
+    return raw_id
 
 
 async def insert_message(session: AsyncSession, **values: Any) -> None:
