@@ -93,7 +93,7 @@ async def _register_in(
         # The duplicate check and, when there is none, the new reference number: one trip.
         since = clock.now() - policy.duplicate_window
         earlier, number = await store.find_duplicate_or_number(
-            session, store.with_content(draft.customer.key, draft.fingerprint, since)
+            session, draft.customer.key, draft.fingerprint, since
         )
     if earlier is not None:
         if stored_raw_id is not None:

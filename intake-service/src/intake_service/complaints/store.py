@@ -172,7 +172,7 @@ def with_channel_id(channel: str, channel_message_id: str) -> ColumnElement[bool
     ) | (complaints.c.id == repeated_reply)
 
 
-def with_content(customer_key: str, fingerprint: str, since: datetime) -> ColumnElement[bool]:
+def with_content(customer_key: Any, fingerprint: Any, since: Any) -> ColumnElement[bool]:
     """The customer's complaint with the same content fingerprint received since ``since``."""
     complaints = tables.complaints
     return (
@@ -182,27 +182,38 @@ def with_content(customer_key: str, fingerprint: str, since: datetime) -> Column
     )
 
 
-async def find_duplicate_or_number(
-    session: AsyncSession, condition: ColumnElement[bool]
-) -> tuple[ComplaintAccepted | None, int | None]:
-    """:func:`find_duplicate` and, only when there is none, :func:`next_reference_number`,
-    in one round trip: the earlier complaint (or None) and the new number (or None)."""
+def _duplicate_or_number() -> Any:
     complaints = tables.complaints
     earlier = (
         select(complaints.c.id, complaints.c.reference, complaints.c.received_at)
-        .where(condition)
+        .where(
+            with_content(
+                bindparam("customer_key", type_=complaints.c.customer_key.type),
+                bindparam("fingerprint", type_=complaints.c.content_fingerprint.type),
+                bindparam("since", type_=complaints.c.received_at.type),
+            )
+        )
         .limit(1)
         .lateral("earlier")
     )
     one = select(literal(1).label("one")).subquery("one")
     number = case((earlier.c.id.is_(None), tables.reference_sequence.next_value()))
-    row = (
-        await session.execute(
-            select(earlier.c.id, earlier.c.reference, earlier.c.received_at, number).select_from(
-                one.outerjoin(earlier, true())
-            )
-        )
-    ).one()
+    return select(earlier.c.id, earlier.c.reference, earlier.c.received_at, number).select_from(
+        one.outerjoin(earlier, true())
+    )
+
+
+_DUPLICATE_OR_NUMBER = _duplicate_or_number()  # built once, bound per request
+
+
+async def find_duplicate_or_number(
+    session: AsyncSession, customer_key: str, fingerprint: str, since: datetime
+) -> tuple[ComplaintAccepted | None, int | None]:
+    """:func:`find_duplicate` of :func:`with_content` and, only when there is none,
+    :func:`next_reference_number`, in one round trip: the earlier complaint (or None) and
+    the new number (or None)."""
+    params = {"customer_key": customer_key, "fingerprint": fingerprint, "since": since}
+    row = (await session.execute(_DUPLICATE_OR_NUMBER, params)).one()
     if row[0] is None:
         return None, row[3]
     return ComplaintAccepted(
