@@ -5,6 +5,7 @@ registered without it, and an event never exceeds its size limit, whatever the t
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 
@@ -18,7 +19,8 @@ from intake_service.complaints.model import ComplaintDraft, build_customer
 from intake_service.config import IntakePolicy
 from intake_service.email.model import UnparseableMessage
 from intake_service.email.service import receive_email
-from intake_service.normalisation.service import normalise
+from intake_service.normalisation.model import enrich, warm_up
+from intake_service.normalisation.service import INLINE_TEXT_CHARS, normalise
 from redress_shared.events import ComplaintMessageReceivedV1, ComplaintReceivedV1
 
 NO_TIME = IntakePolicy(parse_time_limit=0)
@@ -52,6 +54,19 @@ async def test_a_complaint_whose_enrichment_runs_out_of_time_is_registered_witho
     assert enriched.category is None
     assert enriched.language == "en"  # the customer's declared language
     assert "skipped" in (enriched.classification or {})
+
+
+async def test_a_small_and_a_large_text_are_enriched_alike_on_the_loop_and_in_a_thread():
+    # Small texts are enriched on the event loop, larger ones in a worker thread: same result.
+    await asyncio.to_thread(warm_up)
+    small = draft("The parcel never arrived, order SO-1042. My lawyer is informed.")
+    large = draft(small.body + " " + "x" * INLINE_TEXT_CHARS)
+    for original in (small, large):
+        enriched = await normalise(original)
+        assert enriched == enrich(original)
+        assert enriched.category == "delivery"
+        assert enriched.priority_hint == "high"
+        assert enriched.order_ref == "SO-1042"
 
 
 @pytest.mark.parametrize(

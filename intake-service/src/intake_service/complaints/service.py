@@ -22,6 +22,7 @@ from intake_service import tables
 from intake_service.complaints import store
 from intake_service.complaints.events import complaint_received_event, message_received_event
 from intake_service.complaints.model import (
+    Complaint,
     ComplaintDraft,
     ConcurrentSubmission,
     IdempotencyClaim,
@@ -87,10 +88,12 @@ async def _register_in(
             return await _attach_reply(
                 session, clock, draft, raw, stored_raw_id, thread, policy
             ), False
+    number = None
     if earlier is None and policy.duplicate_window > timedelta(0):
+        # The duplicate check and, when there is none, the new reference number: one trip.
         since = clock.now() - policy.duplicate_window
-        earlier = await store.find_duplicate(
-            session, store.with_content(draft.customer.key, draft.fingerprint, since)
+        earlier, number = await store.find_duplicate_or_number(
+            session, draft.customer.key, draft.fingerprint, since
         )
     if earlier is not None:
         if stored_raw_id is not None:
@@ -98,7 +101,9 @@ async def _register_in(
                 session, clock.now(), stored_raw_id, "duplicate", earlier.complaint_id
             )
         return earlier, False
-    accepted = await _insert_new(session, complaint_id, clock, draft, raw, stored_raw_id, policy)
+    accepted = await _insert_new(
+        session, complaint_id, clock, draft, raw, stored_raw_id, policy, number
+    )
     return accepted, True
 
 
@@ -212,11 +217,22 @@ async def _insert_new(
     raw: RawSubmission,
     stored_raw_id: uuid.UUID | None,
     policy: IntakePolicy,
+    number: int | None = None,
 ) -> ComplaintAccepted:
     received_at = clock.now()
-    number = await store.next_reference_number(session)
-    raw_id = await _raw_of(session, received_at, raw, stored_raw_id, "accepted", complaint_id)
+    if number is None:
+        number = await store.next_reference_number(session)
     complaint = draft.register(complaint_id, number, received_at)
+    if stored_raw_id is None and not draft.attachments:
+        # The hot path (JSON channels): raw submission, complaint and event in one trip.
+        event = complaint_received_event(
+            complaint, policy.max_event_text_bytes, policy.max_event_bytes
+        )
+        await store.insert_registration(
+            session, raw, received_at, complaint, event, COMPLAINTS_TOPIC
+        )
+        return _accepted(complaint, draft, received_at)
+    raw_id = await _raw_of(session, received_at, raw, stored_raw_id, "accepted", complaint_id)
     await store.insert_complaint(session, complaint, raw_id)
     if draft.attachments:
         # The event names each attachment's id, so it is built from the stored context.
@@ -228,6 +244,12 @@ async def _insert_new(
         )
     event = complaint_received_event(complaint, policy.max_event_text_bytes, policy.max_event_bytes)
     await add_to_outbox(session, tables.platform, COMPLAINTS_TOPIC, event)
+    return _accepted(complaint, draft, received_at)
+
+
+def _accepted(
+    complaint: Complaint, draft: ComplaintDraft, received_at: datetime
+) -> ComplaintAccepted:
     log.info(
         "complaint_registered",
         complaint_id=str(complaint.id),

@@ -7,7 +7,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, func, select
+from redress_shared.db import OUTBOX_WRITTEN
+from redress_shared.events import EventEnvelope
+from redress_shared.observability import correlation_id_var
+from sqlalchemy import ColumnElement, Row, bindparam, case, func, literal, select, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,6 +44,19 @@ async def insert_raw(
 ) -> uuid.UUID:
     """Store ``raw`` exactly as it arrived, with what became of it so far; its id."""
     raw_id = raw_id or uuid.uuid4()
+    values = _raw_values(raw, raw_id, received_at, status, complaint_id, attempts)
+    await session.execute(tables.raw_submissions.insert().values(**values))
+    return raw_id
+
+
+def _raw_values(
+    raw: RawSubmission,
+    raw_id: uuid.UUID,
+    received_at: datetime,
+    status: str,
+    complaint_id: uuid.UUID | None,
+    attempts: int,
+) -> dict[str, Any]:
     values: dict[str, Any] = {
         "id": raw_id,
         "channel": raw.channel,
@@ -53,8 +69,7 @@ async def insert_raw(
     }
     if attempts:
         values["attempts"] = attempts
-    await session.execute(tables.raw_submissions.insert().values(**values))
-    return raw_id
+    return values
 
 
 async def delete_unsettled_raw(session: AsyncSession, raw_id: uuid.UUID) -> None:
@@ -157,7 +172,7 @@ def with_channel_id(channel: str, channel_message_id: str) -> ColumnElement[bool
     ) | (complaints.c.id == repeated_reply)
 
 
-def with_content(customer_key: str, fingerprint: str, since: datetime) -> ColumnElement[bool]:
+def with_content(customer_key: Any, fingerprint: Any, since: Any) -> ColumnElement[bool]:
     """The customer's complaint with the same content fingerprint received since ``since``."""
     complaints = tables.complaints
     return (
@@ -167,6 +182,45 @@ def with_content(customer_key: str, fingerprint: str, since: datetime) -> Column
     )
 
 
+def _duplicate_or_number() -> Any:
+    complaints = tables.complaints
+    earlier = (
+        select(complaints.c.id, complaints.c.reference, complaints.c.received_at)
+        .where(
+            with_content(
+                bindparam("customer_key", type_=complaints.c.customer_key.type),
+                bindparam("fingerprint", type_=complaints.c.content_fingerprint.type),
+                bindparam("since", type_=complaints.c.received_at.type),
+            )
+        )
+        .limit(1)
+        .lateral("earlier")
+    )
+    one = select(literal(1).label("one")).subquery("one")
+    number = case((earlier.c.id.is_(None), tables.reference_sequence.next_value()))
+    return select(earlier.c.id, earlier.c.reference, earlier.c.received_at, number).select_from(
+        one.outerjoin(earlier, true())
+    )
+
+
+_DUPLICATE_OR_NUMBER = _duplicate_or_number()  # built once, bound per request
+
+
+async def find_duplicate_or_number(
+    session: AsyncSession, customer_key: str, fingerprint: str, since: datetime
+) -> tuple[ComplaintAccepted | None, int | None]:
+    """:func:`find_duplicate` of :func:`with_content` and, only when there is none,
+    :func:`next_reference_number`, in one round trip: the earlier complaint (or None) and
+    the new number (or None)."""
+    params = {"customer_key": customer_key, "fingerprint": fingerprint, "since": since}
+    row = (await session.execute(_DUPLICATE_OR_NUMBER, params)).one()
+    if row[0] is None:
+        return None, row[3]
+    return ComplaintAccepted(
+        complaint_id=row[0], reference=row[1], status="duplicate", received_at=row[2]
+    ), None
+
+
 async def next_reference_number(session: AsyncSession) -> int:
     """The next number of the human references (``RDR-YYYY-<number>``)."""
     return await session.scalar(tables.reference_sequence.next_value())  # type: ignore[return-value]
@@ -174,31 +228,112 @@ async def next_reference_number(session: AsyncSession) -> int:
 
 async def insert_complaint(session: AsyncSession, complaint: Complaint, raw_id: uuid.UUID) -> None:
     """Store the registered ``complaint`` made of raw submission ``raw_id``."""
+    await session.execute(tables.complaints.insert().values(**_complaint_values(complaint, raw_id)))
+
+
+def _complaint_values(complaint: Complaint, raw_id: uuid.UUID) -> dict[str, Any]:
     draft = complaint.draft
-    await session.execute(
-        tables.complaints.insert().values(
-            id=complaint.id,
-            reference=complaint.reference,
-            raw_submission_id=raw_id,
-            channel=draft.channel,
-            channel_message_id=draft.channel_message_id,
-            received_at=complaint.received_at,
-            customer_key=draft.customer.key,
-            customer=draft.customer.document(),
-            subject=draft.subject,
-            body=draft.body,
-            language=draft.language,
-            category=draft.category,
-            product=draft.product,
-            supplier=draft.supplier,
-            order_ref=draft.order_ref,
-            priority_hint=draft.priority_hint,
-            reputation_sensitive=draft.reputation_sensitive,
-            context=draft.context,
-            classification=draft.classification,
-            content_fingerprint=draft.fingerprint,
-        )
+    return dict(
+        id=complaint.id,
+        reference=complaint.reference,
+        raw_submission_id=raw_id,
+        channel=draft.channel,
+        channel_message_id=draft.channel_message_id,
+        received_at=complaint.received_at,
+        customer_key=draft.customer.key,
+        customer=draft.customer.document(),
+        subject=draft.subject,
+        body=draft.body,
+        language=draft.language,
+        category=draft.category,
+        product=draft.product,
+        supplier=draft.supplier,
+        order_ref=draft.order_ref,
+        priority_hint=draft.priority_hint,
+        reputation_sensitive=draft.reputation_sensitive,
+        context=draft.context,
+        classification=draft.classification,
+        content_fingerprint=draft.fingerprint,
     )
+
+
+def _bound_insert(table: Any, prefix: str, columns: tuple[str, ...]) -> Any:
+    return table.insert().values(
+        {name: bindparam(prefix + name, type_=table.c[name].type) for name in columns}
+    )
+
+
+_RAW_COLUMNS = (
+    "id",
+    "channel",
+    "content_type",
+    "payload",
+    "received_at",
+    "submitted_by",
+    "status",
+    "complaint_id",
+    "attempts",
+)
+_COMPLAINT_COLUMNS = (
+    "id",
+    "reference",
+    "raw_submission_id",
+    "channel",
+    "channel_message_id",
+    "received_at",
+    "customer_key",
+    "customer",
+    "subject",
+    "body",
+    "language",
+    "category",
+    "product",
+    "supplier",
+    "order_ref",
+    "priority_hint",
+    "reputation_sensitive",
+    "context",
+    "classification",
+    "content_fingerprint",
+)
+_OUTBOX_COLUMNS = ("event_id", "topic", "message_key", "event")
+# Built once: SQLAlchemy compiles it once, and each request only binds its values (building
+# the statement with literal values cost more CPU than the database spent on it).
+_REGISTRATION = _bound_insert(tables.platform.outbox, "o_", _OUTBOX_COLUMNS).add_cte(
+    _bound_insert(tables.raw_submissions, "r_", _RAW_COLUMNS).cte("raw_row"),
+    _bound_insert(tables.complaints, "c_", _COMPLAINT_COLUMNS).cte("complaint_row"),
+)
+
+
+async def insert_registration(
+    session: AsyncSession,
+    raw: RawSubmission,
+    received_at: datetime,
+    complaint: Complaint,
+    event: EventEnvelope,
+    topic: str,
+) -> uuid.UUID:
+    """Store ``raw`` (accepted as ``complaint``), the ``complaint`` and its ``event`` in the
+    outbox in one statement (one round trip: the three inserts are CTEs of one INSERT; the
+    foreign key from the complaint to its raw submission is checked at the statement's end).
+    Same rows as :func:`insert_raw`, :func:`insert_complaint` and ``add_to_outbox``; the
+    commit wakes the relay as ``add_to_outbox`` does. The raw submission's id."""
+    raw_id = uuid.uuid4()
+    if event.correlation_id is None:
+        event = event.model_copy(update={"correlation_id": correlation_id_var.get()})
+    raw_values = _raw_values(raw, raw_id, received_at, "accepted", complaint.id, 1)
+    complaint_values = _complaint_values(complaint, raw_id)
+    params = {f"r_{name}": raw_values[name] for name in _RAW_COLUMNS}
+    params.update({f"c_{name}": complaint_values[name] for name in _COMPLAINT_COLUMNS})
+    params.update(
+        o_event_id=event.id,
+        o_topic=topic,
+        o_message_key=event.key,
+        o_event=event.model_dump(mode="json"),
+    )
+    await session.execute(_REGISTRATION, params)
+    session.info[OUTBOX_WRITTEN] = True
+    return raw_id
 
 
 async def insert_message(session: AsyncSession, **values: Any) -> None:

@@ -405,12 +405,21 @@ def detect_language(text: str | None) -> str | None:
     return confidences[0].language.iso_code_639_1.name.lower()
 
 
+_loaded = threading.Event()
+
+
 def warm_up() -> None:
     """Load every candidate's models now (blocking; run it in a thread at start-up)."""
     detector = _get_detector()
     # One text per script family makes lingua load the models of all candidates.
     for sample in ("The parcel never arrived.", "Посылка не пришла.", "بسته نرسید."):
         detector.compute_language_confidence_values(sample)
+    _loaded.set()
+
+
+def models_loaded() -> bool:
+    """Whether :func:`warm_up` has loaded every model (so detection never loads one)."""
+    return _loaded.is_set()
 
 
 # The whole normalisation ----------------------------------------------------------------

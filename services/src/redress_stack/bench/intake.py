@@ -161,8 +161,38 @@ async def load(
     return time.perf_counter() - started, latencies
 
 
-async def run(base_url: str, admin_key: str, count: int, concurrency: int) -> list[dict]:
-    """Warm up, then measure JSON and e-mail intake."""
+async def offer(
+    client: httpx.AsyncClient, body_of: Callable[[int], bytes], count: int, rate: float
+) -> tuple[float, list[float]]:
+    """Offer ``count`` JSON complaints at a fixed ``rate`` per second (open loop: a slow
+    answer does not delay the next request); each latency runs from the request's scheduled
+    time, so queueing in the client counts too. The run time and every latency."""
+    bodies = [body_of(index) for index in range(count)]
+    latencies: list[float] = []
+
+    async def one(body: bytes, due: float) -> None:
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        response = await client.post(
+            "/v1/complaints", content=body, headers={"Content-Type": "application/json"}
+        )
+        latencies.append(time.perf_counter() - due)
+        if response.status_code != 202:
+            raise RuntimeError(f"/v1/complaints: {response.status_code} {response.text}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(body, started + i / rate) for i, body in enumerate(bodies)))
+    return time.perf_counter() - started, latencies
+
+
+async def run(
+    base_url: str,
+    admin_key: str,
+    count: int,
+    concurrency: int,
+    email: bool = True,
+    rate: float | None = None,
+) -> list[dict]:
+    """Warm up, then measure JSON and e-mail intake (and JSON at a fixed offered ``rate``)."""
     async with httpx.AsyncClient(
         base_url=base_url,
         headers={"Authorization": f"Bearer {admin_key}"},
@@ -184,6 +214,18 @@ async def run(base_url: str, admin_key: str, count: int, concurrency: int) -> li
                 latencies,
             )
         )
+        if rate:
+            seconds, latencies = await offer(client, json_complaint, count, rate)
+            results.append(
+                summary(
+                    f"intake alone: POST /v1/complaints offered at {rate:g}/s",
+                    count,
+                    seconds,
+                    latencies,
+                )
+            )
+        if not email:
+            return results
         seconds, latencies = await load(
             client, "/v1/intake/email", "message/rfc822", email_message, count, concurrency
         )
@@ -205,6 +247,10 @@ def main() -> None:
     )
     parser.add_argument("--count", type=int, default=1000, help="submissions per benchmark")
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument(
+        "--rate", type=float, help="also offer JSON complaints at this fixed rate per second"
+    )
+    parser.add_argument("--no-email", action="store_true", help="measure JSON intake only")
     args = parser.parse_args()
     from intake_service import MIGRATIONS_DIR
 
@@ -239,7 +285,16 @@ def main() -> None:
                     return False
 
             wait_for(ready, 180, "intake-service /readyz", intake)
-            results = asyncio.run(run(base_url, infra.admin_key, args.count, args.concurrency))
+            results = asyncio.run(
+                run(
+                    base_url,
+                    infra.admin_key,
+                    args.count,
+                    args.concurrency,
+                    email=not args.no_email,
+                    rate=args.rate,
+                )
+            )
         finally:
             intake.stop()
             for stop in reversed(stoppers):
