@@ -187,6 +187,9 @@ async def run_rates(stack: Stack, rates: list[float], seconds: float, drain: flo
                 line["offered_rate"] = rate
                 line["stage"] = stage
                 results.append(line)
+            # Each rate's figures as soon as they are known: a long run cut short keeps them.
+            for line in results[-4:]:
+                print(json.dumps(line, ensure_ascii=False), flush=True)
     results.append(await verify(stack, all_emails))
     return results
 
@@ -269,7 +272,7 @@ def main() -> None:
         "ratio": round(sustained / ceiling["per_second"], 3) if ceiling["per_second"] else None,
     }
     results.append(ratio)
-    for result in results:
+    for result in results[-3:]:  # the verification, the ceiling and the ratio
         print(json.dumps(result, ensure_ascii=False))
     print_table(results)
     args.output.parent.mkdir(parents=True, exist_ok=True)
