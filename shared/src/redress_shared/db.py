@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from redress_shared.settings import ServiceSettings
 
@@ -73,11 +73,13 @@ def create_session_factory(
         if session.info.pop(OUTBOX_WRITTEN, False):
             on_outbox_commit()
 
-    def after_rollback(session: Session) -> None:
-        session.info.pop(OUTBOX_WRITTEN, None)
+    def after_rollback(session: Session, rolled_back: SessionTransaction) -> None:
+        # A savepoint rolled back inside a transaction leaves what the outer one staged.
+        if rolled_back.parent is None:
+            session.info.pop(OUTBOX_WRITTEN, None)
 
     orm_event.listen(OutboxAwareSession, "after_commit", after_commit)
-    orm_event.listen(OutboxAwareSession, "after_soft_rollback", lambda s, _t: after_rollback(s))
+    orm_event.listen(OutboxAwareSession, "after_soft_rollback", after_rollback)
     return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=OutboxAwareSession)
 
 
