@@ -12,6 +12,7 @@ import asyncio
 import json
 import mailbox
 import random
+import sys
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -22,6 +23,7 @@ from redress_testing import eventually
 
 CATEGORIES = ["product_defect", "delivery", "billing_error", "staff_behaviour", "outage"]
 SCHEMAS = ["intake", "cases", "notification", "analytics"]
+SERVICES = ["intake-service", "case-service", "notification-service", "analytics-service"]
 
 
 def distinct_complaints(count: int) -> list[dict]:
@@ -165,7 +167,32 @@ async def test_two_hundred_concurrent_complaints_flow_through_every_service(stac
     finally:
         await connection.close()
 
+    # What an operator checks after a burst, with the documented commands: nothing set aside.
+    operations = [
+        ("case-service", "dead-letters", "list"),
+        *((service, "outbox", "parked") for service in SERVICES),
+    ]
+    answers = await asyncio.gather(*(operate(stack, *operation) for operation in operations))
+    assert answers == [""] * len(operations)
     assert_no_errors_logged(Path(stack["logs"]))
+
+
+async def operate(stack: dict, *operation: str) -> str:
+    """Run ``python -m redress_stack ops ...`` against the running stack; its JSON lines."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "redress_stack",
+        "ops",
+        "--data-dir",
+        str(stack["data_dir"]),
+        *operation,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    return out.decode()
 
 
 def assert_no_errors_logged(log_dir: Path) -> None:

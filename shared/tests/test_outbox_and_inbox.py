@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 import uuid
 from collections import defaultdict
 from contextlib import asynccontextmanager
@@ -10,11 +12,13 @@ from datetime import UTC, datetime
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+from redress_shared.cli import command_parser
 from redress_shared.clock import SystemClock
 from redress_shared.db import PlatformTables, create_session_factory
 from redress_shared.events import ComplaintReceivedV1, CustomerContact, dead_letter_topic, new_event
 from redress_shared.kafka import EventConsumer, create_producer, ensure_topics
 from redress_shared.observability import EVENTS_CONSUMED
+from redress_shared.operations import run_operation
 from redress_shared.outbox import OutboxRelay, add_to_outbox
 from redress_shared.settings import ServiceSettings
 from redress_testing import eventually, produce
@@ -308,6 +312,39 @@ async def test_an_event_the_broker_refuses_is_parked_and_the_stream_goes_on(db, 
     assert parked.parked_at is not None
     assert "MessageSizeTooLarge" in parked.park_reason
 
+    # The operator's commands: list it, inspect it, hand it back; refused again, it is parked
+    # again with the broker's new answer, and the rows after it are not held up.
+    operator = settings.model_copy(update={"db_schema": SCHEMA, "database_url": infra.database_url})
+    listed = await operate(operator, "outbox", "parked", "--limit", "1000")
+    mine = [row for row in listed if row["event_id"] == str(huge.id)]
+    assert [(row["topic"], row["event_type"]) for row in mine] == [
+        (topic, "redress.complaint.received.v1")
+    ]
+    assert "MessageSizeTooLarge" in mine[0]["park_reason"]
+    [shown] = await operate(operator, "outbox", "show", str(mine[0]["id"]))
+    assert shown["event"]["id"] == str(huge.id) and len(shown["event"]["data"]["body"]) == 100_000
+    [handed_back] = await operate(operator, "outbox", "republish", str(mine[0]["id"]))
+    assert handed_back["event_id"] == str(huge.id)
+    assert await operate(operator, "outbox", "republish", str(mine[0]["id"])) == 1  # not parked
+    async with running(settings, relay.run):
+
+        async def parked_again():
+            rows = await operate(operator, "outbox", "parked", "--limit", "1000")
+            return [row for row in rows if row["event_id"] == str(huge.id)]
+
+        [again] = await eventually(parked_again)
+    assert again["parked_at"] > mine[0]["parked_at"]
+
+
+async def operate(settings: ServiceSettings, *argv: str) -> list[dict] | int:
+    """Run an operator command (``python -m <service> ...``) in process: its JSON lines, or
+    its exit code when it fails."""
+    out = io.StringIO()
+    code = await run_operation(command_parser().parse_args(argv), settings, out)
+    if code != 0:
+        return code
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
 
 async def test_retention_keeps_the_outbox_and_inbox_bounded(db):
     from datetime import timedelta
@@ -374,8 +411,6 @@ async def test_retention_keeps_the_outbox_and_inbox_bounded(db):
 
 
 async def test_a_dead_letter_is_listed_and_redriven_once_its_cause_is_fixed(db, settings, infra):
-    from redress_shared.dead_letters import read_dead_letters, redrive
-
     topic = f"test.redrive.{uuid.uuid4().hex[:8]}"
     await ensure_topics(infra.kafka_bootstrap_servers, [topic])
     event = sample_event("k", 1)
@@ -387,16 +422,29 @@ async def test_a_dead_letter_is_listed_and_redriven_once_its_cause_is_fixed(db, 
         await session.execute(effects.insert().values(event_id=str(received.id), n=1))
 
     consumer = consumer_for(db, settings, topic, handler)
-    async with running(settings, consumer.run) as producer:
+    async with running(settings, consumer.run):
         await produce(infra.kafka_bootstrap_servers, topic, event)
         await read_topic(infra.kafka_bootstrap_servers, dead_letter_topic(topic), 1)
-        letters = await read_dead_letters(infra.kafka_bootstrap_servers, topic)
-        assert [(d.event_id, d.consumer) for d in letters] == [(str(event.id), consumer.group_id)]
-        assert "a bug in this release" in letters[0].error
-        assert letters[0].source.startswith(f"{topic}/")
+        letters = await operate(settings, "dead-letters", "list", "--topic", topic)
+        assert [(d["event_id"], d["consumer"]) for d in letters] == [
+            (str(event.id), consumer.group_id)
+        ]
+        assert "a bug in this release" in letters[0]["error"]
+        assert letters[0]["source"].startswith(f"{topic}/")
+        everywhere = await operate(settings, "dead-letters", "list")
+        assert letters[0] in everywhere  # without --topic: every topic's dead letters
+        position = f"{letters[0]['partition']}:{letters[0]['offset']}"
+        [whole] = await operate(
+            settings, "dead-letters", "show", "--topic", topic,
+            "--partition", str(letters[0]["partition"]), "--offset", str(letters[0]["offset"]),
+        )  # fmt: skip
+        assert whole["headers"]["ce_id"] == str(event.id) and whole["key"] == "k"
+        assert whole["data"]["reference"] == event.data["reference"]
 
         fixed.set()  # the corrected release is out
-        assert await redrive(producer, letters + letters) == 2  # twice, by mistake
+        for _ in range(2):  # twice, by mistake
+            redrive = ("dead-letters", "redrive", "--topic", topic, "--entry", position)
+            assert await operate(settings, *redrive) == [{"topic": topic, "redriven": 1}]
 
         async def applied():
             async with db() as session:

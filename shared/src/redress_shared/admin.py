@@ -9,11 +9,11 @@ from datetime import datetime
 
 from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select, update
 
 from redress_shared.auth import AUTH_RESPONSES, AdminPrincipal
 from redress_shared.dead_letters import read_dead_letters, redrive
 from redress_shared.errors import NotFound, Problem, ProblemDetail
+from redress_shared.outbox import list_parked, unpark
 
 _PARKED_EXAMPLE = {
     "id": 4711,
@@ -30,7 +30,9 @@ _PARKED_EXAMPLE = {
 class ParkedEventRead(BaseModel):
     """An outbox row the relay could not publish and set aside."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [_PARKED_EXAMPLE]})
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_extra={"examples": [_PARKED_EXAMPLE]}
+    )
 
     id: int = Field(description="The outbox row's id (its place in the service's stream).")
     event_id: uuid.UUID
@@ -170,30 +172,16 @@ def outbox_admin_router() -> APIRouter:
     """List and re-drive this service's parked outbox rows (admin scope)."""
     router = APIRouter(prefix="/v1/admin/outbox", tags=["operations"], responses=AUTH_RESPONSES)
 
-    def _parked(outbox):  # type: ignore[no-untyped-def]
-        return select(
-            outbox.c.id,
-            outbox.c.event_id,
-            outbox.c.topic,
-            outbox.c.event["type"].astext.label("event_type"),
-            outbox.c.message_key,
-            outbox.c.created_at,
-            outbox.c.parked_at,
-            outbox.c.park_reason,
-        ).where(outbox.c.parked_at.is_not(None), outbox.c.published_at.is_(None))
-
     @router.get("/parked", summary="List parked outbox rows")
-    async def list_parked(
+    async def list_parked_events(
         request: Request, _: AdminPrincipal, limit: int = 100
     ) -> list[ParkedEventRead]:
         """Events this service could not publish, oldest first, with the broker's reason."""
         runtime = request.app.state.runtime
-        outbox = runtime.tables.outbox
-        async with runtime.session_factory() as session:
-            rows = await session.execute(
-                _parked(outbox).order_by(outbox.c.id).limit(max(1, min(limit, 1000)))
-            )
-        return [ParkedEventRead(**row._mapping) for row in rows]
+        parked = await list_parked(
+            runtime.session_factory, runtime.tables, limit=max(1, min(limit, 1000))
+        )
+        return [ParkedEventRead.model_validate(row) for row in parked]
 
     @router.post(
         "/parked/{outbox_id}/republish",
@@ -205,19 +193,10 @@ def outbox_admin_router() -> APIRouter:
         """Hand the row back to the relay (after raising a broker limit, say); if the broker
         refuses it again it is parked again, with the new reason."""
         runtime = request.app.state.runtime
-        outbox = runtime.tables.outbox
-        async with runtime.session_factory() as session, session.begin():
-            row = (
-                await session.execute(_parked(outbox).where(outbox.c.id == outbox_id))
-            ).one_or_none()
-            if row is None:
-                raise NotFound("parked outbox row", outbox_id)
-            await session.execute(
-                update(outbox)
-                .where(outbox.c.id == outbox_id)
-                .values(parked_at=None, park_reason=None)
-            )
+        row = await unpark(runtime.session_factory, runtime.tables, outbox_id)
+        if row is None:
+            raise NotFound("parked outbox row", outbox_id)
         runtime.relay.wake()
-        return ParkedEventRead(**row._mapping)
+        return ParkedEventRead.model_validate(row)
 
     return router

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import delete, func, select, tuple_, update
+from sqlalchemy import Select, Table, delete, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from redress_shared.clock import Clock
@@ -212,4 +213,88 @@ async def prune_outbox_and_inbox(
     return Pruned(**deleted)
 
 
-__all__ = ["OutboxRelay", "Pruned", "add_to_outbox", "prune_outbox_and_inbox"]
+@dataclass(frozen=True)
+class ParkedEvent:
+    """An outbox row the relay could not publish and set aside, with the broker's reason."""
+
+    id: int
+    event_id: uuid.UUID
+    topic: str
+    event_type: str
+    message_key: str
+    created_at: datetime
+    parked_at: datetime
+    park_reason: str | None
+
+
+def _parked_rows(outbox: Table) -> Select:
+    return select(
+        outbox.c.id,
+        outbox.c.event_id,
+        outbox.c.topic,
+        outbox.c.event["type"].astext.label("event_type"),
+        outbox.c.message_key,
+        outbox.c.created_at,
+        outbox.c.parked_at,
+        outbox.c.park_reason,
+    ).where(outbox.c.parked_at.is_not(None), outbox.c.published_at.is_(None))
+
+
+async def list_parked(
+    session_factory: async_sessionmaker[AsyncSession], tables: PlatformTables, *, limit: int
+) -> list[ParkedEvent]:
+    """The first ``limit`` parked rows, oldest first."""
+    outbox = tables.outbox
+    async with session_factory() as session:
+        rows = await session.execute(_parked_rows(outbox).order_by(outbox.c.id).limit(limit))
+    return [ParkedEvent(**row._mapping) for row in rows]
+
+
+async def read_parked_event(
+    session_factory: async_sessionmaker[AsyncSession], tables: PlatformTables, outbox_id: int
+) -> dict | None:
+    """The whole event of one parked row (what an operator inspects before re-driving)."""
+    outbox = tables.outbox
+    async with session_factory() as session:
+        return (
+            await session.execute(
+                select(outbox.c.event).where(
+                    outbox.c.id == outbox_id,
+                    outbox.c.parked_at.is_not(None),
+                    outbox.c.published_at.is_(None),
+                )
+            )
+        ).scalar_one_or_none()
+
+
+async def unpark(
+    session_factory: async_sessionmaker[AsyncSession], tables: PlatformTables, outbox_id: int
+) -> ParkedEvent | None:
+    """Hand a parked row back to the relay (after raising a broker limit, say); if the broker
+    refuses it again it is parked again with the new reason. None when no such row is parked.
+    The caller wakes its relay; a relay in another process finds the row on its next poll."""
+    outbox = tables.outbox
+    async with session_factory() as session, session.begin():
+        row = (
+            await session.execute(
+                _parked_rows(outbox).where(outbox.c.id == outbox_id).with_for_update()
+            )
+        ).one_or_none()
+        if row is None:
+            return None
+        await session.execute(
+            update(outbox).where(outbox.c.id == outbox_id).values(parked_at=None, park_reason=None)
+        )
+    return ParkedEvent(**row._mapping)
+
+
+__all__ = [
+    "OutboxRelay",
+    "ParkedEvent",
+    "Pruned",
+    "add_to_outbox",
+    "list_parked",
+    "prune_outbox_and_inbox",
+    "read_parked_event",
+    "unpark",
+]
