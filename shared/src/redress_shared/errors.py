@@ -94,6 +94,8 @@ class ProblemType:
     slug: str
     title: str
     headers: Mapping[str, str] | None = None
+    advice: str | None = None
+    """What the caller should do about it (the API docs show it beside the ``type``)."""
 
 
 ProblemMap = Mapping[type[DomainError], ProblemType]
