@@ -186,8 +186,8 @@ def document_problems_and_examples(
 
     Every 4xx/5xx response becomes problem+json naming its problem types and what to do; the
     service's own problem types are listed on ``own_operations`` ((path, method) pairs of its
-    routers), the platform's on every operation. Every JSON request body without an example
-    gets the one its schema describes.
+    routers), the platform's on every operation. Every request body without an example
+    gets the one its schema describes (the docs page sends it as it is).
     """
     components = spec.setdefault("components", {}).setdefault("schemas", {})
     components.setdefault("ProblemDetail", ProblemDetail.model_json_schema())
@@ -199,10 +199,8 @@ def document_problems_and_examples(
             for code, response in operation.get("responses", {}).items():
                 if code[0] in "45" and "content" in response:
                     _problem_response(response, catalogue.get(int(code), []), path)
-            for media_type, content in operation.get("requestBody", {}).get("content", {}).items():
-                if media_type == "application/json" and not (
-                    "example" in content or "examples" in content
-                ):
+            for content in operation.get("requestBody", {}).get("content", {}).values():
+                if not ("example" in content or "examples" in content):
                     content["example"] = example_of(content.get("schema"), components)
     for unused in ("HTTPValidationError", "ValidationError"):
         components.pop(unused, None)
