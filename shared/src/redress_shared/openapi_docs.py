@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from redress_shared.errors import (
+    HTTP_PROBLEMS,
     PLATFORM_PROBLEMS,
     PROBLEM_CONTENT_TYPE,
     PROBLEM_TYPE_PREFIX,
@@ -138,6 +139,16 @@ def _problem_response(
     }
 
 
+def _generic(status: int) -> list[DocumentedProblem]:
+    slug, title = HTTP_PROBLEMS.get(status, ("http-error", "HTTP error"))
+    if status >= 500:
+        slug, title = "internal-error", "Internal server error"
+    advice = ADVICE_BY_STATUS.get(status, DEFAULT_ADVICE)
+    if status >= 500:
+        advice = "Try again later; if it persists, give the `X-Correlation-ID` to the operators."
+    return [DocumentedProblem(status, slug, title, advice)]
+
+
 def _resolve(schema: dict[str, Any], components: Mapping[str, Any]) -> dict[str, Any]:
     while "$ref" in schema:
         schema = components[schema["$ref"].rsplit("/", 1)[-1]]
@@ -197,8 +208,9 @@ def document_problems_and_examples(
         for method, operation in operations.items():
             catalogue = service if (path, method) in own_operations else platform
             for code, response in operation.get("responses", {}).items():
-                if code[0] in "45" and "content" in response:
-                    _problem_response(response, catalogue.get(int(code), []), path)
+                if code[0] in "45":
+                    status = int(code)
+                    _problem_response(response, catalogue.get(status) or _generic(status), path)
             for content in operation.get("requestBody", {}).get("content", {}).values():
                 if not ("example" in content or "examples" in content):
                     content["example"] = example_of(content.get("schema"), components)
