@@ -30,15 +30,16 @@ install: .venv/.synced ## install uv and every package (from the lock file)
 run: install ## start the whole stack (embedded PostgreSQL + Tansu + 4 services); Ctrl-C stops it
 	$(RUN) python -m redress_stack run
 
-# The dashboard's browser test needs Debian's chromium: installed here when missing, if this is
-# Debian and we are root (as on CI); otherwise the command to run is printed.
-chromium: ## install Debian's chromium (for the dashboard's browser test) if it is missing
+# The browser tests (the dashboard, the API docs front door) need Debian's chromium: installed
+# here when missing, if this is Debian and we are root (as on CI); otherwise the command to run
+# is printed.
+chromium: ## install Debian's chromium (for the browser tests) if it is missing
 	@if command -v chromium >/dev/null 2>&1; then :; \
 	elif [ -f /etc/debian_version ] && [ "$$(id -u)" = 0 ]; then \
-		echo "installing Debian's chromium for the dashboard test"; \
+		echo "installing Debian's chromium for the browser tests"; \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
 	else \
-		echo "chromium is missing; the dashboard's browser test needs it:"; \
+		echo "chromium is missing; the browser tests need it:"; \
 		echo "  Debian/Ubuntu: sudo apt-get install chromium"; \
 	fi
 

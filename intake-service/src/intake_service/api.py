@@ -24,24 +24,53 @@ ROUTERS = [channels_router, complaints_router, email_router, quarantine_router]
 __all__ = ["PROBLEMS", "ROUTERS", "SCOPES"]
 
 PROBLEMS: ProblemMap = {
-    InvalidComplaint: ProblemType(422, "invalid-complaint", "The complaint is not valid"),
+    InvalidComplaint: ProblemType(
+        422,
+        "invalid-complaint",
+        "The complaint is not valid",
+        advice="Correct what `detail` names (e.g. give the customer an e-mail or phone) "
+        "and submit again.",
+    ),
     IdempotencyKeyReused: ProblemType(
-        422, "idempotency-key-reused", "Idempotency-Key reused with a different request"
+        422,
+        "idempotency-key-reused",
+        "Idempotency-Key reused with a different request",
+        advice="Send a different request under a new Idempotency-Key; repeat a request "
+        "only with its own key and the same body.",
     ),
     ConcurrentSubmission: ProblemType(
-        409, "concurrent-submission", "The same complaint is being submitted concurrently"
+        409,
+        "concurrent-submission",
+        "The same complaint is being submitted concurrently",
+        advice="Send the same request again in a moment: it answers with the complaint "
+        "the other submission registered.",
     ),
     AttachmentTooLarge: ProblemType(
-        413, "attachment-too-large", "An attachment is larger than the limit"
+        413,
+        "attachment-too-large",
+        "An attachment is larger than the limit",
+        advice="Send a smaller file (the answer names the limit) or a link to it.",
     ),
-    EmptyMessage: ProblemType(422, "empty-message", "The message is empty"),
+    EmptyMessage: ProblemType(
+        422, "empty-message", "The message is empty", advice="Send a message with a text."
+    ),
     UnparseableMessage: ProblemType(
         422,
         "unparseable-message",
         "The message could not be normalised; it is kept in quarantine",
+        advice="Nothing is lost: the submission named in the answer waits in quarantine; "
+        "fix the cause and replay it (`POST /v1/quarantine/{submission_id}/replay`).",
     ),
-    NotQuarantined: ProblemType(409, "not-quarantined", "The submission is not in quarantine"),
+    NotQuarantined: ProblemType(
+        409,
+        "not-quarantined",
+        "The submission is not in quarantine",
+        advice="Nothing to replay: the submission was already normalised (see its complaint).",
+    ),
     StillQuarantined: ProblemType(
-        422, "still-quarantined", "The submission still cannot be normalised"
+        422,
+        "still-quarantined",
+        "The submission still cannot be normalised",
+        advice="It stays in quarantine: read `detail`, remove the cause, then replay again.",
     ),
 }

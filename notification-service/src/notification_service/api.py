@@ -41,7 +41,11 @@ PROBLEMS: ProblemMap = {
         422, "template-limit-exceeded", "The template exceeds the rendering limits"
     ),
     SecretsKeyMissing: ProblemType(
-        503, "webhook-secrets-key-missing", "Webhook secrets cannot be stored"
+        503,
+        "webhook-secrets-key-missing",
+        "Webhook secrets cannot be stored",
+        advice="An operator sets `REDRESS_WEBHOOK_SECRETS_KEY` (or the admin key) and "
+        "restarts the service; then send the request again.",
     ),
     UnsafeUrl: ProblemType(422, "unsafe-webhook-url", "The webhook URL is not allowed"),
     WebhookDisabled: ProblemType(409, "webhook-disabled", "The webhook is disabled"),

@@ -42,6 +42,7 @@ from redress_stack.catalog import (
     TOPICS,
     ServiceSpec,
 )
+from redress_stack.contract import build_asyncapi, render
 from redress_stack.infra import (
     EmbeddedPostgres,
     MailSink,
@@ -150,10 +151,21 @@ class Stack:
         """Where the local mail sink files outgoing e-mail."""
         return self.data_dir / "mail"
 
+    @property
+    def asyncapi_file(self) -> Path:
+        """The AsyncAPI document of the events, which the services serve with their docs."""
+        return self.data_dir / "asyncapi.json"
+
+    @property
+    def front_door(self) -> str:
+        """The one page of every service's API (served by the first service)."""
+        return f"{self.url(SERVICES[0].name)}/docs/all"
+
     def start(self) -> None:
         """Start infrastructure, migrate, create topics, start services, wait until ready."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(exist_ok=True)
+        self.asyncapi_file.write_text(render(build_asyncapi()), "utf-8")
         self.admin_key = self._admin_key()
         self._start_postgres()
         self._start_kafka()
@@ -334,6 +346,11 @@ class Stack:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        # The docs front door shows every service at the address a browser reaches it on.
+        env.setdefault(
+            "REDRESS_DOCS_SERVICES", json.dumps({s.name: self.url(s.name) for s in SERVICES})
+        )
+        env.setdefault("REDRESS_DOCS_ASYNCAPI_FILE", str(self.asyncapi_file))
         if self._broker is not None:
             # The outboxes are the log of record for the embedded broker: keep them whole so
             # the log can be re-published from its beginning, and the inboxes with them.
@@ -357,6 +374,7 @@ class Stack:
     def write_stack_file(self) -> None:
         description = {
             "services": {s.name: self.url(s.name) for s in SERVICES},
+            "front_door": self.front_door,
             "replicas": {
                 name: [f"http://127.0.0.1:{port}" for port in ports]
                 for name, ports in self._replica_ports.items()
@@ -445,7 +463,13 @@ def run(
 
 
 def _print_banner(stack: Stack, seconds: float) -> None:
-    lines = [f"Redress is up ({seconds:.1f}s). Ctrl-C stops everything.", ""]
+    lines = [
+        f"Redress is up ({seconds:.1f}s). Ctrl-C stops everything.",
+        "",
+        f"  Open {stack.front_door}",
+        "  (every service's API on one page: authorise once with the admin API key below)",
+        "",
+    ]
     for spec in SERVICES:
         lines.append(f"  {spec.name:<22} {stack.url(spec.name)}/docs")
     lines += [

@@ -94,6 +94,8 @@ class ProblemType:
     slug: str
     title: str
     headers: Mapping[str, str] | None = None
+    advice: str | None = None
+    """What the caller should do about it (the API docs show it beside the ``type``)."""
 
 
 ProblemMap = Mapping[type[DomainError], ProblemType]
@@ -138,7 +140,8 @@ def problem_response(
     )
 
 
-_HTTP_SLUGS = {
+HTTP_PROBLEMS: dict[int, tuple[str, str]] = {
+    # The problem (slug, title) of an HTTP-level error that no domain error explains.
     400: ("bad-request", "The request is malformed"),
     401: ("unauthenticated", "Authentication is required"),
     403: ("forbidden", "The API key lacks the required scope"),
@@ -188,7 +191,7 @@ async def _on_validation(request: Request, exc: RequestValidationError) -> JSONR
 
 
 async def _on_http_exception(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    slug, title = _HTTP_SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
+    slug, title = HTTP_PROBLEMS.get(exc.status_code, ("http-error", "HTTP error"))
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
     return problem_response(request, exc.status_code, slug, title, detail, exc.headers)
 

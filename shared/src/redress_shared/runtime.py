@@ -22,6 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from redress_shared.admin import dead_letters_router, outbox_admin_router
+from redress_shared.api_docs import docs_router
 from redress_shared.auth import ApiKeyVerifier, api_keys_router, seed_admin_key
 from redress_shared.clock import Clock, clock_from_settings
 from redress_shared.db import (
@@ -30,13 +31,7 @@ from redress_shared.db import (
     create_engine,
     create_session_factory,
 )
-from redress_shared.errors import (
-    PROBLEM_CONTENT_TYPE,
-    BodySizeLimitMiddleware,
-    ProblemDetail,
-    ProblemMap,
-    install_problem_handlers,
-)
+from redress_shared.errors import BodySizeLimitMiddleware, ProblemMap, install_problem_handlers
 from redress_shared.kafka import BatchHandler, EventConsumer, EventHandler, create_producer
 from redress_shared.observability import (
     CorrelationIdMiddleware,
@@ -44,8 +39,10 @@ from redress_shared.observability import (
     configure_logging,
     health_router,
 )
+from redress_shared.openapi_docs import document_problems_and_examples, operations_of
 from redress_shared.outbox import OutboxRelay, prune_outbox_and_inbox
 from redress_shared.settings import ServiceSettings
+from redress_shared.web import allow_cross_origin_calls, loopback_twins, origin_of
 
 log = structlog.get_logger(__name__)
 
@@ -244,7 +241,16 @@ def create_app(
             await runtime.stop()
             log.info("service_stopped")
 
-    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    # FastAPI's own docs pages load Swagger UI from a CDN; ours serve it themselves.
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+    )
     app.state.runtime = runtime
     install_problem_handlers(app, problems)
     app.add_middleware(MetricsMiddleware)
@@ -255,32 +261,36 @@ def create_app(
     app.include_router(outbox_admin_router())
     if runtime.consumers:
         app.include_router(dead_letters_router())
+    app.include_router(docs_router(runtime.settings))
+    routers = list(routers)
     for router in routers:
         app.include_router(router)
-    _document_errors_as_problems(app)
+    _document_problems_and_examples(app, problems, routers)
+    # Outermost, so that every answer (errors too) tells the browser who may read it.
+    settings = runtime.settings
+    allow_cross_origin_calls(
+        app,
+        settings.cors_allowed_origins
+        if settings.cors_allowed_origins is not None
+        else loopback_twins(origin_of(url) for url in settings.docs_services.values()),
+    )
     return app
 
 
-def _document_errors_as_problems(app: FastAPI) -> None:
-    """Make the OpenAPI document say what the service does: every 4xx/5xx is problem+json."""
+def _document_problems_and_examples(
+    app: FastAPI, problems: ProblemMap | None, own_routers: list[APIRouter]
+) -> None:
+    """Make the OpenAPI document say what the service does: every error is problem+json with
+    its problem types and what to do, and every request body has an example it accepts."""
     build_default = app.openapi
+    own_operations = operations_of(route for router in own_routers for route in router.routes)
 
     def openapi() -> dict:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        spec = build_default()
-        components = spec.setdefault("components", {}).setdefault("schemas", {})
-        components.setdefault("ProblemDetail", ProblemDetail.model_json_schema())
-        problem = {"schema": {"$ref": "#/components/schemas/ProblemDetail"}}
-        for operations in spec.get("paths", {}).values():
-            for operation in operations.values():
-                for code, response in operation.get("responses", {}).items():
-                    if code[0] in "45" and "content" in response:
-                        response["content"] = {PROBLEM_CONTENT_TYPE: problem}
-        for unused in ("HTTPValidationError", "ValidationError"):
-            components.pop(unused, None)
-        app.openapi_schema = spec
-        return spec
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems_and_examples(
+                build_default(), problems, own_operations
+            )
+        return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 

@@ -9,6 +9,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "REDRESS_"
 
+LOCAL_SERVICES = {
+    "intake-service": "http://127.0.0.1:8001",
+    "case-service": "http://127.0.0.1:8002",
+    "notification-service": "http://127.0.0.1:8003",
+    "analytics-service": "http://127.0.0.1:8004",
+}
+"""Where the local stack's services are by default (the stack runner's catalog agrees)."""
+
 
 class ServiceSettings(BaseSettings):
     """Settings every service reads; each service subclasses it for its own options.
@@ -69,6 +77,22 @@ class ServiceSettings(BaseSettings):
         description="Longest pause between attempts while the database or broker is failing; "
         "such faults pause the partition and are retried for as long as they last (never "
         "dead-lettered).",
+    )
+    docs_services: dict[str, str] = Field(
+        default_factory=lambda: dict(LOCAL_SERVICES),
+        description="The services the API front door (`/docs/all`) shows, by name, at the base "
+        "URL a person's browser reaches them on (JSON, e.g. "
+        '`{"intake-service": "https://intake.example.com"}`).',
+    )
+    cors_allowed_origins: list[str] | None = Field(
+        default=None,
+        description="Origins whose pages may call this API from a browser (the front door on "
+        "another service); default: the origins of `docs_services`, under both loopback names.",
+    )
+    docs_asyncapi_file: Path | None = Field(
+        default=None,
+        description="The complete AsyncAPI document to serve at `/docs/events/asyncapi.json` "
+        "(the stack runner writes one); without it the topics and messages are served.",
     )
     test_clock_file: Path | None = Field(
         default=None,

@@ -12,19 +12,12 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import Response
 from redress_shared.errors import NotFound
+from redress_shared.web import page_security_headers
 
 ASSETS_DIR = Path(__file__).parent
 ASSETS = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
 # Only this service's own files run on the page, and the key never leaves in a Referer.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-    ),
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-cache",
-}
+SECURITY_HEADERS = page_security_headers()
 
 dashboard_router = APIRouter(tags=["dashboard"])
 

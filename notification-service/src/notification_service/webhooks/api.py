@@ -45,6 +45,9 @@ owner told by the event `redress.notification.webhook_disabled.v1`.
 _NOT_FOUND = {404: {"model": ProblemDetail, "description": "No such webhook"}}
 _DISABLED = {409: {"model": ProblemDetail, "description": "The webhook is disabled"}}
 _REFUSED = {422: {"model": ProblemDetail, "description": "Unsafe URL or invalid filter"}}
+_NO_SECRETS_KEY = {
+    503: {"model": ProblemDetail, "description": "No key is configured to seal signing secrets"}
+}
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses={**AUTH_RESPONSES})
 
@@ -55,7 +58,7 @@ router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses={**AUTH_R
     summary="Subscribe a URL to events",
     description=WEBHOOKS_DESCRIPTION
     + "\nThe answer holds the signing secret; it is never shown again.",
-    responses=_REFUSED,
+    responses={**_REFUSED, **_NO_SECRETS_KEY},
 )
 async def create_webhook(
     body: WebhookCreate, runtime: RuntimeDep, caller: WebhookWriter
@@ -123,7 +126,7 @@ async def delete_webhook(webhook_id: uuid.UUID, runtime: RuntimeDep, _: WebhookW
         "Returns the new secret (shown only now). The old one keeps signing, beside the new, "
         "for `overlap_seconds` (default from the service settings, one day)."
     ),
-    responses=_NOT_FOUND,
+    responses={**_NOT_FOUND, **_NO_SECRETS_KEY},
 )
 async def rotate_secret(
     webhook_id: uuid.UUID,
