@@ -15,7 +15,9 @@ How a text is matched
   whole word (for short stems that would match too much: ``=fire``, ``=bill``).
 * Every keyword of every table in play is found in **one pass** over the text by an
   Aho-Corasick automaton (``pyahocorasick``): linear in the text, whatever the rules; desks'
-  own keywords can never make a regular expression backtrack, because there is none.
+  own keywords can never make a regular expression backtrack, because there is none. At most
+  :data:`MAX_MATCHES` matches are scored, so keywords nested in each other cannot multiply
+  the work per character either.
 * Each match scores one point for its category; the highest score wins; a tie goes to the
   category listed first in :data:`PRECEDENCE` (the more specific and urgent one;
   ``product_defect`` is the generic "it does not work" and comes last; a desk's own
@@ -66,6 +68,11 @@ SIGNALS = ("legal_threat", "deadline", "reputation")
 URGENT_CATEGORIES = frozenset({"outage", "safety"})
 HIGH_SIGNALS = frozenset(SIGNALS)
 MAX_EVIDENCE = 20  # matches kept per category or signal as evidence (all of them count)
+# The automaton's pass is linear, but it reports every keyword that ends at a position, and
+# keywords nested in each other ("aa", "aaa", ...) could report many per character: after
+# this many reported matches the rest of the text is not scored (a complaint decides its
+# category long before; a text that does not is noise).
+MAX_MATCHES = 5000
 
 # What a desk may define for one language (bounded: the automaton and the stored document
 # stay small, and one PUT cannot make matching slow).
@@ -382,7 +389,10 @@ class Rulebook:
         scores: dict[str, int] = {}
         matches: dict[str, list[str]] = {}
         found_signals: set[str] = set()
-        for end, (word, keywords) in [] if self._empty else self._automaton.iter(folded):
+        reported = [] if self._empty else self._automaton.iter(folded)
+        for count, (end, (word, keywords)) in enumerate(reported):
+            if count >= MAX_MATCHES:
+                break
             start = end - len(word) + 1
             labels = set()
             for keyword in keywords:

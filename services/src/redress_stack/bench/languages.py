@@ -261,11 +261,7 @@ def main() -> None:
         return
     variants = measure_classification()
     print("\nClassification (category and signals) on", TEST_SET.name)
-    print(
-        _table(
-            variants, ["variant", "category_accuracy", "signal_accuracy", "p50_ms", "p99_ms"]
-        )
-    )
+    print(_table(variants, ["variant", "category_accuracy", "signal_accuracy", "p50_ms", "p99_ms"]))
     for row in variants:
         if args.json:
             print(json.dumps(row, ensure_ascii=False))
