@@ -266,9 +266,7 @@ def test_classification_has_no_pattern_and_stays_linear_on_hostile_keywords():
     to backtrack), also a desk's own: keywords nested in each other ("aa", "aaa", ...) over a
     run of that letter, every built-in keyword glued and spaced, and long runs of one
     character stay within the bound."""
-    nested = rulebook(
-        [desk_rules("xx", {"nested": ["a" * n for n in range(2, 81)]}, {}, ())]
-    )
+    nested = rulebook([desk_rules("xx", {"nested": ["a" * n for n in range(2, 81)]}, {}, ())])
     keywords = [
         word.removeprefix("=")
         for table in built_in_rules().values()
