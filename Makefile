@@ -45,7 +45,7 @@ chromium: ## install Debian's chromium (for the dashboard's browser test) if it 
 test: install chromium ## run every test against real PostgreSQL and the real broker
 	$(RUN) pytest
 
-BENCHMARKS := pipeline intake cases sla notifications webhooks figures analytics analytics_burst
+BENCHMARKS := pipeline intake cases sla notifications webhooks figures analytics analytics_burst languages
 
 bench: install ## run every benchmark (throughput and p50/p99 latency)
 	@set -e; for module in $(BENCHMARKS); do \

@@ -28,9 +28,11 @@ Which tables are in play
 The built-in tables ship as package data, one JSON file per language
 (``classification/data/<language>.json``). A complaint is matched against the table of its
 identified language, of the customer's declared language and English (complaints mix in
-English product names and words); when the language is not known, against every table (the
-stems rarely collide across languages, and measured accuracy is the same on the test set,
-see the README). A desk adds keywords, categories or turns built-in keywords off per language
+English product names and words); when none of them has a table, against every table (the
+stems rarely collide across languages). Measured on the test set (README, "Languages"):
+the identified language's tables give 99.3 % categories and 100 % signals, every table at
+once 99.0 % and 97.9 % (a word of one language is a signal in another: Indonesian "asap" is
+smoke, English "asap" a deadline). A desk adds keywords, categories or turns built-in keywords off per language
 (:class:`DeskRules`, through the API), without a release.
 
 Signals and the priority hint
