@@ -28,6 +28,12 @@ from pathlib import Path
 
 import intake_service
 import pytest
+from intake_service.classification.model import (
+    built_in_rulebook,
+    built_in_rules,
+    desk_rules,
+    rulebook,
+)
 from intake_service.complaints.model import references_in
 from intake_service.config import MimeLimits
 from intake_service.email.model import (
@@ -35,12 +41,6 @@ from intake_service.email.model import (
     html_to_text,
     message_ids,
     unwrap_quoted,
-)
-from intake_service.classification.model import (
-    built_in_rulebook,
-    built_in_rules,
-    desk_rules,
-    rulebook,
 )
 from intake_service.normalisation.model import classify, extract_order_ref, extract_sku
 
