@@ -46,7 +46,7 @@ chromium: ## install Debian's chromium (for the browser tests) if it is missing
 test: install chromium ## run every test against real PostgreSQL and the real broker
 	$(RUN) pytest
 
-BENCHMARKS := pipeline intake cases sla notifications webhooks figures analytics analytics_burst restart
+BENCHMARKS := pipeline intake cases sla notifications webhooks figures analytics analytics_burst restart languages
 
 bench: install ## run every benchmark (throughput and p50/p99 latency)
 	@set -e; for module in $(BENCHMARKS); do \

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from intake_service.complaints.model import (
     InvalidComplaint,
@@ -15,7 +19,9 @@ from intake_service.normalisation.model import (
     detect_language,
     extract_order_ref,
     extract_sku,
+    identify_language,
     supported_languages,
+    with_declared,
 )
 
 # Natural complaint sentences, one per language, written for these tests.
@@ -25,6 +31,9 @@ SENTENCES = {
     "ro": "Încărcătorul s-a stricat după două zile și nimeni nu îmi răspunde la telefon.",
     "sl": "Paket še vedno ni prispel, čeprav sem ga naročila pred dvema tednoma.",
     "en": "You charged me twice for the same invoice and I want my money back.",
+    "ja": "注文した商品がまだ届いていません。確認してください。",
+    "ar": "لم يصل طلبي حتى الآن رغم مرور أسبوعين.",
+    "el": "Το δέμα μου δεν έχει παραδοθεί ακόμα, παρακαλώ ελέγξτε.",
 }
 
 
@@ -34,7 +43,48 @@ def test_detects_the_language_of_a_complaint(language):
 
 
 def test_supported_languages_cover_the_markets():
-    assert {"lv", "fa", "ro", "sl", "en"} <= set(supported_languages())
+    supported = set(supported_languages())
+    assert {"lv", "fa", "ro", "sl", "en", "ja", "ar", "el", "he", "ka", "hy", "th"} <= supported
+    assert len(supported) >= 60
+
+
+def test_identification_says_how_sure_it_is_and_what_decided():
+    found = identify_language(SENTENCES["el"])
+    assert (found.language, found.method) == ("el", "cld2")
+    assert 0.5 < found.confidence <= 1
+    unsure = identify_language("Nu merge.")
+    assert (unsure.language, unsure.confidence, unsure.method) == (None, 0.0, "unsure")
+
+
+def test_the_declared_language_settles_unsure_texts_and_close_relatives():
+    assert with_declared(None, "ro") == "ro"
+    assert with_declared("cs", "sk") == "sk"  # a short Slovak text reads as Czech
+    assert with_declared("ms", "id") == "id"
+    assert with_declared("de", "ro") == "de"  # not relatives: the text's language wins
+
+
+def test_the_language_model_loads_offline_from_the_wheel(tmp_path):
+    """No download at run time: with every proxy pointing at a closed port and an empty
+    cache folder, the fastText model loads (from the wheel) and nothing is cached."""
+    script = (
+        "from intake_service.normalisation.model import _by_fasttext, warm_up\n"
+        "warm_up()\n"
+        "print(_by_fasttext('Le colis n est toujours pas arrivé chez moi.').language)"
+    )
+    closed = "http://127.0.0.1:9"
+    env = {
+        **os.environ,
+        "HTTP_PROXY": closed,
+        "HTTPS_PROXY": closed,
+        "ALL_PROXY": closed,
+        "FTLANG_CACHE": str(tmp_path / "cache"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "fr"
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
 
 
 def test_detection_is_unsure_on_nothing_and_on_one_word():

@@ -6,7 +6,10 @@ from __future__ import annotations
 from redress_shared.errors import ProblemMap, ProblemType
 
 from intake_service.channels.api import router as channels_router
-from intake_service.complaints.api import SCOPES
+from intake_service.classification.api import RULES_WRITE_SCOPE
+from intake_service.classification.api import router as classification_router
+from intake_service.classification.model import InvalidRules, StaleRules
+from intake_service.complaints.api import SCOPES as COMPLAINT_SCOPES
 from intake_service.complaints.api import router as complaints_router
 from intake_service.complaints.model import (
     AttachmentTooLarge,
@@ -19,7 +22,14 @@ from intake_service.email.model import EmptyMessage, UnparseableMessage
 from intake_service.quarantine.api import router as quarantine_router
 from intake_service.quarantine.model import NotQuarantined, StillQuarantined
 
-ROUTERS = [channels_router, complaints_router, email_router, quarantine_router]
+ROUTERS = [
+    channels_router,
+    complaints_router,
+    email_router,
+    quarantine_router,
+    classification_router,
+]
+SCOPES = [*COMPLAINT_SCOPES, RULES_WRITE_SCOPE]
 
 __all__ = ["PROBLEMS", "ROUTERS", "SCOPES"]
 
@@ -72,5 +82,11 @@ PROBLEMS: ProblemMap = {
         "still-quarantined",
         "The submission still cannot be normalised",
         advice="It stays in quarantine: read `detail`, remove the cause, then replay again.",
+    ),
+    InvalidRules: ProblemType(
+        422, "invalid-classification-rules", "The classification rules are not valid"
+    ),
+    StaleRules: ProblemType(
+        412, "stale-classification-rules", "The rules have changed since you read them"
     ),
 }

