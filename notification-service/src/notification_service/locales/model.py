@@ -21,7 +21,7 @@ from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_time, get_datetime_format
+from babel.dates import format_date, format_time, get_datetime_format, get_timezone_name
 from babel.numbers import format_currency, format_decimal
 
 #: The last resort of the fallback order: every kind of message has an English text.
@@ -182,6 +182,9 @@ class Amount:
     with_currency: bool = False
 
 
+_UNIVERSAL_ZONES = frozenset({"UTC", "UCT", "GMT", "Universal", "Zulu", "Greenwich", "GMT0"})
+
+
 @dataclass(frozen=True)
 class LocaleFormat:
     """How dates, times and amounts are written for one customer: CLDR's ``locale`` and the
@@ -193,15 +196,22 @@ class LocaleFormat:
     zone: ZoneInfo
 
     def moment(self, value: datetime) -> str:
-        """Date, time and time zone: ``25 November 2026, 11:00 (Eastern European Standard
-        Time)``, in the customer's time zone."""
+        """Date, time and time zone: ``November 25, 2026, 11:00 AM (Eastern European Time)``,
+        in the customer's time zone."""
         local = value.astimezone(self.zone)
         day = format_date(local, "long", locale=self.locale)
         clock = format_time(local, "short", locale=self.locale)
-        zone = format_time(local, "zzzz", tzinfo=self.zone, locale=self.locale)
+        zone = self.zone_name(local)
         pattern = get_datetime_format("long", locale=self.locale).replace("'", "")
         text = pattern.replace("{1}", day).replace("{0}", clock)
         return self._digits(f"{text} ({zone})")
+
+    def zone_name(self, local: datetime) -> str:
+        """The time zone's name the way people say it (``Central European Time``, all year);
+        ``Coordinated Universal Time`` for UTC, which has no such name."""
+        if getattr(self.zone, "key", "UTC").removeprefix("Etc/") in _UNIVERSAL_ZONES:
+            return format_time(local, "zzzz", tzinfo=self.zone, locale=self.locale)
+        return get_timezone_name(self.zone, width="long", locale=self.locale)
 
     def day(self, value: date | datetime | DateOf) -> str:
         """A date (``25 November 2026``); a moment's date in the customer's time zone."""
