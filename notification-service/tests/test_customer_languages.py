@@ -60,6 +60,20 @@ VARIANTS: dict[str, list[dict]] = {
 }
 
 
+#: The moments, dates and amounts of the sample values as the service passes them: written
+#: for each language before rendering (so "7 декември 2026 г." meets the text around it).
+TYPED_SAMPLES = {
+    "first_response_by": datetime(2026, 11, 25, 9, 0, tzinfo=UTC),
+    "resolve_by": DateOf(datetime(2026, 12, 7, 17, 0, tzinfo=UTC)),
+    "missed_at": datetime(2026, 12, 7, 17, 0, tzinfo=UTC),
+    "new_time": datetime(2026, 12, 9, 17, 0, tzinfo=UTC),
+    "amount": Amount("1249.90", "EUR"),
+    "amount_with_currency": Amount("1249.90", "EUR", with_currency=True),
+    "due_date": date(2026, 12, 10),
+    "resolved_on": DateOf(datetime(2026, 12, 1, 12, 0, tzinfo=UTC)),
+}
+
+
 def _variables(kind: str, language: str) -> set[str]:
     text = BUILT_IN[kind][language]
     return meta.find_undeclared_variables(Environment().parse(text.subject + "\n" + text.body_text))
@@ -84,13 +98,17 @@ def test_a_built_in_language_renders_every_branch(language):
     for kind in KINDS:
         text = BUILT_IN[kind][language]
         validate(kind, text)  # what an operator's edit must pass, built-ins pass too
+        written = locale_format(language, language, ZoneInfo("Europe/Brussels"))
         for variant in VARIANTS.get(kind, [{}]):
-            values = VARIABLES[kind] | variant
+            values = VARIABLES[kind] | written.localise(
+                {name: value for name, value in TYPED_SAMPLES.items() if name in VARIABLES[kind]}
+            ) | variant
             rendered = render(kind, language, text, values)
             assert "RDR-2026-000123" in rendered.subject
             for part in (rendered.subject, rendered.body_text):
                 assert not re.search(r"[{}]{2}|\{%|%\}", part), (kind, variant, part)
                 assert "\n\n\n" not in part and "  " not in part, (kind, variant, part)
+                assert ".." not in part and " ." not in part and " ," not in part, part
                 assert part == part.lstrip()
 
 
