@@ -80,7 +80,7 @@ async def test_acknowledgement_is_sent_once_in_the_customers_language(
     # The first response is due two days after opening, written for Romanian in the desk's
     # time zone (UTC here): CLDR's long date, the time, and the zone's name.
     assert "25 noiembrie 2026, 09:00" in " ".join(text.split())
-    assert "2026-12-07" in text  # resolution target
+    assert "până la 7 decembrie 2026" in text  # resolution target, a date
     assert await outcome_events(notifications_client, case_id) == [NOTIFICATION_SENT]
 
 

@@ -312,7 +312,8 @@ async def test_an_offered_remedy_tells_amount_method_and_deadline(
     listed = await settled_notifications(notifications_client, story.case_id, 2)
     assert sorted(n["template"] for n in listed) == ["acknowledgement", "remedy"]
     (offer,) = [m for m in server.to(address) if "Ce vă oferim" in m["Subject"]]
+    # Amount and date written for Romanian (CLDR: decimal comma, the currency's code).
     assert (
-        "vă oferim o rambursare de 49.90 RON, prin transfer bancar, cel târziu până la 2026-12-10"
-        in text_of(offer)
+        "vă oferim o rambursare în valoare de 49,90 RON, prin transfer bancar, cel târziu până "
+        "la 10 decembrie 2026." in " ".join(text_of(offer).split())
     )
