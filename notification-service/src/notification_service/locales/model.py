@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -294,9 +293,3 @@ def locale_format(
     customer = canonical_tag(customer_language)
     tag = customer if text_language in lookup_chain(customer) else text_language
     return LocaleFormat(babel_locale(tag), zone)
-
-
-def first_of(candidates: Iterable[str], available: Iterable[str]) -> str | None:
-    """The first of ``candidates`` that is ``available``."""
-    have = set(available)
-    return next((candidate for candidate in candidates if candidate in have), None)

@@ -25,12 +25,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 from redress_shared.errors import DomainError
 
-from notification_service.locales.model import (  # noqa: F401  (re-exported for callers)
-    RTL_LANGUAGES,
-    TAG_PATTERN,
-    direction,
-    primary_language,
-)
+from notification_service.locales.model import TAG_PATTERN, direction
 
 ACKNOWLEDGEMENT = "acknowledgement"
 INFORMATION_REQUEST = "information_request"
@@ -85,7 +80,6 @@ VARIABLES: dict[str, dict[str, object]] = {
 }
 KINDS = tuple(VARIABLES)
 
-LANGUAGE_PATTERN = TAG_PATTERN
 MAX_RENDERED_CHARS = 100_000
 BUILT_IN_AUTHOR = "built-in"
 
@@ -167,7 +161,7 @@ def check_kind_and_language(kind: str, language: str) -> None:
     """Refuse a kind we do not send or a language that is not a canonical language tag."""
     if kind not in KINDS:
         raise UnknownTemplateKind(kind)
-    if not LANGUAGE_PATTERN.match(language):
+    if not TAG_PATTERN.match(language):
         raise InvalidLanguage(language)
 
 
