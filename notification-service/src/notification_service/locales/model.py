@@ -94,11 +94,6 @@ def canonical_tag(tag: str | None) -> str:
     return "-".join(canonical)
 
 
-def primary_language(tag: str | None) -> str:
-    """The primary subtag of a BCP 47 tag, lower case (``ro-RO`` → ``ro``); '' when absent."""
-    return canonical_tag(tag).split("-")[0]
-
-
 def lookup_chain(tag: str | None) -> list[str]:
     """The forms of ``tag`` to try, most specific first (RFC 4647 lookup), with the script
     CLDR expects for the region before the bare language: ``zh-TW`` → ``zh-TW``,
