@@ -81,6 +81,7 @@ class CaseStory(case_stories.CaseStory):
         language: str = "en",
         preferred_channel: str | None = None,
         channel: str = "api",
+        time_zone: str | None = None,
     ) -> None:
         self.at = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
         super().__init__(
@@ -94,6 +95,8 @@ class CaseStory(case_stories.CaseStory):
                 phone=phone,
                 language=language,
                 preferred_channel=preferred_channel,
+                # Not a field of the contract yet: case.opened may carry it (extra fields pass).
+                **({"time_zone": time_zone} if time_zone else {}),
             ),
             channel=channel,
             subject="Broken charger",

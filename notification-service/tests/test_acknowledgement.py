@@ -77,8 +77,10 @@ async def test_acknowledgement_is_sent_once_in_the_customers_language(
     assert message["Message-ID"] == notification["message_id"]
     text = message.get_body(preferencelist=("plain",)).get_content()
     assert "Stimate/Stimată Ana Pop" in text
-    assert "2026-11-25 09:00 UTC" in text  # first response due
-    assert "2026-12-07" in text  # resolution target
+    # The first response is due two days after opening, written for Romanian in the desk's
+    # time zone (UTC here): CLDR's long date, the time, and the zone's name.
+    assert "25 noiembrie 2026, 09:00" in " ".join(text.split())
+    assert "până la 7 decembrie 2026" in text  # resolution target, a date
     assert await outcome_events(notifications_client, case_id) == [NOTIFICATION_SENT]
 
 

@@ -172,7 +172,7 @@ async def test_a_stored_template_over_its_limits_on_real_data_falls_back_to_the_
     )
     listed = await settled_notifications(notifications_client, story.case_id, 3)
     sent = next(n for n in listed if n["template"] == "decision")
-    assert (sent["status"], sent["language"], sent["template_version"]) == ("sent", "en", 1)
+    assert (sent["status"], sent["language"], sent["template_version"]) == ("sent", "nl", 1)
     assert next(n for n in listed if n["template"] == "response")["status"] == "sent"
-    mail = next(m for m in server.to(address) if "Our decision" in m["Subject"])
-    assert "could not find a fault" in text_of(mail)
+    mail = next(m for m in server.to(address) if "Ons besluit over uw klacht" in m["Subject"])
+    assert "geen fout aan onze kant" in text_of(mail)

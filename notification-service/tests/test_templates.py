@@ -92,8 +92,8 @@ async def test_a_template_change_applies_to_later_messages_only(
     """A new language gets its first version; a message before the change keeps version 1 of
     the fallback, the next one uses the new text and records its version."""
     server, _ = smtp_server
-    language = "it"  # no built-in Italian: falls back to English until a template exists
-    address = f"gianni.{uuid.uuid4().hex[:8]}@example.com"
+    language = "id"  # no built-in Indonesian: falls back to English until a template exists
+    address = f"budi.{uuid.uuid4().hex[:8]}@example.com"
     story = case_story(address, language=language)
     await produce(infra.kafka_bootstrap_servers, CASES_TOPIC, story.opened)
     (ack,) = await settled_notifications(notifications_client, story.case_id, 1)
@@ -103,9 +103,9 @@ async def test_a_template_change_applies_to_later_messages_only(
     put = await notifications_client.put(
         f"/v1/templates/response/{language}",
         json={
-            "subject": "Sul suo reclamo [{{ reference }}]",
-            "body_text": f"Gentile {{{{ name }}}},\n\n{{{{ message }}}}\n\n{marker}\n",
-            "body_html": "<p>Gentile {{ name }},</p><p>{{ message }}</p>",
+            "subject": "Tentang keluhan Anda [{{ reference }}]",
+            "body_text": f"Yth. {{{{ name }}}},\n\n{{{{ message }}}}\n\n{marker}\n",
+            "body_html": "<p>Yth. {{ name }},</p><p>{{ message }}</p>",
         },
     )
     assert put.status_code == 200, put.text
@@ -113,9 +113,9 @@ async def test_a_template_change_applies_to_later_messages_only(
     second = await notifications_client.put(
         f"/v1/templates/response/{language}",
         json={
-            "subject": "Sul suo reclamo [{{ reference }}]",
-            "body_text": f"Gentile {{{{ name }}}},\n\n{{{{ message }}}}\n\n{marker}-v2\n",
-            "body_html": "<p>Gentile {{ name }},</p><p>{{ message }}</p>",
+            "subject": "Tentang keluhan Anda [{{ reference }}]",
+            "body_text": f"Yth. {{{{ name }}}},\n\n{{{{ message }}}}\n\n{marker}-v2\n",
+            "body_html": "<p>Yth. {{ name }},</p><p>{{ message }}</p>",
         },
     )
     assert second.json()["version"] == 2
@@ -123,17 +123,17 @@ async def test_a_template_change_applies_to_later_messages_only(
     await produce(
         infra.kafka_bootstrap_servers,
         CASES_TOPIC,
-        story.response("<b>Il nuovo caricatore</b> arriva domani."),
+        story.response("<b>Pengisi daya baru</b> tiba besok."),
     )
     listed = await settled_notifications(notifications_client, story.case_id, 2)
     response = next(n for n in listed if n["template"] == "response")
     assert (response["language"], response["template_version"]) == (language, 2)
-    mail = next(m for m in server.to(address) if "Sul suo reclamo" in m["Subject"])
+    mail = next(m for m in server.to(address) if "Tentang keluhan Anda" in m["Subject"])
     assert f"{marker}-v2" in text_of(mail)
     html_part = mail.get_body(preferencelist=("html",)).get_content()
-    assert '<html lang="it" dir="ltr">' in html_part
+    assert '<html lang="id" dir="ltr">' in html_part
     # The customer-visible variable is escaped in HTML, never interpreted.
-    assert "&lt;b&gt;Il nuovo caricatore&lt;/b&gt;" in html_part
+    assert "&lt;b&gt;Pengisi daya baru&lt;/b&gt;" in html_part
 
 
 async def test_persian_messages_render_right_to_left(
@@ -191,6 +191,7 @@ async def test_a_template_that_fails_on_real_data_falls_back_to_the_built_in_tex
     await produce(infra.kafka_bootstrap_servers, CASES_TOPIC, story.opened, decision)
     listed = await settled_notifications(notifications_client, story.case_id, 2)
     sent = next(n for n in listed if n["template"] == "decision")
-    assert (sent["status"], sent["language"], sent["template_version"]) == ("sent", "en", 1)
-    mail = next(m for m in server.to(address) if "Our decision" in m["Subject"])
-    assert "could not find a fault" in text_of(mail)
+    # The built-in German text, the customer's language, says it.
+    assert (sent["status"], sent["language"], sent["template_version"]) == ("sent", "de", 1)
+    mail = next(m for m in server.to(address) if "Unsere Entscheidung" in m["Subject"])
+    assert "keinen Fehler auf unserer Seite" in text_of(mail)

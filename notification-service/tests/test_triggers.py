@@ -89,10 +89,10 @@ async def test_a_breach_brings_an_apology_with_the_new_time(
     listed = await settled_notifications(notifications_client, story.case_id, 2)
     assert sorted(n["template"] for n in listed) == ["acknowledgement", "delay_apology"]
     (apology,) = [m for m in server.to(address) if "late" in m["Subject"]]
-    text = text_of(apology)
-    assert "a resolution" in text and "2026-12-07 17:00 UTC" in text
+    text = " ".join(text_of(apology).split())
+    assert "a resolution" in text and "by December 7, 2026, 5:00 PM" in text
     # No new time on the event: the configured two days after the breach.
-    assert "our new time is 2026-12-09 17:01 UTC" in text
+    assert "our new time is December 9, 2026, 5:01 PM (Coordinated Universal Time)" in text
 
     # The case service's new time, when the event carries one.
     address = _address()
@@ -107,7 +107,7 @@ async def test_a_breach_brings_an_apology_with_the_new_time(
     await settled_notifications(notifications_client, story.case_id, 2)
     (apology,) = [m for m in server.to(address) if "întârziere" in m["Subject"]]
     assert "un răspuns" in text_of(apology)
-    assert "noul termen este 2026-12-08 12:00 UTC" in text_of(apology)
+    assert "noul termen este 8 decembrie 2026, 12:00" in " ".join(text_of(apology).split())
 
 
 async def test_a_follow_up_asks_once_whether_the_fix_held(
@@ -126,7 +126,7 @@ async def test_a_follow_up_asks_once_whether_the_fix_held(
     listed = await settled_notifications(notifications_client, story.case_id, 3)
     assert sorted(n["template"] for n in listed) == ["acknowledgement", "follow_up", "resolved"]
     (follow_up,) = [m for m in server.to(address) if "fix hold" in m["Subject"]]
-    assert "on 2026-11-23 we resolved your complaint" in text_of(follow_up)
+    assert "On November 23, 2026 we resolved your complaint" in text_of(follow_up)
     async with notifications_client.app.state.runtime.session_factory() as session:
         (row,) = (
             await session.execute(
@@ -312,7 +312,8 @@ async def test_an_offered_remedy_tells_amount_method_and_deadline(
     listed = await settled_notifications(notifications_client, story.case_id, 2)
     assert sorted(n["template"] for n in listed) == ["acknowledgement", "remedy"]
     (offer,) = [m for m in server.to(address) if "Ce vă oferim" in m["Subject"]]
+    # Amount and date written for Romanian (CLDR: decimal comma, the currency's code).
     assert (
-        "vă oferim o rambursare de 49.90 RON, prin transfer bancar, cel târziu până la 2026-12-10"
-        in text_of(offer)
+        "vă oferim o rambursare în valoare de 49,90 RON, prin transfer bancar, cel târziu până "
+        "la 10 decembrie 2026." in " ".join(text_of(offer).split())
     )

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from redress_shared.settings import ServiceSettings
+
+from notification_service.locales.model import canonical_tag, zone_named
 
 EVENT_SOURCE = "/redress/notification-service"
 """The CloudEvents ``source`` of every event this service publishes."""
@@ -28,7 +30,16 @@ class NotificationSettings(ServiceSettings):
         default=4, ge=1, description="SMTP connections kept open and reused (at most)."
     )
     mail_from: str = Field(default="Redress Customer Care <care@redress.example>")
-    default_language: str = "en"
+    default_language: str = Field(
+        default="en",
+        description="The desk's language: a customer whose language has no template hears "
+        "from us in it (then in English). A BCP 47 tag, e.g. de or en-GB.",
+    )
+    default_time_zone: str = Field(
+        default="UTC",
+        description="The desk's IANA time zone (e.g. Europe/Bucharest): due times in customer "
+        "messages are written in it when the customer's own time zone is not known.",
+    )
     survey_base_url: str = Field(
         default="https://feedback.redress.example/survey",
         description="Link sent after closure; the case reference is appended.",
@@ -112,3 +123,18 @@ class NotificationSettings(ServiceSettings):
         default=None,
         description="Key that encrypts signing secrets at rest; defaults to the admin API key.",
     )
+
+    @field_validator("default_language")
+    @classmethod
+    def _language_tag(cls, value: str) -> str:
+        tag = canonical_tag(value)
+        if not tag:
+            raise ValueError(f"{value!r} is not a language tag")
+        return tag
+
+    @field_validator("default_time_zone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        if zone_named(value) is None:
+            raise ValueError(f"{value!r} is not an IANA time zone")
+        return value

@@ -161,6 +161,7 @@ case_contacts = Table(
     Column("language", Text),
     Column("preferred_channel", Text, comment="email | sms | chat | social"),
     Column("opened_on", Text, comment="the channel the complaint came in on"),
+    Column("time_zone", Text, comment="the customer's IANA time zone, when case.opened says"),
     comment="who to tell about a case, learned from case.opened; erased on request",
 )
 
@@ -168,7 +169,7 @@ template_versions = Table(
     "template_versions",
     metadata,
     Column("kind", Text, primary_key=True, comment="acknowledgement, response, decision, ..."),
-    Column("language", Text, primary_key=True, comment="primary language subtag, e.g. ro"),
+    Column("language", Text, primary_key=True, comment="language tag: ro, pt-BR, zh-Hant"),
     Column("version", Integer, primary_key=True, comment="1 is the built-in default"),
     Column("subject", Text, nullable=False),
     Column("body_text", Text, nullable=False),

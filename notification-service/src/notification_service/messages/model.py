@@ -40,6 +40,7 @@ from redress_shared.events import (
 )
 
 from notification_service.config import NotificationSettings
+from notification_service.locales.model import Amount, DateOf, zone_named
 from notification_service.templates import model as kinds
 
 EMAIL = "email"
@@ -136,7 +137,10 @@ class Messaging:
     usable_channels: tuple[str, ...]
 
 
-Planned = tuple[str, dict] | None  # (message kind, template variables), or nothing to tell
+#: (message kind, template variables), or nothing to tell. Moments (``datetime``), dates
+#: (``date``, :class:`DateOf`) and :class:`Amount` are written for the customer's locale and
+#: time zone once the message's language is known (``locales.model.LocaleFormat.localise``).
+Planned = tuple[str, dict] | None
 
 #: The case events that may be news for the customer (each one's rule is below).
 CUSTOMER_EVENTS = (
@@ -155,18 +159,24 @@ APOLOGISED_CLOCKS = frozenset({"first_response", "resolve"})
 STATUS_KINDS = frozenset({kinds.INFORMATION_REQUEST, kinds.INVESTIGATING, kinds.RESOLVED})
 
 
-def when(moment: datetime) -> str:
-    """A moment as customers read it in every language: ``2026-11-25 09:00 UTC``."""
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
-
-
 def acknowledgement(opened: CaseOpenedV1) -> Planned:
-    """Reference, next steps and the expected timeline."""
+    """Reference, next steps and the expected timeline (the resolution as a date)."""
     return kinds.ACKNOWLEDGEMENT, {
         "subject": opened.subject,
-        "first_response_by": when(opened.due.first_response_by),
-        "resolve_by": opened.due.resolve_by.strftime("%Y-%m-%d"),
+        "first_response_by": opened.due.first_response_by,
+        "resolve_by": DateOf(opened.due.resolve_by),
     }
+
+
+def customer_time_zone(opened: CaseOpenedV1) -> str | None:
+    """The customer's IANA time zone when case.opened carries one, as ``customer.time_zone``
+    or ``time_zone`` (not yet fields of the contract: read when present); an unknown name
+    counts as none."""
+    for holder in (opened.customer, opened):
+        name = (holder.model_extra or {}).get("time_zone")
+        if isinstance(name, str) and zone_named(name) is not None:
+            return name
+    return None
 
 
 def status_message(changed: CaseStatusChangedV1, survey_base_url: str) -> Planned:
@@ -192,8 +202,8 @@ def delay_apology(breach: CaseSlaV1, new_time_after: timedelta) -> Planned:
     new_time = breach.new_due_at or breach.occurred_at + new_time_after
     return kinds.DELAY_APOLOGY, {
         "deadline": breach.clock,
-        "missed_at": when(breach.due_at),
-        "new_time": when(new_time),
+        "missed_at": breach.due_at,
+        "new_time": new_time,
     }
 
 
@@ -215,12 +225,14 @@ def remedy(changed: CaseRemedyChangedV1) -> Planned:
     """Told when it is offered (amount, method, deadline); approvals stay internal."""
     if changed.status != "offered":
         return None
+    amount = changed.amount
     return kinds.REMEDY, {
         "remedy_type": changed.remedy_type,
-        "amount": changed.amount,
+        "amount": Amount(amount, changed.currency) if amount else None,
         "currency": changed.currency,
+        "amount_with_currency": Amount(amount, changed.currency, True) if amount else None,
         "method": changed.method,
-        "due_date": changed.due_date.isoformat() if changed.due_date else None,
+        "due_date": changed.due_date,
     }
 
 

@@ -18,6 +18,7 @@ import asyncio
 import dataclasses
 import uuid
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import structlog
 from redress_shared.clock import Clock
@@ -30,6 +31,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notification_service import tables
 from notification_service.config import NotificationSettings
+from notification_service.locales.model import (
+    DateOf,
+    language_candidates,
+    locale_format,
+    zone_named,
+)
 from notification_service.messages import events, store
 from notification_service.messages.model import (
     STATUS_KINDS,
@@ -48,10 +55,11 @@ from notification_service.messages.model import (
 )
 from notification_service.templates import service as templates
 from notification_service.templates.default_templates import built_in
-from notification_service.templates.model import FOLLOW_UP, primary_language
+from notification_service.templates.model import FOLLOW_UP
 
 log = structlog.get_logger(__name__)
 
+UTC_ZONE = ZoneInfo("UTC")
 OUTGOING_FIELDS = [f.name for f in dataclasses.fields(OutgoingMessage) if f.name != "body_html"]
 
 
@@ -112,12 +120,16 @@ async def plan_message(
         return None
     settings = messaging.settings
     now = messaging.clock.now()
-    template = await templates.template_for(
-        session, kind, primary_language(contact.language), settings.default_language
-    )
-    values = {"name": contact.name, "reference": contact.reference, **context}
+    candidates = language_candidates(contact.language, settings.default_language)
+    zone = zone_named(contact.time_zone) or zone_named(settings.default_time_zone) or UTC_ZONE
+
+    def values_in(language: str) -> dict:
+        written = locale_format(contact.language, language, zone).localise(context)
+        return {"name": contact.name, "reference": contact.reference, **written}
+
+    template = await templates.template_for(session, kind, candidates)
     try:
-        message = await templates.render_message(kind, template, values)
+        message = await templates.render_message(kind, template, values_in(template.language))
     except Exception as exc:  # noqa: BLE001  an edit that passed its trial renders but not this
         # (a branch the trials did not take, or a limit broken by real data): the built-in
         # text says it instead, and the failure is reported.
@@ -128,8 +140,8 @@ async def plan_message(
             version=template.version,
             error=repr(exc),
         )
-        template = built_in(kind, template.language, settings.default_language)
-        message = await templates.render_message(kind, template, values)
+        template = built_in(kind, [template.language, *candidates])
+        message = await templates.render_message(kind, template, values_in(template.language))
     plan = channel_plan(
         ContactPoints(
             email=contact.email,
@@ -196,7 +208,7 @@ async def fire_due_follow_ups(
                 trigger_id=follow_up.id,
                 kind=FOLLOW_UP,
                 case_id=follow_up.case_id,
-                context={"resolved_on": follow_up.resolved_at.strftime("%Y-%m-%d")},
+                context={"resolved_on": DateOf(follow_up.resolved_at)},
                 correlation_id=follow_up.correlation_id,
             )
         if due:

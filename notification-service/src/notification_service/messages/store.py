@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notification_service import tables
+from notification_service.messages.model import customer_time_zone
 
 notifications = tables.notifications
 attempts = tables.notification_attempts
@@ -20,7 +21,8 @@ case_contacts = tables.case_contacts
 
 
 async def remember_contact(session: AsyncSession, opened: CaseOpenedV1) -> None:
-    """Keep how to reach the customer of a newly opened case (first opening wins)."""
+    """Keep how to reach the customer of a newly opened case, their language and time zone
+    (first opening wins)."""
     contact = opened.customer
     statement = insert(case_contacts).values(
         case_id=opened.case_id,
@@ -32,6 +34,7 @@ async def remember_contact(session: AsyncSession, opened: CaseOpenedV1) -> None:
         language=contact.language or opened.language,
         preferred_channel=contact.preferred_channel,
         opened_on=opened.channel,
+        time_zone=customer_time_zone(opened),
     )
     await session.execute(statement.on_conflict_do_nothing(index_elements=["case_id"]))
 

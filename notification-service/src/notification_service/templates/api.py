@@ -20,9 +20,13 @@ TEMPLATES_DESCRIPTION = """\
 Templates are Jinja2, rendered in a sandbox that cannot reach Python internals. Each kind of
 message (`acknowledgement`, `information_request`, `investigating`, `resolved`,
 `delay_apology`, `response`, `decision`, `remedy`, `survey`, `follow_up`) may use only its own
-variables (listed in `variables`); a customer whose language has no template gets the
-default language's. A change is a new version and applies to messages planned after it;
-each notification records the version it was rendered from.
+variables (listed in `variables`). Languages are BCP 47 tags in canonical form (`ro`,
+`pt-BR`, `zh-Hant`). A message is written in the first of: the customer's language, the desk's
+default language, English, each from its regional form to its base (`pt-BR`, then `pt`); in
+each, the desk's latest version comes before the built-in text (version 1, in 34 languages).
+Dates, times and amounts arrive written for the customer's locale and time zone. A change is a
+new version and applies to messages planned after it; each notification records the version it
+was rendered from.
 """
 
 router = APIRouter(prefix="/v1/templates", tags=["templates"], responses=AUTH_RESPONSES)

@@ -25,6 +25,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 from redress_shared.errors import DomainError
 
+from notification_service.locales.model import TAG_PATTERN, direction
+
 ACKNOWLEDGEMENT = "acknowledgement"
 INFORMATION_REQUEST = "information_request"
 INVESTIGATING = "investigating"
@@ -40,12 +42,13 @@ _COMMON = {"name": "Ana Pop", "reference": "RDR-2026-000123"}
 
 #: Every kind of customer message, with the variables its templates may use and a sample
 #: value of each (shown in the API and used for the trial render when a template is saved).
+#: Dates, times and amounts arrive written for the customer's locale and time zone.
 VARIABLES: dict[str, dict[str, object]] = {
     ACKNOWLEDGEMENT: {
         **_COMMON,
         "subject": "Broken charger",
-        "first_response_by": "2026-11-25 09:00 UTC",
-        "resolve_by": "2026-12-07",
+        "first_response_by": "November 25, 2026, 10:00 AM (Central European Standard Time)",
+        "resolve_by": "December 7, 2026",
     },
     INFORMATION_REQUEST: {**_COMMON, "question": "Please send a photo of the serial number."},
     INVESTIGATING: dict(_COMMON),
@@ -53,8 +56,8 @@ VARIABLES: dict[str, dict[str, object]] = {
     DELAY_APOLOGY: {
         **_COMMON,
         "deadline": "resolve",
-        "missed_at": "2026-12-07 17:00 UTC",
-        "new_time": "2026-12-09 17:00 UTC",
+        "missed_at": "December 7, 2026, 6:00 PM (Central European Standard Time)",
+        "new_time": "December 9, 2026, 6:00 PM (Central European Standard Time)",
     },
     RESPONSE: {**_COMMON, "message": "We are sending you a new charger today."},
     DECISION: {
@@ -68,18 +71,15 @@ VARIABLES: dict[str, dict[str, object]] = {
         "remedy_type": "refund",
         "amount": "49.90",
         "currency": "EUR",
+        "amount_with_currency": "€49.90",
         "method": "bank transfer",
-        "due_date": "2026-12-10",
+        "due_date": "December 10, 2026",
     },
     SURVEY: {**_COMMON, "survey_url": "https://feedback.redress.example/survey/RDR-2026-000123"},
-    FOLLOW_UP: {**_COMMON, "resolved_on": "2026-12-01"},
+    FOLLOW_UP: {**_COMMON, "resolved_on": "December 1, 2026"},
 }
 KINDS = tuple(VARIABLES)
 
-#: Primary language subtags written right to left.
-RTL_LANGUAGES = frozenset({"ar", "arc", "dv", "fa", "he", "ku", "ps", "sd", "ug", "ur", "yi"})
-
-LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}$")
 MAX_RENDERED_CHARS = 100_000
 BUILT_IN_AUTHOR = "built-in"
 
@@ -123,11 +123,12 @@ class UnknownTemplateKind(DomainError):
 
 
 class InvalidLanguage(DomainError):
-    """A template's language is not a primary language subtag."""
+    """A template's language is not a language tag in canonical form."""
 
     def __init__(self, language: str) -> None:
         super().__init__(
-            f"'{language}' is not a primary language subtag (two or three lower-case letters)"
+            f"'{language}' is not a language tag in canonical form: a primary subtag of two or "
+            "three lower-case letters, optionally a script and a region (ro, pt-BR, zh-Hant)"
         )
 
 
@@ -157,10 +158,10 @@ class TemplateRenderFailure(TemplateError):
 
 
 def check_kind_and_language(kind: str, language: str) -> None:
-    """Refuse a kind we do not send or a language that is not a primary subtag."""
+    """Refuse a kind we do not send or a language that is not a canonical language tag."""
     if kind not in KINDS:
         raise UnknownTemplateKind(kind)
-    if not LANGUAGE_PATTERN.match(language):
+    if not TAG_PATTERN.match(language):
         raise InvalidLanguage(language)
 
 
@@ -372,16 +373,6 @@ _DOCUMENT = _HTML.from_string(
     '<body dir="{{ dir }}" style="font-family: sans-serif; text-align: {{ align }}">\n'
     "{{ content }}\n</body>\n</html>\n"
 )
-
-
-def direction(language: str) -> str:
-    """``rtl`` for a language written right to left, else ``ltr``."""
-    return "rtl" if language.split("-")[0].lower() in RTL_LANGUAGES else "ltr"
-
-
-def primary_language(tag: str | None) -> str:
-    """The primary subtag of a BCP 47 tag, lower case (``ro-RO`` → ``ro``); '' when absent."""
-    return (tag or "").split("-")[0].split("_")[0].strip().lower()
 
 
 def _check_part(environment: _Sandbox, kind: str, part: str, source: str) -> None:

@@ -74,7 +74,7 @@ class TemplateRead(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [_TEMPLATE_EXAMPLE]})
 
     kind: str = Field(examples=["response"])
-    language: str = Field(examples=["fa"])
+    language: str = Field(examples=["fa"], description="BCP 47 tag: fa, pt-BR, zh-Hant.")
     version: int = Field(examples=[2], description="1 is the built-in default.")
     direction: str = Field(examples=["rtl"], description="ltr | rtl, set on the HTML part.")
     subject: str

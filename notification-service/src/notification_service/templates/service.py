@@ -4,6 +4,7 @@ the template a message is rendered from (inside the planning transaction)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import structlog
 from redress_shared.clock import Clock
@@ -55,17 +56,18 @@ async def seed_templates(session_factory: SessionFactory, clock: Clock) -> int:
 
 
 async def template_for(
-    session: AsyncSession, kind: str, language: str, default_language: str
+    session: AsyncSession, kind: str, candidates: Sequence[str]
 ) -> StoredTemplate:
-    """In the caller's transaction: the current template of ``kind`` in ``language``, else in
-    the default language; the built-in text (as version 1) while the store is not seeded."""
-    stored = await store.current_in(session, kind, [language, default_language])
-    for candidate in (language, default_language):
+    """In the caller's transaction: the template of ``kind`` in the first of ``candidates``
+    (``locales.model.language_candidates``: the customer's language, the desk's default,
+    English) that has one: the desk's current version, else the built-in text (version 1)."""
+    stored = await store.current_in(session, kind, list(candidates))
+    for candidate in candidates:
         if candidate in stored:
             return stored[candidate]
         if candidate in BUILT_IN[kind]:
-            return built_in(kind, candidate, default_language)
-    return built_in(kind, default_language, default_language)
+            return built_in(kind, [candidate])
+    return built_in(kind, candidates)
 
 
 async def list_templates(session_factory: SessionFactory) -> list[StoredTemplate]:

@@ -1,0 +1,1 @@
+"""Customer languages and locales: fallback order, text direction, locale formats."""
