@@ -124,3 +124,60 @@ async def test_a_customer_gets_every_message_of_their_case_in_romanian(stack):
             return noted if len(noted) >= len(wanted) else None
 
         await eventually(outcomes_on_the_case, timeout=120)
+
+
+# Complaints as customers write them, with no declared language: intake identifies it and the
+# acknowledgement goes out in it (right to left for Arabic).
+UNDECLARED = {
+    "ja": (
+        "充電器が壊れています",
+        "先週購入した充電器が三日で動かなくなりました。注文番号は 58213 です。交換か返金を"
+        "お願いします。",
+        "ltr",
+    ),
+    "ar": (
+        "الشاحن لا يعمل",
+        "اشتريت شاحنًا الأسبوع الماضي وتوقف عن العمل بعد ثلاثة أيام. رقم الطلب 58213. أرجو "
+        "استبداله أو استرداد المبلغ.",
+        "rtl",
+    ),
+    "el": (
+        "Ο φορτιστής δεν λειτουργεί",
+        "Αγόρασα έναν φορτιστή την περασμένη εβδομάδα και σταμάτησε να λειτουργεί μετά από "
+        "τρεις μέρες. Αριθμός παραγγελίας 58213. Παρακαλώ αντικαταστήστε τον ή επιστρέψτε τα "
+        "χρήματα.",
+        "ltr",
+    ),
+}
+
+
+async def test_japanese_arabic_and_greek_complaints_are_acknowledged_in_their_language(stack):
+    from notification_service.templates.default_templates import BUILT_IN
+
+    intake = stack["services"]["intake-service"]
+    headers = {"Authorization": f"Bearer {stack['admin_key']}"}
+    run = uuid.uuid4().hex[:8]
+    submitted: dict[str, tuple[str, str]] = {}
+    async with httpx.AsyncClient(headers=headers, timeout=60) as client:
+        for language, (subject, body, _) in UNDECLARED.items():
+            address = f"{language}.{run}@example.com"
+            answer = await client.post(
+                f"{intake}/v1/complaints",
+                json={"customer": {"email": address}, "subject": subject, "body": body},
+            )
+            assert answer.status_code == 202, answer.text
+            submitted[language] = (address, answer.json()["reference"])
+
+    async def acknowledged():
+        found = {lang: _received(stack["maildir"], a) for lang, (a, _) in submitted.items()}
+        return found if all(found.values()) else None
+
+    mails = await eventually(acknowledged, timeout=180)
+    for language, (_, reference) in submitted.items():
+        [message] = mails[language]
+        template = BUILT_IN["acknowledgement"][language].subject
+        assert message["Subject"] == template.replace("{{ reference }}", reference), language
+        html_part = message.get_body(preferencelist=("html",)).get_content()
+        assert f'<html lang="{language}" dir="{UNDECLARED[language][2]}">' in html_part
+        plain = message.get_body(preferencelist=("plain",)).get_content()
+        assert reference in plain
