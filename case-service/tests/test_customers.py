@@ -58,6 +58,8 @@ async def test_profile_updates_are_validated_versioned_and_reach_new_case_events
         {"phone": "0721 000 000"},
         {"tier": None},
         {"language": "Romanian"},
+        {"time_zone": "Europe/Atlantis"},
+        {"time_zone": "../../etc/passwd"},
         {"favourite_colour": "blue"},
     ):
         assert_problem(await cases_client.patch(url, json=bad), 422, "validation-error")
@@ -65,17 +67,23 @@ async def test_profile_updates_are_validated_versioned_and_reach_new_case_events
 
     updated = await cases_client.patch(
         url,
-        json={"preferred_channel": "sms", "phone": "+40721000000", "language": "en"},
+        json={
+            "preferred_channel": "sms",
+            "phone": "+40721000000",
+            "language": "en",
+            "time_zone": "America/Toronto",
+        },
         headers={"If-Match": '"1"'},
     )
     assert updated.status_code == 200, updated.text
     assert updated.headers["etag"] == '"2"'
     profile = updated.json()
-    assert (profile["preferred_channel"], profile["phone"], profile["language"]) == (
-        "sms",
-        "+40721000000",
-        "en",
-    )
+    assert (
+        profile["preferred_channel"],
+        profile["phone"],
+        profile["language"],
+        profile["time_zone"],
+    ) == ("sms", "+40721000000", "en", "America/Toronto")
     assert profile["updated_by"] == "admin"
     stale = await cases_client.patch(url, json={"tier": "vip"}, headers={"If-Match": '"1"'})
     assert_problem(stale, 412, "stale-version")
@@ -105,6 +113,7 @@ async def test_profile_updates_are_validated_versioned_and_reach_new_case_events
     customer = opened["data"]["customer"]
     assert customer["preferred_channel"] == "sms"
     assert customer["language"] == "en"
+    assert customer["time_zone"] == "America/Toronto"
     assert customer["phone"] == "+40721000000"
     assert customer["email"] == "ana@example.com", "contact points kept from the profile"
     assert customer["name"] == "Ana Pop"

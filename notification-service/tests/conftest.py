@@ -95,8 +95,7 @@ class CaseStory(case_stories.CaseStory):
                 phone=phone,
                 language=language,
                 preferred_channel=preferred_channel,
-                # Not a field of the contract yet: case.opened may carry it (extra fields pass).
-                **({"time_zone": time_zone} if time_zone else {}),
+                time_zone=time_zone,
             ),
             channel=channel,
             subject="Broken charger",

@@ -41,6 +41,7 @@ customers = Table(
     Column("last_complaint_at", DateTime(timezone=True), nullable=False),
     Column("complaint_count", Integer, nullable=False, server_default="0"),
     Column("preferred_channel", Text, comment="email | sms | chat | social"),
+    Column("time_zone", Text, comment="IANA time zone, e.g. Europe/Bucharest"),
     Column("version", Integer, nullable=False, server_default="1"),
     Column("updated_at", DateTime(timezone=True), comment="last profile change by ops"),
     Column("updated_by", Text),

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cloudevents.core.bindings import kafka as ce_kafka
 from cloudevents.core.v1.event import CloudEvent
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
+    StringConstraints,
     model_serializer,
 )
 
@@ -57,6 +60,21 @@ class _Payload(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
 
+def known_time_zone(name: str) -> str:
+    """``name`` when it is an IANA time zone such as ``Europe/Bucharest``, else ValueError."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise ValueError(f"{name!r} is not an IANA time zone such as 'Europe/Bucharest'") from error
+    return name
+
+
+TimeZoneName = Annotated[
+    str, StringConstraints(min_length=1, max_length=64), AfterValidator(known_time_zone)
+]
+"""An IANA time zone name, checked against the time zone database (for API input)."""
+
+
 class CustomerContact(_Payload):
     """Who complained and how to reach them; ``customer_key`` is stable across channels."""
 
@@ -69,6 +87,12 @@ class CustomerContact(_Payload):
         default=None,
         description="Where the customer wants to hear from us; the notification service "
         "falls back to another contact point when this one is missing or fails.",
+    )
+    time_zone: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The customer's IANA time zone, e.g. 'Europe/Bucharest': the times in "
+        "their messages are given in it (else in the desk's).",
     )
 
 

@@ -12,7 +12,7 @@ from redress_shared.events import CustomerContact
 # Which contact point each preferred channel needs (chat and social reach the customer
 # where they wrote to us, so they need none on the profile).
 CHANNEL_CONTACT = {"email": "email", "sms": "phone"}
-CONTACT_FIELDS = ("name", "email", "phone", "language", "preferred_channel")
+CONTACT_FIELDS = ("name", "email", "phone", "language", "preferred_channel", "time_zone")
 
 
 class InvalidCustomerUpdate(DomainError):

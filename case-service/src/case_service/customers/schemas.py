@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+from redress_shared.events import TimeZoneName
 
 from case_service.customers.model import CustomerProfile
 
@@ -36,6 +37,7 @@ class CustomerRead(BaseModel):
                     "phone": "+40721000000",
                     "language": "ro",
                     "preferred_channel": "sms",
+                    "time_zone": "Europe/Bucharest",
                     "tier": "vip",
                     "version": 3,
                     "first_seen_at": "2026-01-10T08:00:00Z",
@@ -58,6 +60,9 @@ class CustomerRead(BaseModel):
     language: str | None
     preferred_channel: PreferredChannel | None = Field(
         default=None, description="Where the customer wants to hear from us."
+    )
+    time_zone: str | None = Field(
+        default=None, description="IANA time zone the customer's messages give times in."
     )
     tier: str
     version: int = Field(description="Changes with every profile update; the ETag.")
@@ -93,6 +98,7 @@ class CustomerUpdate(BaseModel):
             "examples": [
                 {"tier": "vip"},
                 {"preferred_channel": "sms", "phone": "+40721000000", "language": "ro"},
+                {"time_zone": "Europe/Bucharest"},
             ]
         },
     )
@@ -105,6 +111,11 @@ class CustomerUpdate(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     email: EmailStr | None = None
     phone: str | None = Field(default=None, pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164")
+    time_zone: TimeZoneName | None = Field(
+        default=None,
+        description="IANA time zone, e.g. 'Europe/Bucharest': times in the customer's messages "
+        "are given in it; null: the desk's.",
+    )
 
     @model_validator(mode="after")
     def _tier_cannot_be_cleared(self) -> CustomerUpdate:

@@ -169,14 +169,10 @@ def acknowledgement(opened: CaseOpenedV1) -> Planned:
 
 
 def customer_time_zone(opened: CaseOpenedV1) -> str | None:
-    """The customer's IANA time zone when case.opened carries one, as ``customer.time_zone``
-    or ``time_zone`` (not yet fields of the contract: read when present); an unknown name
-    counts as none."""
-    for holder in (opened.customer, opened):
-        name = (holder.model_extra or {}).get("time_zone")
-        if isinstance(name, str) and zone_named(name) is not None:
-            return name
-    return None
+    """The customer's IANA time zone when case.opened carries one (``customer.time_zone``,
+    from the complaint or the customer's profile); an unknown name counts as none."""
+    name = opened.customer.time_zone
+    return name if name and zone_named(name) is not None else None
 
 
 def status_message(changed: CaseStatusChangedV1, survey_base_url: str) -> Planned:
