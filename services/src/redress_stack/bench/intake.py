@@ -306,6 +306,7 @@ def main() -> None:
             def intake_cpu_seconds() -> float:
                 times = intake_process.cpu_times()
                 return times.user + times.system
+
             results = asyncio.run(
                 run(
                     base_url,
@@ -333,13 +334,19 @@ def main() -> None:
 
 
 def ratio_to_ceiling(intake: dict, ceiling: dict) -> dict:
-    """The closed-loop JSON intake rate as a share of the ceiling's, measured in one run."""
+    """The closed-loop JSON intake rate as a share of the ceiling's, measured in one run, and
+    the same for the server's CPU per request (the steadier figure on a shared machine)."""
+    intake_cpu = intake.get("intake_cpu_ms_per_request")
+    ceiling_cpu = ceiling.get("server_cpu_ms_per_request")
     return {
         "benchmark": "ratio: intake alone (JSON) / ceiling",
         "intake_per_second": intake["per_second"],
         "ceiling_per_second": ceiling["per_second"],
         "ratio": round(intake["per_second"] / ceiling["per_second"], 3)
         if ceiling["per_second"]
+        else None,
+        "cpu_per_request_ratio": round(intake_cpu / ceiling_cpu, 2)
+        if intake_cpu and ceiling_cpu
         else None,
     }
 
