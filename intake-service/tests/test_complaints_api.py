@@ -99,6 +99,38 @@ async def test_repeated_idempotency_key_returns_the_first_complaint(intake):
     assert duplicate.json()["status"] == "duplicate"
 
 
+async def test_submissions_arriving_together_are_each_registered_once(intake, probe):
+    """Submissions that arrive together are committed together; the repeats among them (by
+    Idempotency-Key, by external id, by the same customer and text) are each answered with
+    their first complaint."""
+    distinct = [complaint() for _ in range(12)]
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    keyed = complaint()
+    by_external_id = complaint(external_id=f"crm-{uuid.uuid4()}")
+    posts = [intake.post("/v1/complaints", json=payload) for payload in distinct]
+    posts += [intake.post("/v1/complaints", json=keyed, headers=key) for _ in range(3)]
+    posts += [intake.post("/v1/complaints", json=by_external_id) for _ in range(3)]
+    posts += [intake.post("/v1/complaints", json=distinct[0]) for _ in range(2)]
+    before = await probe.counts()
+
+    answers = await asyncio.gather(*posts)
+
+    def ids(group):
+        return {answer.json()["complaint_id"] for answer in group}
+
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [200] * 6 + [202] * 14, [answer.text for answer in answers]
+    assert all(
+        answer.json()["status"] == "duplicate" for answer in answers if answer.status_code == 200
+    )
+    assert len(ids(answers[:12])) == 12
+    for repeats in (answers[12:15], answers[15:18], [answers[0], *answers[18:20]]):
+        assert len(ids(repeats)) == 1
+    after = await probe.counts()
+    # Raw submission, complaint and event of each new complaint; nothing more for a repeat.
+    assert [now - earlier for now, earlier in zip(after, before, strict=True)] == [14, 14, 14]
+
+
 async def test_idempotency_key_reused_with_another_body_is_refused(intake):
     key = {"Idempotency-Key": uuid.uuid4().hex}
     assert (await intake.post("/v1/complaints", json=complaint(), headers=key)).status_code == 202

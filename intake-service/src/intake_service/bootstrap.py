@@ -8,6 +8,7 @@ from redress_shared.runtime import ServiceRuntime, create_app
 
 from intake_service import tables
 from intake_service.api import PROBLEMS, ROUTERS, SCOPES
+from intake_service.channels.service import SubmissionQueue
 from intake_service.config import IntakeSettings
 from intake_service.email.api import IntakeSmtpHandler
 from intake_service.workers import (
@@ -37,7 +38,7 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
                 settings.intake_smtp_max_message_bytes,
             ),
         )
-    return create_app(
+    app = create_app(
         runtime,
         title="Redress intake service",
         description=(
@@ -50,3 +51,11 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
         scopes=SCOPES,
         problems=PROBLEMS,
     )
+    app.state.submission_queue = SubmissionQueue(
+        runtime.session_factory,
+        runtime.clock,
+        settings.policy(),
+        writers=settings.intake_submission_writers,
+        max_batch=settings.intake_submission_batch_max,
+    )
+    return app

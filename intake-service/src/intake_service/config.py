@@ -79,6 +79,15 @@ class IntakeSettings(ServiceSettings):
         description="How often each replica checks whether a desk changed the classification "
         "rules (one small query); a change applies to its complaints within this interval.",
     )
+    intake_submission_writers: int = Field(
+        default=2,
+        ge=1,
+        description="JSON-channel submissions are committed in batches (a group commit): "
+        "how many batches may be written at once, each on its own connection.",
+    )
+    intake_submission_batch_max: int = Field(
+        default=100, ge=1, description="Most submissions committed in one batch."
+    )
 
     def policy(self) -> IntakePolicy:
         """The limits and windows the use cases apply."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from typing import Any
 
 from sqlalchemy import (
     ARRAY,
@@ -26,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import event as orm_event
 from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -33,19 +35,34 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from redress_shared.settings import ServiceSettings
 
 
 def create_engine(settings: ServiceSettings) -> AsyncEngine:
     """Create the service's engine; every connection's search_path is the service schema."""
-    return create_async_engine(
+    engine = create_async_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
-        pool_pre_ping=True,
         connect_args={"server_settings": {"application_name": settings.service_name}},
     )
+    orm_event.listen(engine.sync_engine, "checkout", _refuse_closed_connection)
+    return engine
+
+
+def _refuse_closed_connection(
+    dbapi_connection: Any, _record: ConnectionPoolEntry, _proxy: PoolProxiedConnection
+) -> None:
+    """Hand out no connection the server has closed (it restarted, or ended the session):
+    the pool replaces it. This is SQLAlchemy's ``pool_pre_ping`` without its round trips
+    (with asyncpg the ping was BEGIN, a query and ROLLBACK on every checkout, three round
+    trips per transaction): asyncpg reads every pooled connection's socket, so it knows at
+    once when the server closed one. A connection that breaks later fails its transaction,
+    which is invalidated as a disconnect and retried or answered as any database fault."""
+    if dbapi_connection.driver_connection.is_closed():
+        raise DisconnectionError("the server closed this pooled connection")
 
 
 SessionFactory = async_sessionmaker[AsyncSession]

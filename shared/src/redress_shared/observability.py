@@ -40,6 +40,8 @@ def configure_logging(service_name: str, level: str = "INFO") -> None:
     ]
     structlog.configure(
         processors=[
+            # First: a record below the level costs no timestamp and no rendering.
+            structlog.stdlib.filter_by_level,
             *shared_processors,
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],

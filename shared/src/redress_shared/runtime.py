@@ -310,8 +310,9 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
     uvicorn.Server(config).run()
 
 
-def get_runtime(request: Request) -> ServiceRuntime:
-    """FastAPI dependency: the runtime of the service handling ``request``."""
+async def get_runtime(request: Request) -> ServiceRuntime:
+    """FastAPI dependency: the runtime of the service handling ``request`` (a coroutine:
+    FastAPI would run a plain function in a worker thread, a hop per request)."""
     return request.app.state.runtime
 
 

@@ -5,19 +5,27 @@ social posts. Each route parses its channel's body and calls the one submission 
 # with the channel's model at run time, which FastAPI must see as a class, not a string.
 
 from collections.abc import Awaitable, Callable
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel
 from redress_shared.auth import AUTH_RESPONSES
 from redress_shared.errors import ProblemDetail
-from redress_shared.runtime import RuntimeDep
 
 from intake_service.channels import service
 from intake_service.channels.schemas import ChatCreate, PhoneCallCreate, SocialPostCreate
-from intake_service.complaints.api import ComplaintWriter, IdempotencyKey, Policy
+from intake_service.channels.service import SubmissionQueue
+from intake_service.complaints.api import ComplaintWriter, IdempotencyKey
 from intake_service.complaints.schemas import ComplaintAccepted, ComplaintCreate
 
 router = APIRouter(responses=AUTH_RESPONSES)
+
+
+async def _submission_queue(request: Request) -> SubmissionQueue:
+    return request.app.state.submission_queue
+
+
+Submissions = Annotated[SubmissionQueue, Depends(_submission_queue)]
 
 
 def _responses(invalid: str) -> dict:
@@ -39,19 +47,12 @@ def _submission_endpoint(
         submission: body_model,  # type: ignore[valid-type]
         request: Request,
         response: Response,
-        runtime: RuntimeDep,
+        queue: Submissions,
         client: ComplaintWriter,
-        policy: Policy,
         idempotency_key: IdempotencyKey = None,
     ) -> ComplaintAccepted:
         accepted, created = await service.submit(
-            runtime.session_factory,
-            runtime.clock,
-            submission,
-            await request.body(),
-            client,
-            idempotency_key,
-            policy,
+            queue, submission, await request.body(), client, idempotency_key
         )
         response.status_code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
         response.headers["Location"] = f"/v1/complaints/{accepted.complaint_id}"

@@ -37,7 +37,7 @@ IdempotencyKey = Annotated[
 ]
 
 
-def _policy(runtime: RuntimeDep) -> IntakePolicy:
+async def _policy(runtime: RuntimeDep) -> IntakePolicy:
     return runtime.settings.policy()
 
 

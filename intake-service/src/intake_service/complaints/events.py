@@ -139,9 +139,11 @@ def complaint_received_event(
     complaint: Complaint,
     max_text_bytes: int = _MAX_TEXT,
     max_event_bytes: int = _MAX_EVENT,
+    correlation_id: str | None = None,
 ) -> EventEnvelope:
     """The ``redress.complaint.received.v1`` event of a registered complaint, bounded in
-    size (the full complaint stays readable at ``GET /v1/complaints/{id}``)."""
+    size (the full complaint stays readable at ``GET /v1/complaints/{id}``); without a
+    ``correlation_id`` the outbox gives it the current one."""
     draft = complaint.draft
     customer = draft.customer
     payload = ComplaintReceivedV1(
@@ -171,6 +173,7 @@ def complaint_received_event(
             subject=str(complaint.id),
             payload=ComplaintReceivedV1.model_validate(data),
             time=complaint.received_at,
+            correlation_id=correlation_id,
         )
 
     return _bounded(

@@ -305,6 +305,30 @@ class RawSubmission:
     submitted_by: str
 
 
+@dataclass(frozen=True)
+class Submission:
+    """What registering one JSON-channel complaint takes: its normalised draft, what arrived,
+    the client's idempotency claim and the request's correlation id (carried into the
+    event, since the batch is written by another task than the request's)."""
+
+    draft: ComplaintDraft
+    raw: RawSubmission
+    idempotency: IdempotencyClaim | None = None
+    correlation_id: str | None = None
+
+    def identities(self) -> tuple[tuple[str, ...], ...]:
+        """What makes another submission a repeat of this one: the idempotency key, the
+        channel-native id and the customer's text."""
+        found: list[tuple[str, ...]] = [
+            ("content", self.draft.customer.key, self.draft.fingerprint)
+        ]
+        if self.idempotency is not None:
+            found.append(("key", self.idempotency.client, self.idempotency.key))
+        if self.draft.channel_message_id is not None:
+            found.append(("channel", self.draft.channel, self.draft.channel_message_id))
+        return tuple(found)
+
+
 def request_fingerprint(document: dict) -> str:
     """Hash of a request body independent of key order and whitespace."""
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

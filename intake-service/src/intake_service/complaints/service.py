@@ -28,6 +28,7 @@ from intake_service.complaints.model import (
     IdempotencyClaim,
     IdempotencyKeyReused,
     RawSubmission,
+    Submission,
 )
 from intake_service.complaints.schemas import ComplaintAccepted
 from intake_service.config import DEFAULT_POLICY, IntakePolicy
@@ -60,14 +61,189 @@ async def register_complaint(
     for _attempt in range(3):
         try:
             async with session_factory() as session, session.begin():
-                return await _register_in(
+                accepted, created = await _register_in(
                     session, clock, draft, raw, idempotency, stored_raw_id, policy
                 )
         except IntegrityError:
             # A concurrent submission of the same channel id won the race; the next
             # attempt finds it as the earlier one.
             continue
+        if created:
+            log_registered(accepted, draft.channel)
+        return accepted, created
     raise ConcurrentSubmission()
+
+
+def log_registered(accepted: ComplaintAccepted, channel: str) -> None:
+    """One log line per new complaint (called in the request's context, for its
+    correlation id)."""
+    log.info(
+        "complaint_registered",
+        complaint_id=str(accepted.complaint_id),
+        reference=accepted.reference,
+        channel=channel,
+    )
+
+
+Registered = tuple[ComplaintAccepted, bool]
+"""The answer to a submission and whether a new complaint was created."""
+
+
+async def register_complaints(
+    session_factory: SessionFactory,
+    clock: Clock,
+    submissions: list[Submission],
+    policy: IntakePolicy = DEFAULT_POLICY,
+) -> list[Registered | Exception]:
+    """Register several JSON-channel submissions (raw submission not stored yet, no
+    attachments) in one transaction: the same rules as :func:`register_complaint` with a
+    few statements for the whole batch instead of several per complaint.
+
+    Returns one outcome per submission, in order: its answer, or the error of that
+    submission alone (IdempotencyKeyReused, say). Submissions of one batch may repeat each
+    other: a repeat is registered in a later round of the same transaction, which finds the
+    first. When the batch's transaction fails (a value the database refuses), every
+    submission is registered again on its own, so one bad submission fails alone.
+    """
+    try:
+        return await _register_batch(session_factory, clock, submissions, policy)
+    except Exception as error:
+        if len(submissions) == 1:
+            return [error]
+    outcomes: list[Registered | Exception] = []
+    for submission in submissions:
+        outcomes.extend(await register_complaints(session_factory, clock, [submission], policy))
+    return outcomes
+
+
+async def _register_batch(
+    session_factory: SessionFactory,
+    clock: Clock,
+    submissions: list[Submission],
+    policy: IntakePolicy,
+) -> list[Registered | Exception]:
+    for _attempt in range(3):
+        try:
+            async with session_factory() as session, session.begin():
+                outcomes: list[Registered | Exception | None] = [None] * len(submissions)
+                await store.take_customer_turns(
+                    session, [submission.draft.customer.key for submission in submissions]
+                )
+                for round_ in _rounds(submissions):
+                    await _register_round(session, clock, submissions, round_, outcomes, policy)
+        except IntegrityError:
+            # A concurrent submission of the same channel id won the race; the next
+            # attempt finds it as the earlier one.
+            continue
+        assert all(outcome is not None for outcome in outcomes)  # every round decided
+        return outcomes  # type: ignore[return-value]
+    raise ConcurrentSubmission()
+
+
+def _rounds(submissions: list[Submission]) -> list[list[int]]:
+    """The submissions' positions in rounds: none repeats another of its round (same
+    idempotency key, channel id or customer and text), so each round's checks are exact."""
+    rounds: list[tuple[set, list[int]]] = []
+    for index, submission in enumerate(submissions):
+        identities = submission.identities()
+        for seen, members in rounds:
+            if seen.isdisjoint(identities):
+                seen.update(identities)
+                members.append(index)
+                break
+        else:
+            rounds.append((set(identities), [index]))
+    return [members for _, members in rounds]
+
+
+async def _register_round(
+    session: AsyncSession,
+    clock: Clock,
+    submissions: list[Submission],
+    round_: list[int],
+    outcomes: list[Registered | Exception | None],
+    policy: IntakePolicy,
+) -> None:
+    """Register the submissions at ``round_``'s positions, writing their ``outcomes``."""
+    complaint_ids = {index: uuid.uuid4() for index in round_}
+    settled = await _find_earlier_ones(session, submissions, complaint_ids, outcomes)
+    fresh = [index for index in round_ if index not in settled]
+    if not fresh:
+        return
+    contents = [
+        (submissions[i].draft.customer.key, submissions[i].draft.fingerprint) for i in fresh
+    ]
+    found = await store.find_duplicates_or_numbers(
+        session, contents, _duplicates_since(clock, policy)
+    )
+    received_at = clock.now()
+    registrations = []
+    for index, (earlier, number) in zip(fresh, found, strict=True):
+        if earlier is not None:
+            outcomes[index] = (earlier, False)
+            continue
+        submission = submissions[index]
+        assert number is not None  # no earlier complaint: the query drew the next number
+        complaint = submission.draft.register(complaint_ids[index], number, received_at)
+        event = complaint_received_event(
+            complaint,
+            policy.max_event_text_bytes,
+            policy.max_event_bytes,
+            submission.correlation_id,
+        )
+        registrations.append((submission.raw, complaint, event))
+        outcomes[index] = (_accepted(complaint), True)
+    if registrations:
+        await store.insert_registrations(session, registrations, COMPLAINTS_TOPIC)
+
+
+async def _find_earlier_ones(
+    session: AsyncSession,
+    submissions: list[Submission],
+    complaint_ids: dict[int, uuid.UUID],
+    outcomes: list[Registered | Exception | None],
+) -> set[int]:
+    """:func:`_find_earlier` of a round: claim the idempotency keys, then look for the
+    complaints repeated by key or channel id. Writes the outcomes of the repeats; the
+    positions it settled (those a key decided, even without finding its complaint)."""
+    settled: set[int] = set()
+    claims = {i: submissions[i].idempotency for i in complaint_ids}
+    claims = {i: claim for i, claim in claims.items() if claim is not None}
+    repeated: dict[int, uuid.UUID] = {}
+    if claims:
+        earlier_claims = await store.claim_idempotency_keys(
+            session, [(claim, complaint_ids[i]) for i, claim in claims.items()]
+        )
+        for index, claim in claims.items():
+            earlier = earlier_claims.get((claim.client, claim.key))
+            if earlier is None:
+                continue
+            if earlier.request_hash != claim.request_hash:
+                outcomes[index] = IdempotencyKeyReused()
+                settled.add(index)
+            else:
+                repeated[index] = earlier.complaint_id
+    if repeated:
+        found = await store.find_duplicates_by_id(session, list(set(repeated.values())))
+        for index, complaint_id in repeated.items():
+            if complaint_id in found:  # else the key's first use was itself a repeat
+                outcomes[index] = (found[complaint_id], False)
+                settled.add(index)
+    by_channel: dict[int, tuple[str, str]] = {}
+    for index in complaint_ids:
+        draft = submissions[index].draft
+        if index in repeated or index in settled or draft.channel_message_id is None:
+            continue
+        by_channel[index] = (draft.channel, draft.channel_message_id)
+    if by_channel:
+        found_by_channel = await store.find_duplicates_by_channel_id(
+            session, list(by_channel.values())
+        )
+        for index, pair in by_channel.items():
+            if pair in found_by_channel:
+                outcomes[index] = (found_by_channel[pair], False)
+                settled.add(index)
+    return settled
 
 
 async def _register_in(
@@ -80,7 +256,7 @@ async def _register_in(
     policy: IntakePolicy,
 ) -> tuple[ComplaintAccepted, bool]:
     complaint_id = uuid.uuid4()
-    await store.take_customer_turn(session, draft.customer.key)
+    await store.take_customer_turns(session, [draft.customer.key])
     earlier = await _find_earlier(session, complaint_id, draft, idempotency)
     if earlier is None and draft.channel == "email":
         thread = await find_thread(session, draft)
@@ -88,12 +264,11 @@ async def _register_in(
             return await _attach_reply(
                 session, clock, draft, raw, stored_raw_id, thread, policy
             ), False
-    number = None
-    if earlier is None and policy.duplicate_window > timedelta(0):
+    number: int | None = None
+    if earlier is None:
         # The duplicate check and, when there is none, the new reference number: one trip.
-        since = clock.now() - policy.duplicate_window
-        earlier, number = await store.find_duplicate_or_number(
-            session, draft.customer.key, draft.fingerprint, since
+        [(earlier, number)] = await store.find_duplicates_or_numbers(
+            session, [(draft.customer.key, draft.fingerprint)], _duplicates_since(clock, policy)
         )
     if earlier is not None:
         if stored_raw_id is not None:
@@ -101,6 +276,7 @@ async def _register_in(
                 session, clock.now(), stored_raw_id, "duplicate", earlier.complaint_id
             )
         return earlier, False
+    assert number is not None  # no earlier complaint: the query drew the next number
     accepted = await _insert_new(
         session, complaint_id, clock, draft, raw, stored_raw_id, policy, number
     )
@@ -120,12 +296,19 @@ async def _find_earlier(
         if earlier_claim is not None:
             if earlier_claim.request_hash != idempotency.request_hash:
                 raise IdempotencyKeyReused()
-            return await store.find_duplicate(session, store.with_id(earlier_claim.complaint_id))
+            found = await store.find_duplicates_by_id(session, [earlier_claim.complaint_id])
+            return found.get(earlier_claim.complaint_id)
     if draft.channel_message_id is not None:
-        return await store.find_duplicate(
-            session, store.with_channel_id(draft.channel, draft.channel_message_id)
-        )
+        channel_id = (draft.channel, draft.channel_message_id)
+        return (await store.find_duplicates_by_channel_id(session, [channel_id])).get(channel_id)
     return None
+
+
+def _duplicates_since(clock: Clock, policy: IntakePolicy) -> datetime | None:
+    """Since when an equal text of the same customer is a repeat; None: never (off)."""
+    if policy.duplicate_window <= timedelta(0):
+        return None
+    return clock.now() - policy.duplicate_window
 
 
 async def _raw_of(
@@ -217,21 +400,10 @@ async def _insert_new(
     raw: RawSubmission,
     stored_raw_id: uuid.UUID | None,
     policy: IntakePolicy,
-    number: int | None = None,
+    number: int,
 ) -> ComplaintAccepted:
     received_at = clock.now()
-    if number is None:
-        number = await store.next_reference_number(session)
     complaint = draft.register(complaint_id, number, received_at)
-    if stored_raw_id is None and not draft.attachments:
-        # The hot path (JSON channels): raw submission, complaint and event in one trip.
-        event = complaint_received_event(
-            complaint, policy.max_event_text_bytes, policy.max_event_bytes
-        )
-        await store.insert_registration(
-            session, raw, received_at, complaint, event, COMPLAINTS_TOPIC
-        )
-        return _accepted(complaint, draft, received_at)
     raw_id = await _raw_of(session, received_at, raw, stored_raw_id, "accepted", complaint_id)
     await store.insert_complaint(session, complaint, raw_id)
     if draft.attachments:
@@ -244,23 +416,15 @@ async def _insert_new(
         )
     event = complaint_received_event(complaint, policy.max_event_text_bytes, policy.max_event_bytes)
     await add_to_outbox(session, tables.platform, COMPLAINTS_TOPIC, event)
-    return _accepted(complaint, draft, received_at)
+    return _accepted(complaint)
 
 
-def _accepted(
-    complaint: Complaint, draft: ComplaintDraft, received_at: datetime
-) -> ComplaintAccepted:
-    log.info(
-        "complaint_registered",
-        complaint_id=str(complaint.id),
-        reference=complaint.reference,
-        channel=draft.channel,
-    )
+def _accepted(complaint: Complaint) -> ComplaintAccepted:
     return ComplaintAccepted(
         complaint_id=complaint.id,
         reference=complaint.reference,
         status="accepted",
-        received_at=received_at,
+        received_at=complaint.received_at,
     )
 
 

@@ -3,15 +3,15 @@ idempotency keys. Every function takes the caller's session (the caller owns the
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 from typing import Any
 
 from redress_shared.db import OUTBOX_WRITTEN
 from redress_shared.events import EventEnvelope
-from redress_shared.observability import correlation_id_var
-from sqlalchemy import ColumnElement, Row, bindparam, case, func, literal, select, true
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import ColumnElement, Row, Text, any_, bindparam, case, cast, func, select, true
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intake_service import tables
@@ -24,13 +24,34 @@ from intake_service.complaints.model import (
 from intake_service.complaints.schemas import ComplaintAccepted
 
 
-async def take_customer_turn(session: AsyncSession, customer_key: str) -> None:
-    """Wait for the customer's other submissions in flight (a transaction-scoped advisory
-    lock on the customer key): two deliveries of the same text cannot both pass the
-    fingerprint check, while different customers do not wait for each other."""
-    await session.execute(
-        select(func.pg_advisory_xact_lock(func.hashtextextended(customer_key, 0)))
+def _unnest(columns: dict[str, Any], ordinality: str | None = None) -> Any:
+    """Rows made of parallel arrays, each bound as the parameter of its column's name:
+    ``unnest($1, $2, ...) AS rows(name, ...)``; one statement for a whole batch."""
+    arrays = [bindparam(name, type_=ARRAY(type_)) for name, type_ in columns.items()]
+    return func.unnest(*arrays).table_valued(*columns, with_ordinality=ordinality).render_derived()
+
+
+def _customer_turns() -> Any:
+    keys = _unnest({"customer_key": Text()})
+    lock_ids = (
+        select(func.hashtextextended(keys.c.customer_key, 0).label("lock_id"))
+        .distinct()
+        .order_by("lock_id")
+        .subquery("lock_ids")
     )
+    return select(func.pg_advisory_xact_lock(lock_ids.c.lock_id))
+
+
+_CUSTOMER_TURNS = _customer_turns()
+
+
+async def take_customer_turns(session: AsyncSession, customer_keys: list[str]) -> None:
+    """Wait for these customers' other submissions in flight (transaction-scoped advisory
+    locks on the customer keys, one statement): two deliveries of the same text cannot both
+    pass the fingerprint check, while different customers do not wait for each other. The
+    locks are taken in one order (by their id) in every transaction, so two batches sharing
+    customers wait for each other instead of deadlocking."""
+    await session.execute(_CUSTOMER_TURNS, {"customer_key": customer_keys})
 
 
 async def insert_raw(
@@ -108,43 +129,71 @@ async def claim_idempotency_key(
     """Claim ``claim``'s key for ``complaint_id``; None when claimed now, else the earlier
     claim (``request_hash``, ``complaint_id``). A concurrent request with the same key waits
     here until this transaction ends."""
+    earlier = await claim_idempotency_keys(session, [(claim, complaint_id)])
+    return earlier.get((claim.client, claim.key))
+
+
+def _claim_keys() -> Any:
     keys = tables.idempotency_keys
-    claimed = await session.scalar(
-        insert(keys)
-        .values(
-            client=claim.client,
-            key=claim.key,
-            request_hash=claim.request_hash,
-            complaint_id=complaint_id,
-        )
-        .on_conflict_do_nothing()
-        .returning(keys.c.complaint_id)
-    )
-    if claimed is not None:
-        return None
+    columns = ("client", "key", "request_hash", "complaint_id")
+    rows = _unnest({name: keys.c[name].type for name in columns})
     return (
-        await session.execute(
-            select(keys.c.request_hash, keys.c.complaint_id).where(
-                keys.c.client == claim.client, keys.c.key == claim.key
-            )
-        )
-    ).one()
+        insert(keys)
+        .from_select(list(columns), select(*(rows.c[name] for name in columns)))
+        .on_conflict_do_nothing()
+        .returning(keys.c.client, keys.c.key)
+    )
 
 
-async def find_duplicate(
-    session: AsyncSession, condition: ColumnElement[bool]
-) -> ComplaintAccepted | None:
-    """The complaint matching ``condition``, answered as the ``duplicate`` it was repeated by."""
-    complaints = tables.complaints
-    row = (
-        await session.execute(
-            select(complaints.c.id, complaints.c.reference, complaints.c.received_at).where(
-                condition
-            )
-        )
-    ).first()
-    if row is None:
-        return None
+def _earlier_claims() -> Any:
+    keys = tables.idempotency_keys
+    wanted = _unnest({"client": Text(), "key": Text()})
+    return select(keys.c.client, keys.c.key, keys.c.request_hash, keys.c.complaint_id).join(
+        wanted, (keys.c.client == wanted.c.client) & (keys.c.key == wanted.c.key)
+    )
+
+
+_CLAIM_KEYS, _EARLIER_CLAIMS = _claim_keys(), _earlier_claims()
+
+
+async def claim_idempotency_keys(
+    session: AsyncSession, claims: list[tuple[IdempotencyClaim, uuid.UUID]]
+) -> dict[tuple[str, str], Row]:
+    """:func:`claim_idempotency_key` of several claims (distinct keys) in one statement
+    (two when some key was claimed before): the earlier claims by ``(client, key)``."""
+    params: dict[str, list] = {"client": [], "key": [], "request_hash": [], "complaint_id": []}
+    for claim, complaint_id in claims:
+        params["client"].append(claim.client)
+        params["key"].append(claim.key)
+        params["request_hash"].append(claim.request_hash)
+        params["complaint_id"].append(complaint_id)
+    claimed = {tuple(row) for row in await session.execute(_CLAIM_KEYS, params)}
+    taken = [(claim.client, claim.key) for claim, _ in claims]
+    taken = [pair for pair in taken if pair not in claimed]
+    if not taken:
+        return {}
+    wanted = {"client": [client for client, _ in taken], "key": [key for _, key in taken]}
+    rows = await session.execute(_EARLIER_CLAIMS, wanted)
+    return {(row.client, row.key): row for row in rows}
+
+
+def with_channel_id(channel: Any, channel_message_id: Any) -> ColumnElement[bool]:
+    """The complaint that arrived, or was later answered by a customer message, under this
+    channel-native id."""
+    complaints, messages = tables.complaints, tables.complaint_messages
+    repeated_reply = (
+        select(messages.c.complaint_id)
+        .where(messages.c.channel == channel, messages.c.channel_message_id == channel_message_id)
+        .correlate_except(messages)  # the pair may come from an enclosing query's rows
+        .scalar_subquery()
+    )
+    return (
+        (complaints.c.channel == channel) & (complaints.c.channel_message_id == channel_message_id)
+    ) | (complaints.c.id == repeated_reply)
+
+
+def _duplicate(row: Any) -> ComplaintAccepted:
+    """An earlier complaint, answered as the ``duplicate`` a submission repeated."""
     return ComplaintAccepted(
         complaint_id=row.id,
         reference=row.reference,
@@ -153,23 +202,54 @@ async def find_duplicate(
     )
 
 
-def with_id(complaint_id: uuid.UUID) -> ColumnElement[bool]:
-    """The complaint ``complaint_id``."""
-    return tables.complaints.c.id == complaint_id
-
-
-def with_channel_id(channel: str, channel_message_id: str) -> ColumnElement[bool]:
-    """The complaint that arrived, or was later answered by a customer message, under this
-    channel-native id."""
-    complaints, messages = tables.complaints, tables.complaint_messages
-    repeated_reply = (
-        select(messages.c.complaint_id)
-        .where(messages.c.channel == channel, messages.c.channel_message_id == channel_message_id)
-        .scalar_subquery()
+def _duplicates_by_id() -> Any:
+    complaints = tables.complaints
+    ids = bindparam("ids", type_=ARRAY(complaints.c.id.type))
+    return select(complaints.c.id, complaints.c.reference, complaints.c.received_at).where(
+        complaints.c.id == any_(ids)
     )
-    return (
-        (complaints.c.channel == channel) & (complaints.c.channel_message_id == channel_message_id)
-    ) | (complaints.c.id == repeated_reply)
+
+
+def _duplicates_by_channel_id() -> Any:
+    complaints = tables.complaints
+    wanted = _unnest({"channel": Text(), "channel_message_id": Text()})
+    found = (
+        select(complaints.c.id, complaints.c.reference, complaints.c.received_at)
+        .where(with_channel_id(wanted.c.channel, wanted.c.channel_message_id))
+        .limit(1)
+        .lateral("found")
+    )
+    return select(
+        wanted.c.channel,
+        wanted.c.channel_message_id,
+        found.c.id,
+        found.c.reference,
+        found.c.received_at,
+    ).select_from(wanted.join(found, true()))
+
+
+_DUPLICATES_BY_ID, _DUPLICATES_BY_CHANNEL_ID = _duplicates_by_id(), _duplicates_by_channel_id()
+
+
+async def find_duplicates_by_id(
+    session: AsyncSession, complaint_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, ComplaintAccepted]:
+    """The complaints ``complaint_ids`` (those that exist), by id."""
+    rows = await session.execute(_DUPLICATES_BY_ID, {"ids": complaint_ids})
+    return {row.id: _duplicate(row) for row in rows}
+
+
+async def find_duplicates_by_channel_id(
+    session: AsyncSession, channel_ids: list[tuple[str, str]]
+) -> dict[tuple[str, str], ComplaintAccepted]:
+    """The complaints :func:`with_channel_id` of several ``(channel, channel_message_id)``
+    pairs, in one statement, by pair."""
+    params = {
+        "channel": [channel for channel, _ in channel_ids],
+        "channel_message_id": [message_id for _, message_id in channel_ids],
+    }
+    rows = await session.execute(_DUPLICATES_BY_CHANNEL_ID, params)
+    return {(row.channel, row.channel_message_id): _duplicate(row) for row in rows}
 
 
 def with_content(customer_key: Any, fingerprint: Any, since: Any) -> ColumnElement[bool]:
@@ -182,48 +262,41 @@ def with_content(customer_key: Any, fingerprint: Any, since: Any) -> ColumnEleme
     )
 
 
-def _duplicate_or_number() -> Any:
+def _duplicates_or_numbers() -> Any:
     complaints = tables.complaints
+    wanted = _unnest({"customer_key": Text(), "fingerprint": Text()}, ordinality="position")
+    since = bindparam("since", type_=complaints.c.received_at.type)
     earlier = (
         select(complaints.c.id, complaints.c.reference, complaints.c.received_at)
-        .where(
-            with_content(
-                bindparam("customer_key", type_=complaints.c.customer_key.type),
-                bindparam("fingerprint", type_=complaints.c.content_fingerprint.type),
-                bindparam("since", type_=complaints.c.received_at.type),
-            )
-        )
+        .where(with_content(wanted.c.customer_key, wanted.c.fingerprint, since))
         .limit(1)
         .lateral("earlier")
     )
-    one = select(literal(1).label("one")).subquery("one")
     number = case((earlier.c.id.is_(None), tables.reference_sequence.next_value()))
-    return select(earlier.c.id, earlier.c.reference, earlier.c.received_at, number).select_from(
-        one.outerjoin(earlier, true())
+    return (
+        select(earlier.c.id, earlier.c.reference, earlier.c.received_at, number.label("number"))
+        .select_from(wanted.outerjoin(earlier, true()))
+        .order_by(wanted.c.position)
     )
 
 
-_DUPLICATE_OR_NUMBER = _duplicate_or_number()  # built once, bound per request
+_DUPLICATES_OR_NUMBERS = _duplicates_or_numbers()  # built once, bound per batch
 
 
-async def find_duplicate_or_number(
-    session: AsyncSession, customer_key: str, fingerprint: str, since: datetime
-) -> tuple[ComplaintAccepted | None, int | None]:
-    """:func:`find_duplicate` of :func:`with_content` and, only when there is none,
-    :func:`next_reference_number`, in one round trip: the earlier complaint (or None) and
-    the new number (or None)."""
-    params = {"customer_key": customer_key, "fingerprint": fingerprint, "since": since}
-    row = (await session.execute(_DUPLICATE_OR_NUMBER, params)).one()
-    if row[0] is None:
-        return None, row[3]
-    return ComplaintAccepted(
-        complaint_id=row[0], reference=row[1], status="duplicate", received_at=row[2]
-    ), None
-
-
-async def next_reference_number(session: AsyncSession) -> int:
-    """The next number of the human references (``RDR-YYYY-<number>``)."""
-    return await session.scalar(tables.reference_sequence.next_value())  # type: ignore[return-value]
+async def find_duplicates_or_numbers(
+    session: AsyncSession, contents: list[tuple[str, str]], since: datetime | None
+) -> list[tuple[ComplaintAccepted | None, int | None]]:
+    """For each ``(customer_key, fingerprint)``: the earlier complaint :func:`with_content`
+    and, only when there is none, :func:`next_reference_number`, all
+    in one round trip; the earlier complaint (or None) and the new number (or None), in
+    order. ``since`` None looks for no duplicate (deduplication by content is off)."""
+    params = {
+        "customer_key": [key for key, _ in contents],
+        "fingerprint": [fingerprint for _, fingerprint in contents],
+        "since": since,
+    }
+    rows = await session.execute(_DUPLICATES_OR_NUMBERS, params)
+    return [(None, row.number) if row.id is None else (_duplicate(row), None) for row in rows]
 
 
 async def insert_complaint(session: AsyncSession, complaint: Complaint, raw_id: uuid.UUID) -> None:
@@ -257,83 +330,72 @@ def _complaint_values(complaint: Complaint, raw_id: uuid.UUID) -> dict[str, Any]
     )
 
 
-def _bound_insert(table: Any, prefix: str, columns: tuple[str, ...]) -> Any:
-    return table.insert().values(
-        {name: bindparam(prefix + name, type_=table.c[name].type) for name in columns}
+def _unnest_insert(table: Any, prefix: str, columns: tuple[str, ...]) -> Any:
+    """INSERT ... SELECT from parallel arrays (see :func:`_unnest`); JSON columns travel as
+    text (serialised once, here) and are cast to jsonb in the database."""
+    json_columns = {name for name in columns if isinstance(table.c[name].type, JSONB)}
+    rows = _unnest(
+        {prefix + name: Text() if name in json_columns else table.c[name].type for name in columns}
     )
+    values = [
+        cast(rows.c[prefix + name], JSONB) if name in json_columns else rows.c[prefix + name]
+        for name in columns
+    ]
+    return table.insert().from_select(list(columns), select(*values))
 
 
-_RAW_COLUMNS = (
-    "id",
-    "channel",
-    "content_type",
-    "payload",
-    "received_at",
-    "submitted_by",
-    "status",
-    "complaint_id",
-    "attempts",
+# Every column of a complaint; of a raw submission, those it has when it is first stored.
+_RAW_COLUMNS = tuple(
+    name
+    for name in tables.raw_submissions.c.keys()
+    if name not in ("error", "corrected_payload", "updated_at")
 )
-_COMPLAINT_COLUMNS = (
-    "id",
-    "reference",
-    "raw_submission_id",
-    "channel",
-    "channel_message_id",
-    "received_at",
-    "customer_key",
-    "customer",
-    "subject",
-    "body",
-    "language",
-    "category",
-    "product",
-    "supplier",
-    "order_ref",
-    "priority_hint",
-    "reputation_sensitive",
-    "context",
-    "classification",
-    "content_fingerprint",
+_COMPLAINT_COLUMNS = tuple(tables.complaints.c.keys())
+_COMPLAINT_JSON_COLUMNS = frozenset(
+    name for name in _COMPLAINT_COLUMNS if isinstance(tables.complaints.c[name].type, JSONB)
 )
 _OUTBOX_COLUMNS = ("event_id", "topic", "message_key", "event")
-# Built once: SQLAlchemy compiles it once, and each request only binds its values (building
-# the statement with literal values cost more CPU than the database spent on it).
-_REGISTRATION = _bound_insert(tables.platform.outbox, "o_", _OUTBOX_COLUMNS).add_cte(
-    _bound_insert(tables.raw_submissions, "r_", _RAW_COLUMNS).cte("raw_row"),
-    _bound_insert(tables.complaints, "c_", _COMPLAINT_COLUMNS).cte("complaint_row"),
+# Built once: SQLAlchemy compiles it once, and each batch only binds its arrays.
+_REGISTRATIONS = _unnest_insert(tables.platform.outbox, "o_", _OUTBOX_COLUMNS).add_cte(
+    _unnest_insert(tables.raw_submissions, "r_", _RAW_COLUMNS).cte("raw_rows"),
+    _unnest_insert(tables.complaints, "c_", _COMPLAINT_COLUMNS).cte("complaint_rows"),
 )
 
 
-async def insert_registration(
+async def insert_registrations(
     session: AsyncSession,
-    raw: RawSubmission,
-    received_at: datetime,
-    complaint: Complaint,
-    event: EventEnvelope,
+    registrations: list[tuple[RawSubmission, Complaint, EventEnvelope]],
     topic: str,
-) -> uuid.UUID:
-    """Store ``raw`` (accepted as ``complaint``), the ``complaint`` and its ``event`` in the
-    outbox in one statement (one round trip: the three inserts are CTEs of one INSERT; the
-    foreign key from the complaint to its raw submission is checked at the statement's end).
-    Same rows as :func:`insert_raw`, :func:`insert_complaint` and ``add_to_outbox``; the
-    commit wakes the relay as ``add_to_outbox`` does. The raw submission's id."""
-    raw_id = uuid.uuid4()
-    if event.correlation_id is None:
-        event = event.model_copy(update={"correlation_id": correlation_id_var.get()})
-    raw_values = _raw_values(raw, raw_id, received_at, "accepted", complaint.id, 1)
-    complaint_values = _complaint_values(complaint, raw_id)
-    params = {f"r_{name}": raw_values[name] for name in _RAW_COLUMNS}
-    params.update({f"c_{name}": complaint_values[name] for name in _COMPLAINT_COLUMNS})
-    params.update(
-        o_event_id=event.id,
-        o_topic=topic,
-        o_message_key=event.key,
-        o_event=event.model_dump(mode="json"),
-    )
-    await session.execute(_REGISTRATION, params)
+) -> None:
+    """Store each raw submission (accepted as its complaint), the complaint and its event in
+    the outbox, for the whole batch in one statement (one round trip: the three inserts are
+    CTEs of one INSERT; the foreign key from a complaint to its raw submission is checked at
+    the statement's end). Same rows as :func:`insert_raw`, :func:`insert_complaint` and
+    ``add_to_outbox``; the commit wakes the relay as ``add_to_outbox`` does."""
+    params: dict[str, list] = {
+        f"{prefix}{name}": []
+        for prefix, names in (("r_", _RAW_COLUMNS), ("c_", _COMPLAINT_COLUMNS))
+        for name in names
+    }
+    params.update({f"o_{name}": [] for name in _OUTBOX_COLUMNS})
+    for raw, complaint, event in registrations:
+        raw_id = uuid.uuid4()
+        raw_values = _raw_values(raw, raw_id, complaint.received_at, "accepted", complaint.id, 1)
+        for name in _RAW_COLUMNS:
+            params[f"r_{name}"].append(raw_values[name])
+        complaint_values = _complaint_values(complaint, raw_id)
+        for name in _COMPLAINT_COLUMNS:
+            value = complaint_values[name]
+            # json.dumps(None) is JSON null, as the step-by-step path stores an absent value.
+            params[f"c_{name}"].append(
+                json.dumps(value) if name in _COMPLAINT_JSON_COLUMNS else value
+            )
+        params["o_event_id"].append(event.id)
+        params["o_topic"].append(topic)
+        params["o_message_key"].append(event.key)
+        params["o_event"].append(event.model_dump_json())
+    await session.execute(_REGISTRATIONS, params)
     session.info[OUTBOX_WRITTEN] = True
-    return raw_id
 
 
 async def insert_message(session: AsyncSession, **values: Any) -> None:

@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 import httpx
+import psutil
 from fastapi import FastAPI, Request
 
 from redress_stack.bench.stats import summary
@@ -102,7 +103,13 @@ def measure_ceiling(
             time.sleep(0.1)
         url = f"http://127.0.0.1:{port}/v1/complaints"
         asyncio.run(_load(url, 1.0, concurrency, payload))  # warm-up
-        return asyncio.run(_load(url, seconds, concurrency, payload))
+        cpu = psutil.Process(server.pid)
+        cpu_before = sum(cpu.cpu_times()[:2])
+        result = asyncio.run(_load(url, seconds, concurrency, payload))
+        # CPU per request: much less disturbed by the machine's other work than the rate.
+        cpu_ms = (sum(cpu.cpu_times()[:2]) - cpu_before) * 1000
+        result["server_cpu_ms_per_request"] = round(cpu_ms / max(result["count"], 1), 3)
+        return result
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -12,8 +12,13 @@ committed):
   one, and one with a 64 KiB PDF attachment (whose bytes are stored by sha256).
 
 Every submission is distinct (its own customer), so each one is a new complaint: no
-duplicate shortcuts. Last, the intake process's resident memory (when ready, after the load,
-and its peak), which the Kubernetes manifest's memory request and limit are set from. Run: ``python -m redress_stack.bench.intake [--count N]``.
+duplicate shortcuts. In the same run, after intake has stopped, it measures the ceiling (a
+minimal FastAPI app with one asyncpg insert per request, :mod:`redress_stack.bench.ceiling`)
+on the same PostgreSQL at the same concurrency, and prints the ratio of JSON intake to it:
+figures on a shared machine are noisy, the ratio much less so. It also reports the intake process's
+resident memory (when ready, after the load, and its peak), which the Kubernetes manifest's
+memory request and limit are set from.
+Run: ``python -m redress_stack.bench.intake [--count N] [--rate R] [--no-email]``.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ import psutil
 from redress_shared.migrations import upgrade_to_head
 from redress_testing import start_test_infra
 
+from redress_stack.bench.ceiling import measure_ceiling
 from redress_stack.bench.stats import summary
 from redress_stack.infra import ManagedProcess, free_port, wait_for
 
@@ -193,8 +199,13 @@ async def run(
     concurrency: int,
     email: bool = True,
     rate: float | None = None,
+    server_cpu_seconds: Callable[[], float] | None = None,
 ) -> list[dict]:
-    """Warm up, then measure JSON and e-mail intake (and JSON at a fixed offered ``rate``)."""
+    """Warm up, then measure JSON and e-mail intake (and JSON at a fixed offered ``rate``).
+
+    ``server_cpu_seconds`` reads the intake process's CPU time: the closed-loop JSON result
+    then says how much CPU one request costs there, a figure that the other processes
+    sharing the machine disturb much less than the rate."""
     async with httpx.AsyncClient(
         base_url=base_url,
         headers={"Authorization": f"Bearer {admin_key}"},
@@ -205,17 +216,20 @@ async def run(
         await load(client, "/v1/complaints", "application/json", json_complaint, 20, 4)
         await load(client, "/v1/intake/email", "message/rfc822", email_message, 20, 4)
         results = []
+        cpu_before = server_cpu_seconds() if server_cpu_seconds else 0.0
         seconds, latencies = await load(
             client, "/v1/complaints", "application/json", json_complaint, count, concurrency
         )
-        results.append(
-            summary(
-                f"intake alone: POST /v1/complaints (concurrency {concurrency})",
-                count,
-                seconds,
-                latencies,
-            )
+        json_result = summary(
+            f"intake alone: POST /v1/complaints (concurrency {concurrency})",
+            count,
+            seconds,
+            latencies,
         )
+        if server_cpu_seconds:
+            cpu_ms = (server_cpu_seconds() - cpu_before) * 1000
+            json_result["intake_cpu_ms_per_request"] = round(cpu_ms / count, 3)
+        results.append(json_result)
         if rate:
             seconds, latencies = await offer(client, json_complaint, count, rate)
             results.append(
@@ -269,6 +283,7 @@ def main() -> None:
         "--rate", type=float, help="also offer JSON complaints at this fixed rate per second"
     )
     parser.add_argument("--no-email", action="store_true", help="measure JSON intake only")
+    parser.add_argument("--no-ceiling", action="store_true", help="skip the ceiling")
     args = parser.parse_args()
     from intake_service import MIGRATIONS_DIR
 
@@ -303,7 +318,14 @@ def main() -> None:
                     return False
 
             wait_for(ready, 180, "intake-service /readyz", intake)
-            ready_bytes = psutil.Process(intake.process.pid).memory_info().rss
+            assert intake.process is not None
+            intake_process = psutil.Process(intake.process.pid)
+            ready_bytes = intake_process.memory_info().rss
+
+            def intake_cpu_seconds() -> float:
+                times = intake_process.cpu_times()
+                return times.user + times.system
+
             results = asyncio.run(
                 run(
                     base_url,
@@ -312,15 +334,41 @@ def main() -> None:
                     args.concurrency,
                     email=not args.no_email,
                     rate=args.rate,
+                    server_cpu_seconds=intake_cpu_seconds,
                 )
             )
             results.append(_memory(intake.process.pid, ready_bytes))
+            intake.stop()
+            if not args.no_ceiling:
+                payload = json.loads(json_complaint(0))
+                ceiling = measure_ceiling(
+                    infra.database_url, payload, seconds=10.0, concurrency=args.concurrency
+                )
+                results.extend([ceiling, ratio_to_ceiling(results[0], ceiling)])
         finally:
             intake.stop()
             for stop in reversed(stoppers):
                 stop()
     for result in results:
         print(json.dumps(result, ensure_ascii=False))
+
+
+def ratio_to_ceiling(intake: dict, ceiling: dict) -> dict:
+    """The closed-loop JSON intake rate as a share of the ceiling's, measured in one run, and
+    the same for the server's CPU per request (the steadier figure on a shared machine)."""
+    intake_cpu = intake.get("intake_cpu_ms_per_request")
+    ceiling_cpu = ceiling.get("server_cpu_ms_per_request")
+    return {
+        "benchmark": "ratio: intake alone (JSON) / ceiling",
+        "intake_per_second": intake["per_second"],
+        "ceiling_per_second": ceiling["per_second"],
+        "ratio": round(intake["per_second"] / ceiling["per_second"], 3)
+        if ceiling["per_second"]
+        else None,
+        "cpu_per_request_ratio": round(intake_cpu / ceiling_cpu, 2)
+        if intake_cpu and ceiling_cpu
+        else None,
+    }
 
 
 if __name__ == "__main__":
