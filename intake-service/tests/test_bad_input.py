@@ -208,6 +208,43 @@ def smtp_send(port: int, raw: bytes) -> tuple[int, bytes]:
             return error.smtp_code, error.smtp_error
 
 
+# NUL characters -----------------------------------------------------------------------------
+
+
+async def test_a_nul_character_is_refused_alone_and_leaves_nothing_written(app):
+    """Valid JSON and UTF-8 may carry U+0000, which PostgreSQL cannot store: the request gets
+    a 422 and writes nothing, and the ordinary complaints committed in the same batches are
+    not held up."""
+    before = await counts(app)
+    hostile = {**ordinary_complaint(), "body": "The kettle\u0000 broke."}
+
+    async def post():
+        return await app.post("/v1/complaints", json=hostile)
+
+    answer = await alongside_ordinary(app, post)
+    problem = assert_problem(answer, 422, "validation-error")
+    assert "NUL" in problem["detail"]
+    raws, complaints, outbox = await counts(app)
+    assert (raws, complaints, outbox) == (
+        before[0] + ORDINARY_ALONGSIDE,
+        before[1] + ORDINARY_ALONGSIDE,
+        before[2] + ORDINARY_ALONGSIDE,
+    )
+
+
+async def test_a_nul_character_in_an_email_does_not_stop_its_complaint(app):
+    """An e-mail's text with NUL characters (a mislabelled UTF-16 part, say) still becomes a
+    complaint: the raw message is kept as it came, the text without the NULs."""
+    answer = await app.post(
+        "/v1/intake/email",
+        content=mail("Subject: Kettle\x00", body=b"The kettle\x00 broke.\r\n"),
+        headers={"Content-Type": "message/rfc822"},
+    )
+    assert answer.status_code == 202, answer.text
+    complaint = (await app.get(f"/v1/complaints/{answer.json()['complaint_id']}")).json()
+    assert "\x00" not in complaint["body"] and "kettle" in complaint["body"]
+
+
 # 100,000 emoji ------------------------------------------------------------------------------
 
 

@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -196,6 +197,19 @@ async def _on_http_exception(request: Request, exc: StarletteHTTPException) -> J
     return problem_response(request, exc.status_code, slug, title, detail, exc.headers)
 
 
+# SQLSTATEs PostgreSQL answers for text it cannot store: a NUL character (U+0000) in a text
+# column (22021) or in JSONB (22P05). Valid JSON and valid UTF-8 can carry it.
+UNSTORABLE_TEXT_SQLSTATES = frozenset({"22021", "22P05"})
+
+
+def _is_unstorable_text(exc: Exception) -> bool:
+    return isinstance(exc, DBAPIError) and (
+        getattr(exc.orig, "sqlstate", None) in UNSTORABLE_TEXT_SQLSTATES
+        or getattr(getattr(exc.orig, "__cause__", None), "sqlstate", None)
+        in UNSTORABLE_TEXT_SQLSTATES
+    )
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, RecursionError):
         # json.loads on absurdly deep nesting; the input is at fault, not the server.
@@ -204,6 +218,19 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         )
     log.exception("unhandled_error", path=request.url.path)
     return problem_response(request, 500, "internal-error", "Internal server error")
+
+
+async def _on_database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+    if _is_unstorable_text(exc):
+        # The input is at fault; its transaction was rolled back, so nothing was written.
+        return problem_response(
+            request,
+            422,
+            "validation-error",
+            "The request is not valid",
+            "A text contains a NUL character (U+0000), which cannot be stored; remove it.",
+        )
+    return await _on_unexpected(request, exc)
 
 
 def _domain_error_handler(problems: ProblemMap):  # type: ignore[no-untyped-def]
@@ -235,6 +262,7 @@ def install_problem_handlers(app: FastAPI, problems: ProblemMap | None = None) -
     )
     app.add_exception_handler(RequestValidationError, _on_validation)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)  # type: ignore[arg-type]
+    app.add_exception_handler(DBAPIError, _on_database_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _on_unexpected)
 
 

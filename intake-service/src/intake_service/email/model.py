@@ -120,7 +120,7 @@ def _text_of(part: EmailMessage) -> str:
         content = payload.decode("utf-8", errors="replace")
     if not isinstance(content, str):
         raise InvalidComplaint("body", "the text part is not text")
-    return content
+    return storable(content)
 
 
 HTML_MAX_DEPTH = 32
@@ -166,7 +166,12 @@ def _attachments(message: EmailMessage) -> list[AttachmentFile]:
         if not isinstance(payload, bytes):
             # message/rfc822 (a forwarded message): kept by its bytes.
             payload = part.as_bytes()
-        found.append(AttachmentFile(part.get_filename(), part.get_content_type(), payload))
+        filename = part.get_filename()
+        found.append(
+            AttachmentFile(
+                storable(filename) if filename else filename, part.get_content_type(), payload
+            )
+        )
     return found
 
 
@@ -175,8 +180,14 @@ def _header(message: EmailMessage, name: str) -> str | None:
         value = message.get(name)
     except Exception as exc:  # the header registry raises on some malformed headers
         raise InvalidComplaint(name, f"unreadable header: {exc}") from exc
-    cleaned = str(value).strip() if value is not None else ""
+    cleaned = storable(str(value)).strip() if value is not None else ""
     return cleaned or None
+
+
+def storable(text: str) -> str:
+    """``text`` without NUL characters: PostgreSQL cannot store them, and in an e-mail they
+    are debris (a mislabelled UTF-16 part, say), never meaning. The raw message keeps them."""
+    return text.replace("\x00", "")
 
 
 def _comment_name(message: EmailMessage) -> str:
@@ -300,7 +311,9 @@ def _sender(message: EmailMessage, header: str = "From") -> tuple[str, str | Non
     sender = senders[0]
     # Old-style "addr (Full Name)" carries the name in a comment, which the header registry
     # drops; parseaddr still reads it.
-    return sender.addr_spec, sender.display_name or _comment_name(message) or None
+    return storable(sender.addr_spec), storable(
+        sender.display_name or _comment_name(message)
+    ) or None
 
 
 def _body(message: EmailMessage, limits: MimeLimits) -> tuple[str, bool]:

@@ -16,6 +16,7 @@ from typing import Literal
 import structlog
 from redress_shared.clock import Clock
 from redress_shared.db import SessionFactory
+from sqlalchemy.exc import DBAPIError
 
 from intake_service.complaints import store
 from intake_service.complaints.model import (
@@ -123,8 +124,9 @@ async def normalise_stored(
             session_factory, clock, draft, raw, stored_raw_id=raw_id, policy=policy
         )
     except Exception as exc:  # anything at all: the message is kept, never dropped
-        error = str(exc) if isinstance(exc, InvalidComplaint) else f"{type(exc).__name__}: {exc}"
-        return await _set_aside(session_factory, clock, raw_id, received_at, "quarantined", error)
+        return await _set_aside(
+            session_factory, clock, raw_id, received_at, "quarantined", quarantine_reason(exc)
+        )
     return SubmissionRead(
         submission_id=raw_id,
         status=accepted.status,
@@ -132,6 +134,17 @@ async def normalise_stored(
         reference=accepted.reference,
         received_at=accepted.received_at,
     )
+
+
+def quarantine_reason(error: Exception) -> str:
+    """Why a message was quarantined, as the operator and the sender read it: a database error
+    by its server's message alone (never the statement and its parameters)."""
+    if isinstance(error, InvalidComplaint):
+        return str(error)
+    if isinstance(error, DBAPIError):
+        first_line = (str(error.orig).splitlines() or [""])[0]
+        return f"database refused it: {first_line}"
+    return f"{type(error).__name__}: {error}"
 
 
 async def _set_aside(
