@@ -78,6 +78,31 @@ async def test_accepts_a_complaint_and_stores_raw_normalised_and_event(intake):
     assert event.event["key"] == read["customer_key"]
 
 
+async def test_the_customers_time_zone_travels_with_the_complaint(intake):
+    payload = complaint()
+    payload["customer"]["time_zone"] = "Europe/Bucharest"
+    accepted = (await intake.post("/v1/complaints", json=payload)).json()
+    read = (await intake.get(f"/v1/complaints/{accepted['complaint_id']}")).json()
+    assert read["customer"]["time_zone"] == "Europe/Bucharest"
+    runtime = intake.app.state.runtime
+    async with runtime.session_factory() as session:
+        event = (
+            await session.execute(
+                select(tables.platform.outbox.c.event).where(
+                    tables.platform.outbox.c.event["subject"].astext == accepted["complaint_id"]
+                )
+            )
+        ).scalar_one()
+    assert event["data"]["customer"]["time_zone"] == "Europe/Bucharest"
+
+    for unknown in ("Europe/Atlantis", "../../etc/passwd", "x" * 65):
+        payload["customer"]["time_zone"] = unknown
+        problem = assert_problem(
+            await intake.post("/v1/complaints", json=payload), 422, "validation-error"
+        )
+        assert problem["errors"][0]["loc"][-1] == "time_zone"
+
+
 async def test_only_body_and_one_contact_point_are_required(intake):
     response = await intake.post(
         "/v1/complaints", json={"customer": {"phone": "+40721000001"}, "body": "Nu merge."}

@@ -71,6 +71,7 @@ def api_to_draft(request: ComplaintCreate) -> ChannelDraft:
         email=request.customer.email,
         phone=request.customer.phone,
         language=request.customer.language,
+        time_zone=request.customer.time_zone,
     )
     draft = ComplaintDraft(
         channel="api",

@@ -132,6 +132,7 @@ def _contact(customer: Customer, customer_key: str) -> CustomerContact:
         email=customer.email,
         phone=customer.phone,
         language=customer.language,
+        time_zone=customer.time_zone,
     )
 
 

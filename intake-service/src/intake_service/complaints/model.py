@@ -119,6 +119,7 @@ class Customer:
     phone: str | None
     language: str | None  # declared/preferred by the customer, not detected from the text
     social: SocialIdentity | None = None
+    time_zone: str | None = None  # IANA, when the submitting system knows it
 
     def document(self) -> dict:
         """The customer as stored and published (social identity only when there is one)."""
@@ -130,6 +131,8 @@ class Customer:
         }
         if self.social is not None:
             doc["social"] = {"platform": self.social.platform, "handle": self.social.handle}
+        if self.time_zone is not None:
+            doc["time_zone"] = self.time_zone
         return doc
 
 
@@ -272,6 +275,7 @@ def build_customer(
     social: SocialIdentity | None = None,
     phone_region: str | None = None,
     phone_field: str = "customer.phone",
+    time_zone: str | None = None,
 ) -> Customer:
     """Normalise contact points and derive the customer key."""
     clean_email = normalise_email(email)
@@ -284,6 +288,7 @@ def build_customer(
         phone=clean_phone,
         language=language.strip().lower() if language and language.strip() else None,
         social=social,
+        time_zone=time_zone,
     )
 
 

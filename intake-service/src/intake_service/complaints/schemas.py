@@ -15,6 +15,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from redress_shared.events import TimeZoneName
 
 LANGUAGE_TAG = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 
@@ -29,6 +30,11 @@ class CustomerCreate(BaseModel):
     phone: str | None = Field(default=None, max_length=40, examples=["+40 721 000 000"])
     language: str | None = Field(
         default=None, pattern=LANGUAGE_TAG, description="BCP 47 tag", examples=["ro"]
+    )
+    time_zone: TimeZoneName | None = Field(
+        default=None,
+        description="The customer's IANA time zone: times in their messages are given in it.",
+        examples=["Europe/Bucharest"],
     )
 
     @model_validator(mode="after")
