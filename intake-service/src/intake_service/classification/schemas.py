@@ -53,6 +53,31 @@ class DeskRulesRead(KeywordTable):
 class ClassificationRulesRead(BaseModel):
     """One language's rules: built in, the desk's changes, and what applies to complaints."""
 
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "language": "pl",
+                    "version": 3,
+                    "built_in": {
+                        "categories": {"delivery": ["dostaw", "przesyłk"]},
+                        "signals": {"deadline": ["termin"]},
+                    },
+                    "desk": _EXAMPLE,
+                    "effective": {
+                        "categories": {
+                            "delivery": ["dostaw", "przesyłk", "paczkomat", "=dpd"],
+                            "warranty": ["gwarancj"],
+                        },
+                        "signals": {"deadline": ["na wczoraj"]},
+                    },
+                    "updated_at": "2026-12-02T10:00:00Z",
+                    "updated_by": "ops-desk",
+                }
+            ]
+        }
+    }
+
     language: str = Field(examples=["pl"])
     version: int = Field(description="Counts the desk's changes; the ETag.", examples=[3])
     built_in: KeywordTable | None
@@ -78,6 +103,19 @@ class ClassificationRulesRead(BaseModel):
 class ClassificationRulesSummary(BaseModel):
     """A language in the rules' index."""
 
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "language": "pl",
+                    "version": 3,
+                    "built_in_keywords": 212,
+                    "effective_keywords": 215,
+                }
+            ]
+        }
+    }
+
     language: str
     version: int
     built_in_keywords: int
@@ -86,6 +124,19 @@ class ClassificationRulesSummary(BaseModel):
 
 class ClassificationRulesChangeRead(BaseModel):
     """One change of a language's rules, as it was made."""
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "version": 3,
+                    "rules": _EXAMPLE,
+                    "changed_at": "2026-12-02T10:00:00Z",
+                    "changed_by": "ops-desk",
+                }
+            ]
+        }
+    }
 
     version: int
     rules: dict
