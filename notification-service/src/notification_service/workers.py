@@ -67,11 +67,14 @@ async def _keep_busy(
     complete: Callable[[object], Awaitable[object]],
     batches: _Batches,
 ) -> None:
-    """Claim work for every free slot and complete each claimed item in its own task (its
-    result recorded through ``batches``); wait for a slot when all are busy, and
-    ``interval`` when there was nothing to claim."""
+    """Claim work for the free slots and complete each claimed item in its own task (its
+    result recorded through ``batches``); wait while fewer than a quarter of the slots are
+    free, and ``interval`` when there was nothing to claim."""
     running: set[asyncio.Task] = set()
     recorder = asyncio.create_task(batches.run())
+    # Claim only when a good share of the slots is free: a claim is a transaction (a commit),
+    # and refilling one slot at a time would pay one per item.
+    refill = max(1, slots // 4)
 
     async def guarded(item: object) -> None:
         try:
@@ -81,8 +84,12 @@ async def _keep_busy(
 
     try:
         while True:
+            free = slots - len(running)
+            if free < refill:
+                await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                continue
             try:
-                claimed = await claim(slots - len(running)) if len(running) < slots else []
+                claimed = await claim(free)
             except Exception:  # noqa: BLE001  the database is away: try again shortly
                 log.exception("dispatch_claim_failed", dispatcher=name)
                 await asyncio.sleep(interval)
@@ -91,9 +98,7 @@ async def _keep_busy(
                 task = asyncio.create_task(guarded(item))
                 running.add(task)
                 task.add_done_callback(running.discard)
-            if len(running) >= slots:
-                await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-            elif not claimed:
+            if not claimed:
                 if running:
                     await asyncio.wait(
                         running, timeout=interval, return_when=asyncio.FIRST_COMPLETED

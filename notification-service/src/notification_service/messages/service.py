@@ -283,63 +283,96 @@ async def record_send_outcomes(
     results: list[SendResult],
 ) -> list[bool]:
     """Record sends of claimed messages (sent, retry later, next channel, or failed) and
-    release their claims, all in one transaction (cost per batch: one commit for every send
-    that finished meanwhile); False for a send whose claim no longer holds (it expired and
-    another dispatcher took the message: its late outcome is dropped, and the message went
-    out again with the same Message-ID, which receivers deduplicate).
+    release their claims, all in one transaction of three statements whatever the batch
+    size (the messages, their attempts, the outcome events): cost per batch, not per send.
+    False for a send whose claim no longer holds (it expired and another dispatcher took the
+    message: its late outcome is dropped, and the message went out again with the same
+    Message-ID, which receivers deduplicate).
 
     A permanent failure, or a temporary one that used up ``max_send_attempts``, moves the
     message to the next contact point; with none left it has failed.
     """
     now = clock.now()
+    changes = [_change_of(now, settings, result) for result in results]
     async with session_factory() as session, session.begin():
-        recorded = [await _record_send(session, now, settings, result) for result in results]
+        updated = await store.record_claimed_outcomes(session, [change for change, _ in changes])
+        held = [
+            (result, outcome, updated[(result.claimed.row.id, result.claimed.claim_id)])
+            for result, (_, outcome) in zip(results, changes, strict=True)
+            if (result.claimed.row.id, result.claimed.claim_id) in updated
+        ]
+        await store.record_attempts(
+            session,
+            [
+                {
+                    "notification_id": result.claimed.row.id,
+                    "channel": result.claimed.row.channel,
+                    "recipient": result.claimed.row.recipient,
+                    "attempted_at": now,
+                    "outcome": outcome,
+                    "error": result.error,
+                }
+                for result, outcome, _ in held
+            ],
+        )
+        await store.stage_outcome_events(
+            session,
+            [
+                events.notification_outcome(row, now)
+                for _, _, row in held
+                if row.status != "pending"
+            ],
+        )
+    for result, _, row in held:
+        _log_outcome(result, row)
+    recorded = [(result.claimed.row.id, result.claimed.claim_id) in updated for result in results]
     for result, done in zip(results, recorded, strict=True):
-        if done is None:
+        if not done:
             log.warning(
                 "notification_outcome_of_a_superseded_claim",
                 notification_id=str(result.claimed.row.id),
             )
-        else:
-            _log_outcome(result, done)
-    return [done is not None for done in recorded]
+    return recorded
 
 
-async def _record_send(
-    session: AsyncSession, now: datetime, settings: NotificationSettings, result: SendResult
-) -> Row | None:
-    """One send's outcome, in the caller's transaction: the message as changed, or None
-    when its claim no longer holds (nothing written). While the claim holds nobody else
-    changes the message, so the claimed row is what the outcome is computed from; the update
-    itself checks the claim."""
+def _change_of(
+    now: datetime, settings: NotificationSettings, result: SendResult
+) -> tuple[store.ClaimedChange, str]:
+    """What one send does to its claimed message, and the attempt's outcome. While the claim
+    holds nobody else changes the message, so the claimed row is what the outcome is
+    computed from; the update itself checks the claim."""
     row, error = result.claimed.row, result.error
     attempts = row.attempts + 1
     outcome = send_outcome(error, result.permanent, attempts, settings.max_send_attempts)
-    values: dict = {"attempts": attempts, "last_error": error, **_RELEASED}
+    change = {
+        "id": row.id,
+        "claim_id": result.claimed.claim_id,
+        "status": "pending",
+        "attempts": attempts,
+        "last_error": error,
+        "sent_at": None,
+        "next_attempt_at": row.next_attempt_at,
+        "channel": row.channel,
+        "recipient": row.recipient,
+        "falls_back": False,
+    }
     if outcome == "sent":
-        values.update(status="sent", sent_at=now)
+        change.update(status="sent", sent_at=now)
     elif outcome == "retry":
-        values.update(next_attempt_at=now + send_retry_delay(settings.retry_base_seconds, attempts))
+        change.update(next_attempt_at=now + send_retry_delay(settings.retry_base_seconds, attempts))
     elif row.fallback_channels:
         next_channel, _, next_recipient = row.fallback_channels[0].partition(":")
-        values.update(
+        change.update(
             channel=next_channel,
             recipient=next_recipient,
-            fallback_channels=row.fallback_channels[1:],
+            falls_back=True,
             attempts=0,
             last_error=f"{row.channel}: {error}",
             next_attempt_at=now,
         )
     else:
-        values.update(status="failed")
-    updated = await store.update_claimed(session, row.id, result.claimed.claim_id, values)
-    if updated is None:
-        return None
-    await store.record_attempt(session, row, now, outcome, error)
-    if updated.status != "pending":
-        event = events.notification_outcome(updated, now)
-        await add_to_outbox(session, tables.platform, NOTIFICATIONS_TOPIC, event)
-    return updated
+        change.update(status="failed")
+    return store.ClaimedChange(**change), outcome
 
 
 def _log_outcome(result: SendResult, updated: Row) -> None:
@@ -372,10 +405,6 @@ async def dispatch_next(
     for message in claimed:
         await send_claimed(session_factory, clock, channels, settings, message)
     return bool(claimed)
-
-
-#: Column values that release a message's claim.
-_RELEASED = {"claim_id": None, "claimed_until": None}
 
 
 def _outgoing(row: Row) -> OutgoingMessage:

@@ -299,14 +299,54 @@ async def record_attempt_outcomes(
     attempts: list[tuple[ClaimedDelivery, AttemptResult]],
 ) -> list[bool]:
     """Record attempts of claimed deliveries (each with its endpoint's health) and release
-    their claims, all in one transaction (cost per batch: one commit for every attempt that
-    finished meanwhile); False for an attempt whose claim no longer holds (a late result of
-    a superseded claim is dropped)."""
+    their claims, all in one transaction of two statements whatever the batch size (the
+    deliveries, their attempts) plus the health of endpoints that failed or recovered: cost
+    per batch, not per attempt. False for an attempt whose claim no longer holds (a late
+    result of a superseded claim is dropped)."""
+    now = clock.now()
+    changes = [_change_of(now, settings, claimed, result) for claimed, result in attempts]
     async with session_factory() as session, session.begin():
-        recorded = [
-            await _record_attempt(session, clock, settings, claimed, result)
-            for claimed, result in attempts
+        applied = await store.record_claimed_attempts(session, [change for change, _ in changes])
+        recorded = [(claimed.row.id, claimed.claim_id) in applied for claimed, _ in attempts]
+        held = [
+            (claimed, result, outcome)
+            for (claimed, result), (_, outcome), done in zip(
+                attempts, changes, recorded, strict=True
+            )
+            if done
         ]
+        await store.insert_attempts(
+            session,
+            [
+                {
+                    "delivery_id": claimed.row.id,
+                    "attempted_at": now,
+                    "status_code": result.status_code,
+                    "latency_ms": result.latency_ms,
+                    "response_excerpt": result.response_excerpt,
+                    "error": result.error,
+                    "outcome": outcome,
+                }
+                for claimed, result, outcome in held
+            ],
+        )
+        # A dead delivery alone does not switch the endpoint off; days of failures (or 410)
+        # do. Failures are rare and counted one by one; a success clears a streak once.
+        failed: set[uuid.UUID] = set()
+        cleared: set[uuid.UUID] = set()
+        for claimed, result, outcome in held:
+            _log_attempt(claimed, result, outcome)
+            endpoint = claimed.row.subscription_id
+            if result.outcome == "delivered":
+                streak = claimed.row.consecutive_failures != 0 or endpoint in failed
+                if streak and endpoint not in cleared:
+                    await store.end_failing_streak(session, endpoint)
+                    cleared.add(endpoint)
+                    failed.discard(endpoint)
+            else:
+                failed.add(endpoint)
+                cleared.discard(endpoint)
+                await _record_endpoint_failure(session, settings, endpoint, result, now)
     for (claimed, _result), done in zip(attempts, recorded, strict=True):
         if not done:
             log.warning("webhook_outcome_of_a_superseded_claim", delivery_id=str(claimed.row.id))
@@ -332,27 +372,18 @@ async def deliver_next_webhook(
     return bool(claimed)
 
 
-async def _record_attempt(
-    session: AsyncSession,
-    clock: Clock,
-    settings: NotificationSettings,
-    claimed: ClaimedDelivery,
-    result: AttemptResult,
-) -> bool:
-    """Record one attempt under its claim (False, nothing written, if the claim no longer
-    holds), then the endpoint's health. While the claim holds nobody else changes the
-    delivery, so the claimed row is what the outcome is computed from."""
+def _change_of(
+    now: datetime, settings: NotificationSettings, claimed: ClaimedDelivery, result: AttemptResult
+) -> tuple[store.AttemptChange, str]:
+    """What one attempt does to its claimed delivery, and the attempt's outcome. While the
+    claim holds nobody else changes the delivery, so the claimed row is what the outcome is
+    computed from; the update itself checks the claim."""
     row = claimed.row
-    now = clock.now()
     attempts = row.attempts + 1
     outcome = final_outcome(result, attempts, settings.webhook_max_attempts)
-    values: dict = {
-        "attempts": attempts,
-        "last_status_code": result.status_code,
-        "last_error": result.error,
-    }
+    status, delivered_at, next_attempt_at = "pending", None, row.next_attempt_at
     if outcome == "delivered":
-        values.update(status="delivered", delivered_at=now)
+        status, delivered_at = "delivered", now
     elif outcome == "retry":
         delay = retry_delay(
             settings.webhook_retry_base_seconds,
@@ -360,20 +391,30 @@ async def _record_attempt(
             attempts,
             result.retry_after_seconds,
         )
-        values.update(next_attempt_at=now + timedelta(seconds=delay))
+        next_attempt_at = now + timedelta(seconds=delay)
     else:
-        values.update(status="failed")
-    values.update(claim_id=None, claimed_until=None)
-    if not await store.record_attempt(
-        session, row.id, claimed.claim_id, result, outcome, now, values
-    ):
-        return False
+        status = "failed"
+    change = store.AttemptChange(
+        id=row.id,
+        claim_id=claimed.claim_id,
+        status=status,
+        attempts=attempts,
+        last_status_code=result.status_code,
+        last_error=result.error,
+        delivered_at=delivered_at,
+        next_attempt_at=next_attempt_at,
+    )
+    return change, outcome
+
+
+def _log_attempt(claimed: ClaimedDelivery, result: AttemptResult, outcome: str) -> None:
+    row = claimed.row
     bind_correlation_id(row.correlation_id)  # recorded in batches, apart from the attempt
     log_fields = {
         "delivery_id": str(row.id),
         "webhook_id": str(row.subscription_id),
         "event_type": row.event_type,
-        "attempts": attempts,
+        "attempts": row.attempts + 1,
         "status_code": result.status_code,
         "latency_ms": result.latency_ms,
     }
@@ -383,31 +424,17 @@ async def _record_attempt(
         log.warning("webhook_retry_scheduled", error=result.error, **log_fields)
     else:
         log.warning("webhook_delivery_failed", error=result.error, **log_fields)
-    # A dead delivery alone does not switch the endpoint off; days of failures (or 410) do.
-    await _record_endpoint_health(
-        session, settings, row.subscription_id, result, now, row.consecutive_failures
-    )
-    return True
 
 
-async def _record_endpoint_health(
+async def _record_endpoint_failure(
     session: AsyncSession,
     settings: NotificationSettings,
     subscription_id: uuid.UUID,
     result: AttemptResult,
     now: datetime,
-    failures_seen: int,
 ) -> None:
-    """After one attempt (in its transaction): end the streak on success, else extend it and
-    disable the subscription if it is gone or has failed for too long.
-
-    ``failures_seen`` is the streak length read with the delivery: a success on an endpoint
-    that had none skips the write (the common case stays one statement shorter).
-    """
-    if result.outcome == "delivered":
-        if failures_seen != 0:
-            await store.end_failing_streak(session, subscription_id)
-        return
+    """After a failed attempt (in its transaction): extend the endpoint's failing streak and
+    disable the subscription if it is gone or has failed for too long."""
     health = await store.extend_failing_streak(session, subscription_id, now)
     if health is None or not health.enabled:
         return
