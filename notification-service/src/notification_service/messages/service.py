@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import structlog
@@ -48,18 +49,45 @@ from notification_service.messages.model import (
 )
 from notification_service.templates import service as templates
 from notification_service.templates.default_templates import built_in
-from notification_service.templates.model import FOLLOW_UP, primary_language
+from notification_service.templates.model import FOLLOW_UP, StoredTemplate, primary_language
 
 log = structlog.get_logger(__name__)
 
 OUTGOING_FIELDS = [f.name for f in dataclasses.fields(OutgoingMessage) if f.name != "body_html"]
 
 
+#: ``session.info`` keys of what :func:`tell_customers` reads once for a batch of events:
+#: the contacts of its cases, and the templates it used (within one transaction).
+_CONTACTS = "notification.contacts"
+_TEMPLATES = "notification.templates"
+
+
+async def tell_customers(
+    session: AsyncSession, messaging: Messaging, batch: Sequence[EventEnvelope]
+) -> None:
+    """In the consumer's transaction: :func:`tell_customer` for each event of a fetched
+    batch, in order, with what they share read once: the openings' contacts stored in one
+    statement, every case's contact read in one query, each template looked up once."""
+    payloads = [event.payload() for event in batch]
+    await store.remember_contacts(
+        session, [payload for payload in payloads if isinstance(payload, CaseOpenedV1)]
+    )
+    case_ids = list(dict.fromkeys(payload.case_id for payload in payloads))  # type: ignore[attr-defined]
+    session.info[_CONTACTS] = await store.contacts_of(session, case_ids)
+    session.info[_TEMPLATES] = {}
+    try:
+        for event in batch:
+            await tell_customer(session, messaging, event)
+    finally:
+        session.info.pop(_CONTACTS, None)
+        session.info.pop(_TEMPLATES, None)
+
+
 async def tell_customer(session: AsyncSession, messaging: Messaging, event: EventEnvelope) -> None:
     """In the consumer's transaction: what a case event changes for the customer (contact
     points, the follow-up) and the message it tells them, if it is news to them."""
     payload = event.payload()
-    if isinstance(payload, CaseOpenedV1):
+    if isinstance(payload, CaseOpenedV1) and payload.case_id not in session.info.get(_CONTACTS, {}):
         await store.remember_contact(session, payload)
     case_id = payload.case_id  # type: ignore[attr-defined]
     change = follow_up_change(payload)
@@ -106,13 +134,17 @@ async def plan_message(
     """Queue message ``kind`` about ``case_id``, once per ``trigger_id`` (an event id or a
     follow-up id) and kind; return its id, or None when it was already queued or the case's
     customer is unknown."""
-    contact = await store.contact_of(session, case_id)
+    batch_contacts = session.info.get(_CONTACTS)  # read for the batch being applied
+    if batch_contacts is not None:
+        contact = batch_contacts.get(case_id)
+    else:
+        contact = await store.contact_of(session, case_id)
     if contact is None:
         log.warning("no_contact_for_case", case_id=str(case_id), template=kind)
         return None
     settings = messaging.settings
     now = messaging.clock.now()
-    template = await templates.template_for(
+    template = await _template_for(
         session, kind, primary_language(contact.language), settings.default_language
     )
     values = {"name": contact.name, "reference": contact.reference, **context}
@@ -177,6 +209,20 @@ async def plan_message(
     ):
         log.info("status_messages_collapsed", case_id=str(case_id), into=str(notification_id))
     return notification_id
+
+
+async def _template_for(
+    session: AsyncSession, kind: str, language: str, default_language: str
+) -> StoredTemplate:
+    """:func:`templates.service.template_for`, looked up once per kind and language while
+    :func:`tell_customers` applies a batch."""
+    used = session.info.get(_TEMPLATES)
+    if used is None:
+        return await templates.template_for(session, kind, language, default_language)
+    key = (kind, language, default_language)
+    if key not in used:
+        used[key] = await templates.template_for(session, kind, language, default_language)
+    return used[key]
 
 
 async def fire_due_follow_ups(

@@ -57,6 +57,38 @@ async def remember_contact(session: AsyncSession, opened: CaseOpenedV1) -> None:
     await session.execute(statement.on_conflict_do_nothing(index_elements=["case_id"]))
 
 
+async def remember_contacts(session: AsyncSession, openings: Sequence[CaseOpenedV1]) -> None:
+    """Keep how to reach the customers of newly opened cases, in one statement (the first
+    opening of a case wins, as with :func:`remember_contact`)."""
+    if not openings:
+        return
+    await session.execute(
+        insert(case_contacts).on_conflict_do_nothing(index_elements=["case_id"]),
+        [
+            {
+                "case_id": opened.case_id,
+                "reference": opened.reference,
+                "customer_key": opened.customer.customer_key,
+                "name": opened.customer.name,
+                "email": opened.customer.email,
+                "phone": opened.customer.phone,
+                "language": opened.customer.language or opened.language,
+                "preferred_channel": opened.customer.preferred_channel,
+                "opened_on": opened.channel,
+            }
+            for opened in openings
+        ],
+    )
+
+
+async def contacts_of(session: AsyncSession, case_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Row]:
+    """How to reach the customers of the cases that are known, by case id (one query)."""
+    if not case_ids:
+        return {}
+    query = select(case_contacts).where(case_contacts.c.case_id.in_(list(case_ids)))
+    return {row.case_id: row for row in (await session.execute(query)).all()}
+
+
 async def contact_of(session: AsyncSession, case_id: uuid.UUID) -> Row | None:
     """How to reach the customer of a case, if the case is known."""
     query = select(case_contacts).where(case_contacts.c.case_id == case_id)

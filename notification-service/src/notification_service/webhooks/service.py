@@ -36,16 +36,15 @@ from notification_service.webhooks.model import (
     OutgoingWebhook,
     SecretBox,
     WebhookDisabled,
+    attempt_change,
     check_replay_range,
     claim_seconds,
     delivery_message_id,
     filter_matches,
-    final_outcome,
     generate_secret,
     payload_body,
     reason_to_disable,
     reset_on_enable,
-    retry_delay,
     secret_box,
     signature_header,
 )
@@ -180,21 +179,23 @@ async def rotate_webhook_secret(
 
 
 async def plan_webhook_deliveries(
-    session: AsyncSession, clock: Clock, event: EventEnvelope
+    session: AsyncSession, clock: Clock, *events: EventEnvelope
 ) -> None:
-    """In the consumer's transaction: one delivery per enabled subscription whose filter matches.
+    """In the consumer's transaction: one delivery per event and enabled subscription whose
+    filter matches; the filters are read once and the deliveries inserted with one statement
+    for the whole batch of events.
 
     Unique on (subscription, event), so a redelivered event never doubles a delivery.
     """
     candidates = await store.enabled_filters(session)
-    matching = [row.id for row in candidates if filter_matches(row.event_types, event.type)]
-    if not matching:
-        return
-    body = payload_body(event)
     now = clock.now()
-    await store.insert_deliveries(
-        session,
-        [
+    rows = []
+    for event in events:
+        matching = [row.id for row in candidates if filter_matches(row.event_types, event.type)]
+        if not matching:
+            continue
+        body = payload_body(event)
+        rows += [
             {
                 "id": uuid.uuid4(),
                 "subscription_id": subscription_id,
@@ -207,8 +208,8 @@ async def plan_webhook_deliveries(
                 "correlation_id": event.correlation_id,
             }
             for subscription_id in matching
-        ],
-    )
+        ]
+    await store.insert_deliveries(session, rows)
 
 
 @dataclass(frozen=True)
@@ -304,7 +305,18 @@ async def record_attempt_outcomes(
     per batch, not per attempt. False for an attempt whose claim no longer holds (a late
     result of a superseded claim is dropped)."""
     now = clock.now()
-    changes = [_change_of(now, settings, claimed, result) for claimed, result in attempts]
+    changes = [
+        attempt_change(
+            claimed.row,
+            claimed.claim_id,
+            result,
+            now,
+            settings.webhook_max_attempts,
+            settings.webhook_retry_base_seconds,
+            settings.webhook_retry_max_delay_seconds,
+        )
+        for claimed, result in attempts
+    ]
     async with session_factory() as session, session.begin():
         applied = await store.record_claimed_attempts(session, [change for change, _ in changes])
         recorded = [(claimed.row.id, claimed.claim_id) in applied for claimed, _ in attempts]
@@ -370,41 +382,6 @@ async def deliver_next_webhook(
     for delivery in claimed:
         await attempt_claimed(session_factory, clock, sender, settings, delivery, in_flight)
     return bool(claimed)
-
-
-def _change_of(
-    now: datetime, settings: NotificationSettings, claimed: ClaimedDelivery, result: AttemptResult
-) -> tuple[store.AttemptChange, str]:
-    """What one attempt does to its claimed delivery, and the attempt's outcome. While the
-    claim holds nobody else changes the delivery, so the claimed row is what the outcome is
-    computed from; the update itself checks the claim."""
-    row = claimed.row
-    attempts = row.attempts + 1
-    outcome = final_outcome(result, attempts, settings.webhook_max_attempts)
-    status, delivered_at, next_attempt_at = "pending", None, row.next_attempt_at
-    if outcome == "delivered":
-        status, delivered_at = "delivered", now
-    elif outcome == "retry":
-        delay = retry_delay(
-            settings.webhook_retry_base_seconds,
-            settings.webhook_retry_max_delay_seconds,
-            attempts,
-            result.retry_after_seconds,
-        )
-        next_attempt_at = now + timedelta(seconds=delay)
-    else:
-        status = "failed"
-    change = store.AttemptChange(
-        id=row.id,
-        claim_id=claimed.claim_id,
-        status=status,
-        attempts=attempts,
-        last_status_code=result.status_code,
-        last_error=result.error,
-        delivered_at=delivered_at,
-        next_attempt_at=next_attempt_at,
-    )
-    return change, outcome
 
 
 def _log_attempt(claimed: ClaimedDelivery, result: AttemptResult, outcome: str) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import DateTime, Integer, Row, Text, func, or_, select
@@ -12,6 +11,7 @@ from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notification_service import tables
+from notification_service.webhooks.model import AttemptChange
 
 subscriptions = tables.webhook_subscriptions
 deliveries = tables.webhook_deliveries
@@ -75,12 +75,15 @@ async def delete_subscription(session: AsyncSession, webhook_id: uuid.UUID) -> b
 
 
 async def insert_deliveries(session: AsyncSession, rows: list[dict]) -> None:
-    """Queue deliveries; one per subscription and event, so a redelivered event adds none."""
-    await session.execute(
-        insert(deliveries)
-        .values(rows)
-        .on_conflict_do_nothing(constraint="uq_webhook_deliveries_subscription_event")
-    )
+    """Queue deliveries; one per subscription and event, so a redelivered event adds none.
+    Sent as one batch (SQLAlchemy's insertmanyvalues: a multi-row INSERT per thousand)."""
+    if rows:
+        await session.execute(
+            insert(deliveries).on_conflict_do_nothing(
+                constraint="uq_webhook_deliveries_subscription_event"
+            ),
+            rows,
+        )
 
 
 async def claim_due_deliveries(
@@ -171,21 +174,6 @@ async def claim_due_deliveries(
         )
     )
     return sorted(claimed.all(), key=lambda row: row.next_attempt_at)
-
-
-@dataclass(frozen=True)
-class AttemptChange:
-    """What one attempt did to a claimed delivery: its columns after the attempt (computed
-    from the claimed row, which nobody else changes while the claim holds)."""
-
-    id: uuid.UUID
-    claim_id: uuid.UUID
-    status: str
-    attempts: int
-    last_status_code: int | None
-    last_error: str | None
-    delivered_at: datetime | None
-    next_attempt_at: datetime
 
 
 async def record_claimed_attempts(
