@@ -4,10 +4,10 @@
   contact points, schedules or cancels the follow-up, and :func:`plan_message` renders the
   current template of the event's kind in the customer's language and queues it once per
   event and kind (quiet collapse of status messages: see ``model.py``).
-- Dispatchers claim due messages in a short transaction (:func:`claim_due_messages`), send
-  each with no transaction open and record its outcome in a second one, if the claim still
-  holds (:func:`send_claimed`); they fall back to the next contact point when a channel
-  fails for good, and publish the final outcome through the outbox.
+- Dispatchers claim due messages in a short transaction, send each with no transaction
+  open and record the outcomes of a batch in a later one, if the claims still hold, which
+  also claims the next messages (:func:`record_and_claim`); they fall back to the next
+  contact point when a channel fails for good, and publish the final outcome.
 - Follow-ups ("did the fix hold?") are rows of their own, fired once when due
   (:func:`fire_due_follow_ups`).
 """
@@ -266,12 +266,22 @@ async def claim_due_messages(
     while the claim holds; a claim left by a process that died expires and is taken again."""
     if limit <= 0:
         return []
-    now = clock.now()
-    claim_id = uuid.uuid4()
-    until = now + timedelta(seconds=settings.message_claim_seconds)
-    async with session_factory() as session, session.begin():
-        rows = await store.claim_due_messages(session, now, claim_id, until, limit)
-    return [ClaimedMessage(row, claim_id) for row in rows]
+    _, claimed = await _record_and_claim(session_factory, clock, settings, [], limit)
+    return claimed
+
+
+async def record_and_claim(
+    session_factory: SessionFactory,
+    clock: Clock,
+    settings: NotificationSettings,
+    results: list[SendResult],
+    limit: int,
+) -> list[ClaimedMessage]:
+    """A dispatcher's cycle in one short transaction (no send inside it): record the
+    finished sends (:func:`record_send_outcomes`), then claim up to ``limit`` due messages
+    (:func:`claim_due_messages`): one commit for both."""
+    _, claimed = await _record_and_claim(session_factory, clock, settings, results, limit)
+    return claimed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -329,17 +339,26 @@ async def record_send_outcomes(
     results: list[SendResult],
 ) -> list[bool]:
     """Record sends of claimed messages (sent, retry later, next channel, or failed) and
-    release their claims, all in one transaction of three statements whatever the batch
-    size (the messages, their attempts, the outcome events): cost per batch, not per send.
-    False for a send whose claim no longer holds (it expired and another dispatcher took the
-    message: its late outcome is dropped, and the message went out again with the same
-    Message-ID, which receivers deduplicate).
+    release their claims in one transaction of three statements for any batch (messages,
+    attempts, outcome events). False for a send whose claim no longer holds (it expired and
+    another dispatcher took the message, which went out again with the same Message-ID).
+    A permanent failure, or ``max_send_attempts`` temporary ones, moves the message to the
+    next contact point; with none left it has failed."""
+    recorded, _ = await _record_and_claim(session_factory, clock, settings, results, 0)
+    return recorded
 
-    A permanent failure, or a temporary one that used up ``max_send_attempts``, moves the
-    message to the next contact point; with none left it has failed.
-    """
+
+async def _record_and_claim(
+    session_factory: SessionFactory,
+    clock: Clock,
+    settings: NotificationSettings,
+    results: list[SendResult],
+    limit: int,
+) -> tuple[list[bool], list[ClaimedMessage]]:
     now = clock.now()
     changes = [_change_of(now, settings, result) for result in results]
+    claim_id = uuid.uuid4()
+    rows: list[Row] = []
     async with session_factory() as session, session.begin():
         updated = await store.record_claimed_outcomes(session, [change for change, _ in changes])
         held = [
@@ -369,6 +388,9 @@ async def record_send_outcomes(
                 if row.status != "pending"
             ],
         )
+        if limit > 0:
+            until = now + timedelta(seconds=settings.message_claim_seconds)
+            rows = await store.claim_due_messages(session, now, claim_id, until, limit)
     for result, _, row in held:
         _log_outcome(result, row)
     recorded = [(result.claimed.row.id, result.claimed.claim_id) in updated for result in results]
@@ -378,7 +400,7 @@ async def record_send_outcomes(
                 "notification_outcome_of_a_superseded_claim",
                 notification_id=str(result.claimed.row.id),
             )
-    return recorded
+    return recorded, [ClaimedMessage(row, claim_id) for row in rows]
 
 
 def _change_of(

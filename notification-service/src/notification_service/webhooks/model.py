@@ -43,6 +43,8 @@ from pydantic import SecretStr
 from redress_shared.errors import DomainError
 from redress_shared.events import EVENT_PAYLOADS, EventEnvelope
 
+from notification_service.config import NotificationSettings
+
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32
 SIGNATURE_VERSION = "v1"
@@ -368,20 +370,21 @@ def attempt_change(
     claim_id: uuid.UUID,
     result: AttemptResult,
     now: datetime,
-    max_attempts: int,
-    retry_base_seconds: float,
-    retry_max_delay_seconds: float,
+    settings: NotificationSettings,
 ) -> tuple[AttemptChange, str]:
     """What an attempt does to its delivery (as claimed: nobody else changes it while the
     claim holds), and the attempt's outcome (delivered, retry or failed)."""
     attempts = delivery.attempts + 1
-    outcome = final_outcome(result, attempts, max_attempts)
+    outcome = final_outcome(result, attempts, settings.webhook_max_attempts)
     status, delivered_at, next_attempt_at = "pending", None, delivery.next_attempt_at
     if outcome == "delivered":
         status, delivered_at = "delivered", now
     elif outcome == "retry":
         delay = retry_delay(
-            retry_base_seconds, retry_max_delay_seconds, attempts, result.retry_after_seconds
+            settings.webhook_retry_base_seconds,
+            settings.webhook_retry_max_delay_seconds,
+            attempts,
+            result.retry_after_seconds,
         )
         next_attempt_at = now + timedelta(seconds=delay)
     else:

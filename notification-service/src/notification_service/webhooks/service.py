@@ -227,16 +227,21 @@ async def claim_due_deliveries(
     """Claim up to ``limit`` due deliveries in a short transaction of its own, at most
     ``webhook_endpoint_concurrency`` open per endpoint across replicas; a claim lasts
     :func:`claim_seconds` (a claim left by a process that died is then taken again)."""
-    if limit <= 0:
-        return []
-    now = clock.now()
-    claim_id = uuid.uuid4()
-    until = now + timedelta(seconds=claim_seconds(settings.webhook_timeout_seconds))
-    async with session_factory() as session, session.begin():
-        rows = await store.claim_due_deliveries(
-            session, now, claim_id, until, limit, settings.webhook_endpoint_concurrency
-        )
-    return [ClaimedDelivery(row, claim_id) for row in rows]
+    return await record_and_claim(session_factory, clock, settings, [], limit)
+
+
+async def record_and_claim(
+    session_factory: SessionFactory,
+    clock: Clock,
+    settings: NotificationSettings,
+    attempts: list[tuple[ClaimedDelivery, AttemptResult]],
+    limit: int,
+) -> list[ClaimedDelivery]:
+    """A dispatcher's cycle in one short transaction (no request inside it): record the
+    finished attempts (:func:`record_attempt_outcomes`), then claim up to ``limit`` due
+    deliveries (:func:`claim_due_deliveries`): one commit for both."""
+    _, claimed = await _record_and_claim(session_factory, clock, settings, attempts, limit)
+    return claimed
 
 
 async def attempt_claimed(
@@ -299,24 +304,26 @@ async def record_attempt_outcomes(
     settings: NotificationSettings,
     attempts: list[tuple[ClaimedDelivery, AttemptResult]],
 ) -> list[bool]:
-    """Record attempts of claimed deliveries (each with its endpoint's health) and release
-    their claims, all in one transaction of two statements whatever the batch size (the
-    deliveries, their attempts) plus the health of endpoints that failed or recovered: cost
-    per batch, not per attempt. False for an attempt whose claim no longer holds (a late
-    result of a superseded claim is dropped)."""
+    """Record attempts of claimed deliveries and release their claims in one transaction:
+    two statements for any batch, plus the health of endpoints that failed or recovered.
+    False for an attempt whose claim no longer holds (its late result is dropped)."""
+    recorded, _ = await _record_and_claim(session_factory, clock, settings, attempts, 0)
+    return recorded
+
+
+async def _record_and_claim(
+    session_factory: SessionFactory,
+    clock: Clock,
+    settings: NotificationSettings,
+    attempts: list[tuple[ClaimedDelivery, AttemptResult]],
+    limit: int,
+) -> tuple[list[bool], list[ClaimedDelivery]]:
     now = clock.now()
     changes = [
-        attempt_change(
-            claimed.row,
-            claimed.claim_id,
-            result,
-            now,
-            settings.webhook_max_attempts,
-            settings.webhook_retry_base_seconds,
-            settings.webhook_retry_max_delay_seconds,
-        )
+        attempt_change(claimed.row, claimed.claim_id, result, now, settings)
         for claimed, result in attempts
     ]
+    claim_id, rows = uuid.uuid4(), []
     async with session_factory() as session, session.begin():
         applied = await store.record_claimed_attempts(session, [change for change, _ in changes])
         recorded = [(claimed.row.id, claimed.claim_id) in applied for claimed, _ in attempts]
@@ -342,8 +349,7 @@ async def record_attempt_outcomes(
                 for claimed, result, outcome in held
             ],
         )
-        # A dead delivery alone does not switch the endpoint off; days of failures (or 410)
-        # do. Failures are rare and counted one by one; a success clears a streak once.
+        # Endpoint health: failures (rare) one by one; a success clears a streak once.
         failed: set[uuid.UUID] = set()
         cleared: set[uuid.UUID] = set()
         for claimed, result, outcome in held:
@@ -359,10 +365,15 @@ async def record_attempt_outcomes(
                 failed.add(endpoint)
                 cleared.discard(endpoint)
                 await _record_endpoint_failure(session, settings, endpoint, result, now)
+        if limit > 0:
+            until = now + timedelta(seconds=claim_seconds(settings.webhook_timeout_seconds))
+            rows = await store.claim_due_deliveries(
+                session, now, claim_id, until, limit, settings.webhook_endpoint_concurrency
+            )
     for (claimed, _result), done in zip(attempts, recorded, strict=True):
         if not done:
             log.warning("webhook_outcome_of_a_superseded_claim", delivery_id=str(claimed.row.id))
-    return recorded
+    return recorded, [ClaimedDelivery(row, claim_id) for row in rows]
 
 
 async def deliver_next_webhook(
@@ -387,20 +398,14 @@ async def deliver_next_webhook(
 def _log_attempt(claimed: ClaimedDelivery, result: AttemptResult, outcome: str) -> None:
     row = claimed.row
     bind_correlation_id(row.correlation_id)  # recorded in batches, apart from the attempt
-    log_fields = {
-        "delivery_id": str(row.id),
-        "webhook_id": str(row.subscription_id),
-        "event_type": row.event_type,
-        "attempts": row.attempts + 1,
-        "status_code": result.status_code,
-        "latency_ms": result.latency_ms,
-    }
+    fields = {"delivery_id": str(row.id), "webhook_id": str(row.subscription_id)}
+    fields.update(event_type=row.event_type, attempts=row.attempts + 1)
+    fields.update(status_code=result.status_code, latency_ms=result.latency_ms)
     if outcome == "delivered":
-        log.info("webhook_delivered", **log_fields)
-    elif outcome == "retry":
-        log.warning("webhook_retry_scheduled", error=result.error, **log_fields)
+        log.info("webhook_delivered", **fields)
     else:
-        log.warning("webhook_delivery_failed", error=result.error, **log_fields)
+        name = "webhook_retry_scheduled" if outcome == "retry" else "webhook_delivery_failed"
+        log.warning(name, error=result.error, **fields)
 
 
 async def _record_endpoint_failure(
