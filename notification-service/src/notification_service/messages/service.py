@@ -44,8 +44,7 @@ from notification_service.messages.model import (
     follow_up_change,
     message_for,
     send_at,
-    send_outcome,
-    send_retry_delay,
+    send_change,
 )
 from notification_service.templates import service as templates
 from notification_service.templates.default_templates import built_in
@@ -356,7 +355,10 @@ async def _record_and_claim(
     limit: int,
 ) -> tuple[list[bool], list[ClaimedMessage]]:
     now = clock.now()
-    changes = [_change_of(now, settings, result) for result in results]
+    changes = [
+        send_change(r.claimed.row, r.claimed.claim_id, r.error, r.permanent, now, settings)
+        for r in results
+    ]
     claim_id = uuid.uuid4()
     rows: list[Row] = []
     async with session_factory() as session, session.begin():
@@ -401,46 +403,6 @@ async def _record_and_claim(
                 notification_id=str(result.claimed.row.id),
             )
     return recorded, [ClaimedMessage(row, claim_id) for row in rows]
-
-
-def _change_of(
-    now: datetime, settings: NotificationSettings, result: SendResult
-) -> tuple[store.ClaimedChange, str]:
-    """What one send does to its claimed message, and the attempt's outcome. While the claim
-    holds nobody else changes the message, so the claimed row is what the outcome is
-    computed from; the update itself checks the claim."""
-    row, error = result.claimed.row, result.error
-    attempts = row.attempts + 1
-    outcome = send_outcome(error, result.permanent, attempts, settings.max_send_attempts)
-    change = {
-        "id": row.id,
-        "claim_id": result.claimed.claim_id,
-        "status": "pending",
-        "attempts": attempts,
-        "last_error": error,
-        "sent_at": None,
-        "next_attempt_at": row.next_attempt_at,
-        "channel": row.channel,
-        "recipient": row.recipient,
-        "falls_back": False,
-    }
-    if outcome == "sent":
-        change.update(status="sent", sent_at=now)
-    elif outcome == "retry":
-        change.update(next_attempt_at=now + send_retry_delay(settings.retry_base_seconds, attempts))
-    elif row.fallback_channels:
-        next_channel, _, next_recipient = row.fallback_channels[0].partition(":")
-        change.update(
-            channel=next_channel,
-            recipient=next_recipient,
-            falls_back=True,
-            attempts=0,
-            last_error=f"{row.channel}: {error}",
-            next_attempt_at=now,
-        )
-    else:
-        change.update(status="failed")
-    return store.ClaimedChange(**change), outcome
 
 
 def _log_outcome(result: SendResult, updated: Row) -> None:

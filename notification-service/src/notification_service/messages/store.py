@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from redress_shared.db import OUTBOX_WRITTEN
@@ -16,28 +15,12 @@ from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notification_service import tables
+from notification_service.messages.model import ClaimedChange
 
 notifications = tables.notifications
 attempts = tables.notification_attempts
 follow_ups = tables.follow_ups
 case_contacts = tables.case_contacts
-
-
-@dataclass(frozen=True)
-class ClaimedChange:
-    """What one send did to a claimed message: its columns after the outcome (computed from
-    the claimed row, which nobody else changes while the claim holds)."""
-
-    id: uuid.UUID
-    claim_id: uuid.UUID
-    status: str
-    attempts: int
-    last_error: str | None
-    sent_at: datetime | None
-    next_attempt_at: datetime
-    channel: str
-    recipient: str
-    falls_back: bool
 
 
 async def remember_contact(session: AsyncSession, opened: CaseOpenedV1) -> None:
