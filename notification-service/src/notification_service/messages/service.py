@@ -55,18 +55,21 @@ log = structlog.get_logger(__name__)
 OUTGOING_FIELDS = [f.name for f in dataclasses.fields(OutgoingMessage) if f.name != "body_html"]
 
 
-#: ``session.info`` keys of what :func:`tell_customers` reads once for a batch of events:
-#: the contacts of its cases, and the templates it used (within one transaction).
+#: ``session.info`` keys of what :func:`tell_customers` shares across a batch of events: the
+#: contacts of its cases and the templates it used (read once), the messages it queues
+#: (inserted together).
 _CONTACTS = "notification.contacts"
 _TEMPLATES = "notification.templates"
+_QUEUED = "notification.queued"
 
 
 async def tell_customers(
     session: AsyncSession, messaging: Messaging, batch: Sequence[EventEnvelope]
 ) -> None:
     """In the consumer's transaction: :func:`tell_customer` for each event of a fetched
-    batch, in order, with what they share read once: the openings' contacts stored in one
-    statement, every case's contact read in one query, each template looked up once."""
+    batch, in order, with what they share done once: the openings' contacts stored in one
+    statement, every case's contact read in one query, each template looked up once, and
+    the messages inserted with one statement (once per event and kind, as one at a time)."""
     payloads = [event.payload() for event in batch]
     await store.remember_contacts(
         session, [payload for payload in payloads if isinstance(payload, CaseOpenedV1)]
@@ -74,12 +77,26 @@ async def tell_customers(
     case_ids = list(dict.fromkeys(payload.case_id for payload in payloads))  # type: ignore[attr-defined]
     session.info[_CONTACTS] = await store.contacts_of(session, case_ids)
     session.info[_TEMPLATES] = {}
+    queued: list[dict] = []
+    session.info[_QUEUED] = queued
     try:
         for event in batch:
             await tell_customer(session, messaging, event)
     finally:
-        session.info.pop(_CONTACTS, None)
-        session.info.pop(_TEMPLATES, None)
+        for key in (_CONTACTS, _TEMPLATES, _QUEUED):
+            session.info.pop(key, None)
+    inserted = await store.insert_messages(session, queued)
+    rows = [row for row in queued if row["id"] in inserted]
+    # Quiet collapse: the case's last waiting status message of the batch folds the others
+    # (earlier in the batch or before it) into itself, as one at a time would have.
+    last_waiting = {
+        row["case_id"]: row["id"]
+        for row in rows
+        if row["status"] == "pending" and row["next_attempt_at"] > row["created_at"]
+    }
+    for row in rows:
+        if row["status"] == "failed" or last_waiting.get(row["case_id"]) == row["id"]:
+            await _after_queued(session, row)
 
 
 async def tell_customer(session: AsyncSession, messaging: Messaging, event: EventEnvelope) -> None:
@@ -175,39 +192,48 @@ async def plan_message(
     notification_id = uuid.uuid4()
     channel, recipient = plan[0] if plan else (contact.preferred_channel or "email", "")
     due = send_at(kind, now, settings.status_quiet_window)
-    inserted = await store.insert_message(
-        session,
-        {
-            "id": notification_id,
-            "case_id": case_id,
-            "reference": contact.reference,
-            "trigger_event_id": trigger_id,
-            "template": kind,
-            "template_version": template.version,
-            "language": template.language,
-            "channel": channel,
-            "recipient": recipient,
-            "fallback_channels": [f"{c}:{r}" for c, r in plan[1:]],
-            "subject": message.subject,
-            "body_text": message.body_text,
-            "body_html": message.body_html,
-            "message_id": f"<{notification_id}@{messaging.mail_domain}>",
-            "status": "pending" if plan else "failed",
-            "last_error": None if plan else "the customer has no usable contact point",
-            "next_attempt_at": due,
-            "created_at": now,
-            "correlation_id": correlation_id,
-        },
-    )
-    if not inserted:
+    row = {
+        "id": notification_id,
+        "case_id": case_id,
+        "reference": contact.reference,
+        "trigger_event_id": trigger_id,
+        "template": kind,
+        "template_version": template.version,
+        "language": template.language,
+        "channel": channel,
+        "recipient": recipient,
+        "fallback_channels": [f"{c}:{r}" for c, r in plan[1:]],
+        "subject": message.subject,
+        "body_text": message.body_text,
+        "body_html": message.body_html,
+        "message_id": f"<{notification_id}@{messaging.mail_domain}>",
+        "status": "pending" if plan else "failed",
+        "last_error": None if plan else "the customer has no usable contact point",
+        "next_attempt_at": due,
+        "created_at": now,
+        "correlation_id": correlation_id,
+    }
+    queued = session.info.get(_QUEUED)
+    if queued is not None:  # a batch: tell_customers inserts its messages together
+        queued.append(row)
+        return notification_id
+    if not await store.insert_message(session, row):
         return None  # this event already made this message
-    if not plan:
-        await _publish_outcome(session, notification_id, now)
-    elif due > now and await store.collapse_waiting(
-        session, case_id, notification_id, sorted(STATUS_KINDS), now
-    ):
-        log.info("status_messages_collapsed", case_id=str(case_id), into=str(notification_id))
+    await _after_queued(session, row)
     return notification_id
+
+
+async def _after_queued(session: AsyncSession, row: dict) -> None:
+    """What follows a message newly queued: a message without a usable contact point has
+    failed at once (its outcome is published); a status message that waits folds the case's
+    waiting status messages into itself (quiet collapse)."""
+    now = row["created_at"]
+    if row["status"] == "failed":
+        await _publish_outcome(session, row["id"], now)
+    elif row["next_attempt_at"] > now and await store.collapse_waiting(
+        session, row["case_id"], row["id"], sorted(STATUS_KINDS), now
+    ):
+        log.info("status_messages_collapsed", case_id=str(row["case_id"]), into=str(row["id"]))
 
 
 async def _template_for(

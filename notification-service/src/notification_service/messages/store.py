@@ -89,6 +89,20 @@ async def insert_message(session: AsyncSession, values: dict) -> bool:
     return inserted is not None
 
 
+async def insert_messages(session: AsyncSession, rows: list[dict]) -> set[uuid.UUID]:
+    """Queue messages in one statement; return the ids inserted (a message whose trigger
+    already made one of its kind is left out, as :func:`insert_message` does)."""
+    if not rows:
+        return set()
+    inserted = await session.execute(
+        insert(notifications)
+        .on_conflict_do_nothing(constraint="uq_notifications_trigger_template")
+        .returning(notifications.c.id),
+        rows,
+    )
+    return set(inserted.scalars())
+
+
 async def message(session: AsyncSession, notification_id: uuid.UUID) -> Row:
     """One message."""
     query = select(notifications).where(notifications.c.id == notification_id)
