@@ -46,6 +46,8 @@ def notification_settings(infra, smtp_server, message_gateway) -> NotificationSe
         webhook_retry_max_delay_seconds=3.0,
         webhook_max_attempts=5,
         webhook_timeout_seconds=2.0,
+        # Fewer than the slow-endpoint test's events, so the per-endpoint limit binds there.
+        webhook_endpoint_concurrency=2,
     )
 
 

@@ -18,7 +18,7 @@ from types import SimpleNamespace
 
 import asyncpg
 import pytest
-from notification_service import MIGRATIONS_DIR, tables
+from notification_service import MIGRATIONS_DIR, consumers, tables
 from notification_service.adapters.http import WebhookSender
 from notification_service.adapters.smtp import SmtpEmailSender
 from notification_service.bootstrap import build_app
@@ -350,4 +350,76 @@ async def test_claims_respect_the_endpoint_limit_across_dispatchers(quiet, recei
         await webhooks.attempt_claimed(
             quiet.sessions, quiet.clock, quiet.sender, settings, delivery
         )
+    await settle(quiet)
+
+
+async def test_a_fetched_batch_queues_each_message_and_delivery_once(quiet, receiver, case_story):
+    """The consumer applies a fetched batch at once (contacts, templates and webhook filters
+    read once, deliveries inserted together): each event still makes its message, in its
+    customer's language, and one delivery per subscription; the same batch applied again (a
+    redelivery the inbox did not catch) adds nothing. Sent in one dispatcher turn, every
+    message goes out once and is recorded with its outcome event."""
+    _, url = receiver.endpoint()
+    webhook_id = await subscribe(quiet, url)
+    ana, ion = case_story("ana@example.com"), case_story("ion@example.com", language="ro")
+    batch = [
+        ana.opened,
+        ana.response("A new charger is on its way."),
+        ion.opened,
+        ion.status("start", "acknowledged", "investigating"),
+        ion.response("Vă trimitem azi un încărcător nou."),
+    ]
+    apply = consumers.batch_handler(quiet.clock, quiet.messaging)
+    for _ in range(2):
+        async with quiet.sessions() as session, session.begin():
+            await apply(session, batch)
+    notifications = tables.notifications
+    async with quiet.sessions() as session:
+        queued = (
+            await session.execute(
+                select(notifications.c.case_id, notifications.c.template, notifications.c.language)
+                .where(notifications.c.case_id.in_([ana.case_id, ion.case_id]))
+                .order_by(notifications.c.created_at)
+            )
+        ).all()
+        deliveries = await session.scalars(
+            select(tables.webhook_deliveries.c.event_id).where(
+                tables.webhook_deliveries.c.subscription_id == webhook_id
+            )
+        )
+        delivered_events = sorted(deliveries.all())
+    kinds = {
+        case: {t: lang for c, t, lang in queued if c == case} for case in (ana.case_id, ion.case_id)
+    }
+    assert kinds[ana.case_id] == {"acknowledgement": "en", "response": "en"}
+    assert {"acknowledgement", "response"} <= kinds[ion.case_id].keys()
+    assert set(kinds[ion.case_id].values()) == {"ro"}
+    assert len(queued) == len({(case, kind) for case, kind, _ in queued})  # none twice
+    status_events = [event.id for event in batch if event.type == CASE_STATUS_CHANGED]
+    assert delivered_events == sorted(status_events)
+
+    claimed = await messages.record_and_claim(quiet.sessions, quiet.clock, quiet.settings, [], 50)
+    ours = [c for c in claimed if c.row.case_id in (ana.case_id, ion.case_id)]
+    results = [
+        await messages.send_only(quiet.clock, quiet.channels, quiet.settings, c) for c in claimed
+    ]
+    assert (
+        await messages.record_and_claim(quiet.sessions, quiet.clock, quiet.settings, results, 50)
+        == []
+    )
+    async with quiet.sessions() as session:
+        statuses = (
+            await session.scalars(
+                select(notifications.c.status).where(
+                    notifications.c.id.in_([c.row.id for c in ours])
+                )
+            )
+        ).all()
+        staged = await session.scalar(
+            select(func.count())
+            .select_from(tables.platform.outbox)
+            .where(tables.platform.outbox.c.message_key.in_([str(ana.case_id), str(ion.case_id)]))
+        )
+    assert len(statuses) == len(ours) >= 4 and set(statuses) == {"sent"}
+    assert staged == len(ours)
     await settle(quiet)

@@ -250,6 +250,43 @@ async def test_a_burst_of_status_changes_goes_as_one_message(notifications_clien
     ]
 
 
+async def test_a_burst_in_one_fetched_batch_goes_as_one_message(notifications_client, case_story):
+    """The consumer applies a fetched batch at once (messages inserted together): quiet
+    collapse still folds the batch's status messages into its last one, which keeps the
+    first one's send time, as one event at a time would."""
+    start = datetime(2030, 2, 1, 9, 0, tzinfo=UTC)  # far ahead: the app's dispatchers wait
+    clock = FixedClock(start)
+    messaging = _messaging(notifications_client, clock, status_quiet_window=timedelta(minutes=2))
+    story = case_story(_address())
+    story.at = clock.now()
+    batch = [
+        story.opened,
+        story.status("start", "new", "investigating"),
+        story.status("request_info", "investigating", "awaiting_customer", "A photo, please."),
+        story.status("resume", "awaiting_customer", "investigating"),  # tells nothing
+        story.status("resolve", "investigating", "resolved", "Replaced."),
+    ]
+    apply = consumers.batch_handler(clock, messaging)
+    async with notifications_client.app.state.runtime.session_factory() as session:
+        async with session.begin():
+            await apply(session, batch)
+    listed = await _listed(notifications_client, story.case_id)
+    by_kind = {n["template"]: n for n in listed}
+    assert set(by_kind) == {"acknowledgement", "investigating", "information_request", "resolved"}
+    resolved = by_kind["resolved"]
+    assert resolved["status"] == "pending"
+    for folded in ("investigating", "information_request"):
+        assert by_kind[folded]["status"] == "collapsed"
+        assert by_kind[folded]["collapsed_into"] == resolved["id"]
+    async with notifications_client.app.state.runtime.session_factory() as session:
+        send_at = await session.scalar(
+            select(tables.notifications.c.next_attempt_at).where(
+                tables.notifications.c.id == uuid.UUID(resolved["id"])
+            )
+        )
+    assert send_at == start + timedelta(minutes=2)
+
+
 async def test_one_message_per_event_and_kind_even_when_the_inbox_is_bypassed(
     notifications_client, infra, case_story, settled_notifications
 ):

@@ -57,7 +57,10 @@ def build_app(settings: NotificationSettings | None = None, clock: Clock | None 
     usable = (EMAIL, *(GATEWAY_CHANNELS if settings.message_gateway_url else ()))
     messaging = Messaging(runtime.clock, settings, mail_domain, usable)
     runtime.add_consumer(
-        consumers.GROUP_ID, consumers.TOPICS, consumers.handlers(runtime.clock, messaging)
+        consumers.GROUP_ID,
+        consumers.TOPICS,
+        consumers.handlers(runtime.clock, messaging),
+        batch_handler=consumers.batch_handler(runtime.clock, messaging),
     )
 
     async def seed_templates() -> None:

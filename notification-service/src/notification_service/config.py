@@ -27,7 +27,10 @@ class NotificationSettings(ServiceSettings):
     smtp_start_tls: bool = False
     smtp_timeout_seconds: float = 30.0
     smtp_pool_size: int = Field(
-        default=4, ge=1, description="SMTP connections kept open and reused (at most)."
+        default=16,
+        ge=1,
+        description="SMTP connections kept open and reused (at most). A send waits for the "
+        "server's answer to MAIL, RCPT and DATA in turn, so throughput grows with connections.",
     )
     mail_from: str = Field(default="Redress Customer Care <care@redress.example>")
     default_language: str = Field(
@@ -46,7 +49,7 @@ class NotificationSettings(ServiceSettings):
     )
     dispatch_interval_seconds: float = 0.2
     dispatch_concurrency: int = Field(
-        default=16,
+        default=64,
         ge=1,
         description="Messages sent in parallel per process (each claimed, then sent with no "
         "transaction open); they share the SMTP pool.",
@@ -93,10 +96,10 @@ class NotificationSettings(ServiceSettings):
     )
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, description="Per delivery attempt.")
     webhook_dispatch_concurrency: int = Field(
-        default=32, ge=1, description="Webhook deliveries in flight per process."
+        default=64, ge=1, description="Webhook deliveries in flight per process."
     )
     webhook_endpoint_concurrency: int = Field(
-        default=2, ge=1, description="Deliveries in flight to one endpoint (across replicas)."
+        default=8, ge=1, description="Deliveries in flight to one endpoint (across replicas)."
     )
     webhook_dispatch_interval_seconds: float = 0.2
     webhook_retry_base_seconds: float = Field(

@@ -3,7 +3,9 @@
 Every case event and alert goes to webhook subscribers; the case events that may be news for
 the customer (``messages.model.CUSTOMER_EVENTS``) also go to the customer-message use case,
 which decides what, if anything, the customer is told. Both run in the consumer's
-transaction, with its inbox record, so a redelivered event has no second effect.
+transaction, with its inbox record, so a redelivered event has no second effect. A fetched
+batch is applied by :func:`batch_handler` in one transaction; ``handlers`` says which event
+types the group applies (and applies one event at a time).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from functools import partial
 
 from redress_shared.clock import Clock
 from redress_shared.events import ALERTS_TOPIC, CASES_TOPIC, EventEnvelope
-from redress_shared.kafka import EventHandler
+from redress_shared.kafka import BatchHandler, EventHandler
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notification_service.messages import service as messages
@@ -36,6 +38,20 @@ async def to_customer_and_subscribers(
     webhook deliveries."""
     await messages.tell_customer(session, messaging, event)
     await webhooks.plan_webhook_deliveries(session, clock, event)
+
+
+def batch_handler(clock: Clock, messaging: Messaging) -> BatchHandler:
+    """The handler of a whole fetched batch (in the consumer's transaction): the customer
+    events to :func:`messages.tell_customers`, every event to the subscribers, with what
+    the events share read and written once."""
+
+    async def apply(session: AsyncSession, batch: list[EventEnvelope]) -> None:
+        await messages.tell_customers(
+            session, messaging, [event for event in batch if event.type in CUSTOMER_EVENTS]
+        )
+        await webhooks.plan_webhook_deliveries(session, clock, *batch)
+
+    return apply
 
 
 def handlers(clock: Clock, messaging: Messaging) -> dict[str, EventHandler]:

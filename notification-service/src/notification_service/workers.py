@@ -1,10 +1,10 @@
 """Background loops of the notification service: each iteration calls one use case, and the
 loop sleeps only when there was nothing to do.
 
-The two dispatchers keep up to a configured number of sends in flight: an iteration claims
-as many due items as there are free slots (one short transaction) and starts one task per
-item, which sends it (no transaction open); the outcomes of the sends that finished
-meanwhile are recorded together in a second transaction (one commit per batch).
+The two dispatchers keep up to a configured number of sends in flight: each item is sent in
+a task of its own with no transaction open; one short transaction per turn of the loop
+records the outcomes of the sends that finished meanwhile and claims due items for the free
+slots (one commit per batch, for both).
 """
 
 from __future__ import annotations
@@ -27,83 +27,65 @@ from notification_service.webhooks import service as webhooks
 log = structlog.get_logger(__name__)
 
 
-class _Batches:
-    """Results of concurrent sends, recorded in batches: each sender hands its result over
-    and waits until the batch holding it is committed (so its slot stays taken until then);
-    one transaction records everything that finished meanwhile."""
-
-    def __init__(self, record: Callable[[list], Awaitable[object]], largest: int = 500) -> None:
-        self._record = record
-        self._largest = largest
-        self._queue: asyncio.Queue[tuple[object, asyncio.Future]] = asyncio.Queue()
-
-    async def submit(self, result: object) -> None:
-        done = asyncio.get_running_loop().create_future()
-        await self._queue.put((result, done))
-        await done
-
-    async def run(self) -> None:
-        while True:
-            batch = [await self._queue.get()]
-            while not self._queue.empty() and len(batch) < self._largest:
-                batch.append(self._queue.get_nowait())
-            try:
-                await self._record([result for result, _ in batch])
-            except Exception as exc:  # noqa: BLE001  each sender sees it; the claims expire
-                for _, done in batch:
-                    if not done.done():
-                        done.set_exception(exc)
-            else:
-                for _, done in batch:
-                    if not done.done():
-                        done.set_result(None)
-
-
 async def _keep_busy(
     name: str,
     slots: int,
     interval: float,
-    claim: Callable[[int], Awaitable[Sequence[object]]],
+    cycle: Callable[[list, int], Awaitable[Sequence[object]]],
     complete: Callable[[object], Awaitable[object]],
-    batches: _Batches,
 ) -> None:
-    """Claim work for every free slot and complete each claimed item in its own task (its
-    result recorded through ``batches``); wait for a slot when all are busy, and
-    ``interval`` when there was nothing to claim."""
+    """Keep up to ``slots`` items in flight, each completed in its own task.
+
+    Each turn of the loop is one ``cycle`` (one short transaction): it records the results
+    of every item that finished since the last turn and claims new items for the free
+    slots, when at least a quarter of them are free (a claim of one item per finished item
+    would pay a statement per item). Between turns it waits for an item to finish, or
+    ``interval`` when there was nothing to claim.
+    """
     running: set[asyncio.Task] = set()
-    recorder = asyncio.create_task(batches.run())
+    finished: list = []
+    wake = asyncio.Event()
+    refill = max(1, slots // 4)
 
     async def guarded(item: object) -> None:
         try:
-            await batches.submit(await complete(item))
+            finished.append(await complete(item))
         except Exception:  # noqa: BLE001  the claim expires and the item is taken again
             log.exception("dispatch_failed", dispatcher=name)
+        finally:
+            wake.set()
 
     try:
         while True:
-            try:
-                claimed = await claim(slots - len(running)) if len(running) < slots else []
-            except Exception:  # noqa: BLE001  the database is away: try again shortly
-                log.exception("dispatch_claim_failed", dispatcher=name)
-                await asyncio.sleep(interval)
-                continue
+            batch, finished[:] = finished[:], []
+            free = slots - len(running)
+            limit = free if free >= refill else 0
+            claimed: Sequence[object] = []
+            if batch or limit:
+                try:
+                    claimed = await cycle(batch, limit)
+                except Exception:  # noqa: BLE001  the database is away: the results' claims
+                    # expire and their items are taken again; try again shortly
+                    log.exception("dispatch_cycle_failed", dispatcher=name)
+                    await asyncio.sleep(interval)
+                    continue
             for item in claimed:
                 task = asyncio.create_task(guarded(item))
                 running.add(task)
                 task.add_done_callback(running.discard)
-            if len(running) >= slots:
-                await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-            elif not claimed:
-                if running:
-                    await asyncio.wait(
-                        running, timeout=interval, return_when=asyncio.FIRST_COMPLETED
-                    )
-                else:
-                    await asyncio.sleep(interval)
+            wake.clear()
+            if finished:
+                continue
+            drained = limit > 0 and len(claimed) < limit  # nothing more is due right now
+            try:
+                async with asyncio.timeout(interval if drained or not running else None):
+                    await wake.wait()
+            except TimeoutError:
+                pass
     finally:
-        for task in (*running, recorder):
+        for task in running:
             task.cancel()
-        await asyncio.gather(*running, recorder, return_exceptions=True)
+        await asyncio.gather(*running, return_exceptions=True)
 
 
 async def dispatch_messages(
@@ -114,22 +96,18 @@ async def dispatch_messages(
 ) -> None:
     """Send due customer messages, ``dispatch_concurrency`` at a time, forever."""
 
-    async def claim(free: int) -> Sequence[object]:
-        return await messages.claim_due_messages(session_factory, clock, settings, free)
+    async def cycle(results: list, limit: int) -> Sequence[object]:
+        return await messages.record_and_claim(session_factory, clock, settings, results, limit)
 
     async def complete(item: object) -> object:
         return await messages.send_only(clock, channels, settings, item)  # type: ignore[arg-type]
-
-    async def record(results: list) -> None:
-        await messages.record_send_outcomes(session_factory, clock, settings, results)
 
     await _keep_busy(
         "messages",
         settings.dispatch_concurrency,
         settings.dispatch_interval_seconds,
-        claim,
+        cycle,
         complete,
-        _Batches(record),
     )
 
 
@@ -150,21 +128,17 @@ async def deliver_webhooks(
     """Attempt due webhook deliveries, ``webhook_dispatch_concurrency`` at a time (at most
     ``webhook_endpoint_concurrency`` to one endpoint), forever."""
 
-    async def claim(free: int) -> Sequence[object]:
-        return await webhooks.claim_due_deliveries(session_factory, clock, settings, free)
+    async def cycle(attempts: list, limit: int) -> Sequence[object]:
+        return await webhooks.record_and_claim(session_factory, clock, settings, attempts, limit)
 
     async def complete(item: object) -> object:
         result = await webhooks.attempt_only(clock, sender, settings, item, in_flight)  # type: ignore[arg-type]
         return item, result
 
-    async def record(attempts: list) -> None:
-        await webhooks.record_attempt_outcomes(session_factory, clock, settings, attempts)
-
     await _keep_busy(
         "webhooks",
         settings.webhook_dispatch_concurrency,
         settings.webhook_dispatch_interval_seconds,
-        claim,
+        cycle,
         complete,
-        _Batches(record),
     )

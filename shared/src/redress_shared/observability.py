@@ -63,7 +63,8 @@ def configure_logging(service_name: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access", "aiokafka"):
+    # httpx logs every request at INFO; the services log their own line per call.
+    for noisy in ("uvicorn.access", "aiokafka", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

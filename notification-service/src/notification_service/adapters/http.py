@@ -1,4 +1,4 @@
-"""Outgoing webhook requests over HTTP (httpx), with the SSRF-safe resolver applied when a
+"""Outgoing webhook requests over HTTP (aiohttp), with the SSRF-safe resolver applied when a
 URL is subscribed and again at send time.
 
 The host is resolved and checked just before each attempt, and the request is sent to the
@@ -16,7 +16,8 @@ import time
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-import httpx
+import aiohttp
+from yarl import URL
 
 from notification_service.config import NotificationSettings
 from notification_service.webhooks.model import (
@@ -89,24 +90,40 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
 
 
 class WebhookSender:
-    """Sends signed webhook requests through one pooled httpx client, shared by every
-    attempt of the process (connections to an endpoint are kept alive and reused)."""
+    """Sends signed webhook requests through one aiohttp session, shared by every attempt of
+    the process (connections to an endpoint are kept alive and reused).
+
+    aiohttp rather than httpx, by measurement: on the development machine an httpx request to
+    a loopback receiver cost about 1 ms of CPU (its connection pool looks at every pooled
+    connection on every request) and an aiohttp request about 0.11 ms, and the HTTP client
+    was most of the dispatcher's CPU. The endpoint limit is the open claims, so the pool
+    itself has no per-host limit.
+    """
 
     def __init__(self, settings: NotificationSettings) -> None:
         self._settings = settings
-        self._client = httpx.AsyncClient(
-            follow_redirects=False,
-            trust_env=False,
-            timeout=httpx.Timeout(settings.webhook_timeout_seconds),
-            limits=httpx.Limits(
-                max_connections=max(100, 2 * settings.webhook_dispatch_concurrency),
-                max_keepalive_connections=max(20, settings.webhook_dispatch_concurrency),
-            ),
-        )
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        # Made on first use, inside the running event loop, as aiohttp requires.
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(
+                    limit=max(100, 2 * self._settings.webhook_dispatch_concurrency),
+                    limit_per_host=0,
+                ),
+                timeout=aiohttp.ClientTimeout(total=self._settings.webhook_timeout_seconds),
+                trust_env=False,
+                auto_decompress=False,
+                skip_auto_headers=("Accept-Encoding",),
+            )
+        return self._session
 
     async def aclose(self) -> None:
         """Close the connection pool."""
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     async def send(self, webhook: OutgoingWebhook) -> AttemptResult:
         """Make one attempt; never raises for network or HTTP failures (they are results)."""
@@ -122,47 +139,46 @@ class WebhookSender:
             )
         except UnsafeUrl as exc:
             return AttemptResult("failed", elapsed(), error=f"refused: {exc}")
-        original = httpx.URL(webhook.url)
-        pinned = original.copy_with(host=addresses[0])
+        original = URL(webhook.url)
+        pinned = original.with_host(addresses[0].split("%")[0])
         headers = {
-            "Host": original.netloc.decode("ascii"),
+            "Host": _host_header(original),
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
             "webhook-id": webhook.message_id,
             "webhook-timestamp": str(webhook.timestamp),
             "webhook-signature": webhook.signature,
         }
-        extensions = {}
+        options: dict = {}
         if original.scheme == "https":
             # TLS is verified against the host name, not the pinned address; and a TLS
             # connection is not reused, since the pool knows it only by address and another
             # host name on the same address must not ride on it.
-            extensions["sni_hostname"] = host
+            options["server_hostname"] = host
             headers["Connection"] = "close"
-        request = self._client.build_request(
-            "POST", pinned, content=webhook.body.encode(), headers=headers, extensions=extensions
-        )
+        timeout = self._settings.webhook_timeout_seconds
         try:
-            async with asyncio.timeout(self._settings.webhook_timeout_seconds):
-                response = await self._client.send(request, stream=True)
-                try:
+            async with asyncio.timeout(timeout):
+                async with self._client().post(
+                    pinned,
+                    data=webhook.body.encode(),
+                    headers=headers,
+                    allow_redirects=False,
+                    **options,
+                ) as response:
+                    status = response.status
+                    retry_after = response.headers.get("Retry-After")
                     excerpt = bytearray()
-                    async for chunk in response.aiter_raw():
-                        excerpt.extend(chunk)
-                        if len(excerpt) >= EXCERPT_BYTES:
+                    while len(excerpt) < EXCERPT_BYTES:
+                        chunk = await response.content.read(EXCERPT_BYTES - len(excerpt))
+                        if not chunk:
                             break
-                finally:
-                    await response.aclose()
-        except (TimeoutError, httpx.TimeoutException):
-            return AttemptResult(
-                "retry",
-                elapsed(),
-                error=f"timed out after {self._settings.webhook_timeout_seconds:g} s",
-            )
-        except httpx.HTTPError as exc:
+                        excerpt.extend(chunk)
+        except TimeoutError:
+            return AttemptResult("retry", elapsed(), error=f"timed out after {timeout:g} s")
+        except aiohttp.ClientError as exc:
             return AttemptResult("retry", elapsed(), error=f"{type(exc).__name__}: {exc}"[:1000])
-        status = response.status_code
-        text = bytes(excerpt[:EXCERPT_BYTES]).decode("utf-8", errors="replace")
+        text = bytes(excerpt).decode("utf-8", errors="replace")
         if 200 <= status <= 299:
             return AttemptResult("delivered", elapsed(), status, text)
         if is_retryable_status(status):
@@ -172,11 +188,18 @@ class WebhookSender:
                 status,
                 text,
                 error=f"HTTP {status}",
-                retry_after_seconds=parse_retry_after(
-                    response.headers.get("Retry-After"), datetime.now(UTC)
-                ),
+                retry_after_seconds=parse_retry_after(retry_after, datetime.now(UTC)),
             )
         error = f"HTTP {status}"
         if 300 <= status <= 399:
             error += " (redirects are not followed; update the webhook URL)"
         return AttemptResult("failed", elapsed(), status, text, error=error, gone=status == 410)
+
+
+def _host_header(url: URL) -> str:
+    """The ``Host`` header of ``url``: its (IDNA-encoded) host, with the port when it is not
+    the scheme's default."""
+    host = url.raw_host or ""
+    if ":" in host:
+        host = f"[{host}]"
+    return host if url.is_default_port() else f"{host}:{url.port}"

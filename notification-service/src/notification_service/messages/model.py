@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import random
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -282,3 +283,74 @@ def send_outcome(error: str | None, permanent: bool, attempts: int, max_attempts
 def send_retry_delay(base_seconds: float, attempts: int) -> timedelta:
     """How long until the same channel is tried again: doubling, with jitter."""
     return timedelta(seconds=base_seconds * 2 ** (attempts - 1) * random.uniform(0.8, 1.2))
+
+
+@dataclass(frozen=True)
+class ClaimedChange:
+    """What one send does to a claimed message: its columns after the outcome."""
+
+    id: uuid.UUID
+    claim_id: uuid.UUID
+    status: str
+    attempts: int
+    last_error: str | None
+    sent_at: datetime | None
+    next_attempt_at: datetime
+    channel: str
+    recipient: str
+    falls_back: bool
+
+
+def send_change(
+    message: SentMessage,
+    claim_id: uuid.UUID,
+    error: str | None,
+    permanent: bool,
+    now: datetime,
+    settings: NotificationSettings,
+) -> tuple[ClaimedChange, str]:
+    """What a send does to its message (as claimed: nobody else changes it while the claim
+    holds) and the attempt's outcome: sent, retry later, the next contact point (a channel
+    failed for good) or failed (none left)."""
+    attempts = message.attempts + 1
+    outcome = send_outcome(error, permanent, attempts, settings.max_send_attempts)
+    change = {
+        "id": message.id,
+        "claim_id": claim_id,
+        "status": "pending",
+        "attempts": attempts,
+        "last_error": error,
+        "sent_at": None,
+        "next_attempt_at": message.next_attempt_at,
+        "channel": message.channel,
+        "recipient": message.recipient,
+        "falls_back": False,
+    }
+    if outcome == "sent":
+        change.update(status="sent", sent_at=now)
+    elif outcome == "retry":
+        change.update(next_attempt_at=now + send_retry_delay(settings.retry_base_seconds, attempts))
+    elif message.fallback_channels:
+        next_channel, _, next_recipient = message.fallback_channels[0].partition(":")
+        change.update(
+            channel=next_channel,
+            recipient=next_recipient,
+            falls_back=True,
+            attempts=0,
+            last_error=f"{message.channel}: {error}",
+            next_attempt_at=now,
+        )
+    else:
+        change.update(status="failed")
+    return ClaimedChange(**change), outcome
+
+
+class SentMessage(Protocol):
+    """What :func:`send_change` reads of a claimed message."""
+
+    id: uuid.UUID
+    attempts: int
+    next_attempt_at: datetime
+    channel: str
+    recipient: str
+    fallback_channels: list[str]

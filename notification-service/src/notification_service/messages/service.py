@@ -4,10 +4,10 @@
   contact points, schedules or cancels the follow-up, and :func:`plan_message` renders the
   current template of the event's kind in the customer's language and queues it once per
   event and kind (quiet collapse of status messages: see ``model.py``).
-- Dispatchers claim due messages in a short transaction (:func:`claim_due_messages`), send
-  each with no transaction open and record its outcome in a second one, if the claim still
-  holds (:func:`send_claimed`); they fall back to the next contact point when a channel
-  fails for good, and publish the final outcome through the outbox.
+- Dispatchers claim due messages in a short transaction, send each with no transaction
+  open and record the outcomes of a batch in a later one, if the claims still hold, which
+  also claims the next messages (:func:`record_and_claim`); they fall back to the next
+  contact point when a channel fails for good, and publish the final outcome.
 - Follow-ups ("did the fix hold?") are rows of their own, fired once when due
   (:func:`fire_due_follow_ups`).
 """
@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -50,12 +51,11 @@ from notification_service.messages.model import (
     follow_up_change,
     message_for,
     send_at,
-    send_outcome,
-    send_retry_delay,
+    send_change,
 )
 from notification_service.templates import service as templates
 from notification_service.templates.default_templates import built_in
-from notification_service.templates.model import FOLLOW_UP
+from notification_service.templates.model import FOLLOW_UP, StoredTemplate
 
 log = structlog.get_logger(__name__)
 
@@ -63,11 +63,55 @@ UTC_ZONE = ZoneInfo("UTC")
 OUTGOING_FIELDS = [f.name for f in dataclasses.fields(OutgoingMessage) if f.name != "body_html"]
 
 
+#: ``session.info`` keys of what :func:`tell_customers` shares across a batch of events: the
+#: contacts of its cases and the templates it used (read once), the messages it queues
+#: (inserted together).
+_CONTACTS = "notification.contacts"
+_TEMPLATES = "notification.templates"
+_QUEUED = "notification.queued"
+
+
+async def tell_customers(
+    session: AsyncSession, messaging: Messaging, batch: Sequence[EventEnvelope]
+) -> None:
+    """In the consumer's transaction: :func:`tell_customer` for each event of a fetched
+    batch, in order, with what they share done once: the openings' contacts stored in one
+    statement, every case's contact read in one query, each template looked up once, and
+    the messages inserted with one statement (once per event and kind, as one at a time)."""
+    payloads = [event.payload() for event in batch]
+    await store.remember_contacts(
+        session, [payload for payload in payloads if isinstance(payload, CaseOpenedV1)]
+    )
+    case_ids = list(dict.fromkeys(payload.case_id for payload in payloads))  # type: ignore[attr-defined]
+    session.info[_CONTACTS] = await store.contacts_of(session, case_ids)
+    session.info[_TEMPLATES] = {}
+    queued: list[dict] = []
+    session.info[_QUEUED] = queued
+    try:
+        for event in batch:
+            await tell_customer(session, messaging, event)
+    finally:
+        for key in (_CONTACTS, _TEMPLATES, _QUEUED):
+            session.info.pop(key, None)
+    inserted = await store.insert_messages(session, queued)
+    rows = [row for row in queued if row["id"] in inserted]
+    # Quiet collapse: the case's last waiting status message of the batch folds the others
+    # (earlier in the batch or before it) into itself, as one at a time would have.
+    last_waiting = {
+        row["case_id"]: row["id"]
+        for row in rows
+        if row["status"] == "pending" and row["next_attempt_at"] > row["created_at"]
+    }
+    for row in rows:
+        if row["status"] == "failed" or last_waiting.get(row["case_id"]) == row["id"]:
+            await _after_queued(session, row)
+
+
 async def tell_customer(session: AsyncSession, messaging: Messaging, event: EventEnvelope) -> None:
     """In the consumer's transaction: what a case event changes for the customer (contact
     points, the follow-up) and the message it tells them, if it is news to them."""
     payload = event.payload()
-    if isinstance(payload, CaseOpenedV1):
+    if isinstance(payload, CaseOpenedV1) and payload.case_id not in session.info.get(_CONTACTS, {}):
         await store.remember_contact(session, payload)
     case_id = payload.case_id  # type: ignore[attr-defined]
     change = follow_up_change(payload)
@@ -114,7 +158,11 @@ async def plan_message(
     """Queue message ``kind`` about ``case_id``, once per ``trigger_id`` (an event id or a
     follow-up id) and kind; return its id, or None when it was already queued or the case's
     customer is unknown."""
-    contact = await store.contact_of(session, case_id)
+    batch_contacts = session.info.get(_CONTACTS)  # read for the batch being applied
+    if batch_contacts is not None:
+        contact = batch_contacts.get(case_id)
+    else:
+        contact = await store.contact_of(session, case_id)
     if contact is None:
         log.warning("no_contact_for_case", case_id=str(case_id), template=kind)
         return None
@@ -127,7 +175,7 @@ async def plan_message(
         written = locale_format(contact.language, language, zone).localise(context)
         return {"name": contact.name, "reference": contact.reference, **written}
 
-    template = await templates.template_for(session, kind, candidates)
+    template = await _template_for(session, kind, tuple(candidates))
     try:
         message = await templates.render_message(kind, template, values_in(template.language))
     except Exception as exc:  # noqa: BLE001  an edit that passed its trial renders but not this
@@ -156,39 +204,62 @@ async def plan_message(
     notification_id = uuid.uuid4()
     channel, recipient = plan[0] if plan else (contact.preferred_channel or "email", "")
     due = send_at(kind, now, settings.status_quiet_window)
-    inserted = await store.insert_message(
-        session,
-        {
-            "id": notification_id,
-            "case_id": case_id,
-            "reference": contact.reference,
-            "trigger_event_id": trigger_id,
-            "template": kind,
-            "template_version": template.version,
-            "language": template.language,
-            "channel": channel,
-            "recipient": recipient,
-            "fallback_channels": [f"{c}:{r}" for c, r in plan[1:]],
-            "subject": message.subject,
-            "body_text": message.body_text,
-            "body_html": message.body_html,
-            "message_id": f"<{notification_id}@{messaging.mail_domain}>",
-            "status": "pending" if plan else "failed",
-            "last_error": None if plan else "the customer has no usable contact point",
-            "next_attempt_at": due,
-            "created_at": now,
-            "correlation_id": correlation_id,
-        },
-    )
-    if not inserted:
+    row = {
+        "id": notification_id,
+        "case_id": case_id,
+        "reference": contact.reference,
+        "trigger_event_id": trigger_id,
+        "template": kind,
+        "template_version": template.version,
+        "language": template.language,
+        "channel": channel,
+        "recipient": recipient,
+        "fallback_channels": [f"{c}:{r}" for c, r in plan[1:]],
+        "subject": message.subject,
+        "body_text": message.body_text,
+        "body_html": message.body_html,
+        "message_id": f"<{notification_id}@{messaging.mail_domain}>",
+        "status": "pending" if plan else "failed",
+        "last_error": None if plan else "the customer has no usable contact point",
+        "next_attempt_at": due,
+        "created_at": now,
+        "correlation_id": correlation_id,
+    }
+    queued = session.info.get(_QUEUED)
+    if queued is not None:  # a batch: tell_customers inserts its messages together
+        queued.append(row)
+        return notification_id
+    if not await store.insert_message(session, row):
         return None  # this event already made this message
-    if not plan:
-        await _publish_outcome(session, notification_id, now)
-    elif due > now and await store.collapse_waiting(
-        session, case_id, notification_id, sorted(STATUS_KINDS), now
-    ):
-        log.info("status_messages_collapsed", case_id=str(case_id), into=str(notification_id))
+    await _after_queued(session, row)
     return notification_id
+
+
+async def _after_queued(session: AsyncSession, row: dict) -> None:
+    """What follows a message newly queued: a message without a usable contact point has
+    failed at once (its outcome is published); a status message that waits folds the case's
+    waiting status messages into itself (quiet collapse)."""
+    now = row["created_at"]
+    if row["status"] == "failed":
+        await _publish_outcome(session, row["id"], now)
+    elif row["next_attempt_at"] > now and await store.collapse_waiting(
+        session, row["case_id"], row["id"], sorted(STATUS_KINDS), now
+    ):
+        log.info("status_messages_collapsed", case_id=str(row["case_id"]), into=str(row["id"]))
+
+
+async def _template_for(
+    session: AsyncSession, kind: str, candidates: tuple[str, ...]
+) -> StoredTemplate:
+    """:func:`templates.service.template_for`, looked up once per kind and languages while
+    :func:`tell_customers` applies a batch."""
+    used = session.info.get(_TEMPLATES)
+    if used is None:
+        return await templates.template_for(session, kind, candidates)
+    key = (kind, candidates)
+    if key not in used:
+        used[key] = await templates.template_for(session, kind, candidates)
+    return used[key]
 
 
 async def fire_due_follow_ups(
@@ -232,12 +303,22 @@ async def claim_due_messages(
     while the claim holds; a claim left by a process that died expires and is taken again."""
     if limit <= 0:
         return []
-    now = clock.now()
-    claim_id = uuid.uuid4()
-    until = now + timedelta(seconds=settings.message_claim_seconds)
-    async with session_factory() as session, session.begin():
-        rows = await store.claim_due_messages(session, now, claim_id, until, limit)
-    return [ClaimedMessage(row, claim_id) for row in rows]
+    _, claimed = await _record_and_claim(session_factory, clock, settings, [], limit)
+    return claimed
+
+
+async def record_and_claim(
+    session_factory: SessionFactory,
+    clock: Clock,
+    settings: NotificationSettings,
+    results: list[SendResult],
+    limit: int,
+) -> list[ClaimedMessage]:
+    """A dispatcher's cycle in one short transaction (no send inside it): record the
+    finished sends (:func:`record_send_outcomes`), then claim up to ``limit`` due messages
+    (:func:`claim_due_messages`): one commit for both."""
+    _, claimed = await _record_and_claim(session_factory, clock, settings, results, limit)
+    return claimed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -295,63 +376,71 @@ async def record_send_outcomes(
     results: list[SendResult],
 ) -> list[bool]:
     """Record sends of claimed messages (sent, retry later, next channel, or failed) and
-    release their claims, all in one transaction (cost per batch: one commit for every send
-    that finished meanwhile); False for a send whose claim no longer holds (it expired and
-    another dispatcher took the message: its late outcome is dropped, and the message went
-    out again with the same Message-ID, which receivers deduplicate).
+    release their claims in one transaction of three statements for any batch (messages,
+    attempts, outcome events). False for a send whose claim no longer holds (it expired and
+    another dispatcher took the message, which went out again with the same Message-ID).
+    A permanent failure, or ``max_send_attempts`` temporary ones, moves the message to the
+    next contact point; with none left it has failed."""
+    recorded, _ = await _record_and_claim(session_factory, clock, settings, results, 0)
+    return recorded
 
-    A permanent failure, or a temporary one that used up ``max_send_attempts``, moves the
-    message to the next contact point; with none left it has failed.
-    """
+
+async def _record_and_claim(
+    session_factory: SessionFactory,
+    clock: Clock,
+    settings: NotificationSettings,
+    results: list[SendResult],
+    limit: int,
+) -> tuple[list[bool], list[ClaimedMessage]]:
     now = clock.now()
+    changes = [
+        send_change(r.claimed.row, r.claimed.claim_id, r.error, r.permanent, now, settings)
+        for r in results
+    ]
+    claim_id = uuid.uuid4()
+    rows: list[Row] = []
     async with session_factory() as session, session.begin():
-        recorded = [await _record_send(session, now, settings, result) for result in results]
+        updated = await store.record_claimed_outcomes(session, [change for change, _ in changes])
+        held = [
+            (result, outcome, updated[(result.claimed.row.id, result.claimed.claim_id)])
+            for result, (_, outcome) in zip(results, changes, strict=True)
+            if (result.claimed.row.id, result.claimed.claim_id) in updated
+        ]
+        await store.record_attempts(
+            session,
+            [
+                {
+                    "notification_id": result.claimed.row.id,
+                    "channel": result.claimed.row.channel,
+                    "recipient": result.claimed.row.recipient,
+                    "attempted_at": now,
+                    "outcome": outcome,
+                    "error": result.error,
+                }
+                for result, outcome, _ in held
+            ],
+        )
+        await store.stage_outcome_events(
+            session,
+            [
+                events.notification_outcome(row, now)
+                for _, _, row in held
+                if row.status != "pending"
+            ],
+        )
+        if limit > 0:
+            until = now + timedelta(seconds=settings.message_claim_seconds)
+            rows = await store.claim_due_messages(session, now, claim_id, until, limit)
+    for result, _, row in held:
+        _log_outcome(result, row)
+    recorded = [(result.claimed.row.id, result.claimed.claim_id) in updated for result in results]
     for result, done in zip(results, recorded, strict=True):
-        if done is None:
+        if not done:
             log.warning(
                 "notification_outcome_of_a_superseded_claim",
                 notification_id=str(result.claimed.row.id),
             )
-        else:
-            _log_outcome(result, done)
-    return [done is not None for done in recorded]
-
-
-async def _record_send(
-    session: AsyncSession, now: datetime, settings: NotificationSettings, result: SendResult
-) -> Row | None:
-    """One send's outcome, in the caller's transaction: the message as changed, or None
-    when its claim no longer holds (nothing written). While the claim holds nobody else
-    changes the message, so the claimed row is what the outcome is computed from; the update
-    itself checks the claim."""
-    row, error = result.claimed.row, result.error
-    attempts = row.attempts + 1
-    outcome = send_outcome(error, result.permanent, attempts, settings.max_send_attempts)
-    values: dict = {"attempts": attempts, "last_error": error, **_RELEASED}
-    if outcome == "sent":
-        values.update(status="sent", sent_at=now)
-    elif outcome == "retry":
-        values.update(next_attempt_at=now + send_retry_delay(settings.retry_base_seconds, attempts))
-    elif row.fallback_channels:
-        next_channel, _, next_recipient = row.fallback_channels[0].partition(":")
-        values.update(
-            channel=next_channel,
-            recipient=next_recipient,
-            fallback_channels=row.fallback_channels[1:],
-            attempts=0,
-            last_error=f"{row.channel}: {error}",
-            next_attempt_at=now,
-        )
-    else:
-        values.update(status="failed")
-    updated = await store.update_claimed(session, row.id, result.claimed.claim_id, values)
-    if updated is None:
-        return None
-    await store.record_attempt(session, row, now, outcome, error)
-    if updated.status != "pending":
-        event = events.notification_outcome(updated, now)
-        await add_to_outbox(session, tables.platform, NOTIFICATIONS_TOPIC, event)
-    return updated
+    return recorded, [ClaimedMessage(row, claim_id) for row in rows]
 
 
 def _log_outcome(result: SendResult, updated: Row) -> None:
@@ -384,10 +473,6 @@ async def dispatch_next(
     for message in claimed:
         await send_claimed(session_factory, clock, channels, settings, message)
     return bool(claimed)
-
-
-#: Column values that release a message's claim.
-_RELEASED = {"claim_id": None, "claimed_until": None}
 
 
 def _outgoing(row: Row) -> OutgoingMessage:

@@ -4,15 +4,18 @@ and follow-ups."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
-from redress_shared.events import CaseOpenedV1
-from sqlalchemy import Row, or_, select
-from sqlalchemy.dialects.postgresql import insert
+from redress_shared.db import OUTBOX_WRITTEN
+from redress_shared.events import NOTIFICATIONS_TOPIC, CaseOpenedV1, EventEnvelope
+from redress_shared.observability import correlation_id_var
+from sqlalchemy import Boolean, DateTime, Integer, Row, Text, case, func, or_, select
+from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notification_service import tables
-from notification_service.messages.model import customer_time_zone
+from notification_service.messages.model import ClaimedChange, customer_time_zone
 
 notifications = tables.notifications
 attempts = tables.notification_attempts
@@ -23,20 +26,40 @@ case_contacts = tables.case_contacts
 async def remember_contact(session: AsyncSession, opened: CaseOpenedV1) -> None:
     """Keep how to reach the customer of a newly opened case, their language and time zone
     (first opening wins)."""
-    contact = opened.customer
-    statement = insert(case_contacts).values(
-        case_id=opened.case_id,
-        reference=opened.reference,
-        customer_key=contact.customer_key,
-        name=contact.name,
-        email=contact.email,
-        phone=contact.phone,
-        language=contact.language or opened.language,
-        preferred_channel=contact.preferred_channel,
-        opened_on=opened.channel,
-        time_zone=customer_time_zone(opened),
+    await remember_contacts(session, [opened])
+
+
+async def remember_contacts(session: AsyncSession, openings: Sequence[CaseOpenedV1]) -> None:
+    """Keep how to reach the customers of newly opened cases, in one statement (the first
+    opening of a case wins, as with :func:`remember_contact`)."""
+    if not openings:
+        return
+    await session.execute(
+        insert(case_contacts).on_conflict_do_nothing(index_elements=["case_id"]),
+        [
+            {
+                "case_id": opened.case_id,
+                "reference": opened.reference,
+                "customer_key": opened.customer.customer_key,
+                "name": opened.customer.name,
+                "email": opened.customer.email,
+                "phone": opened.customer.phone,
+                "language": opened.customer.language or opened.language,
+                "preferred_channel": opened.customer.preferred_channel,
+                "opened_on": opened.channel,
+                "time_zone": customer_time_zone(opened),
+            }
+            for opened in openings
+        ],
     )
-    await session.execute(statement.on_conflict_do_nothing(index_elements=["case_id"]))
+
+
+async def contacts_of(session: AsyncSession, case_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Row]:
+    """How to reach the customers of the cases that are known, by case id (one query)."""
+    if not case_ids:
+        return {}
+    query = select(case_contacts).where(case_contacts.c.case_id.in_(list(case_ids)))
+    return {row.case_id: row for row in (await session.execute(query)).all()}
 
 
 async def contact_of(session: AsyncSession, case_id: uuid.UUID) -> Row | None:
@@ -54,6 +77,20 @@ async def insert_message(session: AsyncSession, values: dict) -> bool:
         .returning(notifications.c.id)
     )
     return inserted is not None
+
+
+async def insert_messages(session: AsyncSession, rows: list[dict]) -> set[uuid.UUID]:
+    """Queue messages in one statement; return the ids inserted (a message whose trigger
+    already made one of its kind is left out, as :func:`insert_message` does)."""
+    if not rows:
+        return set()
+    inserted = await session.execute(
+        insert(notifications)
+        .on_conflict_do_nothing(constraint="uq_notifications_trigger_template")
+        .returning(notifications.c.id),
+        rows,
+    )
+    return set(inserted.scalars())
 
 
 async def message(session: AsyncSession, notification_id: uuid.UUID) -> Row:
@@ -138,40 +175,109 @@ async def claim_due_messages(
     return sorted(claimed.all(), key=lambda row: row.next_attempt_at)
 
 
-async def update_claimed(
-    session: AsyncSession, notification_id: uuid.UUID, claim_id: uuid.UUID, values: dict
-) -> Row | None:
-    """Change a message that is still pending under ``claim_id``; return it as changed, or
-    None when that claim was superseded (it expired and another dispatcher took the
-    message) and nothing was changed."""
-    return (
-        await session.execute(
-            notifications.update()
-            .where(
-                notifications.c.id == notification_id,
-                notifications.c.claim_id == claim_id,
-                notifications.c.status == "pending",
-            )
-            .values(**values)
-            .returning(notifications)
-        )
-    ).first()
-
-
-async def record_attempt(
-    session: AsyncSession, row: Row, attempted_at: datetime, outcome: str, error: str | None
-) -> None:
-    """Keep one try to send a message on its current channel."""
-    await session.execute(
-        insert(attempts).values(
-            notification_id=row.id,
-            channel=row.channel,
-            recipient=row.recipient,
-            attempted_at=attempted_at,
-            outcome=outcome,
-            error=error,
-        )
+#: What an outcome needs of a message it changed (the event and the log line), and no more:
+#: the bodies stay in the database.
+_OUTCOME_COLUMNS = [
+    notifications.c[name]
+    for name in (
+        "id",
+        "case_id",
+        "trigger_event_id",
+        "template",
+        "channel",
+        "status",
+        "attempts",
+        "last_error",
+        "correlation_id",
     )
+]
+
+
+async def record_claimed_outcomes(
+    session: AsyncSession, changes: Sequence[ClaimedChange]
+) -> dict[tuple[uuid.UUID, uuid.UUID], Row]:
+    """Apply the outcomes of claimed messages in one statement, each only while its message
+    is still pending under its claim (the claim is released); return, by (message id, claim
+    id), each message as changed. A change whose claim was superseded (it expired and another
+    dispatcher took the message) changes nothing and is missing from the answer."""
+    if not changes:
+        return {}
+    given = tables.unnested(
+        "given",
+        id=(UUID(as_uuid=True), [change.id for change in changes]),
+        claim_id=(UUID(as_uuid=True), [change.claim_id for change in changes]),
+        status=(Text, [change.status for change in changes]),
+        attempts=(Integer, [change.attempts for change in changes]),
+        last_error=(Text, [change.last_error for change in changes]),
+        sent_at=(DateTime(timezone=True), [change.sent_at for change in changes]),
+        next_attempt_at=(DateTime(timezone=True), [change.next_attempt_at for change in changes]),
+        channel=(Text, [change.channel for change in changes]),
+        recipient=(Text, [change.recipient for change in changes]),
+        falls_back=(Boolean, [change.falls_back for change in changes]),
+    )
+    rows = await session.execute(
+        notifications.update()
+        .where(
+            notifications.c.id == given.c.id,
+            notifications.c.claim_id == given.c.claim_id,
+            notifications.c.status == "pending",
+        )
+        .values(
+            status=given.c.status,
+            attempts=given.c.attempts,
+            last_error=given.c.last_error,
+            sent_at=given.c.sent_at,
+            next_attempt_at=given.c.next_attempt_at,
+            channel=given.c.channel,
+            recipient=given.c.recipient,
+            # Falling back takes the first fallback (now the channel and recipient) off.
+            fallback_channels=case(
+                (
+                    given.c.falls_back,
+                    notifications.c.fallback_channels[
+                        2 : func.cardinality(notifications.c.fallback_channels)
+                    ],
+                ),
+                else_=notifications.c.fallback_channels,
+            ),
+            claim_id=None,
+            claimed_until=None,
+        )
+        .returning(*_OUTCOME_COLUMNS, given.c.claim_id.label("released_claim"))
+    )
+    return {(row.id, row.released_claim): row for row in rows}
+
+
+async def record_attempts(session: AsyncSession, tries: list[dict]) -> None:
+    """Keep tries to send messages (notification_id, channel, recipient, attempted_at,
+    outcome, error), in one statement."""
+    if tries:
+        await session.execute(insert(attempts), tries)
+
+
+async def stage_outcome_events(session: AsyncSession, events: Sequence[EventEnvelope]) -> None:
+    """Stage outcome events for ``redress.notifications.v1`` with one statement (what
+    ``add_to_outbox`` does for one event; the commit wakes the relay)."""
+    if not events:
+        return
+    current = correlation_id_var.get()
+    await session.execute(
+        tables.platform.outbox.insert(),
+        [
+            {
+                "event_id": event.id,
+                "topic": NOTIFICATIONS_TOPIC,
+                "message_key": event.key,
+                "event": (
+                    event
+                    if event.correlation_id is not None
+                    else event.model_copy(update={"correlation_id": current})
+                ).model_dump(mode="json"),
+            }
+            for event in events
+        ],
+    )
+    session.info[OUTBOX_WRITTEN] = True
 
 
 async def messages_with_attempts(

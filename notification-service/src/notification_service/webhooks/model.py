@@ -35,12 +35,15 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import SecretStr
 from redress_shared.errors import DomainError
 from redress_shared.events import EVENT_PAYLOADS, EventEnvelope
+
+from notification_service.config import NotificationSettings
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32
@@ -346,6 +349,65 @@ def retry_delay(
     receiver asked for (Retry-After), at most ``max_delay_seconds``."""
     backoff = base_seconds * 2 ** (attempts - 1) * random.uniform(0.75, 1.25)
     return min(max_delay_seconds, max(backoff, retry_after or 0.0))
+
+
+@dataclass(frozen=True)
+class AttemptChange:
+    """What one attempt does to a claimed delivery: its columns after the attempt."""
+
+    id: uuid.UUID
+    claim_id: uuid.UUID
+    status: str
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    delivered_at: datetime | None
+    next_attempt_at: datetime
+
+
+def attempt_change(
+    delivery: AttemptedDelivery,
+    claim_id: uuid.UUID,
+    result: AttemptResult,
+    now: datetime,
+    settings: NotificationSettings,
+) -> tuple[AttemptChange, str]:
+    """What an attempt does to its delivery (as claimed: nobody else changes it while the
+    claim holds), and the attempt's outcome (delivered, retry or failed)."""
+    attempts = delivery.attempts + 1
+    outcome = final_outcome(result, attempts, settings.webhook_max_attempts)
+    status, delivered_at, next_attempt_at = "pending", None, delivery.next_attempt_at
+    if outcome == "delivered":
+        status, delivered_at = "delivered", now
+    elif outcome == "retry":
+        delay = retry_delay(
+            settings.webhook_retry_base_seconds,
+            settings.webhook_retry_max_delay_seconds,
+            attempts,
+            result.retry_after_seconds,
+        )
+        next_attempt_at = now + timedelta(seconds=delay)
+    else:
+        status = "failed"
+    change = AttemptChange(
+        id=delivery.id,
+        claim_id=claim_id,
+        status=status,
+        attempts=attempts,
+        last_status_code=result.status_code,
+        last_error=result.error,
+        delivered_at=delivered_at,
+        next_attempt_at=next_attempt_at,
+    )
+    return change, outcome
+
+
+class AttemptedDelivery(Protocol):
+    """What :func:`attempt_change` reads of a claimed delivery."""
+
+    id: uuid.UUID
+    attempts: int
+    next_attempt_at: datetime
 
 
 # --- endpoint health ----------------------------------------------------------------------

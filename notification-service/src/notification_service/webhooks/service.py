@@ -36,16 +36,15 @@ from notification_service.webhooks.model import (
     OutgoingWebhook,
     SecretBox,
     WebhookDisabled,
+    attempt_change,
     check_replay_range,
     claim_seconds,
     delivery_message_id,
     filter_matches,
-    final_outcome,
     generate_secret,
     payload_body,
     reason_to_disable,
     reset_on_enable,
-    retry_delay,
     secret_box,
     signature_header,
 )
@@ -180,21 +179,23 @@ async def rotate_webhook_secret(
 
 
 async def plan_webhook_deliveries(
-    session: AsyncSession, clock: Clock, event: EventEnvelope
+    session: AsyncSession, clock: Clock, *events: EventEnvelope
 ) -> None:
-    """In the consumer's transaction: one delivery per enabled subscription whose filter matches.
+    """In the consumer's transaction: one delivery per event and enabled subscription whose
+    filter matches; the filters are read once and the deliveries inserted with one statement
+    for the whole batch of events.
 
     Unique on (subscription, event), so a redelivered event never doubles a delivery.
     """
     candidates = await store.enabled_filters(session)
-    matching = [row.id for row in candidates if filter_matches(row.event_types, event.type)]
-    if not matching:
-        return
-    body = payload_body(event)
     now = clock.now()
-    await store.insert_deliveries(
-        session,
-        [
+    rows = []
+    for event in events:
+        matching = [row.id for row in candidates if filter_matches(row.event_types, event.type)]
+        if not matching:
+            continue
+        body = payload_body(event)
+        rows += [
             {
                 "id": uuid.uuid4(),
                 "subscription_id": subscription_id,
@@ -207,8 +208,8 @@ async def plan_webhook_deliveries(
                 "correlation_id": event.correlation_id,
             }
             for subscription_id in matching
-        ],
-    )
+        ]
+    await store.insert_deliveries(session, rows)
 
 
 @dataclass(frozen=True)
@@ -226,16 +227,21 @@ async def claim_due_deliveries(
     """Claim up to ``limit`` due deliveries in a short transaction of its own, at most
     ``webhook_endpoint_concurrency`` open per endpoint across replicas; a claim lasts
     :func:`claim_seconds` (a claim left by a process that died is then taken again)."""
-    if limit <= 0:
-        return []
-    now = clock.now()
-    claim_id = uuid.uuid4()
-    until = now + timedelta(seconds=claim_seconds(settings.webhook_timeout_seconds))
-    async with session_factory() as session, session.begin():
-        rows = await store.claim_due_deliveries(
-            session, now, claim_id, until, limit, settings.webhook_endpoint_concurrency
-        )
-    return [ClaimedDelivery(row, claim_id) for row in rows]
+    return await record_and_claim(session_factory, clock, settings, [], limit)
+
+
+async def record_and_claim(
+    session_factory: SessionFactory,
+    clock: Clock,
+    settings: NotificationSettings,
+    attempts: list[tuple[ClaimedDelivery, AttemptResult]],
+    limit: int,
+) -> list[ClaimedDelivery]:
+    """A dispatcher's cycle in one short transaction (no request inside it): record the
+    finished attempts (:func:`record_attempt_outcomes`), then claim up to ``limit`` due
+    deliveries (:func:`claim_due_deliveries`): one commit for both."""
+    _, claimed = await _record_and_claim(session_factory, clock, settings, attempts, limit)
+    return claimed
 
 
 async def attempt_claimed(
@@ -298,19 +304,76 @@ async def record_attempt_outcomes(
     settings: NotificationSettings,
     attempts: list[tuple[ClaimedDelivery, AttemptResult]],
 ) -> list[bool]:
-    """Record attempts of claimed deliveries (each with its endpoint's health) and release
-    their claims, all in one transaction (cost per batch: one commit for every attempt that
-    finished meanwhile); False for an attempt whose claim no longer holds (a late result of
-    a superseded claim is dropped)."""
+    """Record attempts of claimed deliveries and release their claims in one transaction:
+    two statements for any batch, plus the health of endpoints that failed or recovered.
+    False for an attempt whose claim no longer holds (its late result is dropped)."""
+    recorded, _ = await _record_and_claim(session_factory, clock, settings, attempts, 0)
+    return recorded
+
+
+async def _record_and_claim(
+    session_factory: SessionFactory,
+    clock: Clock,
+    settings: NotificationSettings,
+    attempts: list[tuple[ClaimedDelivery, AttemptResult]],
+    limit: int,
+) -> tuple[list[bool], list[ClaimedDelivery]]:
+    now = clock.now()
+    changes = [
+        attempt_change(claimed.row, claimed.claim_id, result, now, settings)
+        for claimed, result in attempts
+    ]
+    claim_id, rows = uuid.uuid4(), []
     async with session_factory() as session, session.begin():
-        recorded = [
-            await _record_attempt(session, clock, settings, claimed, result)
-            for claimed, result in attempts
+        applied = await store.record_claimed_attempts(session, [change for change, _ in changes])
+        recorded = [(claimed.row.id, claimed.claim_id) in applied for claimed, _ in attempts]
+        held = [
+            (claimed, result, outcome)
+            for (claimed, result), (_, outcome), done in zip(
+                attempts, changes, recorded, strict=True
+            )
+            if done
         ]
+        await store.insert_attempts(
+            session,
+            [
+                {
+                    "delivery_id": claimed.row.id,
+                    "attempted_at": now,
+                    "status_code": result.status_code,
+                    "latency_ms": result.latency_ms,
+                    "response_excerpt": result.response_excerpt,
+                    "error": result.error,
+                    "outcome": outcome,
+                }
+                for claimed, result, outcome in held
+            ],
+        )
+        # Endpoint health: failures (rare) one by one; a success clears a streak once.
+        failed: set[uuid.UUID] = set()
+        cleared: set[uuid.UUID] = set()
+        for claimed, result, outcome in held:
+            _log_attempt(claimed, result, outcome)
+            endpoint = claimed.row.subscription_id
+            if result.outcome == "delivered":
+                streak = claimed.row.consecutive_failures != 0 or endpoint in failed
+                if streak and endpoint not in cleared:
+                    await store.end_failing_streak(session, endpoint)
+                    cleared.add(endpoint)
+                    failed.discard(endpoint)
+            else:
+                failed.add(endpoint)
+                cleared.discard(endpoint)
+                await _record_endpoint_failure(session, settings, endpoint, result, now)
+        if limit > 0:
+            until = now + timedelta(seconds=claim_seconds(settings.webhook_timeout_seconds))
+            rows = await store.claim_due_deliveries(
+                session, now, claim_id, until, limit, settings.webhook_endpoint_concurrency
+            )
     for (claimed, _result), done in zip(attempts, recorded, strict=True):
         if not done:
             log.warning("webhook_outcome_of_a_superseded_claim", delivery_id=str(claimed.row.id))
-    return recorded
+    return recorded, [ClaimedDelivery(row, claim_id) for row in rows]
 
 
 async def deliver_next_webhook(
@@ -332,82 +395,28 @@ async def deliver_next_webhook(
     return bool(claimed)
 
 
-async def _record_attempt(
-    session: AsyncSession,
-    clock: Clock,
-    settings: NotificationSettings,
-    claimed: ClaimedDelivery,
-    result: AttemptResult,
-) -> bool:
-    """Record one attempt under its claim (False, nothing written, if the claim no longer
-    holds), then the endpoint's health. While the claim holds nobody else changes the
-    delivery, so the claimed row is what the outcome is computed from."""
+def _log_attempt(claimed: ClaimedDelivery, result: AttemptResult, outcome: str) -> None:
     row = claimed.row
-    now = clock.now()
-    attempts = row.attempts + 1
-    outcome = final_outcome(result, attempts, settings.webhook_max_attempts)
-    values: dict = {
-        "attempts": attempts,
-        "last_status_code": result.status_code,
-        "last_error": result.error,
-    }
-    if outcome == "delivered":
-        values.update(status="delivered", delivered_at=now)
-    elif outcome == "retry":
-        delay = retry_delay(
-            settings.webhook_retry_base_seconds,
-            settings.webhook_retry_max_delay_seconds,
-            attempts,
-            result.retry_after_seconds,
-        )
-        values.update(next_attempt_at=now + timedelta(seconds=delay))
-    else:
-        values.update(status="failed")
-    values.update(claim_id=None, claimed_until=None)
-    if not await store.record_attempt(
-        session, row.id, claimed.claim_id, result, outcome, now, values
-    ):
-        return False
     bind_correlation_id(row.correlation_id)  # recorded in batches, apart from the attempt
-    log_fields = {
-        "delivery_id": str(row.id),
-        "webhook_id": str(row.subscription_id),
-        "event_type": row.event_type,
-        "attempts": attempts,
-        "status_code": result.status_code,
-        "latency_ms": result.latency_ms,
-    }
+    fields = {"delivery_id": str(row.id), "webhook_id": str(row.subscription_id)}
+    fields.update(event_type=row.event_type, attempts=row.attempts + 1)
+    fields.update(status_code=result.status_code, latency_ms=result.latency_ms)
     if outcome == "delivered":
-        log.info("webhook_delivered", **log_fields)
-    elif outcome == "retry":
-        log.warning("webhook_retry_scheduled", error=result.error, **log_fields)
+        log.info("webhook_delivered", **fields)
     else:
-        log.warning("webhook_delivery_failed", error=result.error, **log_fields)
-    # A dead delivery alone does not switch the endpoint off; days of failures (or 410) do.
-    await _record_endpoint_health(
-        session, settings, row.subscription_id, result, now, row.consecutive_failures
-    )
-    return True
+        name = "webhook_retry_scheduled" if outcome == "retry" else "webhook_delivery_failed"
+        log.warning(name, error=result.error, **fields)
 
 
-async def _record_endpoint_health(
+async def _record_endpoint_failure(
     session: AsyncSession,
     settings: NotificationSettings,
     subscription_id: uuid.UUID,
     result: AttemptResult,
     now: datetime,
-    failures_seen: int,
 ) -> None:
-    """After one attempt (in its transaction): end the streak on success, else extend it and
-    disable the subscription if it is gone or has failed for too long.
-
-    ``failures_seen`` is the streak length read with the delivery: a success on an endpoint
-    that had none skips the write (the common case stays one statement shorter).
-    """
-    if result.outcome == "delivered":
-        if failures_seen != 0:
-            await store.end_failing_streak(session, subscription_id)
-        return
+    """After a failed attempt (in its transaction): extend the endpoint's failing streak and
+    disable the subscription if it is gone or has failed for too long."""
     health = await store.extend_failing_streak(session, subscription_id, now)
     if health is None or not health.enabled:
         return

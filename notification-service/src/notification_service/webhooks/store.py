@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Row, func, or_, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import DateTime, Integer, Row, Text, func, or_, select
+from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notification_service import tables
-from notification_service.webhooks.model import AttemptResult
+from notification_service.webhooks.model import AttemptChange
 
 subscriptions = tables.webhook_subscriptions
 deliveries = tables.webhook_deliveries
@@ -74,12 +75,15 @@ async def delete_subscription(session: AsyncSession, webhook_id: uuid.UUID) -> b
 
 
 async def insert_deliveries(session: AsyncSession, rows: list[dict]) -> None:
-    """Queue deliveries; one per subscription and event, so a redelivered event adds none."""
-    await session.execute(
-        insert(deliveries)
-        .values(rows)
-        .on_conflict_do_nothing(constraint="uq_webhook_deliveries_subscription_event")
-    )
+    """Queue deliveries; one per subscription and event, so a redelivered event adds none.
+    Sent as one batch (SQLAlchemy's insertmanyvalues: a multi-row INSERT per thousand)."""
+    if rows:
+        await session.execute(
+            insert(deliveries).on_conflict_do_nothing(
+                constraint="uq_webhook_deliveries_subscription_event"
+            ),
+            rows,
+        )
 
 
 async def claim_due_deliveries(
@@ -172,42 +176,53 @@ async def claim_due_deliveries(
     return sorted(claimed.all(), key=lambda row: row.next_attempt_at)
 
 
-async def record_attempt(
-    session: AsyncSession,
-    delivery_id: uuid.UUID,
-    claim_id: uuid.UUID,
-    result: AttemptResult,
-    outcome: str,
-    attempted_at: datetime,
-    values: dict,
-) -> bool:
-    """Update a delivery still pending under ``claim_id`` with ``values`` and keep the
-    attempt; False (nothing written) when that claim was superseded (it expired and was taken
-    again), the delivery settled or its subscription was deleted."""
-    updated = await session.scalar(
+async def record_claimed_attempts(
+    session: AsyncSession, changes: Sequence[AttemptChange]
+) -> set[tuple[uuid.UUID, uuid.UUID]]:
+    """Apply attempts to claimed deliveries in one statement, each only while its delivery
+    is still pending under its claim (the claim is released); return the (delivery id, claim
+    id) pairs applied. A change whose claim was superseded (it expired and was taken again),
+    whose delivery settled or whose subscription was deleted changes nothing."""
+    if not changes:
+        return set()
+    given = tables.unnested(
+        "given",
+        id=(UUID(as_uuid=True), [change.id for change in changes]),
+        claim_id=(UUID(as_uuid=True), [change.claim_id for change in changes]),
+        status=(Text, [change.status for change in changes]),
+        attempts=(Integer, [change.attempts for change in changes]),
+        last_status_code=(Integer, [change.last_status_code for change in changes]),
+        last_error=(Text, [change.last_error for change in changes]),
+        delivered_at=(DateTime(timezone=True), [change.delivered_at for change in changes]),
+        next_attempt_at=(DateTime(timezone=True), [change.next_attempt_at for change in changes]),
+    )
+    applied = await session.execute(
         deliveries.update()
         .where(
-            deliveries.c.id == delivery_id,
-            deliveries.c.claim_id == claim_id,
+            deliveries.c.id == given.c.id,
+            deliveries.c.claim_id == given.c.claim_id,
             deliveries.c.status == "pending",
         )
-        .values(**values)
-        .returning(deliveries.c.id)
-    )
-    if updated is None:
-        return False
-    await session.execute(
-        insert(attempts).values(
-            delivery_id=delivery_id,
-            attempted_at=attempted_at,
-            status_code=result.status_code,
-            latency_ms=result.latency_ms,
-            response_excerpt=result.response_excerpt,
-            error=result.error,
-            outcome=outcome,
+        .values(
+            status=given.c.status,
+            attempts=given.c.attempts,
+            last_status_code=given.c.last_status_code,
+            last_error=given.c.last_error,
+            delivered_at=given.c.delivered_at,
+            next_attempt_at=given.c.next_attempt_at,
+            claim_id=None,
+            claimed_until=None,
         )
+        .returning(deliveries.c.id, given.c.claim_id)
     )
-    return True
+    return {(row[0], row[1]) for row in applied}
+
+
+async def insert_attempts(session: AsyncSession, rows: list[dict]) -> None:
+    """Keep attempts (delivery_id, attempted_at, status_code, latency_ms, response_excerpt,
+    error, outcome), in one statement."""
+    if rows:
+        await session.execute(insert(attempts), rows)
 
 
 async def delivery(session: AsyncSession, delivery_id: uuid.UUID, lock: bool = False) -> Row | None:
