@@ -467,6 +467,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20, help="requests per figure")
     args = parser.parse_args()
     sample = min(args.sample, args.complaints)
+    consumers.tune_garbage_collector()  # as the service process does
     with tempfile.TemporaryDirectory(prefix="redress-bench-analytics-") as root:
         infra, stoppers = start_test_infra(Path(root))
         try:
