@@ -12,11 +12,14 @@ lasts, so nothing is dead-lettered by an outage and one aggregate's events keep 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from pydantic_core import from_json
 from sqlalchemy import ARRAY, Text, cast, func, literal, select
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.dialects.postgresql import insert
@@ -24,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from redress_shared.db import PlatformTables
 from redress_shared.events import (
+    CORRELATION_EXTENSION,
     EventEnvelope,
     MalformedEvent,
     dead_letter_topic,
@@ -106,6 +110,58 @@ async def ensure_topics(
                 raise RuntimeError(f"could not create topic {name}: error code {code}")
     finally:
         await admin.close()
+
+
+# The headers ``to_kafka_record`` writes. A record with exactly these (and the optional ones)
+# is decoded here without the CloudEvents binding, whose generic parsing costs two to three
+# times as much per record (a replay of the log decodes millions); any other shape goes
+# through ``from_kafka_record``.
+_USUAL_HEADERS = frozenset({"ce_id", "ce_source", "ce_type", "ce_time", "ce_specversion"})
+_OPTIONAL_HEADERS = frozenset({"content-type", "ce_subject", f"ce_{CORRELATION_EXTENSION}"})
+
+
+def _usual_record(
+    key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes]]
+) -> EventEnvelope | None:
+    """The envelope of a record shaped as ``to_kafka_record`` writes it, or None."""
+    found = dict(headers)
+    names = found.keys()
+    if not (_USUAL_HEADERS <= names and names <= _USUAL_HEADERS | _OPTIONAL_HEADERS):
+        return None
+    moment = found["ce_time"].decode()
+    if (
+        found["ce_specversion"] != b"1.0"
+        or found.get("content-type", b"application/json") != b"application/json"
+        or not moment.endswith("Z")
+    ):
+        return None
+    data = from_json(value or b"")
+    source, event_type = found["ce_source"].decode(), found["ce_type"].decode()
+    if not isinstance(data, dict) or not source or not event_type:
+        raise ValueError("event data is not a JSON object, or no source or type")
+    subject, correlation = found.get("ce_subject"), found.get(f"ce_{CORRELATION_EXTENSION}")
+    return EventEnvelope.model_construct(
+        id=uuid.UUID(found["ce_id"].decode()),
+        source=source,
+        type=event_type,
+        subject=subject.decode() if subject is not None else None,
+        time=datetime.fromisoformat(moment),
+        key=(key or b"").decode(),
+        correlation_id=correlation.decode() if correlation is not None else None,
+        data=data,
+    )
+
+
+def decode_record(
+    key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes]]
+) -> EventEnvelope:
+    """``from_kafka_record``, faster for the records our producers write (same envelope, same
+    :class:`MalformedEvent` for what is not one of ours)."""
+    try:
+        usual = _usual_record(key, value, headers)
+    except Exception as exc:  # a broken id, time or JSON: not our event
+        raise MalformedEvent(f"{type(exc).__name__}: {exc}") from exc
+    return usual if usual is not None else from_kafka_record(key, value, headers)
 
 
 class EventConsumer:
@@ -284,7 +340,7 @@ class EventConsumer:
         decoded: list[tuple[ConsumerRecord, EventEnvelope]] = []
         for record in records:
             try:
-                event = from_kafka_record(record.key, record.value, record.headers)
+                event = decode_record(record.key, record.value, record.headers)
             except MalformedEvent as exc:
                 await self._dead_letter_or_pause(record, f"malformed event: {exc}")
                 continue
@@ -437,5 +493,6 @@ __all__ = [
     "EventHandler",
     "InfrastructureFault",
     "create_producer",
+    "decode_record",
     "ensure_topics",
 ]
