@@ -56,8 +56,8 @@ EVENT_TYPES = (
 )
 
 
-# Young objects collected every this many allocations (the default is 700): a batch of a
-# thousand events allocates hundreds of thousands of short-lived objects.
+# Young objects collected every this many new objects (the default is 700): a batch of a
+# thousand events makes tens of thousands of short-lived objects.
 YOUNG_COLLECTION_THRESHOLD = 10_000
 
 
@@ -65,7 +65,7 @@ def tune_garbage_collector() -> None:
     """Call once the process has loaded what it keeps (modules, tables, models): move those
     objects out of the collector's sight and collect young objects less often. Measured on a
     replay of the log: the collector's passes over the long-lived objects took about 40 % of
-    the consumer's CPU; with this, about 5 % (analytics README)."""
+    the consumer's CPU; with this, about a tenth (analytics README)."""
     gc.collect()
     gc.freeze()
     _, middle, old = gc.get_threshold()
