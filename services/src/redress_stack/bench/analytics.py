@@ -1,29 +1,28 @@
-"""Analytics at scale: ingest rate and the latency of every figure endpoint over a large history.
+"""Analytics at scale: ingest of a long history through the consumer, then the latency of every
+figure endpoint over it.
 
-``python -m redress_stack.bench.analytics [--complaints N] [--sample S] [--requests R]``
+``python -m redress_stack.bench.analytics [--complaints N] [--requests R]``
 
 Starts a private PostgreSQL and Tansu (temporary folder, free ports), then:
 
-1. **Ingest** (measured): produces ``S`` complaints' worth of events onto Tansu — for each
-   complaint ``complaint.received``, ``case.opened`` (97 %), ``case.status_changed`` for the
-   acknowledgement and the resolution, ``case.decision_recorded`` (60 %, a tenth of them decided
-   twice), ``case.sla_breached`` (5 %), ``case.remedy_changed`` (30 %),
-   ``case.satisfaction_recorded`` (20 %) — spread over four weeks, several suppliers, categories,
-   channels and languages; then the analytics consumer code path (the service's own handlers,
-   the inbox, one transaction per partition batch) reads them from offset 0. Reported as
-   events per second.
-2. **History** (not measured): the remaining ``N - S`` complaints are made by copying the
-   ingested facts, every fact table generically, with each copy's UUIDs remapped
-   consistently (so joins still hold) and its times shifted four weeks further back, until the
-   fact tables hold ``N`` complaints' worth of facts. Running all of them through the
-   consumer would take hours on a small machine and measure the same code path as step 1.
+1. **History** (not measured): produces ``N`` complaints' worth of events onto Tansu, in the
+   order a real log holds them (by receipt, ``COMPLAINTS_PER_PERIOD`` complaints every four
+   weeks, so a million span about four years): for each complaint ``complaint.received``,
+   ``case.opened`` (97 %), ``case.status_changed`` for the acknowledgement and the resolution,
+   ``case.decision_recorded`` (60 %, a tenth of them decided twice), ``case.sla_breached``
+   (5 %), ``case.remedy_changed`` (30 %), ``case.satisfaction_recorded`` (20 %), over several
+   suppliers, categories, channels and languages.
+2. **Ingest** (measured): the analytics consumer code path (the service's own handlers, batch
+   handler and inbox, ``EventConsumer.replay``) reads every one of those events from offset 0
+   into the service's tables. Nothing is copied with SQL: every fact, counter and alert the
+   figures read was made by the consumer. Reported as events per second and the wall time.
 3. **Figures** (measured): every ``GET /v1/analytics/*`` endpoint the service has, with every
    value of its enum parameters (trend buckets and group-bys, ...), over the last year (the
    last 30 days for hourly trends), ``R`` requests each, in process (ASGI, no network).
 
-Default: 200 000 complaints, a sample of 20 000: a few minutes on a small machine, most of it
-the sample's ingest.
-Figures depend on the machine; the analytics README quotes a run.
+Default: 50 000 complaints (about 255 000 events, a minute or two of ingest on a small
+machine). ``--complaints 1000000`` is the one-million-complaint run (about 5.1 million events).
+Figures depend on the machine; the README quotes runs.
 """
 
 from __future__ import annotations
@@ -41,7 +40,6 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 from analytics_service import MIGRATIONS_DIR, consumers, tables
-from analytics_service.alerts import store as alerts
 from analytics_service.bootstrap import build_app
 from analytics_service.config import AnalyticsSettings
 from analytics_service.rebuild import fact_tables
@@ -79,27 +77,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from redress_stack.bench.stats import summary
 
 PERIOD = timedelta(days=28)
-COUNTERS = (tables.supplier_defect_counts, tables.incident_slots, tables.incident_groups)
-# The incident counters of the copied history (no copied incident holds anything).
-RECOUNT_INCIDENT_COUNTERS = [
-    "DELETE FROM analytics.incident_slots",
-    "DELETE FROM analytics.incident_groups",
-    *(
-        f"""INSERT INTO analytics.incident_slots (scope, category, value, slot, complaints)
-        SELECT '{scope}', category, {scope},
-               floor(extract(epoch FROM received_at) / 300)::bigint, count(*)
-        FROM analytics.complaint_facts WHERE category IS NOT NULL AND {scope} IS NOT NULL
-        GROUP BY 2, 3, 4"""
-        for scope in ("product", "region")
-    ),
-    *(
-        f"""INSERT INTO analytics.incident_groups (scope, category, value, latest_at)
-        SELECT '{scope}', category, {scope}, max(received_at)
-        FROM analytics.complaint_facts WHERE category IS NOT NULL AND {scope} IS NOT NULL
-        GROUP BY 2, 3"""
-        for scope in ("product", "region")
-    ),
-]
+PROGRESS_EVERY_SECONDS = 60.0
+# Complaints received every ``PERIOD``: the density of the one-million history (about four
+# years), whatever ``--complaints`` says.
+COMPLAINTS_PER_PERIOD = 20_000
 SUPPLIERS = [f"Supplier-{n:02d}" for n in range(25)]
 SUPPLIER_WEIGHTS = [1 / (rank + 1) for rank in range(len(SUPPLIERS))]  # a few big ones (Zipf)
 CATEGORIES = ["product_defect", "delivery", "billing_error", "service", "outage", "other"]
@@ -112,9 +93,12 @@ REMEDY_TYPES = ["refund", "replacement", "repair", "discount", "credit", "apolog
 PHONES = ["+40721", "+37129", "+38640", "+98912", "+49151"]  # RO, LV, SI, IR, DE
 
 
-def complaint_events(index: int, end: datetime, rng: random.Random) -> list[tuple[str, object]]:
-    """One complaint's events over its lifetime, as (topic, event)."""
-    at = end - PERIOD * rng.random()
+def complaint_events(
+    index: int, end: datetime, rng: random.Random, at: datetime | None = None
+) -> list[tuple[str, object]]:
+    """One complaint's events over its lifetime, as (topic, event): received at ``at``, or at a
+    random time in the ``PERIOD`` before ``end``."""
+    at = at or end - PERIOD * rng.random()
     customer = CustomerContact(
         customer_key=f"customer-{rng.randrange(index // 3 + 1)}",
         phone=rng.choice(PHONES) + f"{rng.randrange(10**7):07d}",
@@ -272,17 +256,21 @@ def complaint_events(index: int, end: datetime, rng: random.Random) -> list[tupl
     return events
 
 
-async def produce_sample(bootstrap: str, sample: int, end: datetime) -> tuple[dict, int]:
-    """Publish ``sample`` complaints' events in batches; the first result line."""
+async def produce_history(bootstrap: str, complaints: int, end: datetime) -> tuple[dict, int]:
+    """Publish ``complaints`` complaints' events, oldest first, ``COMPLAINTS_PER_PERIOD`` every
+    ``PERIOD`` up to ``end``; the result line and the number of events."""
     rng = random.Random(7)
+    span = PERIOD * complaints / COMPLAINTS_PER_PERIOD
+    start = end - span
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
     await producer.start()
     sent = 0
     started = time.perf_counter()
     try:
         pending = []
-        for index in range(sample):
-            for topic, event in complaint_events(index, end, rng):
+        for index in range(complaints):
+            at = start + span * ((index + rng.random()) / complaints)
+            for topic, event in complaint_events(index, end, rng, at):
                 key, value, headers = to_kafka_record(event)
                 pending.append(await producer.send(topic, value=value, key=key, headers=headers))
                 sent += 1
@@ -297,6 +285,29 @@ async def produce_sample(bootstrap: str, sample: int, end: datetime) -> tuple[di
     ), sent
 
 
+async def report_progress(settings: AnalyticsSettings, every: float) -> None:
+    """Print how many events the consumer has applied so far, every ``every`` seconds (a long
+    ingest is otherwise silent); reads PostgreSQL's statistics, not the table."""
+    engine = create_async_engine(settings.database_url)
+    started = time.perf_counter()
+    try:
+        while True:
+            await asyncio.sleep(every)
+            async with engine.connect() as connection:
+                applied = await connection.scalar(
+                    text(
+                        "SELECT n_tup_ins FROM pg_stat_user_tables "
+                        "WHERE schemaname = :schema AND relname = 'inbox'"
+                    ),
+                    {"schema": tables.SCHEMA},
+                )
+            seconds = time.perf_counter() - started
+            line = {"progress": "analytics ingest", "applied": applied, "seconds": round(seconds)}
+            print(json.dumps(line), flush=True)
+    finally:
+        await engine.dispose()
+
+
 async def ingest(settings: AnalyticsSettings, expected: int) -> dict:
     """Read every event from offset 0 through the analytics consumer code path."""
     engine = create_async_engine(settings.database_url)
@@ -309,71 +320,18 @@ async def ingest(settings: AnalyticsSettings, expected: int) -> dict:
         tables=tables.platform,
         settings=settings,
     )
+    progress = asyncio.create_task(report_progress(settings, PROGRESS_EVERY_SECONDS))
     started = time.perf_counter()
-    read = await consumer.replay()
+    try:
+        read = await consumer.replay()
+    finally:
+        progress.cancel()
     seconds = time.perf_counter() - started
     await engine.dispose()
     assert read == expected, f"read {read} of {expected} events"
     assert not consumer.replay_failures, consumer.replay_failures[:3]
-    return summary("analytics ingest (consumer handlers + inbox, from Tansu)", read, seconds, [])
-
-
-async def grow_history(settings: AnalyticsSettings, copies: int) -> dict:
-    """Copy the ingested facts ``copies`` times, each further back in time (see the module
-    docstring); generic over every fact table."""
-    engine = create_async_engine(settings.database_url)
-    started = time.perf_counter()
-    async with engine.begin() as connection:
-        for table in fact_tables():
-            if table in COUNTERS:
-                continue  # counters, not facts: recounted from the copied facts below
-            columns, values = [], []
-            for column in table.columns:
-                kind = column.type.__visit_name__.lower()
-                if column.identity is not None or (column.primary_key and "int" in kind):
-                    continue  # generated by the database
-                name = f'"{column.name}"'
-                columns.append(name)
-                if kind == "uuid":
-                    values.append(f"md5({name}::text || k::text)::uuid")
-                elif kind in {"datetime", "timestamp"}:
-                    values.append(f"{name} - k * interval '{PERIOD.days} days'")
-                elif kind == "date":
-                    values.append(f"({name} - k * interval '{PERIOD.days} days')::date")
-                else:
-                    values.append(name)
-            await connection.execute(
-                text(
-                    f'INSERT INTO "{tables.SCHEMA}"."{table.name}" ({", ".join(columns)}) '
-                    f'SELECT {", ".join(values)} FROM "{tables.SCHEMA}"."{table.name}", '
-                    f"generate_series(1, {copies}) AS k ON CONFLICT DO NOTHING"
-                )
-            )
-        counts = tables.supplier_defect_counts
-        await connection.execute(counts.delete())
-        await connection.execute(
-            counts.insert().from_select(
-                ["supplier", "period_start", "attribution", "upheld"],
-                alerts.recounted_supplier_defects(),
-            )
-        )
-        for statement in RECOUNT_INCIDENT_COUNTERS:
-            await connection.execute(text(statement))
-    # What autovacuum does to a long-lived table: statistics, and the visibility map that
-    # index-only scans rely on.
-    async with engine.connect() as connection:
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
-        for table in fact_tables():
-            await connection.execute(text(f'VACUUM ANALYZE "{tables.SCHEMA}"."{table.name}"'))
-        complaints = await connection.scalar(
-            text(f'SELECT count(*) FROM "{tables.SCHEMA}".complaint_facts')
-        )
-    await engine.dispose()
     return summary(
-        "analytics history copied (not the consumer path)",
-        int(complaints),
-        time.perf_counter() - started,
-        [],
+        "analytics ingest of every event (consumer handlers + inbox, from Tansu)", read, seconds, []
     )
 
 
@@ -437,40 +395,51 @@ async def migrated_settings(infra: TestInfra) -> AnalyticsSettings:
     return settings
 
 
-async def run(complaints: int, sample: int, repeats: int, infra: TestInfra) -> list[dict]:
-    """Ingest, grow the history, measure the figures."""
+async def run(complaints: int, repeats: int, infra: TestInfra) -> list[dict]:
+    """Produce the history, ingest all of it through the consumer, measure the figures."""
     settings = await migrated_settings(infra)
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     results = []
-    produced, count = await produce_sample(infra.kafka_bootstrap_servers, sample, end)
+    produced, count = await produce_history(infra.kafka_bootstrap_servers, complaints, end)
     results.append(produced)
     print(json.dumps(produced), flush=True)
     results.append(await ingest(settings, count))
     print(json.dumps(results[-1]), flush=True)
-    copies = max(0, -(-complaints // sample) - 1)
-    if copies:
-        results.append(await grow_history(settings, copies))
-        print(json.dumps(results[-1]), flush=True)
+    # What autovacuum does to a long-lived table: statistics, and the visibility map that
+    # index-only scans rely on.
+    await vacuum(settings)
     for line in await measure_figures(settings, end, repeats):
         results.append(line)
         print(json.dumps(line), flush=True)
     return results
 
 
+async def vacuum(settings: AnalyticsSettings) -> None:
+    """VACUUM ANALYZE every fact table."""
+    engine = create_async_engine(settings.database_url)
+    async with engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        for table in fact_tables():
+            await connection.execute(text(f'VACUUM ANALYZE "{tables.SCHEMA}"."{table.name}"'))
+    await engine.dispose()
+
+
 def main() -> None:
     """Parse the flags and print one JSON line per result."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--complaints", type=int, default=200_000, help="history size")
     parser.add_argument(
-        "--sample", type=int, default=20_000, help="complaints ingested through the consumer"
+        "--complaints",
+        type=int,
+        default=50_000,
+        help="complaints in the history (1000000: the million)",
     )
     parser.add_argument("--requests", type=int, default=20, help="requests per figure")
     args = parser.parse_args()
-    sample = min(args.sample, args.complaints)
+    consumers.tune_garbage_collector()  # as the service process does
     with tempfile.TemporaryDirectory(prefix="redress-bench-analytics-") as root:
         infra, stoppers = start_test_infra(Path(root))
         try:
-            asyncio.run(run(args.complaints, sample, args.requests, infra))
+            asyncio.run(run(args.complaints, args.requests, infra))
         finally:
             for stop in reversed(stoppers):
                 stop()

@@ -201,6 +201,7 @@ def main() -> None:
         "--stories", type=int, default=5_000, help="complaints with case stories for the replay"
     )
     args = parser.parse_args()
+    consumers.tune_garbage_collector()  # as the service process does
     with tempfile.TemporaryDirectory(prefix="redress-bench-burst-") as root:
         infra, stoppers = start_test_infra(Path(root))
         try:

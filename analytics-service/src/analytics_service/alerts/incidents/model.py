@@ -143,6 +143,7 @@ class GroupReplay:
         for complaint_id, received_at in complaints:
             slot = slot_of(received_at)
             self.latest = received_at if self.latest is None else max(self.latest, received_at)
+            joined = False
             for first in windows_of(slot, self.size):
                 self._seen.setdefault(first, []).append((complaint_id, received_at))
                 before = self.counts.get(first, 0)
@@ -151,10 +152,14 @@ class GroupReplay:
                 if threshold is None or before + 1 < threshold:
                     continue
                 if before < threshold:  # the window just became a spike
-                    members = self._window_members(first)
-                else:
-                    members = {complaint_id: received_at}
-                self._spike(members, threshold)
+                    self._spike(self._window_members(first), threshold)
+                elif not joined:
+                    # A spike going on takes the complaint alone. Once it has joined an
+                    # incident, the other going-on windows would pick that same incident (or
+                    # one a new spike just built around it) and change nothing: one call
+                    # instead of one per window, whatever the burst.
+                    self._spike({complaint_id: received_at}, threshold)
+                    joined = True
             self._clear_finished()
 
     def _window_members(self, first: int) -> dict[uuid.UUID, datetime]:
