@@ -10,7 +10,8 @@ prints per rate (the ladder stops at the first rate the stack cannot sustain):
 * 202 → case readable, 202 → acknowledgement e-mail in the Maildir, 202 → counted in
   analytics: the rate at which complaints completed each stage and p50/p99 latency.
 
-Stage times are read where they happen: the case service's outbox row for ``case.opened``
+Each stage is timed from the complaint's ``received_at`` in intake's answer (the server's
+clock, as every later stage's). Stage times are read where they happen: the case service's outbox row for ``case.opened``
 (written in the transaction that made the case readable), the mail sink's Maildir file, and
 the analytics inbox row of the complaint's event (written with its count). In the same run it
 measures the ceiling, a minimal FastAPI app with one asyncpg insert per request on the same
@@ -30,6 +31,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 
 import asyncpg
@@ -42,6 +44,8 @@ from redress_stack.runner import Stack, StackPorts
 ANALYTICS_GROUP = "analytics-service.facts"
 # A rate counts as sustained when this share of it completes every stage.
 SUSTAINED_SHARE = 0.9
+# Requests the load generator keeps open at once (see offer()).
+IN_FLIGHT = 128
 
 
 def complaint(run: str, index: int) -> dict:
@@ -67,20 +71,32 @@ async def offer(
     refused = Counter()
     total = int(rate * seconds)
 
-    async def post(index: int) -> None:
+    # At most IN_FLIGHT requests open at once: beyond that, a Python client (httpx's pool)
+    # spends its time on its own queue and measures itself, not intake. A request waiting for
+    # its turn still counts its latency from when it was due (no coordinated omission).
+    gate = asyncio.Semaphore(IN_FLIGHT)
+
+    async def post(index: int, due: float) -> None:
         payload = complaint(run, index)
-        started = time.perf_counter()
         try:
-            response = await client.post(
-                f"{url}/v1/complaints", json=payload, headers={"Idempotency-Key": f"{run}-{index}"}
-            )
+            async with gate:
+                response = await client.post(
+                    f"{url}/v1/complaints",
+                    json=payload,
+                    headers={"Idempotency-Key": f"{run}-{index}"},
+                )
         except httpx.HTTPError as error:
             refused[type(error).__name__] += 1
             return
-        latencies.append(time.perf_counter() - started)
+        latencies.append(time.perf_counter() - due)
         if response.status_code in (200, 202):
-            complaint_id = response.json()["complaint_id"]
-            accepted_at[complaint_id] = time.time()
+            answer = response.json()
+            # The stages are timed from when intake received the complaint (its clock, as
+            # the later stages' are), not from when this busy client read the answer.
+            accepted_at[answer["complaint_id"]] = datetime.fromisoformat(
+                answer["received_at"]
+            ).timestamp()
+            complaint_id = answer["complaint_id"]
             emails[complaint_id] = payload["customer"]["email"]
         else:
             refused[str(response.status_code)] += 1
@@ -88,10 +104,11 @@ async def offer(
     began = time.perf_counter()
     tasks = []
     for index in range(total):
-        delay = began + index / rate - time.perf_counter()
+        due = began + index / rate
+        delay = due - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(post(index)))
+        tasks.append(asyncio.create_task(post(index, due)))
     await asyncio.gather(*tasks)
     result = summary(
         f"intake at {rate:g}/s offered", len(accepted_at), time.perf_counter() - began, latencies
@@ -166,7 +183,7 @@ async def run_rates(stack: Stack, rates: list[float], seconds: float, drain: flo
     headers = {"Authorization": f"Bearer {stack.admin_key}"}
     results: list[dict] = []
     all_emails: dict[str, str] = {}
-    limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
+    limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
     async with httpx.AsyncClient(headers=headers, timeout=60, limits=limits) as client:
         # Warm-up: the first complaint pays for model loading and connection set-up.
         warm, _, warm_emails = await offer(client, stack.url("intake-service"), "warm", 5, 2)
