@@ -3,14 +3,15 @@
 import sys
 
 from redress_shared.cli import service_main
+from redress_shared.runtime import tune_garbage_collector
 
-from analytics_service import MIGRATIONS_DIR, consumers
+from analytics_service import MIGRATIONS_DIR
 from analytics_service.bootstrap import build_app
 from analytics_service.config import AnalyticsSettings
 
 if __name__ == "__main__":
-    consumers.tune_garbage_collector()
     if sys.argv[1:2] == ["rebuild"]:
+        tune_garbage_collector()  # serve tunes it for every service
         from analytics_service.rebuild import main as rebuild_main
 
         sys.exit(rebuild_main(sys.argv[2:]))

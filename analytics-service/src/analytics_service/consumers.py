@@ -7,7 +7,6 @@ same code with a batch of one (the consumer's fallback when a batch fails)."""
 
 from __future__ import annotations
 
-import gc
 from collections import defaultdict
 
 from redress_shared.clock import Clock
@@ -54,22 +53,6 @@ EVENT_TYPES = (
     CASE_REMEDY_CHANGED,
     CASE_SATISFACTION_RECORDED,
 )
-
-
-# Young objects collected every this many new objects (the default is 700): a batch of a
-# thousand events makes tens of thousands of short-lived objects.
-YOUNG_COLLECTION_THRESHOLD = 10_000
-
-
-def tune_garbage_collector() -> None:
-    """Call once the process has loaded what it keeps (modules, tables, models): move those
-    objects out of the collector's sight and collect young objects less often. Measured on a
-    replay of the log: the collector's passes over the long-lived objects took about 40 % of
-    the consumer's CPU; with this, about a tenth (analytics README)."""
-    gc.collect()
-    gc.freeze()
-    _, middle, old = gc.get_threshold()
-    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, middle, old)
 
 
 def batch_handler(settings: AnalyticsSettings, clock: Clock) -> BatchHandler:

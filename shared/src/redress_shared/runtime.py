@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -295,9 +296,26 @@ def _document_problems_and_examples(
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+# Young objects collected every this many new objects (the default is 700): a batch of a
+# thousand events, or a burst of requests, makes tens of thousands of short-lived objects.
+YOUNG_COLLECTION_THRESHOLD = 10_000
+
+
+def tune_garbage_collector() -> None:
+    """Call once the process has loaded what it keeps (modules, tables, models): move those
+    objects out of the collector's sight and collect young objects less often. Measured on
+    analytics' replay of the log: the collector's passes over the long-lived objects took
+    about 40 % of the consumer's CPU; with this, about a tenth (analytics README)."""
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, middle, old)
+
+
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
     """Run ``app`` with uvicorn until SIGINT/SIGTERM, logging as JSON."""
     configure_logging(settings.service_name, settings.log_level)
+    tune_garbage_collector()
     config = uvicorn.Config(
         app,
         host=settings.http_host,

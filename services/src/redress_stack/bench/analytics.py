@@ -70,6 +70,7 @@ from redress_shared.events import (
 )
 from redress_shared.kafka import EventConsumer
 from redress_shared.migrations import upgrade_to_head
+from redress_shared.runtime import tune_garbage_collector
 from redress_testing import TestInfra, running_app, start_test_infra
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -435,7 +436,7 @@ def main() -> None:
     )
     parser.add_argument("--requests", type=int, default=20, help="requests per figure")
     args = parser.parse_args()
-    consumers.tune_garbage_collector()  # as the service process does
+    tune_garbage_collector()  # as every service process does
     with tempfile.TemporaryDirectory(prefix="redress-bench-analytics-") as root:
         infra, stoppers = start_test_infra(Path(root))
         try:

@@ -41,6 +41,7 @@ from redress_shared.events import (
     to_kafka_record,
 )
 from redress_shared.kafka import EventConsumer
+from redress_shared.runtime import tune_garbage_collector
 from redress_testing import TestInfra, start_test_infra
 from redress_testing.case_stories import complaint_received
 from sqlalchemy import func, select
@@ -201,7 +202,7 @@ def main() -> None:
         "--stories", type=int, default=5_000, help="complaints with case stories for the replay"
     )
     args = parser.parse_args()
-    consumers.tune_garbage_collector()  # as the service process does
+    tune_garbage_collector()  # as every service process does
     with tempfile.TemporaryDirectory(prefix="redress-bench-burst-") as root:
         infra, stoppers = start_test_infra(Path(root))
         try:
