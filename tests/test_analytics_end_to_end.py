@@ -18,13 +18,8 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 from aiokafka import AIOKafkaConsumer
-from redress_shared.events import (
-    ALERT_CLEARED,
-    ALERT_RAISED,
-    ALERTS_TOPIC,
-    COMPLAINTS_TOPIC,
-    from_kafka_record,
-)
+from redress_shared.events import ALERT_CLEARED, ALERT_RAISED, ALERTS_TOPIC, COMPLAINTS_TOPIC
+from redress_shared.records import from_kafka_record
 from redress_testing import eventually, produce
 from redress_testing.case_stories import complaint_received
 

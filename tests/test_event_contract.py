@@ -18,14 +18,8 @@ from typing import Any, get_args
 import pytest
 from pydantic import BaseModel
 from redress_shared.contract import event_schema, message_key, topic_of
-from redress_shared.events import (
-    ALL_TOPICS,
-    EVENT_PAYLOADS,
-    dead_letter_topic,
-    from_kafka_record,
-    new_event,
-    to_kafka_record,
-)
+from redress_shared.events import ALL_TOPICS, EVENT_PAYLOADS, dead_letter_topic, new_event
+from redress_shared.records import from_kafka_record, to_kafka_record
 from redress_stack.catalog import SERVICES
 from redress_stack.contract import (
     ASYNCAPI_FILE,

@@ -27,9 +27,9 @@ from redress_shared.events import (
     CaseDecisionRecordedV1,
     EventEnvelope,
     new_event,
-    to_kafka_record,
 )
 from redress_shared.kafka import EventConsumer
+from redress_shared.records import to_kafka_record
 from redress_testing.case_stories import CaseStory, complaint_received, redelivered
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine

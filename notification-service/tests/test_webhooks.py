@@ -41,9 +41,9 @@ from redress_shared.events import (
     CaseOpenedV1,
     CaseStatusChangedV1,
     CustomerContact,
-    from_kafka_record,
     new_event,
 )
+from redress_shared.records import from_kafka_record
 from redress_testing import eventually, produce
 from sqlalchemy import func, select
 from standardwebhooks import Webhook

@@ -9,15 +9,9 @@ from datetime import UTC, datetime
 
 import pytest
 from redress_shared import kafka
-from redress_shared.events import (
-    ComplaintReceivedV1,
-    CustomerContact,
-    MalformedEvent,
-    from_kafka_record,
-    new_event,
-    to_kafka_record,
-)
+from redress_shared.events import ComplaintReceivedV1, CustomerContact, MalformedEvent, new_event
 from redress_shared.kafka import decode_record
+from redress_shared.records import from_kafka_record, to_kafka_record
 
 
 def our_record(**event_fields) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:

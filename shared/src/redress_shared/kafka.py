@@ -31,10 +31,10 @@ from redress_shared.events import (
     EventEnvelope,
     MalformedEvent,
     dead_letter_topic,
-    from_kafka_record,
 )
 from redress_shared.faults import is_transient
 from redress_shared.observability import EVENTS_CONSUMED, bind_correlation_id
+from redress_shared.records import from_kafka_record
 from redress_shared.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)

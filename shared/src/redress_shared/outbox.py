@@ -27,9 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from redress_shared.clock import Clock
 from redress_shared.db import OUTBOX_WRITTEN, PlatformTables
-from redress_shared.events import EventEnvelope, to_kafka_record
+from redress_shared.events import EventEnvelope
 from redress_shared.faults import is_transient
 from redress_shared.observability import EVENTS_PUBLISHED, correlation_id_var
+from redress_shared.records import to_kafka_record
 
 log = structlog.get_logger(__name__)
 

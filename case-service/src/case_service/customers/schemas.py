@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
-from redress_shared.events import TimeZoneName
+from redress_shared.time_zones import TimeZoneName
 
 from case_service.customers.model import CustomerProfile
 

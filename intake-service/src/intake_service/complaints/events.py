@@ -27,8 +27,8 @@ from redress_shared.events import (
     EventEnvelope,
     ProductRef,
     new_event,
-    to_kafka_record,
 )
+from redress_shared.records import to_kafka_record
 
 from intake_service.complaints.model import Complaint, ComplaintDraft, Customer
 from intake_service.config import DEFAULT_POLICY, EVENT_SOURCE

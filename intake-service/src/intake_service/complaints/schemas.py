@@ -15,7 +15,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from redress_shared.events import TimeZoneName
+from redress_shared.time_zones import TimeZoneName
 
 LANGUAGE_TAG = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 

@@ -66,10 +66,10 @@ from redress_shared.events import (
     CustomerContact,
     ProductRef,
     new_event,
-    to_kafka_record,
 )
 from redress_shared.kafka import EventConsumer
 from redress_shared.migrations import upgrade_to_head
+from redress_shared.records import to_kafka_record
 from redress_shared.runtime import tune_garbage_collector
 from redress_testing import TestInfra, running_app, start_test_infra
 from sqlalchemy import text

@@ -35,12 +35,9 @@ from analytics_service import consumers, rebuild, tables
 from analytics_service.config import AnalyticsSettings
 from redress_shared.clock import SystemClock
 from redress_shared.db import create_session_factory
-from redress_shared.events import (
-    COMPLAINTS_TOPIC,
-    EventEnvelope,
-    to_kafka_record,
-)
+from redress_shared.events import COMPLAINTS_TOPIC, EventEnvelope
 from redress_shared.kafka import EventConsumer
+from redress_shared.records import to_kafka_record
 from redress_shared.runtime import tune_garbage_collector
 from redress_testing import TestInfra, start_test_infra
 from redress_testing.case_stories import complaint_received

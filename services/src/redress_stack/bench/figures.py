@@ -23,7 +23,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
-from redress_shared.events import CASES_TOPIC, COMPLAINTS_TOPIC, to_kafka_record
+from redress_shared.events import CASES_TOPIC, COMPLAINTS_TOPIC
+from redress_shared.records import to_kafka_record
 from redress_testing import running_app, service_settings, start_test_infra
 from redress_testing.case_stories import CaseStory, complaint_received
 

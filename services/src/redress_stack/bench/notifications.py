@@ -40,8 +40,8 @@ from redress_shared.events import (
     CaseResponseAddedV1,
     CustomerContact,
     new_event,
-    to_kafka_record,
 )
+from redress_shared.records import to_kafka_record
 from redress_testing import eventually, running_app, service_settings, start_test_infra
 
 from redress_stack.bench.stats import summary

@@ -35,8 +35,8 @@ from redress_shared.events import (
     CaseStatusChangedV1,
     EventEnvelope,
     new_event,
-    to_kafka_record,
 )
+from redress_shared.records import to_kafka_record
 from redress_testing.webhook_receiver import WebhookReceiver
 
 from redress_stack.bench.stats import summary

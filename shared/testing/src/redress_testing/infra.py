@@ -104,7 +104,7 @@ async def produce(
 ) -> None:
     """Publish events (CloudEvents binary mode) and/or raw records to ``topic``."""
     from aiokafka import AIOKafkaProducer
-    from redress_shared.events import to_kafka_record
+    from redress_shared.records import to_kafka_record
 
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all")
     await producer.start()
@@ -232,7 +232,7 @@ async def recorded_topic(bootstrap_servers: str, topic: str) -> AsyncIterator[li
     yields the list the decoded events (``EventEnvelope``) are appended to, in partition
     order (so per aggregate key, in publication order)."""
     from aiokafka import AIOKafkaConsumer
-    from redress_shared.events import from_kafka_record
+    from redress_shared.records import from_kafka_record
 
     # No consumer group: the reader takes every partition and commits nothing.
     consumer = AIOKafkaConsumer(
