@@ -21,17 +21,11 @@ from sqlalchemy import (
     MetaData,
     Numeric,
     Table,
-    TableValuedAlias,
     Text,
     UniqueConstraint,
-    bindparam,
-    cast,
-    column,
     false,
-    func,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
-from sqlalchemy.types import TypeEngine
+from sqlalchemy.dialects.postgresql import UUID
 
 SCHEMA = "analytics"
 metadata = MetaData(schema=SCHEMA)
@@ -258,18 +252,3 @@ satisfaction_facts = Table(
     Column("would_continue", Boolean),
     Column("recorded_at", DateTime(timezone=True), nullable=False, index=True),
 )
-
-
-def unnested(name: str, **columns: tuple[TypeEngine, list]) -> TableValuedAlias:
-    """Rows given as one array per column (``column=(type, values)``), as a FROM clause:
-    ``unnest(:a, :b, ...) AS name(a, b, ...)``. One bind parameter per column whatever the
-    number of rows, so a batch is one statement that PostgreSQL prepares once."""
-    arrays = [
-        cast(bindparam(None, list(values), type_=ARRAY(kind)), ARRAY(kind))
-        for kind, values in columns.values()
-    ]
-    return (
-        func.unnest(*arrays)
-        .table_valued(*(column(key, kind) for key, (kind, _) in columns.items()))
-        .render_derived(name=name)
-    )

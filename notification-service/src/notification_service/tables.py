@@ -17,15 +17,9 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    bindparam,
-    cast,
-    column,
-    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import UUID
-from sqlalchemy.sql.selectable import TableValuedAlias
-from sqlalchemy.types import TypeEngine
 
 SCHEMA = "notification"
 metadata = MetaData(schema=SCHEMA)
@@ -218,18 +212,3 @@ follow_ups = Table(
     Index("ix_follow_ups_case", "case_id"),
     comment="'did the fix hold?' messages scheduled after a resolution",
 )
-
-
-def unnested(name: str, **columns: tuple[TypeEngine, list]) -> TableValuedAlias:
-    """Rows given as one array per column (``column=(type, values)``), as a FROM clause:
-    ``unnest(:a, :b, ...) AS name(a, b, ...)``. One bind parameter per column whatever the
-    number of rows, so a batch is one statement that PostgreSQL prepares once."""
-    arrays = [
-        cast(bindparam(None, list(values), type_=ARRAY(kind)), ARRAY(kind))
-        for kind, values in columns.values()
-    ]
-    return (
-        func.unnest(*arrays)
-        .table_valued(*(column(key, kind) for key, (kind, _) in columns.items()))
-        .render_derived(name=name)
-    )

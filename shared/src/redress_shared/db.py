@@ -22,6 +22,9 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     Text,
+    bindparam,
+    cast,
+    column,
     func,
     text,
 )
@@ -36,6 +39,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
+from sqlalchemy.sql.selectable import TableValuedAlias
+from sqlalchemy.types import TypeEngine
 
 from redress_shared.settings import ServiceSettings
 
@@ -168,3 +173,18 @@ class PlatformTables:
             ),
             Column("revoked_at", DateTime(timezone=True)),
         )
+
+
+def unnested(name: str, **columns: tuple[TypeEngine, list]) -> TableValuedAlias:
+    """Rows given as one array per column (``column=(type, values)``), as a FROM clause:
+    ``unnest(:a, :b, ...) AS name(a, b, ...)``. One bind parameter per column whatever the
+    number of rows, so a batch is one statement that PostgreSQL prepares once."""
+    arrays = [
+        cast(bindparam(None, list(values), type_=ARRAY(kind)), ARRAY(kind))
+        for kind, values in columns.values()
+    ]
+    return (
+        func.unnest(*arrays)
+        .table_valued(*(column(key, kind) for key, (kind, _) in columns.items()))
+        .render_derived(name=name)
+    )

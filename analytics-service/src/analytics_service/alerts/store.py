@@ -7,6 +7,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
+from redress_shared.db import unnested
 from sqlalchemy import Date, Integer, Row, Select, Text, and_, case, cast, func, literal, select
 from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -64,7 +65,7 @@ async def add_upheld(session: AsyncSession, deltas: dict[CounterKey, int]) -> No
     keys = sorted(key for key, delta in deltas.items() if delta)
     if not keys:
         return
-    given = tables.unnested(
+    given = unnested(
         "given",
         supplier=(Text(), [k[0] for k in keys]),
         period_start=(Date(), [k[1] for k in keys]),
@@ -103,7 +104,7 @@ async def upheld_counts(
     """Each supplier's upheld complaints in the month, by attribution: one counter row each,
     kept by the handlers (so the cost does not grow with the supplier's volume)."""
     counts = tables.supplier_defect_counts
-    given = tables.unnested(
+    given = unnested(
         "given",
         supplier=(Text(), [m[0] for m in months]),
         period_start=(Date(), [m[1] for m in months]),
@@ -130,7 +131,7 @@ async def period_alerts(
 ) -> dict[tuple[str, date, str], Row]:
     """The alerts of one kind of each (subject, period start), locked, by (subject, period
     start, attribution)."""
-    given = tables.unnested(
+    given = unnested(
         "given",
         subject=(Text(), [p[0] for p in periods]),
         period_start=(Date(), [p[1] for p in periods]),
@@ -155,7 +156,7 @@ async def decisions_of_complaints(
 ) -> list[Row]:
     """The complaints' supplier and receipt with each decision of their cases."""
     complaints, decisions = tables.complaint_facts, tables.decision_facts
-    given = tables.unnested("given", complaint_id=(UUID(as_uuid=True), complaint_ids))
+    given = unnested("given", complaint_id=(UUID(as_uuid=True), complaint_ids))
     rows = await session.execute(
         select(
             complaints.c.supplier,

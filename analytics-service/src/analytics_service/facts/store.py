@@ -16,6 +16,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from redress_shared.db import unnested
 from sqlalchemy import (
     Row,
     Table,
@@ -37,7 +38,7 @@ progress = tables.case_progress
 
 def _given(name: str, table: Table, rows: list[dict[str, Any]], columns: list[str]):  # noqa: ANN202
     """The rows as ``unnest`` of one array per column (typed like the table's columns)."""
-    return tables.unnested(
+    return unnested(
         name,
         **{
             column: (
@@ -58,7 +59,7 @@ async def lock_complaints(session: AsyncSession, complaint_ids: set[uuid.UUID]) 
     locks are taken in one order (by key), so two batches do not deadlock on them."""
     if not complaint_ids:
         return
-    given = tables.unnested("given", complaint_id=(UUID(as_uuid=True), list(complaint_ids)))
+    given = unnested("given", complaint_id=(UUID(as_uuid=True), list(complaint_ids)))
     keys = (
         select(func.hashtextextended(func.cast(given.c.complaint_id, Text()), 0).label("key"))
         .distinct()
@@ -248,7 +249,7 @@ async def complaints_with_decisions(
     """For each (case, complaint) whose complaint is known, by case: the complaint's supplier
     and receipt, and the case's decision as it stands (validity, root cause)."""
     facts, complaints = tables.decision_facts, tables.complaint_facts
-    given = tables.unnested(
+    given = unnested(
         "given",
         case_id=(UUID(as_uuid=True), [p[0] for p in pairs]),
         complaint_id=(UUID(as_uuid=True), [p[1] for p in pairs]),

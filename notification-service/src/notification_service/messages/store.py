@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from redress_shared.db import OUTBOX_WRITTEN
+from redress_shared.db import OUTBOX_WRITTEN, unnested
 from redress_shared.events import NOTIFICATIONS_TOPIC, CaseOpenedV1, EventEnvelope
 from redress_shared.observability import correlation_id_var
 from sqlalchemy import Boolean, DateTime, Integer, Row, Text, case, func, or_, select
@@ -202,7 +202,7 @@ async def record_claimed_outcomes(
     dispatcher took the message) changes nothing and is missing from the answer."""
     if not changes:
         return {}
-    given = tables.unnested(
+    given = unnested(
         "given",
         id=(UUID(as_uuid=True), [change.id for change in changes]),
         claim_id=(UUID(as_uuid=True), [change.claim_id for change in changes]),

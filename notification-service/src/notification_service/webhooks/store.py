@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
+from redress_shared.db import unnested
 from sqlalchemy import DateTime, Integer, Row, Text, func, or_, select
 from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -185,7 +186,7 @@ async def record_claimed_attempts(
     whose delivery settled or whose subscription was deleted changes nothing."""
     if not changes:
         return set()
-    given = tables.unnested(
+    given = unnested(
         "given",
         id=(UUID(as_uuid=True), [change.id for change in changes]),
         claim_id=(UUID(as_uuid=True), [change.claim_id for change in changes]),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
+from redress_shared.db import unnested
 from sqlalchemy import (
     BigInteger,
     DateTime,
@@ -58,7 +59,7 @@ async def add_to_slots(
     if not rows:
         return
     rows = sorted(rows)  # one lock order for every batch
-    given = tables.unnested(
+    given = unnested(
         "given",
         category=(Text(), [r[0] for r in rows]),
         value=(Text(), [r[1] for r in rows]),
@@ -93,7 +94,7 @@ async def touch_groups(
 ) -> dict[GroupKey, datetime]:
     """Move each group's latest receipt forward; the latest receipts before, by group."""
     keys = sorted(latest)
-    given = tables.unnested(
+    given = unnested(
         "given",
         category=(Text(), [k[0] for k in keys]),
         value=(Text(), [k[1] for k in keys]),
@@ -128,7 +129,7 @@ async def slot_counts(
 ) -> list[Row]:
     """(category, value, slot, counted) of the groups' slots in the inclusive slot ranges;
     ``counted`` leaves out what a product incident holds."""
-    given = tables.unnested(
+    given = unnested(
         "given",
         category=(Text(), [r[0] for r in ranges]),
         value=(Text(), [r[1] for r in ranges]),
@@ -154,7 +155,7 @@ async def baselines(
 ) -> list[Row]:
     """(category, value, first slot, baseline) of each window: the group's complaints in the
     ``span`` slots before the window."""
-    given = tables.unnested(
+    given = unnested(
         "given",
         category=(Text(), [w[0] for w in windows]),
         value=(Text(), [w[1] for w in windows]),
@@ -184,7 +185,7 @@ async def window_complaints(
     """The complaints a group's windows count in [start, end) of each range (a regional
     window does not count what a product incident holds): category, value, complaint_id,
     received_at and region."""
-    given = tables.unnested(
+    given = unnested(
         "given",
         category=(Text(), [r[0] for r in ranges]),
         value=(Text(), [r[1] for r in ranges]),
@@ -247,7 +248,7 @@ async def add_members(session: AsyncSession, pairs: list[tuple[uuid.UUID, uuid.U
     if not pairs:
         return []
     pairs = sorted(pairs)
-    given = tables.unnested(
+    given = unnested(
         "given",
         alert_id=(UUID(as_uuid=True), [p[0] for p in pairs]),
         complaint_id=(UUID(as_uuid=True), [p[1] for p in pairs]),
@@ -291,7 +292,7 @@ async def latest_of(session: AsyncSession, wanted: list[IncidentGroup]) -> dict:
     """The latest receipt of each group (by scope, category and value)."""
     if not wanted:
         return {}
-    given = tables.unnested(
+    given = unnested(
         "given",
         scope=(Text(), [g.scope.value for g in wanted]),
         category=(Text(), [g.category for g in wanted]),
