@@ -5,10 +5,13 @@ security policy, and the cross-origin rules that let the docs front door call ev
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Header, Response
 from starlette.middleware.cors import CORSMiddleware
+
+from redress_shared.errors import Problem
 
 _LOOPBACK_TWINS = {"127.0.0.1": "localhost", "localhost": "127.0.0.1"}
 
@@ -69,3 +72,33 @@ def allow_cross_origin_calls(app: FastAPI, origins: Iterable[str]) -> None:
         expose_headers=["Location", "X-Correlation-ID", "Retry-After", "ETag"],
         max_age=600,
     )
+
+
+def set_etag(response: Response, version: int) -> None:
+    """Answer with the version the client sends back as ``If-Match``."""
+    response.headers["ETag"] = f'"{version}"'
+
+
+def expected_version(
+    if_match: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            description="The ETag of the version you read; a stale one is refused with 412.",
+        ),
+    ] = None,
+) -> int | None:
+    """The version an ``If-Match`` header names (None for absent or ``*``); a header that is
+    no ETag of this API is a malformed request, an HTTP concern of its own."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    tag = if_match.strip().removeprefix("W/").strip('"')
+    if not tag.isdigit():
+        raise Problem(
+            400, "invalid-if-match", "If-Match is not an ETag of this API", f"Got {if_match!r}"
+        )
+    return int(tag)
+
+
+ExpectedVersion = Annotated[int | None, Depends(expected_version)]
+"""FastAPI dependency: the version ``If-Match`` names, for optimistic concurrency."""

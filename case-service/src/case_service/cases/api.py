@@ -7,10 +7,11 @@ import uuid
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from redress_shared.auth import AUTH_RESPONSES, Principal, require_scope
-from redress_shared.errors import Problem, ProblemDetail
+from redress_shared.errors import ProblemDetail
 from redress_shared.runtime import RuntimeDep
+from redress_shared.web import ExpectedVersion, set_etag
 
 from case_service.cases import service
 from case_service.cases.schemas import (
@@ -80,37 +81,6 @@ async def read_case(
             ],
         }
     )
-
-
-IfMatch = Annotated[
-    str | None,
-    Header(
-        alias="If-Match",
-        description="The ETag of the version you read; a stale one is refused with 412.",
-    ),
-]
-
-
-def set_etag(response: Response, version: int) -> None:
-    """Answer with the version the client sends back as ``If-Match``."""
-    response.headers["ETag"] = f'"{version}"'
-
-
-def expected_version(if_match: IfMatch = None) -> int | None:
-    """The version an ``If-Match`` header names (None for absent or ``*``); a header that is
-    no ETag of this API is a malformed request, an HTTP concern of its own."""
-    if if_match is None or if_match.strip() == "*":
-        return None
-    tag = if_match.strip().removeprefix("W/").strip('"')
-    if not tag.isdigit():
-        raise Problem(
-            400, "invalid-if-match", "If-Match is not an ETag of this API", f"Got {if_match!r}"
-        )
-    return int(tag)
-
-
-ExpectedVersion = Annotated[int | None, Depends(expected_version)]
-"""The case (or profile) version the client read, from ``If-Match``."""
 
 
 @router.post(

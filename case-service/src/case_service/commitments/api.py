@@ -8,8 +8,9 @@ from fastapi import APIRouter, status
 from redress_shared.auth import AUTH_RESPONSES
 from redress_shared.errors import ProblemDetail
 from redress_shared.runtime import RuntimeDep
+from redress_shared.web import ExpectedVersion
 
-from case_service.cases.api import CASE_WRITE_RESPONSES, CaseWriter, ExpectedVersion
+from case_service.cases.api import CASE_WRITE_RESPONSES, CaseWriter
 from case_service.commitments import service
 from case_service.commitments.schemas import (
     CommitmentActionCreate,

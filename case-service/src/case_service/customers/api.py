@@ -10,8 +10,9 @@ from fastapi import APIRouter, Depends, Response
 from redress_shared.auth import AUTH_RESPONSES, Principal, require_scope
 from redress_shared.errors import ProblemDetail
 from redress_shared.runtime import RuntimeDep, ServiceRuntime
+from redress_shared.web import ExpectedVersion, set_etag
 
-from case_service.cases.api import CaseWriter, ExpectedVersion, set_etag
+from case_service.cases.api import CaseWriter
 from case_service.customers import service
 from case_service.customers.model import CustomerProfile
 from case_service.customers.schemas import CustomerRead, CustomerUpdate

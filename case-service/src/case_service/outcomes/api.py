@@ -8,13 +8,9 @@ from fastapi import APIRouter, status
 from redress_shared.auth import AUTH_RESPONSES
 from redress_shared.errors import Problem, ProblemDetail
 from redress_shared.runtime import RuntimeDep
+from redress_shared.web import ExpectedVersion
 
-from case_service.cases.api import (
-    CASE_WRITE_RESPONSES,
-    CaseReader,
-    CaseWriter,
-    ExpectedVersion,
-)
+from case_service.cases.api import CASE_WRITE_RESPONSES, CaseReader, CaseWriter
 from case_service.outcomes import service
 from case_service.outcomes.model import Criterion, RemedyAction
 from case_service.outcomes.schemas import (

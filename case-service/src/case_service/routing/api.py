@@ -9,8 +9,9 @@ from fastapi import APIRouter, Depends, Path, Response
 from redress_shared.auth import AUTH_RESPONSES, Principal, require_scope
 from redress_shared.errors import ProblemDetail
 from redress_shared.runtime import RuntimeDep
+from redress_shared.web import ExpectedVersion, set_etag
 
-from case_service.cases.api import CaseWriter, ExpectedVersion, set_etag
+from case_service.cases.api import CaseWriter
 from case_service.cases.schemas import CaseRead
 from case_service.routing import service
 from case_service.routing.schemas import (

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from redress_shared.auth import AUTH_RESPONSES, Principal, require_scope
-from redress_shared.errors import Problem, ProblemDetail
+from redress_shared.errors import ProblemDetail
 from redress_shared.runtime import RuntimeDep
+from redress_shared.web import ExpectedVersion, set_etag
 
 from intake_service.classification import service
 from intake_service.classification.schemas import (
@@ -25,26 +26,6 @@ router = APIRouter(
     prefix="/v1/classification-rules", tags=["classification"], responses=AUTH_RESPONSES
 )
 _INVALID = {422: {"model": ProblemDetail, "description": "Not an ISO 639-1 code, or bad rules"}}
-
-
-def expected_version(
-    if_match: Annotated[
-        str | None,
-        Header(
-            alias="If-Match",
-            description="The ETag of the rules you read; a stale one is refused with 412.",
-        ),
-    ] = None,
-) -> int | None:
-    """The version an ``If-Match`` header names (None for absent or ``*``)."""
-    if if_match is None or if_match.strip() == "*":
-        return None
-    tag = if_match.strip().removeprefix("W/").strip('"')
-    if not tag.isdigit():
-        raise Problem(
-            400, "invalid-if-match", "If-Match is not an ETag of this API", f"Got {if_match!r}"
-        )
-    return int(tag)
 
 
 @router.get("", summary="List the languages with classification rules")
@@ -74,7 +55,7 @@ async def read_rules(
 ) -> ClassificationRulesRead:
     """One language's rules."""
     view = await service.read_rules(runtime.session_factory, language)
-    response.headers["ETag"] = f'"{view.version}"'
+    set_etag(response, view.version)
     return ClassificationRulesRead.of(view)
 
 
@@ -100,7 +81,7 @@ async def replace_rules(
     response: Response,
     runtime: RuntimeDep,
     principal: RulesWriter,
-    expected: Annotated[int | None, Depends(expected_version)],
+    expected: ExpectedVersion,
 ) -> ClassificationRulesRead:
     """Replace the desk's rules for one language."""
     view = await service.replace_rules(
@@ -113,7 +94,7 @@ async def replace_rules(
         expected,
         principal.name,
     )
-    response.headers["ETag"] = f'"{view.version}"'
+    set_etag(response, view.version)
     return ClassificationRulesRead.of(view)
 
 
