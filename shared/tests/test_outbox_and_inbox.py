@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+from aiokafka.partitioner import DefaultPartitioner
 from redress_shared.cli import command_parser
 from redress_shared.clock import SystemClock
 from redress_shared.db import PlatformTables, create_session_factory
@@ -203,6 +204,105 @@ async def test_consumer_applies_each_event_once_and_dead_letters_what_keeps_fail
         <= attempts[str(poison.id)]
         <= settings.consumer_max_retries + 1
     )
+
+
+async def test_a_fetch_across_partitions_is_applied_together_and_a_poison_record_alone(
+    db, settings, infra
+):
+    """Events of many aggregates, spread over every partition, wait on the topic before the
+    consumer starts, so its fetches span partitions. The first wave goes in fetch-wide
+    transactions (one transaction applied events of several partitions), after an outage
+    that dropped the connection under one; in the second, one poison record sends its fetch
+    the slow way, where it alone is dead-lettered. Every other event is applied once, each
+    aggregate's in the order it was produced."""
+    topic = f"test.fetch.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(infra.kafka_bootstrap_servers, [topic])
+    keys = [f"aggregate-{n}" for n in range(12)]
+    events = [sample_event(key, sequence) for sequence in range(5) for key in keys]
+    first_wave, second_wave = events[:36], events[36:]
+    poison = second_wave[5]
+    outage_left = {"attempts": 2}
+    applied_in_transaction: list[tuple[str, int]] = []  # (key, transaction id), attempts too
+    order = f"{SCHEMA}.fetch_order_{uuid.uuid4().hex[:8]}"
+    async with db() as session, session.begin():
+        await session.execute(text(f"CREATE SEQUENCE {order}"))
+
+    async def handler(session, event):
+        if outage_left["attempts"] > 0:
+            outage_left["attempts"] -= 1
+            await session.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+        if event.id == poison.id:
+            raise ValueError("this record cannot be applied")
+        transaction = await session.scalar(text("SELECT txid_current()"))
+        # A sequence is not transactional: ``n`` orders what committed as it was applied.
+        await session.execute(
+            effects.insert().values(event_id=str(event.id), n=text(f"nextval('{order}')"))
+        )
+        applied_in_transaction.append((event.key, transaction))
+
+    consumer = consumer_for(db, settings, topic, handler, consumer_fault_backoff_max_seconds=0.1)
+
+    def applied(wave):
+        async def probe():
+            async with db() as session:
+                count = await session.scalar(
+                    select(func.count(func.distinct(effects.c.event_id))).where(
+                        effects.c.event_id.in_([str(e.id) for e in wave])
+                    )
+                )
+            return count == len([e for e in wave if e is not poison])
+
+        return probe
+
+    await produce(infra.kafka_bootstrap_servers, topic, *first_wave)
+    async with running(settings, consumer.run):
+        await eventually(applied(first_wave))
+        first_transactions = list(applied_in_transaction)
+        await produce(infra.kafka_bootstrap_servers, topic, *second_wave)
+        dead = await read_topic(infra.kafka_bootstrap_servers, dead_letter_topic(topic), 1)
+        await eventually(applied(second_wave))
+
+    assert outage_left["attempts"] == 0
+    assert [dict(r.headers)["ce_id"].decode() for r in dead] == [str(poison.id)]
+    async with db() as session:
+        rows = dict(
+            (
+                await session.execute(
+                    select(effects.c.event_id, func.count())
+                    .group_by(effects.c.event_id)
+                    .where(effects.c.event_id.in_([str(e.id) for e in events]))
+                )
+            ).all()
+        )
+    assert rows == {str(e.id): 1 for e in events if e is not poison}
+    async with db() as session:
+        effect_rows = (
+            (
+                await session.execute(
+                    select(effects.c.event_id)
+                    .where(effects.c.event_id.in_([str(e.id) for e in events]))
+                    .order_by(effects.c.n)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    key_of = {str(e.id): e.key for e in events}
+    written: defaultdict[str, list[str]] = defaultdict(list)
+    for event_id in effect_rows:
+        written[key_of[event_id]].append(event_id)
+    produced: defaultdict[str, list[str]] = defaultdict(list)
+    for event in events:
+        if event is not poison:
+            produced[event.key].append(str(event.id))
+    assert written == produced  # each aggregate's events in the order they were produced
+    partitioner = DefaultPartitioner()
+    partition_of = {key: partitioner(key.encode(), [0, 1, 2], [0, 1, 2]) for key in keys}
+    assert len(set(partition_of.values())) == 3  # the events really span every partition
+    transactions: defaultdict[int, set[int]] = defaultdict(set)
+    for key, transaction in first_transactions:
+        transactions[transaction].add(partition_of[key])
+    assert max(len(spanned) for spanned in transactions.values()) > 1
 
 
 async def test_a_commit_that_staged_events_wakes_the_relay(db, infra, settings):

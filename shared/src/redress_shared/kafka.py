@@ -1,8 +1,9 @@
 """Kafka adapters: producer, topic set-up and the idempotent consumer loop.
 
-The consumer processes each record in one database transaction that also records the event
-id in the inbox and commits the offset only after that transaction commits. A record that
-fails by itself is retried a bounded number of times and then parked on ``<topic>.dlq`` with
+The consumer applies each fetch (every partition and topic in it) in one database transaction
+that also records the event ids in the inbox, and commits the offsets only after that
+transaction commits. If the fetch fails as a whole, its partitions are applied one by one, and
+a failing partition record by record: a record that fails by itself is retried a bounded number of times and then parked on ``<topic>.dlq`` with
 the error. An infrastructure fault (database, broker, network; see
 :func:`redress_shared.faults.is_transient`) is not the record's fault: the partition is
 rewound to the first record not applied and retried with backoff for as long as the fault
@@ -43,6 +44,7 @@ TOPIC_ALREADY_EXISTS = 36
 # A replay's fetches: up to this many records per batch, and this much per partition per fetch
 # (about 2,000 of our records).
 REPLAY_MAX_POLL_RECORDS = 2000
+LIVE_MAX_POLL_RECORDS = 500
 REPLAY_PARTITION_FETCH_BYTES = 4 * 1024 * 1024
 
 EventHandler = Callable[[AsyncSession, EventEnvelope], Awaitable[None]]
@@ -213,7 +215,8 @@ class EventConsumer:
             client_id=f"{self._settings.kafka_client_id_prefix}-{self.group_id}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            max_poll_records=200,
+            # A fetch is applied in one transaction: a backlog drains in large ones.
+            max_poll_records=LIVE_MAX_POLL_RECORDS,
             # Tansu answers a fetch only when this wait runs out, even if records arrive
             # sooner, so it bounds end-to-end latency; Apache Kafka answers at once.
             fetch_max_wait_ms=self._settings.kafka_fetch_max_wait_ms,
@@ -224,17 +227,107 @@ class EventConsumer:
         try:
             while True:
                 batches = await consumer.getmany(timeout_ms=500)
-                for partition, records in batches.items():
-                    try:
-                        await self._process_batch(records)
-                    except InfrastructureFault as fault:
-                        await self._rewind(consumer, partition, records, fault, backoff)
-                        continue
-                    backoff.reset()
-                    await consumer.commit({partition: records[-1].offset + 1})
+                await self._apply_fetch(consumer, batches, backoff, commit=True)
         finally:
             self._consumer = None
             await consumer.stop()
+
+    async def _apply_fetch(
+        self,
+        consumer: AIOKafkaConsumer,
+        batches: dict[TopicPartition, list[ConsumerRecord]],
+        backoff: _FaultBackoff,
+        *,
+        commit: bool,
+    ) -> tuple[int, bool]:
+        """Apply one fetch, every partition and topic of it, and commit its offsets; return
+        how many records were applied and whether an infrastructure fault rewound some.
+
+        The usual fetch goes in one transaction: the events of each partition in their order,
+        the partitions one after another (one aggregate's events share a partition, so its
+        order holds), and one offset commit for all. At the rates the live consumers see, a
+        fetch brings a few records from each of a dozen partitions, and a transaction per
+        partition cost more than the events in it. If the fetch holds a malformed record or
+        fails as a whole, it is applied partition by partition instead, as before: a poison
+        record then fails alone (:meth:`_process_batch`).
+        """
+        batches = {partition: records for partition, records in batches.items() if records}
+        if len(batches) > 1:
+            decoded = self._decode_fetch(batches)
+            if decoded is not None:
+                events, ignored = decoded
+                try:
+                    if events:
+                        await self._handle_together(events)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    if is_transient(exc):
+                        # Nothing of the fetch was applied: every partition from its start.
+                        for partition, records in batches.items():
+                            consumer.seek(partition, records[0].offset)
+                        pause = backoff.next_pause()
+                        log.warning(
+                            "consumer_paused_on_infrastructure_fault",
+                            consumer=self.group_id,
+                            partitions=len(batches),
+                            retry_in_seconds=pause,
+                            error=repr(exc),
+                        )
+                        await asyncio.sleep(pause)
+                        return 0, True
+                    log.warning(
+                        "event_fetch_failed",
+                        consumer=self.group_id,
+                        size=len(events),
+                        error=repr(exc),
+                    )
+                else:
+                    backoff.reset()
+                    if ignored:
+                        EVENTS_CONSUMED.labels(self.group_id, "ignored").inc(ignored)
+                    if commit:
+                        await consumer.commit(
+                            {
+                                partition: records[-1].offset + 1
+                                for partition, records in batches.items()
+                            }
+                        )
+                    return sum(len(records) for records in batches.values()), False
+        applied, faulted = 0, False
+        for partition, records in batches.items():
+            try:
+                await self._process_batch(records)
+            except InfrastructureFault as fault:
+                applied += fault.resume_offset - records[0].offset
+                await self._rewind(consumer, partition, records, fault, backoff, commit=commit)
+                faulted = True
+                continue
+            applied += len(records)
+            backoff.reset()
+            if commit:
+                await consumer.commit({partition: records[-1].offset + 1})
+        return applied, faulted
+
+    def _decode_fetch(
+        self, batches: dict[TopicPartition, list[ConsumerRecord]]
+    ) -> tuple[list[EventEnvelope], int] | None:
+        """The events of a fetch this group applies, partition after partition, and how many
+        records it ignores; None if a record is malformed (the fetch then goes partition by
+        partition, where that record is dead-lettered)."""
+        events: list[EventEnvelope] = []
+        ignored = 0
+        for records in batches.values():
+            for record in records:
+                try:
+                    event = decode_record(record.key, record.value, record.headers)
+                except MalformedEvent:
+                    return None
+                if event.type in self._handlers:
+                    events.append(event)
+                else:
+                    ignored += 1
+        return events, ignored
 
     async def _rewind(
         self,
@@ -302,22 +395,10 @@ class EventConsumer:
             backoff = _FaultBackoff(self._settings)
             while True:
                 batches = await consumer.getmany(*partitions, timeout_ms=self._idle_fetch_ms)
-                faulted = False
-                for partition, records in batches.items():
-                    if not records:
-                        continue
-                    try:
-                        await self._process_batch(records)
-                        read += len(records)
-                    except InfrastructureFault as fault:
-                        read += fault.resume_offset - records[0].offset
-                        await self._rewind(
-                            consumer, partition, records, fault, backoff, commit=False
-                        )
-                        faulted = True
+                applied, faulted = await self._apply_fetch(consumer, batches, backoff, commit=False)
+                read += applied
                 if faulted:
                     continue
-                backoff.reset()
                 if any(batches.values()):
                     continue
                 # A whole idle wait brought nothing from any partition: done once every
