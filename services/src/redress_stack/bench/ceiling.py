@@ -16,10 +16,10 @@ import time
 from contextlib import asynccontextmanager
 
 import asyncpg
-import httpx
 import psutil
 from fastapi import FastAPI, Request
 
+from redress_stack.bench import load
 from redress_stack.bench.stats import summary
 from redress_stack.infra import free_port, port_open
 
@@ -55,14 +55,14 @@ def create_ceiling_app(database_url: str) -> FastAPI:
 async def _load(url: str, seconds: float, concurrency: int, payload: dict) -> dict:
     latencies: list[float] = []
     deadline = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=concurrency)
-    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+    async with load.client(concurrency) as client:
 
         async def worker() -> None:
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
-                response = await client.post(url, json=payload)
-                response.raise_for_status()
+                status, _ = await load.post_json(client, url, payload)
+                if status >= 400:
+                    raise RuntimeError(f"the ceiling app answered {status}")
                 latencies.append(time.perf_counter() - started)
 
         started = time.perf_counter()

@@ -34,9 +34,10 @@ from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
+import aiohttp
 import asyncpg
-import httpx
 
+from redress_stack.bench import load
 from redress_stack.bench.ceiling import measure_ceiling
 from redress_stack.bench.stats import summary
 from redress_stack.runner import Stack, StackPorts
@@ -61,7 +62,7 @@ def complaint(run: str, index: int) -> dict:
 
 
 async def offer(
-    client: httpx.AsyncClient, url: str, run: str, rate: float, seconds: float
+    client: aiohttp.ClientSession, url: str, run: str, rate: float, seconds: float
 ) -> tuple[dict, dict[str, float], dict[str, str]]:
     """Post ``rate`` complaints a second for ``seconds``; return the intake summary, the wall
     time each accepted complaint was answered, and each one's customer e-mail."""
@@ -71,8 +72,8 @@ async def offer(
     refused = Counter()
     total = int(rate * seconds)
 
-    # At most IN_FLIGHT requests open at once: beyond that, a Python client (httpx's pool)
-    # spends its time on its own queue and measures itself, not intake. A request waiting for
+    # At most IN_FLIGHT requests open at once: beyond that, a Python client spends its time
+    # on its own queue and measures itself, not intake. A request waiting for
     # its turn still counts its latency from when it was due (no coordinated omission).
     gate = asyncio.Semaphore(IN_FLIGHT)
 
@@ -80,17 +81,17 @@ async def offer(
         payload = complaint(run, index)
         try:
             async with gate:
-                response = await client.post(
+                status, answer = await load.post_json(
+                    client,
                     f"{url}/v1/complaints",
-                    json=payload,
+                    payload,
                     headers={"Idempotency-Key": f"{run}-{index}"},
                 )
-        except httpx.HTTPError as error:
+        except load.CLIENT_ERRORS as error:
             refused[type(error).__name__] += 1
             return
         latencies.append(time.perf_counter() - due)
-        if response.status_code in (200, 202):
-            answer = response.json()
+        if status in (200, 202):
             # The stages are timed from when intake received the complaint (its clock, as
             # the later stages' are), not from when this busy client read the answer.
             accepted_at[answer["complaint_id"]] = datetime.fromisoformat(
@@ -99,9 +100,10 @@ async def offer(
             complaint_id = answer["complaint_id"]
             emails[complaint_id] = payload["customer"]["email"]
         else:
-            refused[str(response.status_code)] += 1
+            refused[str(status)] += 1
 
     began = time.perf_counter()
+    cpu_before = load.own_cpu_seconds()
     tasks = []
     for index in range(total):
         due = began + index / rate
@@ -115,6 +117,10 @@ async def offer(
     )
     result["offered"] = total
     result["refused"] = dict(refused)
+    # What the load generator took from the machine the stack runs on.
+    result["load_generator_cpu_ms_per_request"] = round(
+        (load.own_cpu_seconds() - cpu_before) * 1000 / max(total, 1), 3
+    )
     return result, accepted_at, emails
 
 
@@ -183,8 +189,7 @@ async def run_rates(stack: Stack, rates: list[float], seconds: float, drain: flo
     headers = {"Authorization": f"Bearer {stack.admin_key}"}
     results: list[dict] = []
     all_emails: dict[str, str] = {}
-    limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
-    async with httpx.AsyncClient(headers=headers, timeout=60, limits=limits) as client:
+    async with load.client(IN_FLIGHT, headers) as client:
         # Warm-up: the first complaint pays for model loading and connection set-up.
         warm, _, warm_emails = await offer(client, stack.url("intake-service"), "warm", 5, 2)
         all_emails.update(warm_emails)
