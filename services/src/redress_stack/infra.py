@@ -302,7 +302,7 @@ class MailSink(LocalServer):
         self._process: ManagedProcess | None = None
 
     def start(self, timeout: float = 30.0) -> None:
-        """Run ``python -m aiosmtpd`` with the Mailbox handler."""
+        """Run ``python -m aiosmtpd`` with the raw Maildir handler (:mod:`redress_stack.mail_sink`)."""
         self.maildir.parent.mkdir(parents=True, exist_ok=True)
         self._process = ManagedProcess(
             "mail-sink",
@@ -314,7 +314,7 @@ class MailSink(LocalServer):
                 "-l",
                 f"127.0.0.1:{self.port}",
                 "-c",
-                "aiosmtpd.handlers.Mailbox",
+                "redress_stack.mail_sink.RawMaildir",
                 str(self.maildir),
             ],
             self.log_dir / "mail-sink.log",
