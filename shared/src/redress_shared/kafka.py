@@ -21,7 +21,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pydantic_core import from_json
-from sqlalchemy import ARRAY, Text, cast, func, literal, select
+from sqlalchemy import ARRAY, Text, bindparam, func, select
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -196,6 +196,21 @@ class EventConsumer:
         self._producer: AIOKafkaProducer | None = None
         self._settings = settings
         self._consumer: AIOKafkaConsumer | None = None
+        # One statement whatever the batch size (arrays, not a VALUES row per event), built
+        # once: its text is compiled and prepared once, and its cache key (which SQLAlchemy
+        # keeps on the statement object) computed once.
+        inbox = tables.inbox
+        fresh_rows = select(
+            bindparam("consumer", type_=Text),
+            func.unnest(bindparam("ids", type_=ARRAY(PG_UUID(as_uuid=True)))),
+            func.unnest(bindparam("types", type_=ARRAY(Text))),
+        )
+        self._claim = (
+            insert(inbox)
+            .from_select(["consumer", "event_id", "event_type"], fresh_rows)
+            .on_conflict_do_nothing()
+            .returning(inbox.c.event_id)
+        )
         # Records a replay could not apply; a replay never dead-letters (the running
         # consumer already did, once).
         self.replay_failures: list[str] = []
@@ -445,22 +460,16 @@ class EventConsumer:
             await self._process(record, event)
 
     async def _handle_together(self, events: list[EventEnvelope]) -> None:
-        inbox = self._tables.inbox
         outcomes: list[str] = []
         async with self._session_factory() as session, session.begin():
-            # One statement whatever the batch size (arrays, not a VALUES row per event), so
-            # its text is compiled and prepared once.
-            fresh_rows = select(
-                literal(self.group_id, Text).label("consumer"),
-                func.unnest(cast([e.id for e in events], ARRAY(PG_UUID(as_uuid=True)))),
-                func.unnest(cast([e.type for e in events], ARRAY(Text))),
-            )
             claimed = set(
                 await session.scalars(
-                    insert(inbox)
-                    .from_select(["consumer", "event_id", "event_type"], fresh_rows)
-                    .on_conflict_do_nothing()
-                    .returning(inbox.c.event_id)
+                    self._claim,
+                    {
+                        "consumer": self.group_id,
+                        "ids": [e.id for e in events],
+                        "types": [e.type for e in events],
+                    },
                 )
             )
             fresh: list[EventEnvelope] = []
@@ -511,13 +520,9 @@ class EventConsumer:
                 )
 
     async def _handle_once(self, handler: EventHandler, event: EventEnvelope) -> str:
-        inbox = self._tables.inbox
         async with self._session_factory() as session, session.begin():
             claimed = await session.scalar(
-                insert(inbox)
-                .values(consumer=self.group_id, event_id=event.id, event_type=event.type)
-                .on_conflict_do_nothing()
-                .returning(inbox.c.event_id)
+                self._claim, {"consumer": self.group_id, "ids": [event.id], "types": [event.type]}
             )
             if claimed is None:
                 return "duplicate"
