@@ -1,9 +1,10 @@
 """Kafka entrypoints of the case service: which event starts which use case.
 
-The consumer hands a fetched partition batch to :func:`batch_handler` in one transaction: a
-run of consecutive ``complaint.received`` events opens its cases together (set-based); every
-other event goes to its use case one by one, in the batch's order (a customer's message is
-applied after the complaint it follows)."""
+The consumer hands a fetched batch (events of any of :data:`TOPICS` and partitions) to
+:func:`batch_handler` in one transaction: its complaints open their cases together, then its
+notification outcomes are noted together (both set-based), then every other event goes to its
+use case one by one, in the batch's order (see :func:`batch_handler` for why that keeps
+every order the use cases rely on)."""
 
 from __future__ import annotations
 
@@ -54,22 +55,48 @@ def handlers(clock: Clock) -> dict[str, EventHandler]:
 
 
 def batch_handler(clock: Clock) -> BatchHandler:
-    """Applies a batch of events in partition order: each run of consecutive complaints with
-    one set-based use case, every other event with its own (see :func:`handlers`)."""
+    """Applies a batch of events (any topics and partitions, each partition's in its order)
+    with the effect of applying them one by one in that order, in three steps:
+
+    1. every ``complaint.received`` of the batch, in order, with one set-based use case;
+    2. every ``notification.sent`` / ``failed``, in order, with one set-based use case;
+    3. every other event (a customer's message, an alert) with its own, in order.
+
+    Why that is equivalent: only events of one aggregate are ordered (one key, one partition),
+    so moving an event ahead of another is safe when the two are of different aggregates, and
+    the moved use cases do not read what the others write:
+
+    - Opening reads only whether a complaint has its case, the SLA policies, the routing
+      rules and the customer's profile; no outcome, message or alert changes those. Opening
+      first is what lets a later event of the batch see its case.
+    - A message (``complaint.message_received``, keyed like its complaint by the customer)
+      comes after its complaint in their partition, so after its case is opened either way.
+      (One ahead of its complaint in the batch, which intake never publishes, would now find
+      the case instead of failing.)
+    - An outcome is keyed by its case on the notification topic, and exists only after its
+      case's ``case.opened`` was committed and published: if that complaint is in the batch
+      at all, it is a repeat the inbox already dropped. Its case is there in both orders; it
+      only appends history, which no message or alert reads, and its order against a
+      message of the same case is not defined anyway (two topics).
+    - An alert links the supplier's cases of its period: a case opened by a complaint later
+      in the batch is on another topic, so it could equally have been applied first.
+
+    The consumer's per-record fallback calls this with one event at a time."""
     one_by_one = handlers(clock)
+    set_based = {COMPLAINT_RECEIVED, NOTIFICATION_SENT, NOTIFICATION_FAILED}
 
     async def apply(session, events):  # noqa: ANN001, ANN202
-        complaints = []
-        for event in events:
-            if event.type == COMPLAINT_RECEIVED:
-                complaints.append(event)
-                continue
-            if complaints:
-                await cases.open_cases_for_complaints(session, clock, complaints)
-                complaints = []
-            bind_correlation_id(event.correlation_id)
-            await one_by_one[event.type](session, event)
+        complaints = [event for event in events if event.type == COMPLAINT_RECEIVED]
         if complaints:
             await cases.open_cases_for_complaints(session, clock, complaints)
+        outcomes = [
+            event for event in events if event.type in (NOTIFICATION_SENT, NOTIFICATION_FAILED)
+        ]
+        if outcomes:
+            await cases.record_notification_outcomes(session, clock, outcomes)
+        for event in events:
+            if event.type not in set_based:
+                bind_correlation_id(event.correlation_id)
+                await one_by_one[event.type](session, event)
 
     return apply

@@ -7,7 +7,7 @@ service's first migration (see :mod:`redress_shared.migrations`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any
 
@@ -18,6 +18,7 @@ from sqlalchemy import (
     DateTime,
     Identity,
     Index,
+    Insert,
     MetaData,
     PrimaryKeyConstraint,
     Table,
@@ -26,6 +27,8 @@ from sqlalchemy import (
     cast,
     column,
     func,
+    insert,
+    select,
     text,
 )
 from sqlalchemy import event as orm_event
@@ -187,4 +190,32 @@ def unnested(name: str, **columns: tuple[TypeEngine, list]) -> TableValuedAlias:
         func.unnest(*arrays)
         .table_valued(*(column(key, kind) for key, (kind, _) in columns.items()))
         .render_derived(name=name)
+    )
+
+
+def insert_rows(table: Table, rows: Sequence[Mapping[str, Any]]) -> Insert:
+    """Many rows into ``table`` as one statement: ``INSERT INTO table (a, b, ...) SELECT a, b,
+    ... FROM unnest(:a, :b, ...) WITH ORDINALITY ORDER BY ordinality``, each array typed as its
+    table column. Unlike ``executemany`` (which the server runs once per row) it is one
+    execution, and its text is the same for any number of rows (prepared once). The columns
+    are the first row's keys (every row has them); the rows go in in their order, so an
+    identity column numbers them in that order (a history stays in the order it was
+    written)."""
+    columns = list(rows[0])
+    arrays = [
+        cast(
+            bindparam(None, [row[name] for row in rows], type_=ARRAY(table.c[name].type)),
+            ARRAY(table.c[name].type),
+        )
+        for name in columns
+    ]
+    given = (
+        func.unnest(*arrays)
+        .table_valued(
+            *(column(name, table.c[name].type) for name in columns), with_ordinality="ordinality"
+        )
+        .render_derived(name="given")
+    )
+    return insert(table).from_select(
+        columns, select(*(given.c[name] for name in columns)).order_by(given.c.ordinality)
     )

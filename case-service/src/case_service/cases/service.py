@@ -179,26 +179,39 @@ async def record_notification_outcome(
 ) -> None:
     """The notification service told a customer something (or failed to): note it in the
     case's history (the case itself does not change)."""
-    outcome = event.payload()
-    assert isinstance(outcome, NotificationOutcomeV1)
-    if not await store.case_exists(session, outcome.case_id):
-        return
-    await store.append_history(
-        session,
-        outcome.case_id,
-        outcome.occurred_at,
-        NOTIFICATION_ACTOR,
-        f"notification_{outcome.status}",
-        None,
-        {
-            "notification_id": str(outcome.notification_id),
-            "template": outcome.template,
-            "channel": outcome.channel,
-            "attempts": outcome.attempts,
-            "error": outcome.error,
-        },
-        event.id,
-    )
+    await record_notification_outcomes(session, clock, [event])
+
+
+async def record_notification_outcomes(
+    session: AsyncSession, clock: Clock, events: Sequence[EventEnvelope]
+) -> None:
+    """Notification outcomes (``notification.sent`` / ``notification.failed`` events, in
+    partition order): note each in its case's history, in their order, in the caller's
+    transaction; an outcome of a case this service does not know is dropped (the case itself
+    does not change). Set-based: one statement for the whole batch, whose join with the
+    cases is the existence check; it sees cases opened earlier in the same transaction."""
+    entries = []
+    for event in events:
+        outcome = event.payload()
+        assert isinstance(outcome, NotificationOutcomeV1)
+        entries.append(
+            HistoryEntry(
+                f"notification_{outcome.status}",
+                NOTIFICATION_ACTOR,
+                None,
+                {
+                    "notification_id": str(outcome.notification_id),
+                    "template": outcome.template,
+                    "channel": outcome.channel,
+                    "attempts": outcome.attempts,
+                    "error": outcome.error,
+                },
+                event.id,
+                case_id=outcome.case_id,
+                at=outcome.occurred_at,
+            )
+        )
+    await store.append_history_of_existing_cases(session, entries, clock.now())
 
 
 async def transition_case(

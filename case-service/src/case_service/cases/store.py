@@ -9,11 +9,11 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import TypeVar
 
-from redress_shared.db import OUTBOX_WRITTEN
+from redress_shared.db import OUTBOX_WRITTEN, insert_rows, unnested
 from redress_shared.errors import NotFound
 from redress_shared.events import CASES_TOPIC, ComplaintReceivedV1, EventEnvelope
 from redress_shared.observability import correlation_id_var
-from sqlalchemy import Row, and_, bindparam, exists, func, or_, select, tuple_
+from sqlalchemy import Integer, Row, and_, bindparam, exists, func, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,22 +33,6 @@ Changer = Callable[[AsyncSession, Row, Mapping[uuid.UUID, Row]], Awaitable[CaseC
 """``change(session, case, locked)``: change the locked case's parts; say what to record."""
 
 
-async def append_history(
-    session: AsyncSession,
-    case_id: uuid.UUID,
-    at: datetime,
-    actor: str,
-    action: str,
-    before: dict | None,
-    after: dict | None,
-    event_id: uuid.UUID | None,
-) -> None:
-    """Append one entry to a case's history (in the caller's transaction)."""
-    await append_history_entries(
-        session, [HistoryEntry(action, actor, before, after, event_id, case_id, at)], at
-    )
-
-
 async def append_history_entries(
     session: AsyncSession, entries: Sequence[HistoryEntry], now: datetime
 ) -> None:
@@ -56,44 +40,71 @@ async def append_history_entries(
     order; an entry without its own time happened ``now``."""
     if not entries:
         return
-    await session.execute(
-        tables.case_history.insert(),
-        [
-            {
-                "case_id": entry.case_id,
-                "at": entry.at or now,
-                "actor": entry.actor,
-                "action": entry.action,
-                "before": entry.before,
-                "after": entry.after,
-                "event_id": entry.event_id,
-            }
-            for entry in entries
-        ],
+    await session.execute(insert_rows(tables.case_history, _history_rows(entries, now)))
+
+
+async def append_history_of_existing_cases(
+    session: AsyncSession, entries: Sequence[HistoryEntry], now: datetime
+) -> None:
+    """Append entries (each naming its case) in one statement, in their order, skipping
+    those whose case does not exist (the existence check is the statement's join: one for
+    the batch, not one query per entry); an entry without its own time happened ``now``."""
+    if not entries:
+        return
+    history, cases = tables.case_history, tables.cases
+    rows = _history_rows(entries, now)
+    columns = list(rows[0])
+    given = unnested(
+        "given",
+        position=(Integer(), list(range(len(rows)))),
+        **{name: (history.c[name].type, [row[name] for row in rows]) for name in columns},
     )
+    existing = (
+        select(*(given.c[name] for name in columns))
+        .select_from(given.join(cases, cases.c.id == given.c.case_id))
+        .order_by(given.c.position)
+    )
+    await session.execute(history.insert().from_select(columns, existing))
+
+
+def _history_rows(entries: Sequence[HistoryEntry], now: datetime) -> list[dict]:
+    return [
+        {
+            "case_id": entry.case_id,
+            "at": entry.at or now,
+            "actor": entry.actor,
+            "action": entry.action,
+            "before": entry.before,
+            "after": entry.after,
+            "event_id": entry.event_id,
+        }
+        for entry in entries
+    ]
 
 
 async def stage_events(session: AsyncSession, events: Sequence[EventEnvelope]) -> None:
-    """Stage case events for ``redress.cases.v1`` in the outbox with one statement (what
-    ``add_to_outbox`` does for one event; the commit wakes the relay)."""
+    """Stage case events for ``redress.cases.v1`` in the outbox with one statement, in their
+    order (what ``add_to_outbox`` does for one event; the commit wakes the relay)."""
     if not events:
         return
     current = correlation_id_var.get()
     await session.execute(
-        tables.platform.outbox.insert(),
-        [
-            {
-                "event_id": event.id,
-                "topic": CASES_TOPIC,
-                "message_key": event.key,
-                "event": (
-                    event
-                    if event.correlation_id is not None
-                    else event.model_copy(update={"correlation_id": current})
-                ).model_dump(mode="json"),
-            }
-            for event in events
-        ],
+        insert_rows(
+            tables.platform.outbox,
+            [
+                {
+                    "event_id": event.id,
+                    "topic": CASES_TOPIC,
+                    "message_key": event.key,
+                    "event": (
+                        event
+                        if event.correlation_id is not None
+                        else event.model_copy(update={"correlation_id": current})
+                    ).model_dump(mode="json"),
+                }
+                for event in events
+            ],
+        )
     )
     session.info[OUTBOX_WRITTEN] = True
 
@@ -182,26 +193,24 @@ async def insert_cases(
     statement."""
     if not new_cases:
         return
-    await session.execute(
-        tables.cases.insert(),
-        [
-            {
-                "id": case.id,
-                **case.fields(),
-                "customer_key": case.customer_key,
-                "body": complaint.body,
-                "received_at": case.received_at,
-                "supplier": complaint.supplier,
-                "product": product,
-                "team": team,
-                "updated_at": now,
-                "acknowledge_by": case.due.acknowledge_by,
-                "first_response_by": case.due.first_response_by,
-                "resolve_by": case.due.resolve_by,
-            }
-            for case, complaint, product, team in new_cases
-        ],
-    )
+    rows = [
+        {
+            "id": case.id,
+            **case.fields(),
+            "customer_key": case.customer_key,
+            "body": complaint.body,
+            "received_at": case.received_at,
+            "supplier": complaint.supplier,
+            "product": product,
+            "team": team,
+            "updated_at": now,
+            "acknowledge_by": case.due.acknowledge_by,
+            "first_response_by": case.due.first_response_by,
+            "resolve_by": case.due.resolve_by,
+        }
+        for case, complaint, product, team in new_cases
+    ]
+    await session.execute(insert_rows(tables.cases, rows))
 
 
 async def case_id_of_complaint(session: AsyncSession, complaint_id: uuid.UUID) -> uuid.UUID | None:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from redress_shared.db import insert_rows
 from sqlalchemy import Row, and_, case, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
@@ -88,14 +89,14 @@ async def insert_clocks_of_cases(
     session: AsyncSession, new_cases: Iterable[tuple[uuid.UUID, str, Iterable[SlaClock]]]
 ) -> None:
     """Store the clocks of new cases, each ``(case id, calendar name, clocks)``, in one
-    statement."""
+    statement (one execution, whatever the number of clocks)."""
     rows = [
         {"case_id": case_id, "clock": c.name.value, "calendar": calendar, **_clock_values(c)}
         for case_id, calendar, clocks in new_cases
         for c in clocks
     ]
     if rows:
-        await session.execute(tables.case_clocks.insert(), rows)
+        await session.execute(insert_rows(tables.case_clocks, rows))
 
 
 async def load_clocks(
