@@ -69,7 +69,7 @@ async def test_insert_rows_stores_many_rows_in_order_with_one_statement(infra):
                 statements.append(statement)
 
             event.listen(engine.sync_engine, "before_cursor_execute", seen)
-            await connection.execute(insert_rows(table, rows))
+            await insert_rows(connection, table, rows)
             event.remove(engine.sync_engine, "before_cursor_execute", seen)
             stored = (await connection.execute(select(table).order_by(table.c.id))).all()
             await connection.run_sync(table.drop)

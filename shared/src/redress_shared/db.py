@@ -35,6 +35,7 @@ from sqlalchemy import event as orm_event
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -193,29 +194,48 @@ def unnested(name: str, **columns: tuple[TypeEngine, list]) -> TableValuedAlias:
     )
 
 
-def insert_rows(table: Table, rows: Sequence[Mapping[str, Any]]) -> Insert:
-    """Many rows into ``table`` as one statement: ``INSERT INTO table (a, b, ...) SELECT a, b,
-    ... FROM unnest(:a, :b, ...) WITH ORDINALITY ORDER BY ordinality``, each array typed as its
-    table column. Unlike ``executemany`` (which the server runs once per row) it is one
-    execution, and its text is the same for any number of rows (prepared once). The columns
-    are the first row's keys (every row has them); the rows go in in their order, so an
-    identity column numbers them in that order (a history stays in the order it was
+async def insert_rows(
+    executor: AsyncSession | AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Insert many rows into ``table`` with one statement: ``INSERT INTO table (a, b, ...)
+    SELECT a, b, ... FROM unnest(:a, :b, ...) WITH ORDINALITY ORDER BY ordinality``, each array
+    typed as its table column. Unlike ``executemany`` (which the server runs once per row) it
+    is one execution, and its text is the same for any number of rows (prepared once). The
+    columns are the first row's keys (every row has them); the rows go in in their order, so
+    an identity column numbers them in that order (a history stays in the order it was
     written)."""
-    columns = list(rows[0])
-    arrays = [
-        cast(
-            bindparam(None, [row[name] for row in rows], type_=ARRAY(table.c[name].type)),
-            ARRAY(table.c[name].type),
+    if not rows:
+        return
+    columns = tuple(rows[0])
+    statement = _insert_rows_statement(table, columns)
+    await executor.execute(statement, {name: [row[name] for row in rows] for name in columns})
+
+
+_INSERT_ROWS_STATEMENTS: dict[tuple[Table, tuple[str, ...]], Insert] = {}
+
+
+def _insert_rows_statement(table: Table, columns: tuple[str, ...]) -> Insert:
+    """The statement of :func:`insert_rows` for these columns, built once: SQLAlchemy keeps a
+    statement's cache key on the statement object, and building the statement and its key
+    again for every batch cost more than executing it (profiled in the case service)."""
+    key = (table, columns)
+    statement = _INSERT_ROWS_STATEMENTS.get(key)
+    if statement is None:
+        arrays = [
+            cast(bindparam(name, type_=ARRAY(table.c[name].type)), ARRAY(table.c[name].type))
+            for name in columns
+        ]
+        given = (
+            func.unnest(*arrays)
+            .table_valued(
+                *(column(name, table.c[name].type) for name in columns),
+                with_ordinality="ordinality",
+            )
+            .render_derived(name="given")
         )
-        for name in columns
-    ]
-    given = (
-        func.unnest(*arrays)
-        .table_valued(
-            *(column(name, table.c[name].type) for name in columns), with_ordinality="ordinality"
+        statement = insert(table).from_select(
+            list(columns),
+            select(*(given.c[name] for name in columns)).order_by(given.c.ordinality),
         )
-        .render_derived(name="given")
-    )
-    return insert(table).from_select(
-        columns, select(*(given.c[name] for name in columns)).order_by(given.c.ordinality)
-    )
+        _INSERT_ROWS_STATEMENTS[key] = statement
+    return statement

@@ -40,7 +40,7 @@ async def append_history_entries(
     order; an entry without its own time happened ``now``."""
     if not entries:
         return
-    await session.execute(insert_rows(tables.case_history, _history_rows(entries, now)))
+    await insert_rows(session, tables.case_history, _history_rows(entries, now))
 
 
 async def append_history_of_existing_cases(
@@ -88,23 +88,22 @@ async def stage_events(session: AsyncSession, events: Sequence[EventEnvelope]) -
     if not events:
         return
     current = correlation_id_var.get()
-    await session.execute(
-        insert_rows(
-            tables.platform.outbox,
-            [
-                {
-                    "event_id": event.id,
-                    "topic": CASES_TOPIC,
-                    "message_key": event.key,
-                    "event": (
-                        event
-                        if event.correlation_id is not None
-                        else event.model_copy(update={"correlation_id": current})
-                    ).model_dump(mode="json"),
-                }
-                for event in events
-            ],
-        )
+    await insert_rows(
+        session,
+        tables.platform.outbox,
+        [
+            {
+                "event_id": event.id,
+                "topic": CASES_TOPIC,
+                "message_key": event.key,
+                "event": (
+                    event
+                    if event.correlation_id is not None
+                    else event.model_copy(update={"correlation_id": current})
+                ).model_dump(mode="json"),
+            }
+            for event in events
+        ],
     )
     session.info[OUTBOX_WRITTEN] = True
 
@@ -210,7 +209,7 @@ async def insert_cases(
         }
         for case, complaint, product, team in new_cases
     ]
-    await session.execute(insert_rows(tables.cases, rows))
+    await insert_rows(session, tables.cases, rows)
 
 
 async def case_id_of_complaint(session: AsyncSession, complaint_id: uuid.UUID) -> uuid.UUID | None:

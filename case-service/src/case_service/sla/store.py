@@ -96,7 +96,7 @@ async def insert_clocks_of_cases(
         for c in clocks
     ]
     if rows:
-        await session.execute(insert_rows(tables.case_clocks, rows))
+        await insert_rows(session, tables.case_clocks, rows)
 
 
 async def load_clocks(
