@@ -32,22 +32,51 @@ from redress_shared.db import (
     create_engine,
     create_session_factory,
 )
-from redress_shared.errors import BodySizeLimitMiddleware, ProblemMap, install_problem_handlers
+from redress_shared.errors import ProblemMap, install_problem_handlers
 from redress_shared.kafka import BatchHandler, EventConsumer, EventHandler, create_producer
-from redress_shared.observability import (
-    CorrelationIdMiddleware,
-    MetricsMiddleware,
-    configure_logging,
-    health_router,
-)
+from redress_shared.observability import configure_logging, health_router
 from redress_shared.openapi_docs import document_problems_and_examples, operations_of
 from redress_shared.outbox import OutboxRelay, prune_outbox_and_inbox
 from redress_shared.settings import ServiceSettings
-from redress_shared.web import allow_cross_origin_calls, loopback_twins, origin_of
+from redress_shared.web import EdgeMiddleware, loopback_twins, origin_of
 
 log = structlog.get_logger(__name__)
 
 BackgroundLoop = Callable[[], Awaitable[None]]
+
+
+RELAY_WAKEUP_SPACING = 0.02
+"""Seconds between two wake-ups of the relay by commits: the first commit after a quiet
+spell wakes it at once, the commits in the next 20 ms wake it once at the end of them. Under
+load a relay pass (five statements and a produce) then carries the events of many commits
+instead of two or three, for at most 20 ms more on an event's way to the broker."""
+
+
+class SpacedWakeup:
+    """Sets ``event`` when called, but at most once per ``spacing`` seconds: a call sooner
+    than that after the last set sets it when the spacing is over (one timer, however many
+    calls). Called from the event loop's thread (a session's commit hook)."""
+
+    def __init__(self, event: asyncio.Event, spacing: float) -> None:
+        self._event = event
+        self._spacing = spacing
+        self._last_set = float("-inf")
+        self._timer: asyncio.TimerHandle | None = None
+
+    def __call__(self) -> None:
+        if self._timer is not None or self._event.is_set():
+            return  # already due, or already awake
+        loop = asyncio.get_running_loop()
+        wait = self._last_set + self._spacing - loop.time()
+        if wait <= 0:
+            self._set()
+        else:
+            self._timer = loop.call_later(wait, self._set)
+
+    def _set(self) -> None:
+        self._timer = None
+        self._last_set = asyncio.get_running_loop().time()
+        self._event.set()
 
 
 @dataclass
@@ -76,7 +105,9 @@ class ServiceRuntime:
         clock = clock or clock_from_settings(settings.test_clock_file)
         engine = create_engine(settings)
         outbox_committed = asyncio.Event()
-        session_factory = create_session_factory(engine, on_outbox_commit=outbox_committed.set)
+        session_factory = create_session_factory(
+            engine, on_outbox_commit=SpacedWakeup(outbox_committed, RELAY_WAKEUP_SPACING)
+        )
         relay = OutboxRelay(
             session_factory=session_factory,
             tables=tables,
@@ -251,12 +282,12 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
+        # The platform's metrics and logs are its own (EdgeMiddleware, JSON logs); FastAPI's
+        # OpenTelemetry hooks, unconfigured, still looked up the providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.runtime = runtime
     install_problem_handlers(app, problems)
-    app.add_middleware(MetricsMiddleware)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=runtime.settings.max_request_bytes)
-    app.add_middleware(CorrelationIdMiddleware)
     app.include_router(health_router(runtime.readiness_checks()))
     app.include_router(api_keys_router(scopes))
     app.include_router(outbox_admin_router())
@@ -267,11 +298,11 @@ def create_app(
     for router in routers:
         app.include_router(router)
     _document_problems_and_examples(app, problems, routers)
-    # Outermost, so that every answer (errors too) tells the browser who may read it.
     settings = runtime.settings
-    allow_cross_origin_calls(
-        app,
-        settings.cors_allowed_origins
+    app.add_middleware(
+        EdgeMiddleware,
+        max_bytes=settings.max_request_bytes,
+        origins=settings.cors_allowed_origins
         if settings.cors_allowed_origins is not None
         else loopback_twins(origin_of(url) for url in settings.docs_services.values()),
     )
