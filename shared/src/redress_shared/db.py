@@ -121,78 +121,6 @@ async def read_snapshot(
         yield lambda: nullcontext(session)
 
 
-class PlatformTables:
-    """The outbox, inbox and API-key tables, bound to one service's ``MetaData`` (schema)."""
-
-    def __init__(self, metadata: MetaData) -> None:
-        self.outbox = Table(
-            "outbox",
-            metadata,
-            Column("id", BigInteger, Identity(always=True), primary_key=True),
-            Column("event_id", UUID(as_uuid=True), nullable=False, unique=True),
-            Column("topic", Text, nullable=False),
-            Column("message_key", Text, nullable=False),
-            Column("event", JSONB, nullable=False),
-            Column(
-                "created_at", DateTime(timezone=True), nullable=False, server_default=func.now()
-            ),
-            Column("published_at", DateTime(timezone=True)),
-            # A row the broker refuses for good (too large, say) is parked, not retried
-            # forever: the relay goes on with the rows after it; an operator can re-drive it.
-            Column("parked_at", DateTime(timezone=True)),
-            Column("park_reason", Text),
-            Index(
-                "ix_outbox_unpublished",
-                "id",
-                postgresql_where=text("published_at IS NULL"),
-            ),
-            Index(
-                "ix_outbox_published_at",
-                "published_at",
-                postgresql_where=text("published_at IS NOT NULL"),
-            ),
-        )
-        self.inbox = Table(
-            "inbox",
-            metadata,
-            Column("consumer", Text, nullable=False),
-            Column("event_id", UUID(as_uuid=True), nullable=False),
-            Column("event_type", Text, nullable=False),
-            Column(
-                "processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()
-            ),
-            PrimaryKeyConstraint("consumer", "event_id"),
-            Index("ix_inbox_processed_at", "processed_at"),
-        )
-        self.api_keys = Table(
-            "api_keys",
-            metadata,
-            Column("id", UUID(as_uuid=True), primary_key=True),
-            Column("name", Text, nullable=False),
-            Column("key_hash", Text, nullable=False, unique=True),
-            Column("scopes", ARRAY(Text), nullable=False),
-            Column(
-                "created_at", DateTime(timezone=True), nullable=False, server_default=func.now()
-            ),
-            Column("revoked_at", DateTime(timezone=True)),
-        )
-
-
-def unnested(name: str, **columns: tuple[TypeEngine, list]) -> TableValuedAlias:
-    """Rows given as one array per column (``column=(type, values)``), as a FROM clause:
-    ``unnest(:a, :b, ...) AS name(a, b, ...)``. One bind parameter per column whatever the
-    number of rows, so a batch is one statement that PostgreSQL prepares once."""
-    arrays = [
-        cast(bindparam(None, list(values), type_=ARRAY(kind)), ARRAY(kind))
-        for kind, values in columns.values()
-    ]
-    return (
-        func.unnest(*arrays)
-        .table_valued(*(column(key, kind) for key, (kind, _) in columns.items()))
-        .render_derived(name=name)
-    )
-
-
 class DriverTransaction:
     """One transaction run on a pooled connection's asyncpg connection itself (see
     :func:`driver_transaction`); ``info`` is its session's, so the outbox flag works as in a
@@ -276,3 +204,75 @@ class CompiledStatement:
             except asyncpg.PostgresError as error:
                 raise as_sqlalchemy_error(error, self.sql) from error
         return (await db.execute(self.statement, params)).all()
+
+
+class PlatformTables:
+    """The outbox, inbox and API-key tables, bound to one service's ``MetaData`` (schema)."""
+
+    def __init__(self, metadata: MetaData) -> None:
+        self.outbox = Table(
+            "outbox",
+            metadata,
+            Column("id", BigInteger, Identity(always=True), primary_key=True),
+            Column("event_id", UUID(as_uuid=True), nullable=False, unique=True),
+            Column("topic", Text, nullable=False),
+            Column("message_key", Text, nullable=False),
+            Column("event", JSONB, nullable=False),
+            Column(
+                "created_at", DateTime(timezone=True), nullable=False, server_default=func.now()
+            ),
+            Column("published_at", DateTime(timezone=True)),
+            # A row the broker refuses for good (too large, say) is parked, not retried
+            # forever: the relay goes on with the rows after it; an operator can re-drive it.
+            Column("parked_at", DateTime(timezone=True)),
+            Column("park_reason", Text),
+            Index(
+                "ix_outbox_unpublished",
+                "id",
+                postgresql_where=text("published_at IS NULL"),
+            ),
+            Index(
+                "ix_outbox_published_at",
+                "published_at",
+                postgresql_where=text("published_at IS NOT NULL"),
+            ),
+        )
+        self.inbox = Table(
+            "inbox",
+            metadata,
+            Column("consumer", Text, nullable=False),
+            Column("event_id", UUID(as_uuid=True), nullable=False),
+            Column("event_type", Text, nullable=False),
+            Column(
+                "processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()
+            ),
+            PrimaryKeyConstraint("consumer", "event_id"),
+            Index("ix_inbox_processed_at", "processed_at"),
+        )
+        self.api_keys = Table(
+            "api_keys",
+            metadata,
+            Column("id", UUID(as_uuid=True), primary_key=True),
+            Column("name", Text, nullable=False),
+            Column("key_hash", Text, nullable=False, unique=True),
+            Column("scopes", ARRAY(Text), nullable=False),
+            Column(
+                "created_at", DateTime(timezone=True), nullable=False, server_default=func.now()
+            ),
+            Column("revoked_at", DateTime(timezone=True)),
+        )
+
+
+def unnested(name: str, **columns: tuple[TypeEngine, list]) -> TableValuedAlias:
+    """Rows given as one array per column (``column=(type, values)``), as a FROM clause:
+    ``unnest(:a, :b, ...) AS name(a, b, ...)``. One bind parameter per column whatever the
+    number of rows, so a batch is one statement that PostgreSQL prepares once."""
+    arrays = [
+        cast(bindparam(None, list(values), type_=ARRAY(kind)), ARRAY(kind))
+        for kind, values in columns.values()
+    ]
+    return (
+        func.unnest(*arrays)
+        .table_valued(*(column(key, kind) for key, (kind, _) in columns.items()))
+        .render_derived(name=name)
+    )

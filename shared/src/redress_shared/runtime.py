@@ -288,15 +288,18 @@ def create_app(
     )
     app.state.runtime = runtime
     install_problem_handlers(app, problems)
+    # The service's own routes first: a request is matched against the routes in order, and
+    # the service's (a complaint, a case) are the ones called many times a second. No
+    # platform path lies under a service's prefix, so the order decides nothing else.
+    routers = list(routers)
+    for router in routers:
+        app.include_router(router)
     app.include_router(health_router(runtime.readiness_checks()))
     app.include_router(api_keys_router(scopes))
     app.include_router(outbox_admin_router())
     if runtime.consumers:
         app.include_router(dead_letters_router())
     app.include_router(docs_router(runtime.settings))
-    routers = list(routers)
-    for router in routers:
-        app.include_router(router)
     _document_problems_and_examples(app, problems, routers)
     settings = runtime.settings
     app.add_middleware(
