@@ -1,15 +1,12 @@
-"""The platform's one HTTP middleware (cross-origin rules, correlation id, body limit,
-metrics) and the spaced wake-up of the outbox relay."""
+"""The platform's one HTTP middleware: cross-origin rules, correlation id, body limit and
+metrics."""
 
 from __future__ import annotations
-
-import asyncio
 
 import httpx
 from fastapi import FastAPI, Request
 from prometheus_client import REGISTRY
 from redress_shared.errors import install_problem_handlers
-from redress_shared.runtime import SpacedWakeup
 from redress_shared.web import EdgeMiddleware
 
 FRONT_DOOR = "http://127.0.0.1:8001"
@@ -94,19 +91,3 @@ async def test_requests_are_counted_by_route_template():
         for item in ("a", "b", "c"):
             assert (await client.post(f"/v1/edge-echo/{item}")).status_code == 200
     assert _count("/v1/edge-echo/{item}", "200") == before + 3
-
-
-async def test_commits_close_together_wake_the_relay_once_after_the_spacing():
-    event = asyncio.Event()
-    wake = SpacedWakeup(event, spacing=0.05)
-    wake()
-    assert event.is_set()  # the first commit after a quiet spell: at once
-    event.clear()
-    for _ in range(10):
-        wake()  # within the spacing: one timer
-    assert not event.is_set()
-    await asyncio.wait_for(event.wait(), 1.0)
-    event.clear()
-    await asyncio.sleep(0.06)
-    wake()
-    assert event.is_set()  # quiet again: at once

@@ -45,40 +45,6 @@ log = structlog.get_logger(__name__)
 BackgroundLoop = Callable[[], Awaitable[None]]
 
 
-RELAY_WAKEUP_SPACING = 0.02
-"""Seconds between two wake-ups of the relay by commits: the first commit after a quiet
-spell wakes it at once, the commits in the next 20 ms wake it once at the end of them. Under
-load a relay pass (five statements and a produce) then carries the events of many commits
-instead of two or three, for at most 20 ms more on an event's way to the broker."""
-
-
-class SpacedWakeup:
-    """Sets ``event`` when called, but at most once per ``spacing`` seconds: a call sooner
-    than that after the last set sets it when the spacing is over (one timer, however many
-    calls). Called from the event loop's thread (a session's commit hook)."""
-
-    def __init__(self, event: asyncio.Event, spacing: float) -> None:
-        self._event = event
-        self._spacing = spacing
-        self._last_set = float("-inf")
-        self._timer: asyncio.TimerHandle | None = None
-
-    def __call__(self) -> None:
-        if self._timer is not None or self._event.is_set():
-            return  # already due, or already awake
-        loop = asyncio.get_running_loop()
-        wait = self._last_set + self._spacing - loop.time()
-        if wait <= 0:
-            self._set()
-        else:
-            self._timer = loop.call_later(wait, self._set)
-
-    def _set(self) -> None:
-        self._timer = None
-        self._last_set = asyncio.get_running_loop().time()
-        self._event.set()
-
-
 @dataclass
 class ServiceRuntime:
     """Everything a running service holds; built once per process by the composition root."""
@@ -105,9 +71,7 @@ class ServiceRuntime:
         clock = clock or clock_from_settings(settings.test_clock_file)
         engine = create_engine(settings)
         outbox_committed = asyncio.Event()
-        session_factory = create_session_factory(
-            engine, on_outbox_commit=SpacedWakeup(outbox_committed, RELAY_WAKEUP_SPACING)
-        )
+        session_factory = create_session_factory(engine, on_outbox_commit=outbox_committed.set)
         relay = OutboxRelay(
             session_factory=session_factory,
             tables=tables,
