@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any
 
+import asyncpg
 from sqlalchemy import (
     ARRAY,
     BigInteger,
@@ -33,7 +34,8 @@ from sqlalchemy import (
 )
 from sqlalchemy import event as orm_event
 from sqlalchemy.dialects.postgresql import JSONB, UUID
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
+from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError, IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -43,6 +45,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
+from sqlalchemy.sql.expression import Executable
 from sqlalchemy.sql.selectable import TableValuedAlias
 from sqlalchemy.types import TypeEngine
 
@@ -120,6 +123,91 @@ async def read_snapshot(
     async with session_factory() as session:
         await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         yield lambda: nullcontext(session)
+
+
+class DriverTransaction:
+    """One transaction run on a pooled connection's asyncpg connection itself (see
+    :func:`driver_transaction`); ``info`` is its session's, so the outbox flag works as in a
+    session."""
+
+    def __init__(self, session: AsyncSession, connection: asyncpg.Connection) -> None:
+        self.session = session
+        self.connection = connection
+
+    @property
+    def info(self) -> dict:
+        """The session's ``info`` (set :data:`OUTBOX_WRITTEN` there to wake the relay)."""
+        return self.session.info
+
+
+@asynccontextmanager
+async def driver_transaction(session_factory: SessionFactory) -> AsyncIterator[DriverTransaction]:
+    """A transaction on the asyncpg connection under a session, for a hot path's statements
+    (:class:`CompiledStatement`): asyncpg prepares each statement once per connection and
+    binds it per call, without SQLAlchemy's per-statement work (cache key, greenlet hop,
+    result wrapping), which costs more than the statement's own round trip.
+
+    Commits when the block ends (rolls back on an error), then runs the session's commit
+    hooks (the outbox wake-up). A database error is raised as SQLAlchemy's
+    (:class:`~sqlalchemy.exc.IntegrityError`, :class:`~sqlalchemy.exc.DataError`,
+    :class:`~sqlalchemy.exc.DBAPIError`, the original as ``orig``), as a session raises it,
+    so callers and the problem handlers treat both paths alike."""
+    async with session_factory() as session:
+        connection = await session.connection()
+        # The asyncpg dialect sends BEGIN only before its first statement, so the pooled
+        # connection is idle here and the driver's own transaction is the only one.
+        driver = (await connection.get_raw_connection()).driver_connection
+        try:
+            async with driver.transaction():
+                yield DriverTransaction(session, driver)
+        except asyncpg.PostgresError as error:
+            raise as_sqlalchemy_error(error) from error
+        # No statement (the driver committed): the session's commit only runs its hooks.
+        await session.commit()
+
+
+def as_sqlalchemy_error(error: asyncpg.PostgresError, statement: str | None = None) -> DBAPIError:
+    """``error`` as SQLAlchemy raises it through a session, ``error`` as ``orig``."""
+    if isinstance(error, asyncpg.IntegrityConstraintViolationError):
+        return IntegrityError(statement, None, error)
+    if isinstance(error, asyncpg.DataError):
+        return DataError(statement, None, error)
+    return DBAPIError(statement, None, error)
+
+
+_ASYNCPG_DIALECT = PGDialect_asyncpg()
+
+
+class CompiledStatement:
+    """A SQLAlchemy Core statement compiled once, at import, for asyncpg: its SQL
+    (``$n`` placeholders) and its parameters' names in order. :meth:`fetch` runs it in a
+    :class:`DriverTransaction` with asyncpg (prepared once per connection) or, in a session,
+    as SQLAlchemy does; either way the rows are tuples in the statement's column order."""
+
+    def __init__(self, statement: Executable) -> None:
+        self.statement = statement
+        compiled = statement.compile(dialect=_ASYNCPG_DIALECT)  # type: ignore[attr-defined]
+        self.sql: str = compiled.string
+        self._names: tuple[str, ...] = tuple(compiled.positiontup or ())
+        # Literal values the statement carries (``hashtextextended(x, 0)``'s 0); every
+        # other parameter must be given.
+        self._defaults = {name: v for name, v in compiled.params.items() if v is not None}
+
+    def arguments(self, params: Mapping[str, Any]) -> list[Any]:
+        """``params`` (by name) as the statement's positional arguments."""
+        defaults = self._defaults
+        return [params[name] if name in params else defaults[name] for name in self._names]
+
+    async def fetch(
+        self, db: AsyncSession | DriverTransaction, params: Mapping[str, Any]
+    ) -> Sequence[Sequence[Any]]:
+        """Run the statement with ``params``; its rows (none for a statement without)."""
+        if isinstance(db, DriverTransaction):
+            try:
+                return await db.connection.fetch(self.sql, *self.arguments(params))
+            except asyncpg.PostgresError as error:
+                raise as_sqlalchemy_error(error, self.sql) from error
+        return (await db.execute(self.statement, params)).all()
 
 
 class PlatformTables:

@@ -19,7 +19,6 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_PREFIX = "urn:redress:problem:"
@@ -264,46 +263,3 @@ def install_problem_handlers(app: FastAPI, problems: ProblemMap | None = None) -
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)  # type: ignore[arg-type]
     app.add_exception_handler(DBAPIError, _on_database_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _on_unexpected)
-
-
-class BodySizeLimitMiddleware:
-    """Refuse request bodies above ``max_bytes`` with a 413 problem before the app reads them.
-
-    Checks ``Content-Length`` up front and counts streamed chunks too, so a chunked
-    upload cannot slip past the limit.
-    """
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            response = problem_response(
-                Request(scope, receive),
-                413,
-                "payload-too-large",
-                "The request body is too large",
-                f"The limit is {self.max_bytes} bytes",
-                max_bytes=self.max_bytes,
-            )
-            await response(scope, receive, send)
-            return
-        received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    # An HTTPException passes through FastAPI's body parsing untouched
-                    # and reaches the problem handler.
-                    raise StarletteHTTPException(413, f"The limit is {self.max_bytes} bytes")
-            return message
-
-        await self.app(scope, limited_receive, send)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
@@ -13,7 +12,6 @@ import structlog
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CORRELATION_HEADER = "X-Correlation-ID"
 correlation_id_var: ContextVar[str | None] = ContextVar("correlation_id", default=None)
@@ -82,63 +80,6 @@ def bind_correlation_id(correlation_id: str | None) -> str:
     correlation_id_var.set(value)
     structlog.contextvars.bind_contextvars(correlation_id=value)
     return value
-
-
-class CorrelationIdMiddleware:
-    """Take ``X-Correlation-ID`` from the request (or make one) and echo it on the response."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        incoming = dict(scope.get("headers") or []).get(CORRELATION_HEADER.lower().encode())
-        token = incoming.decode("latin-1")[:128] if incoming else None
-        structlog.contextvars.clear_contextvars()
-        correlation_id = bind_correlation_id(token)
-
-        async def send_with_header(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers.append((CORRELATION_HEADER.lower().encode(), correlation_id.encode()))
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_with_header)
-
-
-class MetricsMiddleware:
-    """Count and time every request by its route template (not its raw path).
-
-    A plain ASGI middleware: FastAPI's ``@app.middleware("http")`` would run each request
-    in an extra task, which costs more than the measurement itself.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def recording_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, recording_send)
-        finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
-            method = scope["method"]
-            HTTP_REQUESTS.labels(method, route, str(status)).inc()
-            HTTP_LATENCY.labels(method, route).observe(time.perf_counter() - started)
 
 
 ReadinessCheck = Callable[[], Awaitable[None]]

@@ -32,18 +32,13 @@ from redress_shared.db import (
     create_engine,
     create_session_factory,
 )
-from redress_shared.errors import BodySizeLimitMiddleware, ProblemMap, install_problem_handlers
+from redress_shared.errors import ProblemMap, install_problem_handlers
 from redress_shared.kafka import BatchHandler, EventConsumer, EventHandler, create_producer
-from redress_shared.observability import (
-    CorrelationIdMiddleware,
-    MetricsMiddleware,
-    configure_logging,
-    health_router,
-)
+from redress_shared.observability import configure_logging, health_router
 from redress_shared.openapi_docs import document_problems_and_examples, operations_of
 from redress_shared.outbox import OutboxRelay, prune_outbox_and_inbox
 from redress_shared.settings import ServiceSettings
-from redress_shared.web import allow_cross_origin_calls, loopback_twins, origin_of
+from redress_shared.web import EdgeMiddleware, loopback_twins, origin_of
 
 log = structlog.get_logger(__name__)
 
@@ -251,27 +246,30 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
+        # The platform's metrics and logs are its own (EdgeMiddleware, JSON logs); FastAPI's
+        # OpenTelemetry hooks, unconfigured, still looked up the providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.runtime = runtime
     install_problem_handlers(app, problems)
-    app.add_middleware(MetricsMiddleware)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=runtime.settings.max_request_bytes)
-    app.add_middleware(CorrelationIdMiddleware)
+    # The service's own routes first: a request is matched against the routes in order, and
+    # the service's (a complaint, a case) are the ones called many times a second. No
+    # platform path lies under a service's prefix, so the order decides nothing else.
+    routers = list(routers)
+    for router in routers:
+        app.include_router(router)
     app.include_router(health_router(runtime.readiness_checks()))
     app.include_router(api_keys_router(scopes))
     app.include_router(outbox_admin_router())
     if runtime.consumers:
         app.include_router(dead_letters_router())
     app.include_router(docs_router(runtime.settings))
-    routers = list(routers)
-    for router in routers:
-        app.include_router(router)
     _document_problems_and_examples(app, problems, routers)
-    # Outermost, so that every answer (errors too) tells the browser who may read it.
     settings = runtime.settings
-    allow_cross_origin_calls(
-        app,
-        settings.cors_allowed_origins
+    app.add_middleware(
+        EdgeMiddleware,
+        max_bytes=settings.max_request_bytes,
+        origins=settings.cors_allowed_origins
         if settings.cors_allowed_origins is not None
         else loopback_twins(origin_of(url) for url in settings.docs_services.values()),
     )

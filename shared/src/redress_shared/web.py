@@ -4,14 +4,25 @@ security policy, and the cross-origin rules that let the docs front door call ev
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from fastapi import Depends, FastAPI, Header, Response
+import structlog
+from fastapi import Depends, Header, Request, Response
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from redress_shared.errors import Problem
+from redress_shared.errors import Problem, problem_response
+from redress_shared.observability import (
+    CORRELATION_HEADER,
+    HTTP_LATENCY,
+    HTTP_REQUESTS,
+    bind_correlation_id,
+)
 
 _LOOPBACK_TWINS = {"127.0.0.1": "localhost", "localhost": "127.0.0.1"}
 
@@ -51,14 +62,15 @@ def loopback_twins(origins: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(result))
 
 
-def allow_cross_origin_calls(app: FastAPI, origins: Iterable[str]) -> None:
+def cross_origin_rules(origins: Iterable[str]) -> CORSMiddleware:
     """Let pages from ``origins`` (the docs front door on another service) call this API.
 
     Bearer keys travel in a header, never in cookies, so credentials stay off; the headers a
     person sends from the docs (key, idempotency, correlation) and reads back are listed.
+    (Starlette's CORS middleware, used for its rules: :class:`EdgeMiddleware` calls it.)
     """
-    app.add_middleware(
-        CORSMiddleware,
+    return CORSMiddleware(
+        _no_app,
         allow_origins=list(origins),
         allow_methods=["*"],
         allow_headers=[
@@ -72,6 +84,139 @@ def allow_cross_origin_calls(app: FastAPI, origins: Iterable[str]) -> None:
         expose_headers=["Location", "X-Correlation-ID", "Retry-After", "ETag"],
         max_age=600,
     )
+
+
+async def _no_app(scope: Scope, receive: Receive, send: Send) -> None:
+    raise RuntimeError("cross_origin_rules() answers preflights and adds headers only")
+
+
+_CORRELATION_KEY = CORRELATION_HEADER.lower().encode()
+
+
+class EdgeMiddleware:
+    """What the platform does around every HTTP request, in one ASGI layer: cross-origin
+    rules (:func:`cross_origin_rules`), the correlation id (``X-Correlation-ID`` taken or
+    made, bound for logs and events, echoed on the answer), the body-size limit (413
+    problem+json before the app reads a body above ``max_bytes``, counting streamed chunks
+    too) and the request metrics (by route template).
+
+    One layer instead of four: each layer wrapped ``send`` (and some ``receive``) and read
+    the headers again, and on a small request that cost more than the work itself."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, origins: Iterable[str]) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self._cors = cross_origin_rules(origins)
+        self._metrics: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        origin = incoming = declared = None
+        preflight = False
+        for name, value in scope["headers"]:
+            if name == b"origin":
+                origin = value
+            elif name == _CORRELATION_KEY:
+                incoming = value
+            elif name == b"content-length":
+                declared = value
+            elif name == b"access-control-request-method":
+                preflight = True
+        method = scope["method"]
+        request_headers = Headers(scope=scope) if origin is not None else None
+        if request_headers is not None and preflight and method == "OPTIONS":
+            response = self._cors.preflight_response(request_headers=request_headers)
+            await response(scope, receive, send)
+            return
+
+        structlog.contextvars.clear_contextvars()
+        correlation_id = bind_correlation_id(incoming.decode("latin-1")[:128] if incoming else None)
+        correlation = (_CORRELATION_KEY, correlation_id.encode())
+        cors = self._cors
+        started = time.perf_counter()
+        status = 500
+
+        async def edge_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append(correlation)
+                message["headers"] = headers
+                if request_headers is not None:
+                    await cors.send(message, send, request_headers=request_headers)
+                    return
+                _vary_on_origin(headers)
+            await send(message)
+
+        try:
+            if declared is not None and declared.isdigit():
+                if int(declared) > self.max_bytes:
+                    await self._too_large(scope, receive, edge_send)
+                    return
+                # The server reads no more than the declared length: nothing to count.
+                await self.app(scope, receive, edge_send)
+            else:
+                await self.app(scope, self._limited(receive), edge_send)
+        finally:
+            self._record(method, getattr(scope.get("route"), "path", "unmatched"), status, started)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem_response(
+            Request(scope, receive),
+            413,
+            "payload-too-large",
+            "The request body is too large",
+            f"The limit is {self.max_bytes} bytes",
+            max_bytes=self.max_bytes,
+        )
+        await response(scope, receive, send)
+
+    def _limited(self, receive: Receive) -> Receive:
+        """``receive`` refusing a streamed body once it passes the limit."""
+        max_bytes = self.max_bytes
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > max_bytes:
+                    # An HTTPException passes through FastAPI's body parsing untouched
+                    # and reaches the problem handler.
+                    raise StarletteHTTPException(413, f"The limit is {max_bytes} bytes")
+            return message
+
+        return limited_receive
+
+    def _record(self, method: str, route: str, status: int, started: float) -> None:
+        key = (method, route, status)
+        children = self._metrics.get(key)
+        if children is None:  # a route template and status seen first: few, kept
+            children = (
+                HTTP_REQUESTS.labels(method, route, str(status)),
+                HTTP_LATENCY.labels(method, route),
+            )
+            self._metrics[key] = children
+        children[0].inc()
+        children[1].observe(time.perf_counter() - started)
+
+
+def _vary_on_origin(headers: list[tuple[bytes, bytes]]) -> None:
+    """Add ``Origin`` to the answer's ``Vary`` (one header), as the CORS rules do for a
+    request without ``Origin``: a cache must not serve it to a page of another origin."""
+    found = [index for index, (name, _) in enumerate(headers) if name == b"vary"]
+    values = [headers[index][1] for index in found]
+    value = b", ".join([*values, b"Origin"])
+    for index in reversed(found[1:]):
+        del headers[index]
+    if found:
+        headers[found[0]] = (b"vary", value)
+    else:
+        headers.append((b"vary", value))
 
 
 def set_etag(response: Response, version: int) -> None:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from redress_shared.db import OUTBOX_WRITTEN
+from redress_shared.db import OUTBOX_WRITTEN, CompiledStatement, DriverTransaction
 from redress_shared.events import EventEnvelope
 from sqlalchemy import ColumnElement, Row, Text, any_, bindparam, case, cast, func, select, true
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
@@ -22,6 +22,10 @@ from intake_service.complaints.model import (
     RawSubmission,
 )
 from intake_service.complaints.schemas import ComplaintAccepted
+
+Db = AsyncSession | DriverTransaction
+"""Where the batch statements run: a session, or the driver's own transaction (the JSON
+channels' group commit, :func:`redress_shared.db.driver_transaction`)."""
 
 
 def _unnest(columns: dict[str, Any], ordinality: str | None = None) -> Any:
@@ -42,16 +46,16 @@ def _customer_turns() -> Any:
     return select(func.pg_advisory_xact_lock(lock_ids.c.lock_id))
 
 
-_CUSTOMER_TURNS = _customer_turns()
+_CUSTOMER_TURNS = CompiledStatement(_customer_turns())
 
 
-async def take_customer_turns(session: AsyncSession, customer_keys: list[str]) -> None:
+async def take_customer_turns(db: Db, customer_keys: list[str]) -> None:
     """Wait for these customers' other submissions in flight (transaction-scoped advisory
     locks on the customer keys, one statement): two deliveries of the same text cannot both
     pass the fingerprint check, while different customers do not wait for each other. The
     locks are taken in one order (by their id) in every transaction, so two batches sharing
     customers wait for each other instead of deadlocking."""
-    await session.execute(_CUSTOMER_TURNS, {"customer_key": customer_keys})
+    await _CUSTOMER_TURNS.fetch(db, {"customer_key": customer_keys})
 
 
 async def insert_raw(
@@ -123,9 +127,16 @@ async def settle_raw(
     )
 
 
+class EarlierClaim(NamedTuple):
+    """An idempotency key's first claim: the request it was for and its complaint."""
+
+    request_hash: str
+    complaint_id: uuid.UUID
+
+
 async def claim_idempotency_key(
     session: AsyncSession, claim: IdempotencyClaim, complaint_id: uuid.UUID
-) -> Row | None:
+) -> EarlierClaim | None:
     """Claim ``claim``'s key for ``complaint_id``; None when claimed now, else the earlier
     claim (``request_hash``, ``complaint_id``). A concurrent request with the same key waits
     here until this transaction ends."""
@@ -153,12 +164,13 @@ def _earlier_claims() -> Any:
     )
 
 
-_CLAIM_KEYS, _EARLIER_CLAIMS = _claim_keys(), _earlier_claims()
+_CLAIM_KEYS = CompiledStatement(_claim_keys())
+_EARLIER_CLAIMS = CompiledStatement(_earlier_claims())
 
 
 async def claim_idempotency_keys(
-    session: AsyncSession, claims: list[tuple[IdempotencyClaim, uuid.UUID]]
-) -> dict[tuple[str, str], Row]:
+    db: Db, claims: list[tuple[IdempotencyClaim, uuid.UUID]]
+) -> dict[tuple[str, str], EarlierClaim]:
     """:func:`claim_idempotency_key` of several claims (distinct keys) in one statement
     (two when some key was claimed before): the earlier claims by ``(client, key)``."""
     params: dict[str, list] = {"client": [], "key": [], "request_hash": [], "complaint_id": []}
@@ -167,14 +179,17 @@ async def claim_idempotency_keys(
         params["key"].append(claim.key)
         params["request_hash"].append(claim.request_hash)
         params["complaint_id"].append(complaint_id)
-    claimed = {tuple(row) for row in await session.execute(_CLAIM_KEYS, params)}
+    claimed = {tuple(row) for row in await _CLAIM_KEYS.fetch(db, params)}
     taken = [(claim.client, claim.key) for claim, _ in claims]
     taken = [pair for pair in taken if pair not in claimed]
     if not taken:
         return {}
     wanted = {"client": [client for client, _ in taken], "key": [key for _, key in taken]}
-    rows = await session.execute(_EARLIER_CLAIMS, wanted)
-    return {(row.client, row.key): row for row in rows}
+    rows = await _EARLIER_CLAIMS.fetch(db, wanted)
+    return {
+        (client, key): EarlierClaim(request_hash, complaint_id)
+        for client, key, request_hash, complaint_id in rows
+    }
 
 
 def with_channel_id(channel: Any, channel_message_id: Any) -> ColumnElement[bool]:
@@ -192,13 +207,13 @@ def with_channel_id(channel: Any, channel_message_id: Any) -> ColumnElement[bool
     ) | (complaints.c.id == repeated_reply)
 
 
-def _duplicate(row: Any) -> ComplaintAccepted:
+def _duplicate(complaint_id: uuid.UUID, reference: str, received_at: datetime) -> ComplaintAccepted:
     """An earlier complaint, answered as the ``duplicate`` a submission repeated."""
     return ComplaintAccepted(
-        complaint_id=row.id,
-        reference=row.reference,
+        complaint_id=complaint_id,
+        reference=reference,
         status="duplicate",
-        received_at=row.received_at,
+        received_at=received_at,
     )
 
 
@@ -228,19 +243,20 @@ def _duplicates_by_channel_id() -> Any:
     ).select_from(wanted.join(found, true()))
 
 
-_DUPLICATES_BY_ID, _DUPLICATES_BY_CHANNEL_ID = _duplicates_by_id(), _duplicates_by_channel_id()
+_DUPLICATES_BY_ID = CompiledStatement(_duplicates_by_id())
+_DUPLICATES_BY_CHANNEL_ID = CompiledStatement(_duplicates_by_channel_id())
 
 
 async def find_duplicates_by_id(
-    session: AsyncSession, complaint_ids: list[uuid.UUID]
+    db: Db, complaint_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, ComplaintAccepted]:
     """The complaints ``complaint_ids`` (those that exist), by id."""
-    rows = await session.execute(_DUPLICATES_BY_ID, {"ids": complaint_ids})
-    return {row.id: _duplicate(row) for row in rows}
+    rows = await _DUPLICATES_BY_ID.fetch(db, {"ids": complaint_ids})
+    return {row[0]: _duplicate(*row) for row in rows}
 
 
 async def find_duplicates_by_channel_id(
-    session: AsyncSession, channel_ids: list[tuple[str, str]]
+    db: Db, channel_ids: list[tuple[str, str]]
 ) -> dict[tuple[str, str], ComplaintAccepted]:
     """The complaints :func:`with_channel_id` of several ``(channel, channel_message_id)``
     pairs, in one statement, by pair."""
@@ -248,8 +264,8 @@ async def find_duplicates_by_channel_id(
         "channel": [channel for channel, _ in channel_ids],
         "channel_message_id": [message_id for _, message_id in channel_ids],
     }
-    rows = await session.execute(_DUPLICATES_BY_CHANNEL_ID, params)
-    return {(row.channel, row.channel_message_id): _duplicate(row) for row in rows}
+    rows = await _DUPLICATES_BY_CHANNEL_ID.fetch(db, params)
+    return {(channel, message_id): _duplicate(*found) for channel, message_id, *found in rows}
 
 
 def with_content(customer_key: Any, fingerprint: Any, since: Any) -> ColumnElement[bool]:
@@ -280,11 +296,11 @@ def _duplicates_or_numbers() -> Any:
     )
 
 
-_DUPLICATES_OR_NUMBERS = _duplicates_or_numbers()  # built once, bound per batch
+_DUPLICATES_OR_NUMBERS = CompiledStatement(_duplicates_or_numbers())  # bound per batch
 
 
 async def find_duplicates_or_numbers(
-    session: AsyncSession, contents: list[tuple[str, str]], since: datetime | None
+    db: Db, contents: list[tuple[str, str]], since: datetime | None
 ) -> list[tuple[ComplaintAccepted | None, int | None]]:
     """For each ``(customer_key, fingerprint)``: the earlier complaint :func:`with_content`
     and, only when there is none, :func:`next_reference_number`, all
@@ -295,8 +311,11 @@ async def find_duplicates_or_numbers(
         "fingerprint": [fingerprint for _, fingerprint in contents],
         "since": since,
     }
-    rows = await session.execute(_DUPLICATES_OR_NUMBERS, params)
-    return [(None, row.number) if row.id is None else (_duplicate(row), None) for row in rows]
+    rows = await _DUPLICATES_OR_NUMBERS.fetch(db, params)
+    return [
+        (None, number) if complaint_id is None else (_duplicate(complaint_id, *found), None)
+        for complaint_id, *found, number in rows
+    ]
 
 
 async def insert_complaint(session: AsyncSession, complaint: Complaint, raw_id: uuid.UUID) -> None:
@@ -355,15 +374,17 @@ _COMPLAINT_JSON_COLUMNS = frozenset(
     name for name in _COMPLAINT_COLUMNS if isinstance(tables.complaints.c[name].type, JSONB)
 )
 _OUTBOX_COLUMNS = ("event_id", "topic", "message_key", "event")
-# Built once: SQLAlchemy compiles it once, and each batch only binds its arrays.
-_REGISTRATIONS = _unnest_insert(tables.platform.outbox, "o_", _OUTBOX_COLUMNS).add_cte(
-    _unnest_insert(tables.raw_submissions, "r_", _RAW_COLUMNS).cte("raw_rows"),
-    _unnest_insert(tables.complaints, "c_", _COMPLAINT_COLUMNS).cte("complaint_rows"),
+# Compiled once; each batch only binds its arrays.
+_REGISTRATIONS = CompiledStatement(
+    _unnest_insert(tables.platform.outbox, "o_", _OUTBOX_COLUMNS).add_cte(
+        _unnest_insert(tables.raw_submissions, "r_", _RAW_COLUMNS).cte("raw_rows"),
+        _unnest_insert(tables.complaints, "c_", _COMPLAINT_COLUMNS).cte("complaint_rows"),
+    )
 )
 
 
 async def insert_registrations(
-    session: AsyncSession,
+    db: Db,
     registrations: list[tuple[RawSubmission, Complaint, EventEnvelope]],
     topic: str,
 ) -> None:
@@ -394,8 +415,8 @@ async def insert_registrations(
         params["o_topic"].append(topic)
         params["o_message_key"].append(event.key)
         params["o_event"].append(event.model_dump_json())
-    await session.execute(_REGISTRATIONS, params)
-    session.info[OUTBOX_WRITTEN] = True
+    await _REGISTRATIONS.fetch(db, params)
+    db.info[OUTBOX_WRITTEN] = True
 
 
 async def insert_message(session: AsyncSession, **values: Any) -> None:
