@@ -10,7 +10,20 @@ from datetime import datetime
 from redress_shared.db import OUTBOX_WRITTEN, unnested
 from redress_shared.events import NOTIFICATIONS_TOPIC, CaseOpenedV1, EventEnvelope
 from redress_shared.observability import correlation_id_var
-from sqlalchemy import Boolean, DateTime, Integer, Row, Text, case, cast, func, literal, or_, select
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Integer,
+    Row,
+    Text,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -151,26 +164,48 @@ async def collapse_waiting(
     return True
 
 
+#: Written into the statements rather than bound, so that a prepared statement's generic plan
+#: can use the partial indexes (``status = 'pending'``) too.
+PENDING = literal_column("'pending'")
+
+
 async def claim_due_messages(
     session: AsyncSession, now: datetime, claim_id: uuid.UUID, until: datetime, limit: int
 ) -> list[Row]:
     """Claim up to ``limit`` messages due at ``now`` (not claimed, or their claim expired):
     mark them with ``claim_id`` until ``until`` and return them. Rows other dispatchers are
     claiming right now are skipped (SKIP LOCKED)."""
-    due = (
+    # Two index ranges, so that neither the messages in flight nor the dead index entries of
+    # those already sent are walked past: the unclaimed due messages (ix_notifications_ready),
+    # then, only when they do not fill the claim, claims that expired (ix_notifications_claimed).
+    ready = (
         select(notifications.c.id)
         .where(
-            notifications.c.status == "pending",
+            notifications.c.status == PENDING,
+            notifications.c.claim_id.is_(None),
             notifications.c.next_attempt_at <= now,
-            or_(notifications.c.claimed_until.is_(None), notifications.c.claimed_until <= now),
         )
         .order_by(notifications.c.next_attempt_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
+        .cte("ready")
     )
+    expired = (
+        select(notifications.c.id)
+        .where(
+            notifications.c.status == PENDING,
+            notifications.c.claim_id.is_not(None),
+            notifications.c.claimed_until <= now,
+        )
+        .order_by(notifications.c.claimed_until)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("expired")
+    )
+    due = union_all(select(ready.c.id), select(expired.c.id)).limit(limit)
     claimed = await session.execute(
         notifications.update()
-        .where(notifications.c.id.in_(due.scalar_subquery()))
+        .where(notifications.c.id.in_(due))
         .values(claim_id=claim_id, claimed_until=until)
         .returning(notifications)
     )
