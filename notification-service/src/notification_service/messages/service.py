@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -72,12 +72,12 @@ _QUEUED = "notification.queued"
 
 async def tell_customers(
     session: AsyncSession, messaging: Messaging, batch: Sequence[EventEnvelope]
-) -> None:
+) -> datetime | None:
     """In the consumer's transaction: :func:`tell_customer` for each event of a fetched
     batch, in order, with what they share done once: the openings' contacts stored in one
     statement, every case's contact read in one query, each template looked up once, the
     messages rendered together off the event loop and inserted with one statement (once
-    per event and kind, as one at a time)."""
+    per event and kind, as one at a time). Return when the first of them is due, if any."""
     payloads = [event.payload() for event in batch]
     await store.remember_contacts(
         session, [payload for payload in payloads if isinstance(payload, CaseOpenedV1)]
@@ -107,6 +107,7 @@ async def tell_customers(
     for row in rows:
         if row["status"] == "failed" or last_waiting.get(row["case_id"]) == row["id"]:
             await _after_queued(session, row)
+    return min((row["next_attempt_at"] for row in rows if row["status"] == "pending"), default=None)
 
 
 async def tell_customer(session: AsyncSession, messaging: Messaging, event: EventEnvelope) -> None:
@@ -299,11 +300,15 @@ async def record_and_claim(
     settings: NotificationSettings,
     results: list[SendResult],
     limit: int,
+    due_later: Callable[[datetime], object] | None = None,
 ) -> list[ClaimedMessage]:
     """A dispatcher's cycle in one short transaction (no send inside it): record the
     finished sends (:func:`record_send_outcomes`), then claim up to ``limit`` due messages
-    (:func:`claim_due_messages`): one commit for both."""
-    _, claimed = await _record_and_claim(session_factory, clock, settings, results, limit)
+    (:func:`claim_due_messages`): one commit for both. ``due_later`` hears when each message
+    that will be tried again (a retry, the next contact point) falls due."""
+    _, claimed = await _record_and_claim(
+        session_factory, clock, settings, results, limit, due_later
+    )
     return claimed
 
 
@@ -377,6 +382,7 @@ async def _record_and_claim(
     settings: NotificationSettings,
     results: list[SendResult],
     limit: int,
+    due_later: Callable[[datetime], object] | None = None,
 ) -> tuple[list[bool], list[ClaimedMessage]]:
     now = clock.now()
     changes = [
@@ -419,6 +425,8 @@ async def _record_and_claim(
             rows = await store.claim_due_messages(session, now, claim_id, until, limit)
     for result, _, row in held:
         _log_outcome(result, row)
+        if due_later is not None and row.status == "pending":
+            due_later(row.next_attempt_at)
     recorded = [(result.claimed.row.id, result.claimed.claim_id) in updated for result in results]
     for result, done in zip(results, recorded, strict=True):
         if not done:

@@ -224,6 +224,7 @@ _OUTCOME_COLUMNS = [
         "channel",
         "status",
         "attempts",
+        "next_attempt_at",
         "last_error",
         "correlation_id",
     )
