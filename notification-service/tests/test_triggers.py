@@ -354,3 +354,61 @@ async def test_an_offered_remedy_tells_amount_method_and_deadline(
         "vă oferim o rambursare în valoare de 49,90 RON, prin transfer bancar, cel târziu până "
         "la 10 decembrie 2026." in " ".join(text_of(offer).split())
     )
+
+
+async def test_a_batch_of_several_cases_and_event_types_is_applied_in_its_order(
+    notifications_client, case_story
+):
+    """One fetched batch may span cases, partitions and event types (here interleaved, with an
+    event that tells nothing and a template that fails on one case's data): each case's events
+    take effect in their order (a resolution's follow-up is cancelled by the reopening after
+    it), the failing message goes out from the built-in text and the others from the desk's."""
+    put = await notifications_client.put(
+        "/v1/templates/decision/ga",
+        json={
+            "subject": "Ár gcinneadh [{{ reference }}]",
+            "body_text": "{% if validity == 'unjustified' %}{{ explanation.missing.deeper }}"
+            "{% else %}Tá an ceart agat.{% endif %}",
+        },
+    )
+    assert put.status_code == 200, put.text
+    start = datetime(2030, 3, 1, 9, 0, tzinfo=UTC)  # far ahead: the app's dispatchers wait
+    clock = FixedClock(start)
+    messaging = _messaging(notifications_client, clock, status_quiet_window=timedelta(0))
+    first, second, third = (case_story(_address(), language="ga") for _ in range(3))
+    for story in (first, second, third):
+        story.at = start
+    batch = [
+        first.opened,
+        second.opened,
+        first.decide("unjustified", start),  # the desk's Irish text fails on this branch
+        second.status("start", "new", "investigating"),
+        third.opened,
+        second.status("resolve", "investigating", "resolved", "Replaced."),
+        third.decide("justified", start),  # the desk's text renders
+        second.status("reopen", "resolved", "investigating", "Fails again."),
+        first.response("A discount is on its way."),
+    ]
+    apply = consumers.batch_handler(clock, messaging)
+    async with notifications_client.app.state.runtime.session_factory() as session:
+        async with session.begin():
+            await apply(session, batch)
+    first_sent = {n["template"]: n for n in await _listed(notifications_client, first.case_id)}
+    assert set(first_sent) == {"acknowledgement", "decision", "response"}
+    assert (first_sent["decision"]["language"], first_sent["decision"]["template_version"]) == (
+        "ga",
+        1,
+    )
+    third_sent = {n["template"]: n for n in await _listed(notifications_client, third.case_id)}
+    assert third_sent["decision"]["template_version"] == 2
+    second_sent = [n["template"] for n in await _listed(notifications_client, second.case_id)]
+    assert sorted(second_sent) == ["acknowledgement", "investigating", "investigating", "resolved"]
+    async with notifications_client.app.state.runtime.session_factory() as session:
+        follow_ups = (
+            await session.execute(
+                select(tables.follow_ups.c.status).where(
+                    tables.follow_ups.c.case_id == second.case_id
+                )
+            )
+        ).scalars()
+        assert list(follow_ups) == ["cancelled"]

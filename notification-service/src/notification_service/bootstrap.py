@@ -56,11 +56,17 @@ def build_app(settings: NotificationSettings | None = None, clock: Clock | None 
     mail_domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or "redress.invalid"
     usable = (EMAIL, *(GATEWAY_CHANNELS if settings.message_gateway_url else ()))
     messaging = Messaging(runtime.clock, settings, mail_domain, usable)
+    # The consumer (and the follow-up scheduler) wake the dispatchers of this process when
+    # they commit work for them, so the dispatchers need not poll often.
+    message_doorbell = workers.Doorbell(runtime.clock)
+    webhook_doorbell = workers.Doorbell(runtime.clock)
     runtime.add_consumer(
         consumers.GROUP_ID,
         consumers.TOPICS,
         consumers.handlers(runtime.clock, messaging),
-        batch_handler=consumers.batch_handler(runtime.clock, messaging),
+        batch_handler=consumers.batch_handler(
+            runtime.clock, messaging, message_doorbell, webhook_doorbell
+        ),
     )
 
     async def seed_templates() -> None:
@@ -71,14 +77,16 @@ def build_app(settings: NotificationSettings | None = None, clock: Clock | None 
 
     async def dispatch_messages() -> None:
         async with open_channels(settings) as channels:
-            await workers.dispatch_messages(session_factory, runtime.clock, channels, settings)
+            await workers.dispatch_messages(
+                session_factory, runtime.clock, channels, settings, message_doorbell
+            )
 
     # One dispatcher per process keeps dispatch_concurrency sends in flight over one SMTP
     # pool; replicas never send the same message: each message is claimed (SKIP LOCKED).
     runtime.add_background("message-dispatcher", dispatch_messages)
 
     async def fire_follow_ups() -> None:
-        await workers.fire_follow_ups(session_factory, messaging)
+        await workers.fire_follow_ups(session_factory, messaging, message_doorbell)
 
     runtime.add_background("follow-up-scheduler", fire_follow_ups)
 
@@ -88,7 +96,7 @@ def build_app(settings: NotificationSettings | None = None, clock: Clock | None 
         sender = WebhookSender(settings)
         try:
             await workers.deliver_webhooks(
-                session_factory, runtime.clock, sender, settings, in_flight
+                session_factory, runtime.clock, sender, settings, in_flight, webhook_doorbell
             )
         finally:
             await sender.aclose()
@@ -98,7 +106,7 @@ def build_app(settings: NotificationSettings | None = None, clock: Clock | None 
     # shared HTTP client; a delivery is claimed before it is sent, and one slow endpoint
     # holds at most webhook_endpoint_concurrency claims (across replicas).
     runtime.add_background("webhook-dispatcher", deliver_webhooks)
-    return create_app(
+    app = create_app(
         runtime,
         title="Redress notification service",
         description=(
@@ -112,3 +120,5 @@ def build_app(settings: NotificationSettings | None = None, clock: Clock | None 
         scopes=SCOPES,
         problems=PROBLEMS,
     )
+    app.state.message_doorbell = message_doorbell  # work queued from outside (tools)
+    return app

@@ -47,7 +47,13 @@ class NotificationSettings(ServiceSettings):
         default="https://feedback.redress.example/survey",
         description="Link sent after closure; the case reference is appended.",
     )
-    dispatch_interval_seconds: float = 0.2
+    dispatch_interval_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often the message dispatcher looks for due messages it was not told "
+        "of (another replica's, a claim that expired); this process's own new messages and "
+        "retries wake it at once or when they fall due.",
+    )
     dispatch_concurrency: int = Field(
         default=64,
         ge=1,
@@ -101,7 +107,13 @@ class NotificationSettings(ServiceSettings):
     webhook_endpoint_concurrency: int = Field(
         default=8, ge=1, description="Deliveries in flight to one endpoint (across replicas)."
     )
-    webhook_dispatch_interval_seconds: float = 0.2
+    webhook_dispatch_interval_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often the webhook dispatcher looks for due deliveries it was not told "
+        "of (retries, another replica's, a claim that expired); this process's new "
+        "deliveries wake it at once.",
+    )
     webhook_retry_base_seconds: float = Field(
         default=5.0, gt=0, description="First retry delay; doubles per attempt, with jitter."
     )

@@ -21,6 +21,7 @@ from notification_service.messages import service as messages
 from notification_service.messages.model import CUSTOMER_EVENTS, Messaging
 from notification_service.webhooks import service as webhooks
 from notification_service.webhooks.model import webhook_event_types
+from notification_service.workers import Doorbell
 
 GROUP_ID = "notification-service.cases"
 TOPICS = (CASES_TOPIC, ALERTS_TOPIC)
@@ -40,16 +41,27 @@ async def to_customer_and_subscribers(
     await webhooks.plan_webhook_deliveries(session, clock, event)
 
 
-def batch_handler(clock: Clock, messaging: Messaging) -> BatchHandler:
+def batch_handler(
+    clock: Clock,
+    messaging: Messaging,
+    message_doorbell: Doorbell | None = None,
+    webhook_doorbell: Doorbell | None = None,
+) -> BatchHandler:
     """The handler of a whole fetched batch (in the consumer's transaction): the customer
     events to :func:`messages.tell_customers`, every event to the subscribers, with what
-    the events share read and written once."""
+    the events share read and written once. The batch may span partitions and event types;
+    its events are applied in the order given (one case's events keep theirs). Once it has
+    committed, the dispatchers are woken for what it queued."""
 
     async def apply(session: AsyncSession, batch: list[EventEnvelope]) -> None:
-        await messages.tell_customers(
+        due = await messages.tell_customers(
             session, messaging, [event for event in batch if event.type in CUSTOMER_EVENTS]
         )
-        await webhooks.plan_webhook_deliveries(session, clock, *batch)
+        planned = await webhooks.plan_webhook_deliveries(session, clock, *batch)
+        if due is not None and message_doorbell is not None:
+            message_doorbell.ring_after_commit(session, due)
+        if planned and webhook_doorbell is not None:
+            webhook_doorbell.ring_after_commit(session)
 
     return apply
 

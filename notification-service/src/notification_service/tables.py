@@ -61,7 +61,18 @@ notifications = Table(
     # One message per triggering event and template, however often the event arrives.
     UniqueConstraint("trigger_event_id", "template", name="uq_notifications_trigger_template"),
     Index("ix_notifications_case_id", "case_id"),
-    Index("ix_notifications_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
+    # What a dispatcher may claim (pending, not claimed), and the claims open (one whose
+    # process died is taken again once it expires).
+    Index(
+        "ix_notifications_ready",
+        "next_attempt_at",
+        postgresql_where=text("status = 'pending' AND claim_id IS NULL"),
+    ),
+    Index(
+        "ix_notifications_claimed",
+        "claimed_until",
+        postgresql_where=text("status = 'pending' AND claim_id IS NOT NULL"),
+    ),
 )
 
 webhook_subscriptions = Table(

@@ -1,6 +1,12 @@
 """Background loops of the notification service: each iteration calls one use case, and the
 loop sleeps only when there was nothing to do.
 
+A dispatcher sleeps until its :class:`Doorbell` rings: at once when this process committed
+work it can take (the consumer queued messages or deliveries, a follow-up fired), or when a
+message it knows of falls due (a retry, the end of a quiet window); and it looks every
+``dispatch_interval_seconds`` (``webhook_...``) for what it cannot know of (another replica's
+work, a claim that expired).
+
 The two dispatchers keep up to a configured number of sends in flight: each item is sent in
 a task of its own with no transaction open; one short transaction per turn of the loop
 records the outcomes of the sends that finished meanwhile and claims due items for the free
@@ -10,13 +16,17 @@ slots (one commit per batch, for both).
 from __future__ import annotations
 
 import asyncio
+import heapq
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 
 import structlog
 from redress_shared.clock import Clock
 from redress_shared.db import SessionFactory
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from notification_service.adapters.http import WebhookSender
 from notification_service.config import NotificationSettings
@@ -27,24 +37,57 @@ from notification_service.webhooks import service as webhooks
 log = structlog.get_logger(__name__)
 
 
+class Doorbell:
+    """Wakes one dispatcher: at once, or when known work falls due (times of ``clock``)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.event = asyncio.Event()
+        self._clock = clock
+        self._due: list[datetime] = []  # a heap of the times known work falls due
+
+    def ring(self, at: datetime | None = None) -> None:
+        """Work can be taken ``at`` (now when None)."""
+        if at is None or at <= self._clock.now():
+            self.event.set()
+        else:
+            heapq.heappush(self._due, at)
+
+    def ring_after_commit(self, session: AsyncSession, at: datetime | None = None) -> None:
+        """:meth:`ring` once ``session``'s transaction has committed (the work is visible to
+        the dispatcher's claim then; a transaction rolled back rings nothing)."""
+        event.listen(session.sync_session, "after_commit", lambda _: self.ring(at), once=True)
+
+    def wait_at_most(self, interval: float) -> float:
+        """Seconds to sleep at most: ``interval``, or less when known work falls due sooner."""
+        now = self._clock.now()
+        passed = False
+        while self._due and self._due[0] <= now:
+            heapq.heappop(self._due)
+            passed = True
+        if passed or not self._due:
+            return 0.0 if passed else interval
+        return min(interval, (self._due[0] - now).total_seconds())
+
+
 async def _keep_busy(
     name: str,
     slots: int,
     interval: float,
     cycle: Callable[[list, int], Awaitable[Sequence[object]]],
     complete: Callable[[object], Awaitable[object]],
+    doorbell: Doorbell,
 ) -> None:
     """Keep up to ``slots`` items in flight, each completed in its own task.
 
     Each turn of the loop is one ``cycle`` (one short transaction): it records the results
     of every item that finished since the last turn and claims new items for the free
     slots, when at least a quarter of them are free (a claim of one item per finished item
-    would pay a statement per item). Between turns it waits for an item to finish, or
-    ``interval`` when there was nothing to claim.
+    would pay a statement per item). Between turns it waits for an item to finish, or, when
+    there was nothing more to claim, for the doorbell (``interval`` at most).
     """
     running: set[asyncio.Task] = set()
     finished: list = []
-    wake = asyncio.Event()
+    wake = doorbell.event
     refill = max(1, slots // 4)
 
     async def guarded(item: object) -> None:
@@ -57,6 +100,7 @@ async def _keep_busy(
 
     try:
         while True:
+            wake.clear()  # before the claim: work committed meanwhile rings for the next turn
             batch, finished[:] = finished[:], []
             free = slots - len(running)
             limit = free if free >= refill else 0
@@ -73,12 +117,12 @@ async def _keep_busy(
                 task = asyncio.create_task(guarded(item))
                 running.add(task)
                 task.add_done_callback(running.discard)
-            wake.clear()
             if finished:
                 continue
             drained = limit > 0 and len(claimed) < limit  # nothing more is due right now
             try:
-                async with asyncio.timeout(interval if drained or not running else None):
+                idle = drained or not running
+                async with asyncio.timeout(doorbell.wait_at_most(interval) if idle else None):
                     await wake.wait()
             except TimeoutError:
                 pass
@@ -93,11 +137,14 @@ async def dispatch_messages(
     clock: Clock,
     channels: dict[str, Channel],
     settings: NotificationSettings,
+    doorbell: Doorbell,
 ) -> None:
     """Send due customer messages, ``dispatch_concurrency`` at a time, forever."""
 
     async def cycle(results: list, limit: int) -> Sequence[object]:
-        return await messages.record_and_claim(session_factory, clock, settings, results, limit)
+        return await messages.record_and_claim(
+            session_factory, clock, settings, results, limit, due_later=doorbell.ring
+        )
 
     async def complete(item: object) -> object:
         return await messages.send_only(clock, channels, settings, item)  # type: ignore[arg-type]
@@ -108,13 +155,18 @@ async def dispatch_messages(
         settings.dispatch_interval_seconds,
         cycle,
         complete,
+        doorbell,
     )
 
 
-async def fire_follow_ups(session_factory: SessionFactory, messaging: Messaging) -> None:
-    """Queue the follow-up messages that fall due, forever."""
+async def fire_follow_ups(
+    session_factory: SessionFactory, messaging: Messaging, doorbell: Doorbell
+) -> None:
+    """Queue the follow-up messages that fall due (and wake the dispatcher), forever."""
     while True:
-        if not await messages.fire_due_follow_ups(session_factory, messaging):
+        if await messages.fire_due_follow_ups(session_factory, messaging):
+            doorbell.ring()
+        else:
             await asyncio.sleep(messaging.settings.follow_up_poll_interval_seconds)
 
 
@@ -124,6 +176,7 @@ async def deliver_webhooks(
     sender: WebhookSender,
     settings: NotificationSettings,
     in_flight: Counter[uuid.UUID],
+    doorbell: Doorbell,
 ) -> None:
     """Attempt due webhook deliveries, ``webhook_dispatch_concurrency`` at a time (at most
     ``webhook_endpoint_concurrency`` to one endpoint), forever."""
@@ -141,4 +194,5 @@ async def deliver_webhooks(
         settings.webhook_dispatch_interval_seconds,
         cycle,
         complete,
+        doorbell,
     )

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -54,7 +54,6 @@ from notification_service.messages.model import (
     send_change,
 )
 from notification_service.templates import service as templates
-from notification_service.templates.default_templates import built_in
 from notification_service.templates.model import FOLLOW_UP, StoredTemplate
 
 log = structlog.get_logger(__name__)
@@ -65,7 +64,7 @@ OUTGOING_FIELDS = [f.name for f in dataclasses.fields(OutgoingMessage) if f.name
 
 #: ``session.info`` keys of what :func:`tell_customers` shares across a batch of events: the
 #: contacts of its cases and the templates it used (read once), the messages it queues
-#: (inserted together).
+#: (rendered in one hand-over to a worker thread, and inserted together).
 _CONTACTS = "notification.contacts"
 _TEMPLATES = "notification.templates"
 _QUEUED = "notification.queued"
@@ -73,11 +72,12 @@ _QUEUED = "notification.queued"
 
 async def tell_customers(
     session: AsyncSession, messaging: Messaging, batch: Sequence[EventEnvelope]
-) -> None:
+) -> datetime | None:
     """In the consumer's transaction: :func:`tell_customer` for each event of a fetched
     batch, in order, with what they share done once: the openings' contacts stored in one
-    statement, every case's contact read in one query, each template looked up once, and
-    the messages inserted with one statement (once per event and kind, as one at a time)."""
+    statement, every case's contact read in one query, each template looked up once, the
+    messages rendered together off the event loop and inserted with one statement (once
+    per event and kind, as one at a time). Return when the first of them is due, if any."""
     payloads = [event.payload() for event in batch]
     await store.remember_contacts(
         session, [payload for payload in payloads if isinstance(payload, CaseOpenedV1)]
@@ -85,7 +85,7 @@ async def tell_customers(
     case_ids = list(dict.fromkeys(payload.case_id for payload in payloads))  # type: ignore[attr-defined]
     session.info[_CONTACTS] = await store.contacts_of(session, case_ids)
     session.info[_TEMPLATES] = {}
-    queued: list[dict] = []
+    queued: list[tuple[templates.RenderJob, dict]] = []
     session.info[_QUEUED] = queued
     try:
         for event in batch:
@@ -93,8 +93,10 @@ async def tell_customers(
     finally:
         for key in (_CONTACTS, _TEMPLATES, _QUEUED):
             session.info.pop(key, None)
-    inserted = await store.insert_messages(session, queued)
-    rows = [row for row in queued if row["id"] in inserted]
+    rendered = await templates.render_messages([job for job, _ in queued])
+    planned = [row | done.fields() for (_, row), done in zip(queued, rendered, strict=True)]
+    inserted = await store.insert_messages(session, planned)
+    rows = [row for row in planned if row["id"] in inserted]
     # Quiet collapse: the case's last waiting status message of the batch folds the others
     # (earlier in the batch or before it) into itself, as one at a time would have.
     last_waiting = {
@@ -105,6 +107,7 @@ async def tell_customers(
     for row in rows:
         if row["status"] == "failed" or last_waiting.get(row["case_id"]) == row["id"]:
             await _after_queued(session, row)
+    return min((row["next_attempt_at"] for row in rows if row["status"] == "pending"), default=None)
 
 
 async def tell_customer(session: AsyncSession, messaging: Messaging, event: EventEnvelope) -> None:
@@ -176,20 +179,7 @@ async def plan_message(
         return {"name": contact.name, "reference": contact.reference, **written}
 
     template = await _template_for(session, kind, tuple(candidates))
-    try:
-        message = await templates.render_message(kind, template, values_in(template.language))
-    except Exception as exc:  # noqa: BLE001  an edit that passed its trial renders but not this
-        # (a branch the trials did not take, or a limit broken by real data): the built-in
-        # text says it instead, and the failure is reported.
-        log.error(
-            "template_render_failed",
-            kind=kind,
-            language=template.language,
-            version=template.version,
-            error=repr(exc),
-        )
-        template = built_in(kind, [template.language, *candidates])
-        message = await templates.render_message(kind, template, values_in(template.language))
+    job = templates.RenderJob(kind, template, tuple(candidates), values_in)
     plan = channel_plan(
         ContactPoints(
             email=contact.email,
@@ -210,14 +200,9 @@ async def plan_message(
         "reference": contact.reference,
         "trigger_event_id": trigger_id,
         "template": kind,
-        "template_version": template.version,
-        "language": template.language,
         "channel": channel,
         "recipient": recipient,
         "fallback_channels": [f"{c}:{r}" for c, r in plan[1:]],
-        "subject": message.subject,
-        "body_text": message.body_text,
-        "body_html": message.body_html,
         "message_id": f"<{notification_id}@{messaging.mail_domain}>",
         "status": "pending" if plan else "failed",
         "last_error": None if plan else "the customer has no usable contact point",
@@ -226,9 +211,11 @@ async def plan_message(
         "correlation_id": correlation_id,
     }
     queued = session.info.get(_QUEUED)
-    if queued is not None:  # a batch: tell_customers inserts its messages together
-        queued.append(row)
+    if queued is not None:  # a batch: tell_customers renders and inserts its messages together
+        queued.append((job, row))
         return notification_id
+    [rendered] = await templates.render_messages([job])
+    row.update(rendered.fields())
     if not await store.insert_message(session, row):
         return None  # this event already made this message
     await _after_queued(session, row)
@@ -313,11 +300,15 @@ async def record_and_claim(
     settings: NotificationSettings,
     results: list[SendResult],
     limit: int,
+    due_later: Callable[[datetime], object] | None = None,
 ) -> list[ClaimedMessage]:
     """A dispatcher's cycle in one short transaction (no send inside it): record the
     finished sends (:func:`record_send_outcomes`), then claim up to ``limit`` due messages
-    (:func:`claim_due_messages`): one commit for both."""
-    _, claimed = await _record_and_claim(session_factory, clock, settings, results, limit)
+    (:func:`claim_due_messages`): one commit for both. ``due_later`` hears when each message
+    that will be tried again (a retry, the next contact point) falls due."""
+    _, claimed = await _record_and_claim(
+        session_factory, clock, settings, results, limit, due_later
+    )
     return claimed
 
 
@@ -391,6 +382,7 @@ async def _record_and_claim(
     settings: NotificationSettings,
     results: list[SendResult],
     limit: int,
+    due_later: Callable[[datetime], object] | None = None,
 ) -> tuple[list[bool], list[ClaimedMessage]]:
     now = clock.now()
     changes = [
@@ -433,6 +425,8 @@ async def _record_and_claim(
             rows = await store.claim_due_messages(session, now, claim_id, until, limit)
     for result, _, row in held:
         _log_outcome(result, row)
+        if due_later is not None and row.status == "pending":
+            due_later(row.next_attempt_at)
     recorded = [(result.claimed.row.id, result.claimed.claim_id) in updated for result in results]
     for result, done in zip(results, recorded, strict=True):
         if not done:

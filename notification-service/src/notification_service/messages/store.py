@@ -10,8 +10,21 @@ from datetime import datetime
 from redress_shared.db import OUTBOX_WRITTEN, unnested
 from redress_shared.events import NOTIFICATIONS_TOPIC, CaseOpenedV1, EventEnvelope
 from redress_shared.observability import correlation_id_var
-from sqlalchemy import Boolean, DateTime, Integer, Row, Text, case, func, or_, select
-from sqlalchemy.dialects.postgresql import UUID, insert
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Integer,
+    Row,
+    Text,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notification_service import tables
@@ -30,27 +43,29 @@ async def remember_contact(session: AsyncSession, opened: CaseOpenedV1) -> None:
 
 
 async def remember_contacts(session: AsyncSession, openings: Sequence[CaseOpenedV1]) -> None:
-    """Keep how to reach the customers of newly opened cases, in one statement (the first
-    opening of a case wins, as with :func:`remember_contact`)."""
+    """Keep how to reach the customers of newly opened cases, in one statement whatever
+    their number (the first opening of a case wins, as with :func:`remember_contact`)."""
     if not openings:
         return
+    given = unnested(
+        "given",
+        case_id=(UUID(as_uuid=True), [opened.case_id for opened in openings]),
+        reference=(Text, [opened.reference for opened in openings]),
+        customer_key=(Text, [opened.customer.customer_key for opened in openings]),
+        customer_name=(Text, [opened.customer.name for opened in openings]),
+        email=(Text, [opened.customer.email for opened in openings]),
+        phone=(Text, [opened.customer.phone for opened in openings]),
+        language=(Text, [opened.customer.language or opened.language for opened in openings]),
+        preferred_channel=(Text, [opened.customer.preferred_channel for opened in openings]),
+        opened_on=(Text, [opened.channel for opened in openings]),
+        time_zone=(Text, [customer_time_zone(opened) for opened in openings]),
+    )
+    # unnest keeps the given order, so the first opening of a case in a batch is the one kept.
+    columns = ["name" if key == "customer_name" else key for key in given.c.keys()]
     await session.execute(
-        insert(case_contacts).on_conflict_do_nothing(index_elements=["case_id"]),
-        [
-            {
-                "case_id": opened.case_id,
-                "reference": opened.reference,
-                "customer_key": opened.customer.customer_key,
-                "name": opened.customer.name,
-                "email": opened.customer.email,
-                "phone": opened.customer.phone,
-                "language": opened.customer.language or opened.language,
-                "preferred_channel": opened.customer.preferred_channel,
-                "opened_on": opened.channel,
-                "time_zone": customer_time_zone(opened),
-            }
-            for opened in openings
-        ],
+        insert(case_contacts)
+        .from_select(columns, select(*given.c))
+        .on_conflict_do_nothing(index_elements=["case_id"])
     )
 
 
@@ -149,26 +164,48 @@ async def collapse_waiting(
     return True
 
 
+#: Written into the statements rather than bound, so that a prepared statement's generic plan
+#: can use the partial indexes (``status = 'pending'``) too.
+PENDING = literal_column("'pending'")
+
+
 async def claim_due_messages(
     session: AsyncSession, now: datetime, claim_id: uuid.UUID, until: datetime, limit: int
 ) -> list[Row]:
     """Claim up to ``limit`` messages due at ``now`` (not claimed, or their claim expired):
     mark them with ``claim_id`` until ``until`` and return them. Rows other dispatchers are
     claiming right now are skipped (SKIP LOCKED)."""
-    due = (
+    # Two index ranges, so that neither the messages in flight nor the dead index entries of
+    # those already sent are walked past: the unclaimed due messages (ix_notifications_ready),
+    # then, only when they do not fill the claim, claims that expired (ix_notifications_claimed).
+    ready = (
         select(notifications.c.id)
         .where(
-            notifications.c.status == "pending",
+            notifications.c.status == PENDING,
+            notifications.c.claim_id.is_(None),
             notifications.c.next_attempt_at <= now,
-            or_(notifications.c.claimed_until.is_(None), notifications.c.claimed_until <= now),
         )
         .order_by(notifications.c.next_attempt_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
+        .cte("ready")
     )
+    expired = (
+        select(notifications.c.id)
+        .where(
+            notifications.c.status == PENDING,
+            notifications.c.claim_id.is_not(None),
+            notifications.c.claimed_until <= now,
+        )
+        .order_by(notifications.c.claimed_until)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("expired")
+    )
+    due = union_all(select(ready.c.id), select(expired.c.id)).limit(limit)
     claimed = await session.execute(
         notifications.update()
-        .where(notifications.c.id.in_(due.scalar_subquery()))
+        .where(notifications.c.id.in_(due))
         .values(claim_id=claim_id, claimed_until=until)
         .returning(notifications)
     )
@@ -187,6 +224,7 @@ _OUTCOME_COLUMNS = [
         "channel",
         "status",
         "attempts",
+        "next_attempt_at",
         "last_error",
         "correlation_id",
     )
@@ -250,32 +288,50 @@ async def record_claimed_outcomes(
 
 async def record_attempts(session: AsyncSession, tries: list[dict]) -> None:
     """Keep tries to send messages (notification_id, channel, recipient, attempted_at,
-    outcome, error), in one statement."""
-    if tries:
-        await session.execute(insert(attempts), tries)
+    outcome, error), in one statement whatever their number."""
+    if not tries:
+        return
+    given = unnested(
+        "given",
+        notification_id=(UUID(as_uuid=True), [row["notification_id"] for row in tries]),
+        channel=(Text, [row["channel"] for row in tries]),
+        recipient=(Text, [row["recipient"] for row in tries]),
+        attempted_at=(DateTime(timezone=True), [row["attempted_at"] for row in tries]),
+        outcome=(Text, [row["outcome"] for row in tries]),
+        error=(Text, [row["error"] for row in tries]),
+    )
+    await session.execute(insert(attempts).from_select(list(given.c.keys()), select(*given.c)))
 
 
 async def stage_outcome_events(session: AsyncSession, events: Sequence[EventEnvelope]) -> None:
-    """Stage outcome events for ``redress.notifications.v1`` with one statement (what
-    ``add_to_outbox`` does for one event; the commit wakes the relay)."""
+    """Stage outcome events for ``redress.notifications.v1`` with one statement whatever
+    their number (what ``add_to_outbox`` does for one event; the commit wakes the relay)."""
     if not events:
         return
     current = correlation_id_var.get()
+    staged = [
+        event
+        if event.correlation_id is not None
+        else event.model_copy(update={"correlation_id": current})
+        for event in events
+    ]
+    given = unnested(
+        "given",
+        event_id=(UUID(as_uuid=True), [event.id for event in staged]),
+        message_key=(Text, [event.key for event in staged]),
+        event=(Text, [event.model_dump_json() for event in staged]),
+    )
+    outbox = tables.platform.outbox
     await session.execute(
-        tables.platform.outbox.insert(),
-        [
-            {
-                "event_id": event.id,
-                "topic": NOTIFICATIONS_TOPIC,
-                "message_key": event.key,
-                "event": (
-                    event
-                    if event.correlation_id is not None
-                    else event.model_copy(update={"correlation_id": current})
-                ).model_dump(mode="json"),
-            }
-            for event in events
-        ],
+        insert(outbox).from_select(
+            ["event_id", "topic", "message_key", "event"],
+            select(
+                given.c.event_id,
+                literal(NOTIFICATIONS_TOPIC, Text),
+                given.c.message_key,
+                cast(given.c.event, JSONB),
+            ),
+        )
     )
     session.info[OUTBOX_WRITTEN] = True
 

@@ -4,7 +4,8 @@ the template a message is rendered from (inside the planning transaction)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import structlog
 from redress_shared.clock import Clock
@@ -108,17 +109,88 @@ async def put_template(
     return stored
 
 
-async def render_message(kind: str, template: StoredTemplate, values: dict) -> RenderedMessage:
-    """Render a message from ``template`` in a worker thread, off the event loop, within the
-    sandbox's limits (raises TemplateLimitExceeded or the render's own error)."""
-    return await _off_the_loop(render, kind, template.language, template.text, values)
+@dataclass(frozen=True)
+class RenderJob:
+    """A message to render: ``template`` of ``kind`` with the variables ``values_in`` writes
+    for a language; ``candidates`` are the languages of the built-in text it falls back to."""
+
+    kind: str
+    template: StoredTemplate
+    candidates: tuple[str, ...]
+    values_in: Callable[[str], dict]
 
 
-async def _off_the_loop(function, *args):  # noqa: ANN001, ANN002, ANN202
+@dataclass(frozen=True)
+class Rendered:
+    """A rendered message and the template it came from (the built-in text when the desk's
+    failed to render, ``error`` saying why)."""
+
+    message: RenderedMessage
+    template: StoredTemplate
+    error: str | None = None
+
+    def fields(self) -> dict:
+        """The columns of a queued message this render fills."""
+        return {
+            "template_version": self.template.version,
+            "language": self.template.language,
+            "subject": self.message.subject,
+            "body_text": self.message.body_text,
+            "body_html": self.message.body_html,
+        }
+
+
+async def render_messages(jobs: Sequence[RenderJob]) -> list[Rendered]:
+    """Render messages in one worker thread, off the event loop, each within the sandbox's
+    limits (one hand-over to the thread per batch: per message, the hand-over cost more than
+    the render). A template that fails to render (a branch its trials did not take, a limit
+    broken by real data) gives way to the built-in text, and the failure is reported."""
+    if not jobs:
+        return []
     try:
-        async with asyncio.timeout(RENDER_WAIT_SECONDS):
+        # The sandbox stops each render at its limit; this is the backstop for the batch.
+        wait = RENDER_WAIT_SECONDS + len(jobs) * RENDER_TIME_LIMIT_SECONDS
+        results = await _off_the_loop(_render_all, jobs, wait=wait)
+    except TemplateLimitExceeded as exc:
+        if len(jobs) > 1:
+            raise  # the consumer applies the batch again one event at a time
+        job = jobs[0]
+        fallback = built_in(job.kind, [job.template.language, *job.candidates])
+        message = await _off_the_loop(
+            render, job.kind, fallback.language, fallback.text, job.values_in(fallback.language)
+        )
+        results = [Rendered(message, fallback, repr(exc))]
+    for job, result in zip(jobs, results, strict=True):
+        if result.error is not None:
+            log.error(
+                "template_render_failed",
+                kind=job.kind,
+                language=job.template.language,
+                version=job.template.version,
+                error=result.error,
+            )
+    return results
+
+
+def _render_all(jobs: Sequence[RenderJob]) -> list[Rendered]:
+    results = []
+    for job in jobs:
+        template = job.template
+        try:
+            values = job.values_in(template.language)
+            message = render(job.kind, template.language, template.text, values)
+            results.append(Rendered(message, template))
+        except Exception as exc:  # noqa: BLE001  reported by render_messages
+            fallback = built_in(job.kind, [template.language, *job.candidates])
+            values = job.values_in(fallback.language)
+            message = render(job.kind, fallback.language, fallback.text, values)
+            results.append(Rendered(message, fallback, repr(exc)))
+    return results
+
+
+async def _off_the_loop(function, *args, wait: float = RENDER_WAIT_SECONDS):  # noqa: ANN001, ANN002, ANN202
+    try:
+        async with asyncio.timeout(wait):
             return await asyncio.to_thread(function, *args)
     except TimeoutError as exc:
-        raise TemplateLimitExceeded(
-            "template", f"not rendered within {RENDER_WAIT_SECONDS:g} s"
-        ) from exc
+        raise TemplateLimitExceeded("template", f"not rendered within {wait:g} s") from exc

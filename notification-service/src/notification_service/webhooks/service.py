@@ -180,13 +180,11 @@ async def rotate_webhook_secret(
 
 async def plan_webhook_deliveries(
     session: AsyncSession, clock: Clock, *events: EventEnvelope
-) -> None:
+) -> int:
     """In the consumer's transaction: one delivery per event and enabled subscription whose
     filter matches; the filters are read once and the deliveries inserted with one statement
-    for the whole batch of events.
-
-    Unique on (subscription, event), so a redelivered event never doubles a delivery.
-    """
+    for the whole batch of events; return how many. Unique on (subscription, event), so a
+    redelivered event never doubles a delivery."""
     candidates = await store.enabled_filters(session)
     now = clock.now()
     rows = []
@@ -210,6 +208,7 @@ async def plan_webhook_deliveries(
             for subscription_id in matching
         ]
     await store.insert_deliveries(session, rows)
+    return len(rows)
 
 
 @dataclass(frozen=True)
