@@ -151,26 +151,6 @@ async def period_alerts(
     return {(row.subject, row.period_start, row.attribution): row for row in rows}
 
 
-async def decisions_of_complaints(
-    session: AsyncSession, complaint_ids: list[uuid.UUID]
-) -> list[Row]:
-    """The complaints' supplier and receipt with each decision of their cases."""
-    complaints, decisions = tables.complaint_facts, tables.decision_facts
-    given = unnested("given", complaint_id=(UUID(as_uuid=True), complaint_ids))
-    rows = await session.execute(
-        select(
-            complaints.c.supplier,
-            complaints.c.received_at,
-            decisions.c.validity,
-            decisions.c.root_cause,
-        )
-        .select_from(given)
-        .join(complaints, complaints.c.complaint_id == given.c.complaint_id)
-        .join(decisions, decisions.c.complaint_id == complaints.c.complaint_id)
-    )
-    return list(rows.all())
-
-
 def recounted_supplier_defects() -> Select:
     """The upheld counters recounted from the facts (supplier, period_start, attribution,
     upheld): what the handlers keep in ``supplier_defect_counts``. For checks and for filling
