@@ -9,7 +9,7 @@ from typing import Any
 
 from redress_shared.db import unnested
 from sqlalchemy import Date, Integer, Row, Select, Text, and_, case, cast, func, literal, select
-from sqlalchemy.dialects.postgresql import UUID, insert
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics_service import tables

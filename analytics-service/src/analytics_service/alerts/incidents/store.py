@@ -155,7 +155,9 @@ async def count_arrivals(
 
 
 def _slot_counts_statement() -> Prepared:
-    given = unnest_params("ranges", category=Text(), value=Text(), low=BigInteger(), high=BigInteger())
+    given = unnest_params(
+        "ranges", category=Text(), value=Text(), low=BigInteger(), high=BigInteger()
+    )
     query = select(
         slots.c.category, slots.c.value, slots.c.slot, (slots.c.complaints - slots.c.held)
     ).join(
