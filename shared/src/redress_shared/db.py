@@ -190,7 +190,7 @@ def unnested(name: str, **columns: tuple[TypeEngine, list]) -> TableValuedAlias:
     )
 
 
-def unnest_params(name: str, **columns: TypeEngine) -> TableValuedAlias:
+def unnest_params(name: str, /, **columns: TypeEngine) -> TableValuedAlias:
     """:func:`unnested` with a bind parameter per column, named ``<name>_<column>``, instead
     of values: for a statement built once and run many times (:class:`Prepared`)."""
     arrays = [
