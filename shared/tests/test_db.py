@@ -1,15 +1,34 @@
 """The service engine against real PostgreSQL: a pooled connection the server has closed is
-never handed to a use case; ``insert_rows`` stores many rows with one statement, in order."""
+never handed to a use case; ``insert_rows`` stores many rows with one statement, in order; a
+prepared driver statement runs in the session's transaction and schema."""
 
 from __future__ import annotations
 
 import uuid
 
-from redress_shared.db import create_engine, create_session_factory, insert_rows
+from redress_shared.db import (
+    Prepared,
+    create_engine,
+    create_session_factory,
+    insert_rows,
+    unnest_params,
+)
 from redress_shared.settings import ServiceSettings
 from redress_testing import eventually
-from sqlalchemy import BigInteger, Column, Identity, MetaData, Table, Text, event, select, text
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Identity,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    event,
+    literal,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
 from sqlalchemy.ext.asyncio import create_async_engine
 
 
@@ -123,4 +142,43 @@ async def test_a_driver_transaction_commits_wakes_the_relay_and_raises_as_sqlalc
     finally:
         async with engine.begin() as connection:
             await connection.execute(text("DROP TABLE IF EXISTS driver_transaction_rows"))
+
+
+async def test_a_prepared_statement_runs_in_the_sessions_transaction_and_schema(infra):
+    """Built once, it binds its named arrays and built-in literals, joins the session's
+    transaction even as its first statement (a rollback undoes it), and follows the engine's
+    schema translation (as a rebuild into another schema does)."""
+    schemas = [f"prepared_{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    table = Table("items", MetaData(), Column("name", Text), Column("size", Integer), schema="live")
+    given = unnest_params("given", name=Text(), size=Integer())
+    statement = Prepared(
+        insert(table)
+        .from_select(["name", "size"], select(given.c.name, given.c.size + literal(1)))
+        .returning(table.c.name, table.c.size)
+    )
+    engine = create_async_engine(infra.database_url)
+    try:
+        async with engine.begin() as connection:
+            for schema in schemas:
+                await connection.execute(text(f"CREATE SCHEMA {schema}"))
+                await connection.execute(text(f"CREATE TABLE {schema}.items (name text, size int)"))
+        first, second = (
+            create_session_factory(engine.execution_options(schema_translate_map={"live": s}))
+            for s in schemas
+        )
+        async with first() as session:
+            async with session.begin():
+                rows = await statement.fetch(session, given_name=["a", "b"], given_size=[1, 2])
+                assert [(r["name"], r[1]) for r in rows] == [("a", 2), ("b", 3)]
+                await session.rollback()
+        async with second() as session, session.begin():
+            await statement.execute(session, given_name=["c"], given_size=[5])
+        async with engine.connect() as connection:
+            for schema, expected in zip(schemas, [[], [("c", 6)]], strict=True):
+                found = await connection.execute(text(f"SELECT name, size FROM {schema}.items"))
+                assert [tuple(row) for row in found] == expected
+    finally:
+        async with engine.begin() as connection:
+            for schema in schemas:
+                await connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
         await engine.dispose()

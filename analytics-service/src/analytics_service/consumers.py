@@ -56,8 +56,9 @@ EVENT_TYPES = (
 
 
 def batch_handler(settings: AnalyticsSettings, clock: Clock) -> BatchHandler:
-    """Apply a batch of events (partition order) in the consumer's transaction: the facts of
-    each type with one statement per table, then the alerts they may change, once each."""
+    """Apply a batch of events (partition order) in the consumer's transaction: the locks of
+    its complaints at once, the facts of each type with one statement per table, then the
+    alerts they may change, once each."""
     rules = AlertRules.from_settings(settings)
 
     async def apply(session, events: list[EventEnvelope]) -> None:  # noqa: ANN001
@@ -65,6 +66,7 @@ def batch_handler(settings: AnalyticsSettings, clock: Clock) -> BatchHandler:
         by_type: dict[str, list] = defaultdict(list)
         for event_type, payload in parsed:
             by_type[event_type].append(payload)
+        await facts.lock_complaints(session, by_type)
         if COMPLAINT_RECEIVED in by_type:
             await facts.record_complaints(session, clock, rules, by_type[COMPLAINT_RECEIVED])
         if CASE_OPENED in by_type:

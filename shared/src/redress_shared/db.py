@@ -327,3 +327,71 @@ def _insert_rows_statement(table: Table, columns: tuple[str, ...]) -> Insert:
         )
         _INSERT_ROWS_STATEMENTS[key] = statement
     return statement
+
+
+def unnest_params(name: str, /, **columns: TypeEngine) -> TableValuedAlias:
+    """:func:`unnested` with a bind parameter per column, named ``<name>_<column>``, instead
+    of values: for a statement built once and run many times (:class:`Prepared`)."""
+    arrays = [
+        cast(bindparam(f"{name}_{key}", type_=ARRAY(kind)), ARRAY(kind))
+        for key, kind in columns.items()
+    ]
+    return (
+        func.unnest(*arrays)
+        .table_valued(*(column(key, kind) for key, kind in columns.items()))
+        .render_derived(name=name)
+    )
+
+
+class Prepared:
+    """A statement built once with SQLAlchemy Core (named bind parameters) and run on the
+    session's own asyncpg connection, inside its transaction, as an asyncpg prepared
+    statement.
+
+    For the few statements a consumer runs on every batch: on a small batch SQLAlchemy's
+    per-call work (building the statement, its cache key, processing each parameter and row)
+    costs several times what the driver and the server do. Here the text is compiled once per
+    schema translation (a rebuild replaying into another schema gets its own text) and asyncpg
+    prepares it once per connection. Values go to the driver as given, so use types asyncpg
+    encodes itself (UUIDs, text, numbers, timestamps, dates, booleans, arrays of them); rows
+    come back as asyncpg records (by column name or position). Errors are asyncpg's own
+    (``redress_shared.faults.is_transient`` tells their faults apart as well).
+    """
+
+    def __init__(self, statement: Any) -> None:
+        self.statement = statement
+        self._texts: dict[tuple, tuple[str, tuple[str, ...], dict[str, Any]]] = {}
+
+    async def fetch(self, session: AsyncSession, **values: Any) -> list[Any]:
+        """Run with ``values`` (one per bind parameter without a value, by name); the rows."""
+        driver, sql, args = await self._bound(session, values)
+        return await driver.fetch(sql, *args)
+
+    async def execute(self, session: AsyncSession, **values: Any) -> None:
+        """Run with ``values`` (one per bind parameter without a value, by name), for its
+        effect."""
+        driver, sql, args = await self._bound(session, values)
+        await driver.execute(sql, *args)
+
+    async def _bound(self, session: AsyncSession, values: dict[str, Any]) -> tuple[Any, str, list]:
+        connection = await session.connection()
+        driver = (await connection.get_raw_connection()).driver_connection
+        if not driver.is_in_transaction():
+            # SQLAlchemy's asyncpg adapter sends BEGIN with its first statement: let it, so
+            # that this statement is part of the session's transaction, not committed alone.
+            await connection.exec_driver_sql("SELECT 1")
+        translate = connection.sync_connection.get_execution_options().get("schema_translate_map")
+        key = (id(connection.dialect), tuple(sorted(translate.items())) if translate else ())
+        found = self._texts.get(key)
+        if found is None:
+            compiled = self.statement.compile(
+                dialect=connection.dialect,
+                schema_translate_map=translate,
+                render_schema_translate=bool(translate),
+            )
+            names = tuple(compiled.positiontup or ())
+            # Values built into the statement (``literal(...)``, ``bindparam(k, value)``).
+            fixed = {k: b.effective_value for k, b in compiled.binds.items() if not b.required}
+            found = self._texts[key] = (compiled.string, names, fixed)
+        sql, names, fixed = found
+        return driver, sql, [values[n] if n in values else fixed[n] for n in names]

@@ -74,23 +74,25 @@ async def move_upheld_counts(
     await evaluate_suppliers(session, clock, thresholds, months)
 
 
-async def count_complaints(
+async def count_decided(
     session: AsyncSession,
     clock: Clock,
     thresholds: dict[Attribution, int],
-    complaint_ids: list[uuid.UUID],
+    decided: list[tuple[str | None, datetime, str, str | None]],
 ) -> None:
     """Complaints' fact rows were just recorded: count the decisions that arrived before them
-    (events from two topics can cross) towards their suppliers' upheld counters, and evaluate
-    those suppliers' months. The caller holds the complaints' locks."""
-    found = await store.decisions_of_complaints(session, complaint_ids)
+    (events from two topics can cross), each given as (supplier, received_at, validity,
+    root_cause), towards their suppliers' upheld counters, and evaluate those suppliers'
+    months. The caller holds the complaints' locks."""
+    if not decided:
+        return
     deltas: Counter[CounterKey] = Counter()
-    for row in found:
-        key = counter_key(row.supplier, row.received_at, row.validity, row.root_cause)
+    for supplier, received_at, validity, root_cause in decided:
+        key = counter_key(supplier, received_at, validity, root_cause)
         if key is not None:
             deltas[key] += 1
     await store.add_upheld(session, deltas)
-    months = {(row.supplier, month_of(row.received_at)[0]) for row in found if row.supplier}
+    months = {(supplier, month_of(at)[0]) for supplier, at, _, _ in decided if supplier}
     await evaluate_suppliers(session, clock, thresholds, months)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from redress_shared.db import unnested
 from sqlalchemy import Date, Integer, Row, Select, Text, and_, case, cast, func, literal, select
-from sqlalchemy.dialects.postgresql import UUID, insert
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics_service import tables
@@ -149,26 +149,6 @@ async def period_alerts(
         .with_for_update(of=alerts)
     )
     return {(row.subject, row.period_start, row.attribution): row for row in rows}
-
-
-async def decisions_of_complaints(
-    session: AsyncSession, complaint_ids: list[uuid.UUID]
-) -> list[Row]:
-    """The complaints' supplier and receipt with each decision of their cases."""
-    complaints, decisions = tables.complaint_facts, tables.decision_facts
-    given = unnested("given", complaint_id=(UUID(as_uuid=True), complaint_ids))
-    rows = await session.execute(
-        select(
-            complaints.c.supplier,
-            complaints.c.received_at,
-            decisions.c.validity,
-            decisions.c.root_cause,
-        )
-        .select_from(given)
-        .join(complaints, complaints.c.complaint_id == given.c.complaint_id)
-        .join(decisions, decisions.c.complaint_id == complaints.c.complaint_id)
-    )
-    return list(rows.all())
 
 
 def recounted_supplier_defects() -> Select:

@@ -17,6 +17,9 @@ from typing import Any
 from pydantic import BaseModel
 from redress_shared.clock import Clock
 from redress_shared.events import (
+    CASE_DECISION_RECORDED,
+    CASE_OPENED,
+    COMPLAINT_RECEIVED,
     CaseAssignedV1,
     CaseDecisionRecordedV1,
     CaseOpenedV1,
@@ -61,19 +64,34 @@ async def record_complaints(
     # Facts copied between a complaint's row and its case's and decisions' rows: see
     # ``lock_complaints``.
     await store.lock_complaints(session, set(rows))
-    new = await store.insert_complaints(session, list(rows.values()))
+    fresh = await store.insert_complaints(session, list(rows.values()))
     arrivals = []
-    if new:
-        fresh = [row for row in rows.values() if row["complaint_id"] in new]
-        await alerts.count_complaints(
-            session, clock, rules.thresholds, [row["complaint_id"] for row in fresh]
-        )
-        await store.copy_receipts_to_cases(session, fresh)
+    if fresh:
+        decided = [
+            (r["supplier"], r["received_at"], r["validity"], r["root_cause"])
+            for r in fresh
+            if r["validity"] is not None
+        ]
+        await alerts.count_decided(session, clock, rules.thresholds, decided)
+        new = {r["complaint_id"] for r in fresh}
         arrivals = [
             Arrival(r["complaint_id"], r["received_at"], r["category"], r["product"], r["region"])
-            for r in fresh
+            for r in rows.values()
+            if r["complaint_id"] in new
         ]
     await detect_incidents(session, clock, rules.incident, arrivals)
+
+
+async def lock_complaints(session: AsyncSession, by_type: dict[str, list[BaseModel]]) -> None:
+    """Take, in one statement, the lock of every complaint whose facts a batch copies between
+    rows (see ``store.lock_complaints``): its received complaints, and those of its opened
+    cases and of its decisions that name their complaint. The steps of the batch then find
+    them held; one lock order for the whole batch."""
+    ids = {c.complaint_id for c in by_type.get(COMPLAINT_RECEIVED, ())}
+    ids |= {c.complaint_id for c in by_type.get(CASE_OPENED, ())}
+    ids |= {d.complaint_id for d in by_type.get(CASE_DECISION_RECORDED, ()) if d.complaint_id}
+    if ids:
+        await store.lock_complaints(session, ids)
 
 
 async def record_cases_opened(session: AsyncSession, opened: list[CaseOpenedV1]) -> None:
@@ -175,7 +193,7 @@ async def record_decisions(
             }
     rows = list(latest.values())
     await store.lock_complaints(session, {row["complaint_id"] for row in rows})
-    # Each complaint (counted only once it is known; else ``count_complaints`` counts it) and
+    # Each complaint (counted only once it is known; else ``count_decided`` counts it) and
     # its case's decision as it stood.
     known = await store.complaints_with_decisions(
         session, [(row["case_id"], row["complaint_id"]) for row in rows]

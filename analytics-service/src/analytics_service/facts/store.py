@@ -16,7 +16,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from redress_shared.db import unnested
+from redress_shared.db import Prepared, unnest_params, unnested
 from sqlalchemy import (
     Row,
     Table,
@@ -26,6 +26,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    union_all,
 )
 from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,71 +51,163 @@ def _given(name: str, table: Table, rows: list[dict[str, Any]], columns: list[st
     )
 
 
-async def lock_complaints(session: AsyncSession, complaint_ids: set[uuid.UUID]) -> None:
-    """Serialise, until the end of the transaction, the handlers that copy facts between a
-    complaint's row and its case's or decisions' rows (the upheld counter, the case's
-    priority and tier on the complaint, the receipt time on the case): a complaint and its
-    case or decision applied at the same time by two replicas would otherwise each miss the
-    other. Whichever waits sees the other's committed rows afterwards (read committed). The
-    locks are taken in one order (by key), so two batches do not deadlock on them."""
-    if not complaint_ids:
-        return
-    given = unnested("given", complaint_id=(UUID(as_uuid=True), list(complaint_ids)))
+def _arrays(name: str, rows: list[dict[str, Any]], columns: list[str]) -> dict[str, list]:
+    """The values of a ``unnest_params(name, ...)``: one array per column, by bind name."""
+    return {f"{name}_{column}": [row.get(column) for row in rows] for column in columns}
+
+
+def _typed(name: str, table: Table, columns: list[str]):  # noqa: ANN202
+    """``unnest_params`` of the columns, typed like the table's, bound as ``name_column``."""
+    return unnest_params(name, **{column: table.c[column].type for column in columns})
+
+
+def _lock_statement() -> Prepared:
+    given = unnest_params("given", complaint_id=UUID(as_uuid=True))
     keys = (
         select(func.hashtextextended(func.cast(given.c.complaint_id, Text()), 0).label("key"))
         .distinct()
         .order_by("key")
         .subquery()
     )
-    await session.execute(select(func.count(func.pg_advisory_xact_lock(keys.c.key))))
+    return Prepared(select(func.count(func.pg_advisory_xact_lock(keys.c.key))))
 
 
-async def insert_complaints(session: AsyncSession, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
-    """Insert complaints' fact rows (a repeat changes nothing); the ids that were new. The
-    opening priority and customer tier of a complaint's case are copied if it came first."""
-    facts, cases = tables.complaint_facts, tables.case_facts
-    columns = [c for c in rows[0] if c not in ("priority", "customer_tier")]
-    given = _given("given", facts, rows, columns)
-    query = select(*(given.c[c] for c in columns), cases.c.priority, cases.c.customer_tier)
-    query = query.select_from(
-        given.outerjoin(cases, cases.c.complaint_id == given.c.complaint_id)
-    ).order_by(given.c.complaint_id)
-    inserted = await session.scalars(
-        insert(facts)
-        .from_select([*columns, "priority", "customer_tier"], query)
-        .on_conflict_do_nothing(index_elements=["complaint_id"])
-        .returning(facts.c.complaint_id)
+_LOCK = _lock_statement()
+_LOCKED = "analytics.locked_complaints"  # session.info: (transaction, complaint ids it locked)
+
+
+async def lock_complaints(session: AsyncSession, complaint_ids: set[uuid.UUID]) -> None:
+    """Serialise, until the end of the transaction, the handlers that copy facts between a
+    complaint's row and its case's or decisions' rows (the upheld counter, the case's
+    priority and tier on the complaint, the receipt time on the case): a complaint and its
+    case or decision applied at the same time by two replicas would otherwise each miss the
+    other. Whichever waits sees the other's committed rows afterwards (read committed). The
+    locks are taken in one order (by key), so two batches do not deadlock on them; a batch
+    takes all of its own at once, first (the complaints already locked in this transaction
+    are not asked again)."""
+    transaction = session.get_transaction()
+    held = session.info.get(_LOCKED)
+    if held is None or held[0] is not transaction:
+        held = session.info[_LOCKED] = (transaction, set())
+    wanted = complaint_ids - held[1]
+    if not wanted:
+        return
+    await _LOCK.execute(session, given_complaint_id=list(wanted))
+    held[1].update(wanted)
+
+
+COMPLAINT_COLUMNS = [
+    "complaint_id",
+    "received_at",
+    "channel",
+    "category",
+    "product",
+    "supplier",
+    "language",
+    "customer_key",
+    "region",
+]
+
+
+def _insert_complaints_statement() -> Prepared:
+    facts, cases, decisions = tables.complaint_facts, tables.case_facts, tables.decision_facts
+    given = _typed("given", facts, COMPLAINT_COLUMNS)
+    query = (
+        select(*(given.c[c] for c in COMPLAINT_COLUMNS), cases.c.priority, cases.c.customer_tier)
+        .select_from(given.outerjoin(cases, cases.c.complaint_id == given.c.complaint_id))
+        .order_by(given.c.complaint_id)
     )
-    return set(inserted)
+    inserted = (
+        insert(facts)
+        .from_select([*COMPLAINT_COLUMNS, "priority", "customer_tier"], query)
+        .on_conflict_do_nothing(index_elements=["complaint_id"])
+        .returning(facts.c.complaint_id, facts.c.supplier, facts.c.received_at)
+        .cte("inserted")
+    )
+    # The receipt onto the case's progress row, if the case came first (so the SLA figures
+    # need no join).
+    receipts = (
+        progress.update()
+        .where(progress.c.complaint_id == inserted.c.complaint_id, progress.c.received_at.is_(None))
+        .values(received_at=inserted.c.received_at)
+        .cte("receipts")
+    )
+    return Prepared(
+        select(
+            inserted.c.complaint_id,
+            inserted.c.supplier,
+            inserted.c.received_at,
+            decisions.c.validity,
+            decisions.c.root_cause,
+        )
+        .select_from(
+            inserted.outerjoin(decisions, decisions.c.complaint_id == inserted.c.complaint_id)
+        )
+        .add_cte(receipts)
+    )
+
+
+_INSERT_COMPLAINTS = _insert_complaints_statement()
+
+
+async def insert_complaints(session: AsyncSession, rows: list[dict[str, Any]]) -> list:
+    """Insert complaints' fact rows (a repeat changes nothing), in one statement that also
+    copies the opening priority and customer tier of a complaint's case (if the case came
+    first) onto it, and its receipt time onto the case's progress row. The new complaints,
+    each with the decisions recorded before it: (complaint_id, supplier, received_at,
+    validity, root_cause), the last two None for a complaint without one."""
+    return await _INSERT_COMPLAINTS.fetch(session, **_arrays("given", rows, COMPLAINT_COLUMNS))
+
+
+CASE_COLUMNS = ["case_id", "complaint_id", "priority", "customer_tier", "opened_at"]
+
+
+def _insert_cases_statement() -> Prepared:
+    facts, complaints = tables.case_facts, tables.complaint_facts
+    given = _typed("given", facts, CASE_COLUMNS)
+    inserted = (
+        insert(facts)
+        .from_select(
+            CASE_COLUMNS,
+            select(*(given.c[c] for c in CASE_COLUMNS)).order_by(given.c.case_id),
+        )
+        # Any conflict: a repeat of a case, or (should the case service ever misbehave) a
+        # second case for the same complaint; the first one counts.
+        .on_conflict_do_nothing()
+        .returning(facts.c.complaint_id, facts.c.priority, facts.c.customer_tier)
+        .cte("inserted")
+    )
+    # The first case of each complaint: the one just inserted, or the one stored before
+    # (this statement's snapshot does not hold the rows it inserts; a complaint has one).
+    first = union_all(
+        select(inserted.c.complaint_id, inserted.c.priority, inserted.c.customer_tier),
+        select(facts.c.complaint_id, facts.c.priority, facts.c.customer_tier).where(
+            facts.c.complaint_id.in_(select(given.c.complaint_id))
+        ),
+    ).subquery("first_case")
+    return Prepared(
+        complaints.update()
+        .where(
+            complaints.c.complaint_id == first.c.complaint_id,
+            or_(
+                complaints.c.priority.is_distinct_from(first.c.priority),
+                complaints.c.customer_tier.is_distinct_from(first.c.customer_tier),
+            ),
+        )
+        .values(priority=first.c.priority, customer_tier=first.c.customer_tier)
+        .add_cte(inserted)
+    )
+
+
+_INSERT_CASES = _insert_cases_statement()
 
 
 async def insert_cases(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Insert cases' fact rows, and copy each case's priority and customer tier onto its
     complaint's fact row (if the complaint came first) so that priority trends and the
-    per-tier figure need no join. Either order ends with the values of the first case
-    recorded for the complaint, as the join gave."""
-    facts, complaints = tables.case_facts, tables.complaint_facts
-    columns = list(rows[0])
-    given = _given("given", facts, rows, columns)
-    await session.execute(
-        insert(facts)
-        .from_select(columns, select(*(given.c[c] for c in columns)).order_by(given.c.case_id))
-        # Any conflict: a repeat of a case, or (should the case service ever misbehave) a
-        # second case for the same complaint; the first one counts.
-        .on_conflict_do_nothing()
-    )
-    await session.execute(
-        complaints.update()
-        .where(
-            complaints.c.complaint_id.in_(select(given.c.complaint_id)),
-            facts.c.complaint_id == complaints.c.complaint_id,
-            or_(
-                complaints.c.priority.is_distinct_from(facts.c.priority),
-                complaints.c.customer_tier.is_distinct_from(facts.c.customer_tier),
-            ),
-        )
-        .values(priority=facts.c.priority, customer_tier=facts.c.customer_tier)
-    )
+    per-tier figure need no join: one statement. Either order ends with the values of the
+    first case recorded for the complaint, as the join gave."""
+    await _INSERT_CASES.execute(session, **_arrays("given", rows, CASE_COLUMNS))
 
 
 def progress_merge(statement) -> dict[str, Any]:  # noqa: ANN001
@@ -149,32 +242,30 @@ def progress_merge(statement) -> dict[str, Any]:  # noqa: ANN001
     return merged
 
 
-async def merge_progress(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Upsert cases' progress rows (one per case), merging each column by its rule. A case's
-    ``received_at`` is its complaint's receipt, if the complaint came first."""
+PROGRESS_COLUMNS = [c.name for c in progress.columns if c.name != "received_at"]
+
+
+def _merge_progress_statement() -> Prepared:
     complaints = tables.complaint_facts
-    columns = [c.name for c in progress.columns if c.name != "received_at"]
-    given = _given("given", progress, rows, columns)
+    given = _typed("given", progress, PROGRESS_COLUMNS)
     query = (
-        select(*(given.c[c] for c in columns), complaints.c.received_at)
+        select(*(given.c[c] for c in PROGRESS_COLUMNS), complaints.c.received_at)
         .select_from(given.outerjoin(complaints, complaints.c.complaint_id == given.c.complaint_id))
         .order_by(given.c.case_id)
     )
-    statement = insert(progress).from_select([*columns, "received_at"], query)
-    await session.execute(
+    statement = insert(progress).from_select([*PROGRESS_COLUMNS, "received_at"], query)
+    return Prepared(
         statement.on_conflict_do_update(index_elements=["case_id"], set_=progress_merge(statement))
     )
 
 
-async def copy_receipts_to_cases(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Copy complaints' receipt times onto their cases' progress rows, if the cases came first
-    (so the SLA figures need no join)."""
-    given = _given("given", tables.complaint_facts, rows, ["complaint_id", "received_at"])
-    await session.execute(
-        progress.update()
-        .where(progress.c.complaint_id == given.c.complaint_id, progress.c.received_at.is_(None))
-        .values(received_at=given.c.received_at)
-    )
+_MERGE_PROGRESS = _merge_progress_statement()
+
+
+async def merge_progress(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Upsert cases' progress rows (one per case), merging each column by its rule. A case's
+    ``received_at`` is its complaint's receipt, if the complaint came first."""
+    await _MERGE_PROGRESS.execute(session, **_arrays("given", rows, PROGRESS_COLUMNS))
 
 
 async def _keep_newest(

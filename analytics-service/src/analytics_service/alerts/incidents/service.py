@@ -83,9 +83,11 @@ async def _detect(
     increments = Counter(
         (key[0], key[1], slot_of(a.received_at)) for key, group in every.items() for a in group
     )
-    await store.add_to_slots(session, scope, [(*k, n, 0) for k, n in increments.items()])
-    latest_before = await store.touch_groups(
-        session, scope, {key: max(a.received_at for a in group) for key, group in every.items()}
+    latest_before = await store.count_arrivals(
+        session,
+        scope,
+        [(*k, n, 0) for k, n in increments.items()],
+        {key: max(a.received_at for a in group) for key, group in every.items()},
     )
     # What each window counts (a regional one leaves out what a product incident holds).
     counted = {
@@ -134,11 +136,14 @@ async def _detect(
             regions.setdefault(row.complaint_id, (row.category, row.received_at, row.region))
             if row.complaint_id not in batch:
                 prior[(row.category, row.value)][row.complaint_id] = row.received_at
+    spans = {}
+    for key in thresholds:
+        times = [at for _, at in counted[key]]
+        spans[key] = (min(times), max(times))
+    near = await store.incidents_near(session, scope, spans, rule.window)
     replays = []
     for key in thresholds:
         group = IncidentGroup(scope, *key)
-        times = [at for _, at in counted[key]]
-        rows = await store.incidents_near(session, group, min(times), max(times), rule.window)
         replay = GroupReplay(
             rule=rule,
             group=group,
@@ -147,7 +152,7 @@ async def _detect(
             counts=before[key],
             thresholds=thresholds[key],
             prior=prior[key],
-            incidents=[Incident(**row._mapping) for row in rows],
+            incidents=[Incident(**row) for row in near[key]],
         )
         replay.run(counted[key])
         replays.append(replay)
@@ -173,12 +178,14 @@ async def _write(
     added = await store.add_members(
         session, [(i.id, member) for i in incidents for member in i.added]
     )
-    grew = Counter(row.alert_id for row in added)
+    grew = Counter(row["alert_id"] for row in added)
+    changed = []
     for incident in incidents:
         if incident.stored and not incident.added and incident.id not in announced:
             continue
         count = incident.count + grew[incident.id] if incident.stored else len(incident.added)
-        await alert_store.update_alert(session, incident.id, **_row(incident, count=count))
+        changed.append(_row(incident, count=count))
+    await store.update_incidents(session, changed)
     for replay in replays:
         for announcement in replay.announcements:
             members = set(announcement.added) | set(
@@ -190,7 +197,7 @@ async def _write(
             event = alert_event(event_type, snapshot, now, sorted(members))
             await add_to_outbox(session, tables.platform, ALERTS_TOPIC, event)
     if scope is IncidentScope.PRODUCT:
-        newly = [row.complaint_id for row in added if not row.was_held]
+        newly = [row["complaint_id"] for row in added if not row["was_held"]]
         held.update(newly)
         increments = Counter()
         for complaint_id in newly:
@@ -230,11 +237,13 @@ async def _clear_finished(
     incidents = await store.open_incidents(session, besides)
     if not incidents:
         return
-    wanted = [IncidentGroup.of_subject(i.attribution, i.subject) for i in incidents]
+    wanted = [IncidentGroup.of_subject(i["attribution"], i["subject"]) for i in incidents]
     latest = await store.latest_of(session, wanted)
     for incident, group in zip(incidents, wanted, strict=True):
         seen = latest.get((group.scope.value, group.category, group.value), now)
-        if rule.finished(incident.last_member_at, max(seen, now)):
-            await alert_store.update_alert(session, incident.id, cleared_at=now)
-            members = await alert_store.members_of(session, [incident.id])
-            await publish(session, ALERT_CLEARED, incident.id, now, members.get(incident.id, []))
+        if rule.finished(incident["last_member_at"], max(seen, now)):
+            await alert_store.update_alert(session, incident["id"], cleared_at=now)
+            members = await alert_store.members_of(session, [incident["id"]])
+            await publish(
+                session, ALERT_CLEARED, incident["id"], now, members.get(incident["id"], [])
+            )

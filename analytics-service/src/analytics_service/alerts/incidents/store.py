@@ -8,16 +8,18 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from redress_shared.db import unnested
+from redress_shared.db import Prepared, unnest_params, unnested
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
+    Date,
     DateTime,
     Integer,
     Row,
     Text,
     and_,
+    bindparam,
     func,
-    literal,
     or_,
     select,
     true,
@@ -27,7 +29,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics_service import tables
 from analytics_service.alerts.model import INCIDENT, IncidentGroup, IncidentScope
-from analytics_service.alerts.store import of_condition
 
 facts = tables.complaint_facts
 alerts = tables.alerts
@@ -52,25 +53,24 @@ def _product_held(complaint_id):  # noqa: ANN001, ANN202
     )
 
 
-async def add_to_slots(
-    session: AsyncSession, scope: IncidentScope, rows: list[tuple[str, str, int, int, int]]
-) -> None:
-    """Add (category, value, slot, complaints, held) to the group's slot counters."""
-    if not rows:
-        return
-    rows = sorted(rows)  # one lock order for every batch
-    given = unnested(
-        "given",
-        category=(Text(), [r[0] for r in rows]),
-        value=(Text(), [r[1] for r in rows]),
-        slot=(BigInteger(), [r[2] for r in rows]),
-        complaints=(Integer(), [r[3] for r in rows]),
-        held=(Integer(), [r[4] for r in rows]),
+def _slot_rows():  # noqa: ANN202
+    return unnest_params(
+        "slots",
+        category=Text(),
+        value=Text(),
+        slot=BigInteger(),
+        complaints=Integer(),
+        held=Integer(),
     )
+
+
+def _add_to_slots(given):  # noqa: ANN001, ANN202
+    """INSERT ... ON CONFLICT of (category, value, slot, complaints, held) rows into the
+    scope's slot counters (the scope a bind parameter)."""
     statement = insert(slots).from_select(
         ["scope", "category", "value", "slot", "complaints", "held"],
         select(
-            literal(scope.value),
+            bindparam("scope", type_=Text()),
             given.c.category,
             given.c.value,
             given.c.slot,
@@ -78,63 +78,85 @@ async def add_to_slots(
             given.c.held,
         ),
     )
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[slots.c.scope, slots.c.category, slots.c.value, slots.c.slot],
-            set_={
-                "complaints": slots.c.complaints + statement.excluded.complaints,
-                "held": slots.c.held + statement.excluded.held,
-            },
-        )
+    return statement.on_conflict_do_update(
+        index_elements=[slots.c.scope, slots.c.category, slots.c.value, slots.c.slot],
+        set_={
+            "complaints": slots.c.complaints + statement.excluded.complaints,
+            "held": slots.c.held + statement.excluded.held,
+        },
     )
 
 
-async def touch_groups(
-    session: AsyncSession, scope: IncidentScope, latest: dict[GroupKey, datetime]
-) -> dict[GroupKey, datetime]:
-    """Move each group's latest receipt forward; the latest receipts before, by group."""
-    keys = sorted(latest)
-    given = unnested(
-        "given",
-        category=(Text(), [k[0] for k in keys]),
-        value=(Text(), [k[1] for k in keys]),
-        latest_at=(DateTime(timezone=True), [latest[k] for k in keys]),
+_ADD_TO_SLOTS = Prepared(_add_to_slots(_slot_rows()))
+
+
+def _slot_values(rows: list[tuple[str, str, int, int, int]]) -> dict[str, list]:
+    rows = sorted(rows)  # one lock order for every batch
+    names = ("category", "value", "slot", "complaints", "held")
+    return {f"slots_{name}": [r[i] for r in rows] for i, name in enumerate(names)}
+
+
+async def add_to_slots(
+    session: AsyncSession, scope: IncidentScope, rows: list[tuple[str, str, int, int, int]]
+) -> None:
+    """Add (category, value, slot, complaints, held) to the group's slot counters."""
+    if rows:
+        await _ADD_TO_SLOTS.execute(session, scope=scope.value, **_slot_values(rows))
+
+
+def _count_arrivals_statement() -> Prepared:
+    scope = bindparam("scope", type_=Text())
+    given = unnest_params(
+        "groups", category=Text(), value=Text(), latest_at=DateTime(timezone=True)
     )
-    before = dict(
-        ((row.category, row.value), row.latest_at)
-        for row in await session.execute(
-            select(groups.c.category, groups.c.value, groups.c.latest_at)
-            .join(
-                given,
-                and_(groups.c.category == given.c.category, groups.c.value == given.c.value),
-            )
-            .where(groups.c.scope == scope.value)
+    before = (
+        select(groups.c.category, groups.c.value, groups.c.latest_at)
+        .join(
+            given,
+            and_(groups.c.category == given.c.category, groups.c.value == given.c.value),
         )
+        .where(groups.c.scope == scope)
+        .cte("before")
     )
+    counted = _add_to_slots(_slot_rows()).cte("counted")
     statement = insert(groups).from_select(
         ["scope", "category", "value", "latest_at"],
-        select(literal(scope.value), given.c.category, given.c.value, given.c.latest_at),
+        select(scope, given.c.category, given.c.value, given.c.latest_at),
     )
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[groups.c.scope, groups.c.category, groups.c.value],
-            set_={"latest_at": func.greatest(groups.c.latest_at, statement.excluded.latest_at)},
-        )
-    )
-    return before
+    touched = statement.on_conflict_do_update(
+        index_elements=[groups.c.scope, groups.c.category, groups.c.value],
+        set_={"latest_at": func.greatest(groups.c.latest_at, statement.excluded.latest_at)},
+    ).cte("touched")
+    return Prepared(select(before).add_cte(counted).add_cte(touched))
 
 
-async def slot_counts(
-    session: AsyncSession, scope: IncidentScope, ranges: list[tuple[str, str, int, int]]
-) -> list[Row]:
-    """(category, value, slot, counted) of the groups' slots in the inclusive slot ranges;
-    ``counted`` leaves out what a product incident holds."""
-    given = unnested(
-        "given",
-        category=(Text(), [r[0] for r in ranges]),
-        value=(Text(), [r[1] for r in ranges]),
-        low=(BigInteger(), [r[2] for r in ranges]),
-        high=(BigInteger(), [r[3] for r in ranges]),
+_COUNT_ARRIVALS = _count_arrivals_statement()
+
+
+async def count_arrivals(
+    session: AsyncSession,
+    scope: IncidentScope,
+    rows: list[tuple[str, str, int, int, int]],
+    latest: dict[GroupKey, datetime],
+) -> dict[GroupKey, datetime]:
+    """In one statement: add (category, value, slot, complaints, held) to the groups' slot
+    counters, and move each group's latest receipt forward; the latest receipts before, by
+    group (the statement's snapshot: as they were before it)."""
+    keys = sorted(latest)
+    found = await _COUNT_ARRIVALS.fetch(
+        session,
+        scope=scope.value,
+        **_slot_values(rows),
+        groups_category=[k[0] for k in keys],
+        groups_value=[k[1] for k in keys],
+        groups_latest_at=[latest[k] for k in keys],
+    )
+    return {(row["category"], row["value"]): row["latest_at"] for row in found}
+
+
+def _slot_counts_statement() -> Prepared:
+    given = unnest_params(
+        "ranges", category=Text(), value=Text(), low=BigInteger(), high=BigInteger()
     )
     query = select(
         slots.c.category, slots.c.value, slots.c.slot, (slots.c.complaints - slots.c.held)
@@ -147,24 +169,34 @@ async def slot_counts(
             slots.c.slot <= given.c.high,
         ),
     )
-    return list((await session.execute(query.where(slots.c.scope == scope.value))).all())
+    return Prepared(query.where(slots.c.scope == bindparam("scope", type_=Text())))
 
 
-async def baselines(
-    session: AsyncSession, scope: IncidentScope, windows: list[tuple[str, str, int]], span: int
-) -> list[Row]:
-    """(category, value, first slot, baseline) of each window: the group's complaints in the
-    ``span`` slots before the window."""
-    given = unnested(
-        "given",
-        category=(Text(), [w[0] for w in windows]),
-        value=(Text(), [w[1] for w in windows]),
-        first=(BigInteger(), [w[2] for w in windows]),
+_SLOT_COUNTS = _slot_counts_statement()
+
+
+async def slot_counts(
+    session: AsyncSession, scope: IncidentScope, ranges: list[tuple[str, str, int, int]]
+) -> list:
+    """(category, value, slot, counted) of the groups' slots in the inclusive slot ranges;
+    ``counted`` leaves out what a product incident holds."""
+    return await _SLOT_COUNTS.fetch(
+        session,
+        scope=scope.value,
+        ranges_category=[r[0] for r in ranges],
+        ranges_value=[r[1] for r in ranges],
+        ranges_low=[r[2] for r in ranges],
+        ranges_high=[r[3] for r in ranges],
     )
+
+
+def _baselines_statement() -> Prepared:
+    given = unnest_params("windows", category=Text(), value=Text(), first=BigInteger())
+    span = bindparam("span", type_=BigInteger())
     total = (
         select(func.coalesce(func.sum(slots.c.complaints), 0))
         .where(
-            slots.c.scope == scope.value,
+            slots.c.scope == bindparam("scope", type_=Text()),
             slots.c.category == given.c.category,
             slots.c.value == given.c.value,
             slots.c.slot >= given.c.first - span,
@@ -172,8 +204,24 @@ async def baselines(
         )
         .scalar_subquery()
     )
-    return list(
-        (await session.execute(select(given.c.category, given.c.value, given.c.first, total))).all()
+    return Prepared(select(given.c.category, given.c.value, given.c.first, total))
+
+
+_BASELINES = _baselines_statement()
+
+
+async def baselines(
+    session: AsyncSession, scope: IncidentScope, windows: list[tuple[str, str, int]], span: int
+) -> list:
+    """(category, value, first slot, baseline) of each window: the group's complaints in the
+    ``span`` slots before the window."""
+    return await _BASELINES.fetch(
+        session,
+        scope=scope.value,
+        span=span,
+        windows_category=[w[0] for w in windows],
+        windows_value=[w[1] for w in windows],
+        windows_first=[w[2] for w in windows],
     )
 
 
@@ -216,43 +264,68 @@ async def window_complaints(
     return list((await session.execute(query)).all())
 
 
-async def incidents_near(
-    session: AsyncSession, group: IncidentGroup, start: datetime, end: datetime, window: timedelta
-) -> list[Row]:
-    """The group's incidents a spike between ``start`` and ``end`` may continue (members
-    within a window of it, or of one of its days), locked."""
-    return list(
-        (
-            await session.execute(
-                select(alerts)
-                .where(
-                    of_condition(INCIDENT, group.subject, group.scope.value),
-                    or_(
-                        and_(
-                            alerts.c.last_member_at >= start - 2 * window,
-                            alerts.c.first_member_at <= end + 2 * window,
-                        ),
-                        alerts.c.period_start.between((start - window).date(), end.date()),
+def _incidents_near_statement() -> Prepared:
+    given = unnest_params(
+        "near",
+        subject=Text(),
+        low=DateTime(timezone=True),
+        high=DateTime(timezone=True),
+        first_day=Date(),
+        last_day=Date(),
+    )
+    query = (
+        select(alerts)
+        .join(
+            given,
+            and_(
+                alerts.c.kind == INCIDENT,
+                alerts.c.subject == given.c.subject,
+                alerts.c.attribution == bindparam("attribution", type_=Text()),
+                or_(
+                    and_(
+                        alerts.c.last_member_at >= given.c.low,
+                        alerts.c.first_member_at <= given.c.high,
                     ),
-                )
-                .order_by(alerts.c.id)
-                .with_for_update()
-            )
-        ).all()
+                    alerts.c.period_start.between(given.c.first_day, given.c.last_day),
+                ),
+            ),
+        )
+        .order_by(alerts.c.id)
+        .with_for_update(of=alerts)
     )
+    return Prepared(query)
 
 
-async def add_members(session: AsyncSession, pairs: list[tuple[uuid.UUID, uuid.UUID]]) -> list[Row]:
-    """Add (alert_id, complaint_id) members (once each); the pairs added, each with whether
-    a product incident held the complaint before."""
-    if not pairs:
-        return []
-    pairs = sorted(pairs)
-    given = unnested(
-        "given",
-        alert_id=(UUID(as_uuid=True), [p[0] for p in pairs]),
-        complaint_id=(UUID(as_uuid=True), [p[1] for p in pairs]),
+_INCIDENTS_NEAR = _incidents_near_statement()
+
+
+async def incidents_near(
+    session: AsyncSession,
+    scope: IncidentScope,
+    spans: dict[GroupKey, tuple[datetime, datetime]],
+    window: timedelta,
+) -> dict[GroupKey, list]:
+    """Each group's incidents a spike between its (start, end) may continue (members within
+    a window of it, or of one of its days), locked (in one order), by group."""
+    keys = sorted(spans)
+    subjects = {IncidentGroup(scope, *key).subject: key for key in keys}
+    rows = await _INCIDENTS_NEAR.fetch(
+        session,
+        attribution=scope.value,
+        near_subject=list(subjects),
+        near_low=[spans[k][0] - 2 * window for k in keys],
+        near_high=[spans[k][1] + 2 * window for k in keys],
+        near_first_day=[(spans[k][0] - window).date() for k in keys],
+        near_last_day=[spans[k][1].date() for k in keys],
     )
+    found: dict[GroupKey, list] = {key: [] for key in keys}
+    for row in rows:
+        found[subjects[row["subject"]]].append(row)
+    return found
+
+
+def _add_members_statement() -> Prepared:
+    given = unnest_params("pairs", alert_id=UUID(as_uuid=True), complaint_id=UUID(as_uuid=True))
     held_before = (
         select(members_table.c.complaint_id)
         .join(alerts, alerts.c.id == members_table.c.alert_id)
@@ -271,34 +344,82 @@ async def add_members(session: AsyncSession, pairs: list[tuple[uuid.UUID, uuid.U
         .cte("added")
     )
     was_held = added.c.complaint_id.in_(select(held_before.c.complaint_id))
-    return list(
-        (
-            await session.execute(
-                select(added.c.alert_id, added.c.complaint_id, was_held.label("was_held"))
-            )
-        ).all()
+    return Prepared(select(added.c.alert_id, added.c.complaint_id, was_held.label("was_held")))
+
+
+_ADD_MEMBERS = _add_members_statement()
+
+
+async def add_members(session: AsyncSession, pairs: list[tuple[uuid.UUID, uuid.UUID]]) -> list:
+    """Add (alert_id, complaint_id) members (once each); the pairs added (``alert_id``,
+    ``complaint_id``), each with whether a product incident held the complaint before
+    (``was_held``)."""
+    if not pairs:
+        return []
+    pairs = sorted(pairs)
+    return await _ADD_MEMBERS.fetch(
+        session,
+        pairs_alert_id=[p[0] for p in pairs],
+        pairs_complaint_id=[p[1] for p in pairs],
     )
 
 
-async def open_incidents(session: AsyncSession, besides: set[uuid.UUID]) -> list[Row]:
+INCIDENT_COLUMNS = {
+    "id": UUID(as_uuid=True),
+    "subject": Text(),
+    "attribution": Text(),
+    "period_start": Date(),
+    "period_end": Date(),
+    "count": Integer(),
+    "threshold": Integer(),
+    "raised_at": DateTime(timezone=True),
+    "cleared_at": DateTime(timezone=True),
+    "first_member_at": DateTime(timezone=True),
+    "last_member_at": DateTime(timezone=True),
+}
+
+
+def _update_incidents_statement() -> Prepared:
+    given = unnest_params("incidents", **INCIDENT_COLUMNS)
+    return Prepared(
+        alerts.update()
+        .where(alerts.c.id == given.c.id)
+        .values({column: given.c[column] for column in INCIDENT_COLUMNS if column != "id"})
+    )
+
+
+_UPDATE_INCIDENTS = _update_incidents_statement()
+
+
+async def update_incidents(session: AsyncSession, rows: list[dict]) -> None:
+    """Change incident alert rows (every column of ``INCIDENT_COLUMNS``, by id)."""
+    if rows:
+        rows = sorted(rows, key=lambda row: row["id"])  # one lock order
+        await _UPDATE_INCIDENTS.execute(
+            session, **{f"incidents_{c}": [row[c] for row in rows] for c in INCIDENT_COLUMNS}
+        )
+
+
+_OPEN_INCIDENTS = Prepared(
+    select(alerts)
+    .where(
+        alerts.c.kind == INCIDENT,
+        alerts.c.cleared_at.is_(None),
+        alerts.c.id != func.all(bindparam("besides", type_=ARRAY(UUID(as_uuid=True)))),
+    )
+    .order_by(alerts.c.id)
+    .with_for_update()
+)
+
+
+async def open_incidents(session: AsyncSession, besides: set[uuid.UUID]) -> list:
     """The incidents not cleared (but those in ``besides``), locked."""
-    query = select(alerts).where(alerts.c.kind == INCIDENT, alerts.c.cleared_at.is_(None))
-    if besides:
-        query = query.where(alerts.c.id.not_in(besides))
-    return list((await session.execute(query.order_by(alerts.c.id).with_for_update())).all())
+    return await _OPEN_INCIDENTS.fetch(session, besides=list(besides))
 
 
-async def latest_of(session: AsyncSession, wanted: list[IncidentGroup]) -> dict:
-    """The latest receipt of each group (by scope, category and value)."""
-    if not wanted:
-        return {}
-    given = unnested(
-        "given",
-        scope=(Text(), [g.scope.value for g in wanted]),
-        category=(Text(), [g.category for g in wanted]),
-        value=(Text(), [g.value for g in wanted]),
-    )
-    rows = await session.execute(
+def _latest_of_statement() -> Prepared:
+    given = unnest_params("wanted", scope=Text(), category=Text(), value=Text())
+    return Prepared(
         select(groups.c.scope, groups.c.category, groups.c.value, groups.c.latest_at).join(
             given,
             and_(
@@ -308,4 +429,19 @@ async def latest_of(session: AsyncSession, wanted: list[IncidentGroup]) -> dict:
             ),
         )
     )
-    return {(r.scope, r.category, r.value): r.latest_at for r in rows}
+
+
+_LATEST_OF = _latest_of_statement()
+
+
+async def latest_of(session: AsyncSession, wanted: list[IncidentGroup]) -> dict:
+    """The latest receipt of each group (by scope, category and value)."""
+    if not wanted:
+        return {}
+    rows = await _LATEST_OF.fetch(
+        session,
+        wanted_scope=[g.scope.value for g in wanted],
+        wanted_category=[g.category for g in wanted],
+        wanted_value=[g.value for g in wanted],
+    )
+    return {(r["scope"], r["category"], r["value"]): r["latest_at"] for r in rows}
