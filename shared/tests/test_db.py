@@ -101,11 +101,11 @@ async def test_insert_rows_stores_many_rows_in_order_with_one_statement(infra):
 
 
 async def test_a_driver_transaction_commits_wakes_the_relay_and_raises_as_sqlalchemy(infra):
-    """Statements on asyncpg itself (:class:`CompiledStatement` in a
+    """Statements on asyncpg itself (:class:`Prepared` in a
     :func:`driver_transaction`) give the rows a session gives, commit at the end (and run
     the commit hooks: the relay's wake-up when the outbox was written), roll back on an
     error, and raise database errors as SQLAlchemy's, the driver's error as ``orig``."""
-    from redress_shared.db import OUTBOX_WRITTEN, CompiledStatement, driver_transaction
+    from redress_shared.db import OUTBOX_WRITTEN, driver_transaction
     from sqlalchemy import Integer, bindparam, column, select, table
     from sqlalchemy.exc import IntegrityError
 
@@ -114,10 +114,8 @@ async def test_a_driver_transaction_commits_wakes_the_relay_and_raises_as_sqlalc
     woken: list[bool] = []
     sessions = create_session_factory(engine, on_outbox_commit=lambda: woken.append(True))
     rows = table("driver_transaction_rows", column("id", Integer))
-    insert = CompiledStatement(
-        rows.insert().values(id=bindparam("id", type_=Integer)).returning(rows.c.id)
-    )
-    read = CompiledStatement(select(rows.c.id).where(rows.c.id >= bindparam("least")))
+    insert = Prepared(rows.insert().values(id=bindparam("id", type_=Integer)).returning(rows.c.id))
+    read = Prepared(select(rows.c.id).where(rows.c.id >= bindparam("least")))
     try:
         async with engine.begin() as connection:
             await connection.execute(
@@ -125,19 +123,19 @@ async def test_a_driver_transaction_commits_wakes_the_relay_and_raises_as_sqlalc
             )
             await connection.execute(text("TRUNCATE driver_transaction_rows"))
         async with driver_transaction(sessions) as db:
-            assert [tuple(row) for row in await insert.fetch(db, {"id": 1})] == [(1,)]
+            assert [tuple(row) for row in await insert.fetch(db, id=1)] == [(1,)]
             db.info[OUTBOX_WRITTEN] = True
         assert woken == [True]
         try:
             async with driver_transaction(sessions) as db:
-                await insert.fetch(db, {"id": 2})
-                await insert.fetch(db, {"id": 1})  # a duplicate key
+                await insert.fetch(db, id=2)
+                await insert.fetch(db, id=1)  # a duplicate key
         except IntegrityError as error:
             assert error.orig.sqlstate == "23505"
         else:
             raise AssertionError("the duplicate key was accepted")
         async with sessions() as session:
-            assert [tuple(row) for row in await read.fetch(session, {"least": 0})] == [(1,)]
+            assert [tuple(row) for row in await read.fetch(session, least=0)] == [(1,)]
         assert woken == [True]  # the rolled-back transaction woke nothing
     finally:
         async with engine.begin() as connection:

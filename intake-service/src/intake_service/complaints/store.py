@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from redress_shared.db import OUTBOX_WRITTEN, CompiledStatement, DriverTransaction
+from redress_shared.db import OUTBOX_WRITTEN, DriverTransaction, Prepared
 from redress_shared.events import EventEnvelope
 from sqlalchemy import ColumnElement, Row, Text, any_, bindparam, case, cast, func, select, true
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
@@ -46,7 +46,7 @@ def _customer_turns() -> Any:
     return select(func.pg_advisory_xact_lock(lock_ids.c.lock_id))
 
 
-_CUSTOMER_TURNS = CompiledStatement(_customer_turns())
+_CUSTOMER_TURNS = Prepared(_customer_turns())
 
 
 async def take_customer_turns(db: Db, customer_keys: list[str]) -> None:
@@ -55,7 +55,7 @@ async def take_customer_turns(db: Db, customer_keys: list[str]) -> None:
     pass the fingerprint check, while different customers do not wait for each other. The
     locks are taken in one order (by their id) in every transaction, so two batches sharing
     customers wait for each other instead of deadlocking."""
-    await _CUSTOMER_TURNS.fetch(db, {"customer_key": customer_keys})
+    await _CUSTOMER_TURNS.fetch(db, customer_key=customer_keys)
 
 
 async def insert_raw(
@@ -164,8 +164,8 @@ def _earlier_claims() -> Any:
     )
 
 
-_CLAIM_KEYS = CompiledStatement(_claim_keys())
-_EARLIER_CLAIMS = CompiledStatement(_earlier_claims())
+_CLAIM_KEYS = Prepared(_claim_keys())
+_EARLIER_CLAIMS = Prepared(_earlier_claims())
 
 
 async def claim_idempotency_keys(
@@ -179,13 +179,13 @@ async def claim_idempotency_keys(
         params["key"].append(claim.key)
         params["request_hash"].append(claim.request_hash)
         params["complaint_id"].append(complaint_id)
-    claimed = {tuple(row) for row in await _CLAIM_KEYS.fetch(db, params)}
+    claimed = {tuple(row) for row in await _CLAIM_KEYS.fetch(db, **params)}
     taken = [(claim.client, claim.key) for claim, _ in claims]
     taken = [pair for pair in taken if pair not in claimed]
     if not taken:
         return {}
     wanted = {"client": [client for client, _ in taken], "key": [key for _, key in taken]}
-    rows = await _EARLIER_CLAIMS.fetch(db, wanted)
+    rows = await _EARLIER_CLAIMS.fetch(db, **wanted)
     return {
         (client, key): EarlierClaim(request_hash, complaint_id)
         for client, key, request_hash, complaint_id in rows
@@ -243,15 +243,15 @@ def _duplicates_by_channel_id() -> Any:
     ).select_from(wanted.join(found, true()))
 
 
-_DUPLICATES_BY_ID = CompiledStatement(_duplicates_by_id())
-_DUPLICATES_BY_CHANNEL_ID = CompiledStatement(_duplicates_by_channel_id())
+_DUPLICATES_BY_ID = Prepared(_duplicates_by_id())
+_DUPLICATES_BY_CHANNEL_ID = Prepared(_duplicates_by_channel_id())
 
 
 async def find_duplicates_by_id(
     db: Db, complaint_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, ComplaintAccepted]:
     """The complaints ``complaint_ids`` (those that exist), by id."""
-    rows = await _DUPLICATES_BY_ID.fetch(db, {"ids": complaint_ids})
+    rows = await _DUPLICATES_BY_ID.fetch(db, ids=complaint_ids)
     return {row[0]: _duplicate(*row) for row in rows}
 
 
@@ -264,7 +264,7 @@ async def find_duplicates_by_channel_id(
         "channel": [channel for channel, _ in channel_ids],
         "channel_message_id": [message_id for _, message_id in channel_ids],
     }
-    rows = await _DUPLICATES_BY_CHANNEL_ID.fetch(db, params)
+    rows = await _DUPLICATES_BY_CHANNEL_ID.fetch(db, **params)
     return {(channel, message_id): _duplicate(*found) for channel, message_id, *found in rows}
 
 
@@ -296,7 +296,7 @@ def _duplicates_or_numbers() -> Any:
     )
 
 
-_DUPLICATES_OR_NUMBERS = CompiledStatement(_duplicates_or_numbers())  # bound per batch
+_DUPLICATES_OR_NUMBERS = Prepared(_duplicates_or_numbers())  # bound per batch
 
 
 async def find_duplicates_or_numbers(
@@ -311,7 +311,7 @@ async def find_duplicates_or_numbers(
         "fingerprint": [fingerprint for _, fingerprint in contents],
         "since": since,
     }
-    rows = await _DUPLICATES_OR_NUMBERS.fetch(db, params)
+    rows = await _DUPLICATES_OR_NUMBERS.fetch(db, **params)
     return [
         (None, number) if complaint_id is None else (_duplicate(complaint_id, *found), None)
         for complaint_id, *found, number in rows
@@ -375,7 +375,7 @@ _COMPLAINT_JSON_COLUMNS = frozenset(
 )
 _OUTBOX_COLUMNS = ("event_id", "topic", "message_key", "event")
 # Compiled once; each batch only binds its arrays.
-_REGISTRATIONS = CompiledStatement(
+_REGISTRATIONS = Prepared(
     _unnest_insert(tables.platform.outbox, "o_", _OUTBOX_COLUMNS).add_cte(
         _unnest_insert(tables.raw_submissions, "r_", _RAW_COLUMNS).cte("raw_rows"),
         _unnest_insert(tables.complaints, "c_", _COMPLAINT_COLUMNS).cte("complaint_rows"),
@@ -415,7 +415,7 @@ async def insert_registrations(
         params["o_topic"].append(topic)
         params["o_message_key"].append(event.key)
         params["o_event"].append(event.model_dump_json())
-    await _REGISTRATIONS.fetch(db, params)
+    await _REGISTRATIONS.fetch(db, **params)
     db.info[OUTBOX_WRITTEN] = True
 
 
