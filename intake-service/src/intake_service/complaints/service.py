@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intake_service import tables
+from intake_service.attachments import store as attachments_store
 from intake_service.complaints import store
 from intake_service.complaints.events import complaint_received_event, message_received_event
 from intake_service.complaints.model import (
@@ -359,7 +360,7 @@ async def _attach_reply(
         context=context,
     )
     if draft.attachments:
-        await store.store_attachments(
+        await attachments_store.store_attachments(
             session, clock.now(), thread.complaint_id, draft.attachments, context, message_id
         )
     event = message_received_event(
@@ -406,7 +407,7 @@ async def _insert_new(
     await store.insert_complaint(session, complaint, raw_id)
     if draft.attachments:
         # The event names each attachment's id, so it is built from the stored context.
-        context = await store.store_attachments(
+        context = await attachments_store.store_attachments(
             session, clock.now(), complaint_id, draft.attachments, draft.context
         )
         complaint = dataclasses.replace(
@@ -453,7 +454,7 @@ async def read_attachment(
 ) -> Row:
     """One attachment of a complaint with its bytes; NotFound when there is none."""
     async with session_factory() as session:
-        found = await store.get_attachment(session, complaint_id, attachment_id)
+        found = await attachments_store.get_attachment(session, complaint_id, attachment_id)
     if found is None:
         raise NotFound("attachment", attachment_id)
     return found

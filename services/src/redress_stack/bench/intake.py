@@ -36,11 +36,13 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 
+import aiohttp
 import httpx
 import psutil
 from redress_shared.migrations import upgrade_to_head
 from redress_testing import start_test_infra
 
+from redress_stack.bench import load as bench_load
 from redress_stack.bench.ceiling import measure_ceiling
 from redress_stack.bench.stats import summary
 from redress_stack.infra import ManagedProcess, free_port, wait_for
@@ -141,7 +143,7 @@ def email_message(index: int) -> bytes:
 
 
 async def load(
-    client: httpx.AsyncClient,
+    client: aiohttp.ClientSession,
     path: str,
     content_type: str,
     body_of: Callable[[int], bytes],
@@ -159,10 +161,12 @@ async def load(
         while not queue.empty():
             body = queue.get_nowait()
             started = time.perf_counter()
-            response = await client.post(path, content=body, headers={"Content-Type": content_type})
+            status = await bench_load.post_bytes(
+                client, path, body, headers={"Content-Type": content_type}
+            )
             latencies.append(time.perf_counter() - started)
-            if response.status_code != 202:
-                raise RuntimeError(f"{path}: {response.status_code} {response.text}")
+            if status != 202:
+                raise RuntimeError(f"{path}: answered {status}")
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -170,7 +174,7 @@ async def load(
 
 
 async def offer(
-    client: httpx.AsyncClient, body_of: Callable[[int], bytes], count: int, rate: float
+    client: aiohttp.ClientSession, body_of: Callable[[int], bytes], count: int, rate: float
 ) -> tuple[float, list[float]]:
     """Offer ``count`` JSON complaints at a fixed ``rate`` per second (open loop: a slow
     answer does not delay the next request); each latency runs from the request's scheduled
@@ -180,12 +184,12 @@ async def offer(
 
     async def one(body: bytes, due: float) -> None:
         await asyncio.sleep(max(0.0, due - time.perf_counter()))
-        response = await client.post(
-            "/v1/complaints", content=body, headers={"Content-Type": "application/json"}
+        status = await bench_load.post_bytes(
+            client, "/v1/complaints", body, headers={"Content-Type": "application/json"}
         )
         latencies.append(time.perf_counter() - due)
-        if response.status_code != 202:
-            raise RuntimeError(f"/v1/complaints: {response.status_code} {response.text}")
+        if status != 202:
+            raise RuntimeError(f"/v1/complaints: answered {status}")
 
     started = time.perf_counter()
     await asyncio.gather(*(one(body, started + i / rate) for i, body in enumerate(bodies)))
@@ -206,17 +210,18 @@ async def run(
     ``server_cpu_seconds`` reads the intake process's CPU time: the closed-loop JSON result
     then says how much CPU one request costs there, a figure that the other processes
     sharing the machine disturb much less than the rate."""
-    async with httpx.AsyncClient(
+    # At a fixed offered rate every request may be open at once; closed loop, ``concurrency``.
+    async with bench_load.client(
+        max(concurrency, 256) if rate else concurrency,
+        {"Authorization": f"Bearer {admin_key}"},
         base_url=base_url,
-        headers={"Authorization": f"Bearer {admin_key}"},
-        timeout=120,
-        limits=httpx.Limits(max_connections=concurrency),
     ) as client:
         # Warm-up: connection pools, first-use code paths (not measured).
         await load(client, "/v1/complaints", "application/json", json_complaint, 20, 4)
         await load(client, "/v1/intake/email", "message/rfc822", email_message, 20, 4)
         results = []
         cpu_before = server_cpu_seconds() if server_cpu_seconds else 0.0
+        client_cpu_before = bench_load.own_cpu_seconds()
         seconds, latencies = await load(
             client, "/v1/complaints", "application/json", json_complaint, count, concurrency
         )
@@ -229,6 +234,8 @@ async def run(
         if server_cpu_seconds:
             cpu_ms = (server_cpu_seconds() - cpu_before) * 1000
             json_result["intake_cpu_ms_per_request"] = round(cpu_ms / count, 3)
+        client_cpu_ms = (bench_load.own_cpu_seconds() - client_cpu_before) * 1000
+        json_result["load_generator_cpu_ms_per_request"] = round(client_cpu_ms / count, 3)
         results.append(json_result)
         if rate:
             seconds, latencies = await offer(client, json_complaint, count, rate)

@@ -17,9 +17,13 @@ from typing import Any
 import aiohttp
 
 
-def client(concurrency: int, headers: Mapping[str, str] | None = None) -> aiohttp.ClientSession:
-    """A session keeping at most ``concurrency`` connections open, reused between requests."""
+def client(
+    concurrency: int, headers: Mapping[str, str] | None = None, base_url: str | None = None
+) -> aiohttp.ClientSession:
+    """A session keeping at most ``concurrency`` connections open, reused between requests
+    (paths are relative to ``base_url`` when it is given)."""
     return aiohttp.ClientSession(
+        base_url=base_url,
         connector=aiohttp.TCPConnector(limit=concurrency, force_close=False),
         headers=dict(headers or {}),
         timeout=aiohttp.ClientTimeout(total=120),

@@ -1,0 +1,1 @@
+"""Attachments: the files that came with a complaint or a customer message."""
