@@ -3,11 +3,12 @@
 The consumer applies each fetch (every partition and topic in it) in one database transaction
 that also records the event ids in the inbox, and commits the offsets only after that
 transaction commits. If the fetch fails as a whole, its partitions are applied one by one, and
-a failing partition record by record: a record that fails by itself is retried a bounded number of times and then parked on ``<topic>.dlq`` with
-the error. An infrastructure fault (database, broker, network; see
-:func:`redress_shared.faults.is_transient`) is not the record's fault: the partition is
-rewound to the first record not applied and retried with backoff for as long as the fault
-lasts, so nothing is dead-lettered by an outage and one aggregate's events keep their order.
+a failing partition record by record: a record that fails by itself is retried a bounded number
+of times and then parked on ``<topic>.dlq`` with the error. An infrastructure fault (database,
+broker, network; see :func:`redress_shared.faults.is_transient`) is not the record's fault: the
+partition is rewound to the first record not applied and retried with backoff for as long as
+the fault lasts, so nothing is dead-lettered by an outage and one aggregate's events keep their
+order.
 """
 
 from __future__ import annotations
