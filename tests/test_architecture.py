@@ -83,6 +83,24 @@ def test_no_module_is_over_500_lines(folder):
     assert not long, "\n".join(long)
 
 
+@pytest.mark.parametrize(
+    "package_dir",
+    [
+        "shared/src/redress_shared",
+        "shared/testing/src/redress_testing",
+        "services/src/redress_stack",
+    ],
+)
+def test_no_shared_module_is_over_500_lines(package_dir):
+    """The platform library, the test support and the stack runner keep the same limit."""
+    long = [
+        f"{path.relative_to(ROOT)}: {count} lines"
+        for path in (ROOT / package_dir).rglob("*.py")
+        if (count := len(path.read_text().splitlines())) > MAX_LINES
+    ]
+    assert not long, "\n".join(long)
+
+
 def _raises_problem(tree: ast.AST) -> bool:
     for node in ast.walk(tree):
         if isinstance(node, ast.Raise) and node.exc is not None:

@@ -8,10 +8,9 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from redress_shared import kafka
+from redress_shared import records
 from redress_shared.events import ComplaintReceivedV1, CustomerContact, MalformedEvent, new_event
-from redress_shared.kafka import decode_record
-from redress_shared.records import from_kafka_record, to_kafka_record
+from redress_shared.records import decode_record, from_kafka_record, to_kafka_record
 
 
 def our_record(**event_fields) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
@@ -36,7 +35,7 @@ def our_record(**event_fields) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
 )
 def test_our_records_decode_as_the_cloudevents_binding_decodes_them(fields) -> None:
     key, value, headers = our_record(**fields)
-    assert kafka._usual_record(key, value, headers) is not None  # the short path takes it
+    assert records._usual_record(key, value, headers) is not None  # the short path takes it
     short = decode_record(key, value, headers)
     bound = from_kafka_record(key, value, headers)
     assert short == bound
@@ -76,5 +75,5 @@ def test_another_shape_goes_through_the_binding() -> None:
         *headers,
         ("ce_traceparent", b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
     ]
-    assert kafka._usual_record(key, value, other) is None
+    assert records._usual_record(key, value, other) is None
     assert decode_record(key, value, other) == from_kafka_record(key, value, headers)

@@ -13,11 +13,12 @@ from datetime import UTC, datetime
 import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.partitioner import DefaultPartitioner
+from redress_shared.broker import create_producer, ensure_topics
 from redress_shared.cli import command_parser
 from redress_shared.clock import SystemClock
 from redress_shared.db import PlatformTables, create_session_factory
 from redress_shared.events import ComplaintReceivedV1, CustomerContact, dead_letter_topic, new_event
-from redress_shared.kafka import EventConsumer, create_producer, ensure_topics
+from redress_shared.kafka import EventConsumer
 from redress_shared.observability import EVENTS_CONSUMED
 from redress_shared.operations import run_operation
 from redress_shared.outbox import OutboxRelay, add_to_outbox

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from redress_shared.kafka import ensure_topics
+from redress_shared.broker import ensure_topics
 from redress_shared.migrations import upgrade_to_head
 
 from redress_stack.catalog import (

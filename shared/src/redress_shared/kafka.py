@@ -1,4 +1,4 @@
-"""Kafka adapters: producer, topic set-up and the idempotent consumer loop.
+"""The idempotent consumer loop (the producer and topic set-up are in :mod:`redress_shared.broker`).
 
 The consumer applies each fetch (every partition and topic in it) in one database transaction
 that also records the event ids in the inbox, and commits the offsets only after that
@@ -14,14 +14,10 @@ order.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from pydantic_core import from_json
 from sqlalchemy import ARRAY, Text, bindparam, func, select
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.dialects.postgresql import insert
@@ -29,19 +25,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from redress_shared.db import PlatformTables
 from redress_shared.events import (
-    CORRELATION_EXTENSION,
     EventEnvelope,
     MalformedEvent,
     dead_letter_topic,
 )
 from redress_shared.faults import is_transient
 from redress_shared.observability import EVENTS_CONSUMED, bind_correlation_id
-from redress_shared.records import from_kafka_record
+from redress_shared.records import decode_record
 from redress_shared.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
 
-TOPIC_ALREADY_EXISTS = 36
 # A replay's fetches: up to this many records per batch, and this much per partition per fetch
 # (about 2,000 of our records).
 REPLAY_MAX_POLL_RECORDS = 2000
@@ -77,94 +71,6 @@ class _FaultBackoff:
     def next_pause(self) -> float:
         pause, self._next = self._next, min(self._next * 2, self._ceiling)
         return pause
-
-
-def create_producer(settings: ServiceSettings) -> AIOKafkaProducer:
-    """A producer that waits for all in-sync replicas; idempotence is a setting (Tansu lacks it)."""
-    return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        client_id=f"{settings.kafka_client_id_prefix}-{settings.service_name}",
-        acks="all",
-        enable_idempotence=settings.kafka_enable_idempotence,
-        linger_ms=2,
-    )
-
-
-async def ensure_topics(
-    bootstrap_servers: str, topics: Sequence[str], partitions: int = 3, replication: int = 1
-) -> None:
-    """Create ``topics`` and their dead-letter topics if they do not exist yet."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    await admin.start()
-    try:
-        wanted = [*topics, *(dead_letter_topic(t) for t in topics)]
-        existing = set(await admin.list_topics())
-        missing = [name for name in wanted if name not in existing]
-        if not missing:
-            return
-        response = await admin.create_topics(
-            [
-                NewTopic(name, num_partitions=partitions, replication_factor=replication)
-                for name in missing
-            ]
-        )
-        for name, code, *_ in response.topic_errors:
-            if code not in (0, TOPIC_ALREADY_EXISTS):
-                raise RuntimeError(f"could not create topic {name}: error code {code}")
-    finally:
-        await admin.close()
-
-
-# The headers ``to_kafka_record`` writes. A record with exactly these (and the optional ones)
-# is decoded here without the CloudEvents binding, whose generic parsing costs two to three
-# times as much per record (a replay of the log decodes millions); any other shape goes
-# through ``from_kafka_record``.
-_USUAL_HEADERS = frozenset({"ce_id", "ce_source", "ce_type", "ce_time", "ce_specversion"})
-_OPTIONAL_HEADERS = frozenset({"content-type", "ce_subject", f"ce_{CORRELATION_EXTENSION}"})
-
-
-def _usual_record(
-    key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes]]
-) -> EventEnvelope | None:
-    """The envelope of a record shaped as ``to_kafka_record`` writes it, or None."""
-    found = dict(headers)
-    names = found.keys()
-    if not (_USUAL_HEADERS <= names and names <= _USUAL_HEADERS | _OPTIONAL_HEADERS):
-        return None
-    moment = found["ce_time"].decode()
-    if (
-        found["ce_specversion"] != b"1.0"
-        or found.get("content-type", b"application/json") != b"application/json"
-        or not moment.endswith("Z")
-    ):
-        return None
-    data = from_json(value or b"")
-    source, event_type = found["ce_source"].decode(), found["ce_type"].decode()
-    if not isinstance(data, dict) or not source or not event_type:
-        raise ValueError("event data is not a JSON object, or no source or type")
-    subject, correlation = found.get("ce_subject"), found.get(f"ce_{CORRELATION_EXTENSION}")
-    return EventEnvelope.model_construct(
-        id=uuid.UUID(found["ce_id"].decode()),
-        source=source,
-        type=event_type,
-        subject=subject.decode() if subject is not None else None,
-        time=datetime.fromisoformat(moment),
-        key=(key or b"").decode(),
-        correlation_id=correlation.decode() if correlation is not None else None,
-        data=data,
-    )
-
-
-def decode_record(
-    key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes]]
-) -> EventEnvelope:
-    """``from_kafka_record``, faster for the records our producers write (same envelope, same
-    :class:`MalformedEvent` for what is not one of ours)."""
-    try:
-        usual = _usual_record(key, value, headers)
-    except Exception as exc:  # a broken id, time or JSON: not our event
-        raise MalformedEvent(f"{type(exc).__name__}: {exc}") from exc
-    return usual if usual is not None else from_kafka_record(key, value, headers)
 
 
 class EventConsumer:
@@ -579,7 +485,4 @@ __all__ = [
     "EventConsumer",
     "EventHandler",
     "InfrastructureFault",
-    "create_producer",
-    "decode_record",
-    "ensure_topics",
 ]

@@ -20,10 +20,10 @@ from typing import Any, TextIO
 from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import MetaData
 
+from redress_shared.broker import create_producer
 from redress_shared.db import PlatformTables, create_engine, create_session_factory
 from redress_shared.dead_letters import DeadLetter, read_dead_letters, redrive
 from redress_shared.events import dead_letter_topic
-from redress_shared.kafka import create_producer
 from redress_shared.outbox import list_parked, read_parked_event, unpark
 from redress_shared.settings import ServiceSettings
 

@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from cloudevents.core.bindings import kafka as ce_kafka
 from cloudevents.core.v1.event import CloudEvent
+from pydantic_core import from_json
 
 from redress_shared.events import CORRELATION_EXTENSION, EventEnvelope, MalformedEvent
 
@@ -61,3 +64,55 @@ def from_kafka_record(
 
 
 __all__ = ["from_kafka_record", "to_kafka_record"]
+
+
+# The headers ``to_kafka_record`` writes. A record with exactly these (and the optional ones)
+# is decoded here without the CloudEvents binding, whose generic parsing costs two to three
+# times as much per record (a replay of the log decodes millions); any other shape goes
+# through ``from_kafka_record``.
+_USUAL_HEADERS = frozenset({"ce_id", "ce_source", "ce_type", "ce_time", "ce_specversion"})
+_OPTIONAL_HEADERS = frozenset({"content-type", "ce_subject", f"ce_{CORRELATION_EXTENSION}"})
+
+
+def _usual_record(
+    key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes]]
+) -> EventEnvelope | None:
+    """The envelope of a record shaped as ``to_kafka_record`` writes it, or None."""
+    found = dict(headers)
+    names = found.keys()
+    if not (_USUAL_HEADERS <= names and names <= _USUAL_HEADERS | _OPTIONAL_HEADERS):
+        return None
+    moment = found["ce_time"].decode()
+    if (
+        found["ce_specversion"] != b"1.0"
+        or found.get("content-type", b"application/json") != b"application/json"
+        or not moment.endswith("Z")
+    ):
+        return None
+    data = from_json(value or b"")
+    source, event_type = found["ce_source"].decode(), found["ce_type"].decode()
+    if not isinstance(data, dict) or not source or not event_type:
+        raise ValueError("event data is not a JSON object, or no source or type")
+    subject, correlation = found.get("ce_subject"), found.get(f"ce_{CORRELATION_EXTENSION}")
+    return EventEnvelope.model_construct(
+        id=uuid.UUID(found["ce_id"].decode()),
+        source=source,
+        type=event_type,
+        subject=subject.decode() if subject is not None else None,
+        time=datetime.fromisoformat(moment),
+        key=(key or b"").decode(),
+        correlation_id=correlation.decode() if correlation is not None else None,
+        data=data,
+    )
+
+
+def decode_record(
+    key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes]]
+) -> EventEnvelope:
+    """``from_kafka_record``, faster for the records our producers write (same envelope, same
+    :class:`MalformedEvent` for what is not one of ours)."""
+    try:
+        usual = _usual_record(key, value, headers)
+    except Exception as exc:  # a broken id, time or JSON: not our event
+        raise MalformedEvent(f"{type(exc).__name__}: {exc}") from exc
+    return usual if usual is not None else from_kafka_record(key, value, headers)

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from redress_shared.admin import dead_letters_router, outbox_admin_router
 from redress_shared.api_docs import docs_router
 from redress_shared.auth import ApiKeyVerifier, api_keys_router, seed_admin_key
+from redress_shared.broker import create_producer
 from redress_shared.clock import Clock, clock_from_settings
 from redress_shared.db import (
     PlatformTables,
@@ -33,7 +34,7 @@ from redress_shared.db import (
     create_session_factory,
 )
 from redress_shared.errors import ProblemMap, install_problem_handlers
-from redress_shared.kafka import BatchHandler, EventConsumer, EventHandler, create_producer
+from redress_shared.kafka import BatchHandler, EventConsumer, EventHandler
 from redress_shared.observability import configure_logging, health_router
 from redress_shared.openapi_docs import document_problems_and_examples, operations_of
 from redress_shared.outbox import OutboxRelay, prune_outbox_and_inbox

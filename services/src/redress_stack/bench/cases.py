@@ -45,8 +45,9 @@ from aiokafka import AIOKafkaProducer
 from case_service import MIGRATIONS_DIR, consumers, tables
 from case_service.bootstrap import build_app
 from case_service.config import CaseSettings
+from redress_shared.broker import ensure_topics
 from redress_shared.events import COMPLAINTS_TOPIC, EventEnvelope
-from redress_shared.kafka import EventConsumer, ensure_topics
+from redress_shared.kafka import EventConsumer
 from redress_shared.migrations import upgrade_to_head
 from redress_shared.observability import configure_logging
 from redress_shared.records import to_kafka_record

@@ -26,8 +26,8 @@ from pathlib import Path
 import httpx
 import psutil
 from fastapi import FastAPI
+from redress_shared.broker import ensure_topics
 from redress_shared.clock import write_clock_offset
-from redress_shared.kafka import ensure_topics
 from redress_shared.migrations import upgrade_to_head
 from redress_shared.settings import ServiceSettings
 from redress_stack.catalog import TOPICS
