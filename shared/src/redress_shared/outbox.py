@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -37,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from redress_shared.clock import Clock
-from redress_shared.db import OUTBOX_WRITTEN, PlatformTables
+from redress_shared.db import OUTBOX_WRITTEN, PlatformTables, insert_rows
 from redress_shared.events import EventEnvelope
 from redress_shared.faults import is_transient
 from redress_shared.observability import EVENTS_PUBLISHED, correlation_id_var
@@ -51,15 +52,34 @@ async def add_to_outbox(
 ) -> None:
     """Stage ``event`` for ``topic`` in the caller's transaction (commits with it); the
     commit wakes the relay (see :func:`redress_shared.db.create_session_factory`)."""
-    if event.correlation_id is None:
-        event = event.model_copy(update={"correlation_id": correlation_id_var.get()})
-    await session.execute(
-        tables.outbox.insert().values(
-            event_id=event.id,
-            topic=topic,
-            message_key=event.key,
-            event=event.model_dump(mode="json"),
-        )
+    await add_many_to_outbox(session, tables, topic, [event])
+
+
+async def add_many_to_outbox(
+    session: AsyncSession, tables: PlatformTables, topic: str, events: Sequence[EventEnvelope]
+) -> None:
+    """Stage ``events`` for ``topic``, in their order, with one statement whatever their
+    number (:func:`redress_shared.db.insert_rows`); as :func:`add_to_outbox` otherwise. An
+    event without a correlation id takes the one of the work at hand."""
+    if not events:
+        return
+    current = correlation_id_var.get()
+    await insert_rows(
+        session,
+        tables.outbox,
+        [
+            {
+                "event_id": event.id,
+                "topic": topic,
+                "message_key": event.key,
+                "event": (
+                    event
+                    if event.correlation_id is not None
+                    else event.model_copy(update={"correlation_id": current})
+                ).model_dump(mode="json"),
+            }
+            for event in events
+        ],
     )
     session.info[OUTBOX_WRITTEN] = True
 

@@ -9,10 +9,10 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import TypeVar
 
-from redress_shared.db import OUTBOX_WRITTEN, insert_rows, unnested
+from redress_shared.db import insert_rows, unnested
 from redress_shared.errors import NotFound
 from redress_shared.events import CASES_TOPIC, ComplaintReceivedV1, EventEnvelope
-from redress_shared.observability import correlation_id_var
+from redress_shared.outbox import add_many_to_outbox
 from sqlalchemy import Integer, Row, and_, bindparam, exists, func, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -84,28 +84,8 @@ def _history_rows(entries: Sequence[HistoryEntry], now: datetime) -> list[dict]:
 
 async def stage_events(session: AsyncSession, events: Sequence[EventEnvelope]) -> None:
     """Stage case events for ``redress.cases.v1`` in the outbox with one statement, in their
-    order (what ``add_to_outbox`` does for one event; the commit wakes the relay)."""
-    if not events:
-        return
-    current = correlation_id_var.get()
-    await insert_rows(
-        session,
-        tables.platform.outbox,
-        [
-            {
-                "event_id": event.id,
-                "topic": CASES_TOPIC,
-                "message_key": event.key,
-                "event": (
-                    event
-                    if event.correlation_id is not None
-                    else event.model_copy(update={"correlation_id": current})
-                ).model_dump(mode="json"),
-            }
-            for event in events
-        ],
-    )
-    session.info[OUTBOX_WRITTEN] = True
+    order (the commit wakes the relay)."""
+    await add_many_to_outbox(session, tables.platform, CASES_TOPIC, events)
 
 
 async def lock_cases(

@@ -7,9 +7,9 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from redress_shared.db import OUTBOX_WRITTEN, unnested
+from redress_shared.db import insert_rows, unnested
 from redress_shared.events import NOTIFICATIONS_TOPIC, CaseOpenedV1, EventEnvelope
-from redress_shared.observability import correlation_id_var
+from redress_shared.outbox import add_many_to_outbox
 from sqlalchemy import (
     Boolean,
     DateTime,
@@ -17,14 +17,12 @@ from sqlalchemy import (
     Row,
     Text,
     case,
-    cast,
     func,
-    literal,
     literal_column,
     select,
     union_all,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
+from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notification_service import tables
@@ -286,54 +284,21 @@ async def record_claimed_outcomes(
     return {(row.id, row.released_claim): row for row in rows}
 
 
+_ATTEMPT_COLUMNS = ("notification_id", "channel", "recipient", "attempted_at", "outcome", "error")
+
+
 async def record_attempts(session: AsyncSession, tries: list[dict]) -> None:
     """Keep tries to send messages (notification_id, channel, recipient, attempted_at,
     outcome, error), in one statement whatever their number."""
-    if not tries:
-        return
-    given = unnested(
-        "given",
-        notification_id=(UUID(as_uuid=True), [row["notification_id"] for row in tries]),
-        channel=(Text, [row["channel"] for row in tries]),
-        recipient=(Text, [row["recipient"] for row in tries]),
-        attempted_at=(DateTime(timezone=True), [row["attempted_at"] for row in tries]),
-        outcome=(Text, [row["outcome"] for row in tries]),
-        error=(Text, [row["error"] for row in tries]),
+    await insert_rows(
+        session, attempts, [{name: row[name] for name in _ATTEMPT_COLUMNS} for row in tries]
     )
-    await session.execute(insert(attempts).from_select(list(given.c.keys()), select(*given.c)))
 
 
 async def stage_outcome_events(session: AsyncSession, events: Sequence[EventEnvelope]) -> None:
     """Stage outcome events for ``redress.notifications.v1`` with one statement whatever
-    their number (what ``add_to_outbox`` does for one event; the commit wakes the relay)."""
-    if not events:
-        return
-    current = correlation_id_var.get()
-    staged = [
-        event
-        if event.correlation_id is not None
-        else event.model_copy(update={"correlation_id": current})
-        for event in events
-    ]
-    given = unnested(
-        "given",
-        event_id=(UUID(as_uuid=True), [event.id for event in staged]),
-        message_key=(Text, [event.key for event in staged]),
-        event=(Text, [event.model_dump_json() for event in staged]),
-    )
-    outbox = tables.platform.outbox
-    await session.execute(
-        insert(outbox).from_select(
-            ["event_id", "topic", "message_key", "event"],
-            select(
-                given.c.event_id,
-                literal(NOTIFICATIONS_TOPIC, Text),
-                given.c.message_key,
-                cast(given.c.event, JSONB),
-            ),
-        )
-    )
-    session.info[OUTBOX_WRITTEN] = True
+    their number (the commit wakes the relay)."""
+    await add_many_to_outbox(session, tables.platform, NOTIFICATIONS_TOPIC, events)
 
 
 async def messages_with_attempts(

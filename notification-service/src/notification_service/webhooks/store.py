@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from redress_shared.db import unnested
+from redress_shared.db import insert_rows, unnested
 from sqlalchemy import DateTime, Integer, Row, Text, func, or_, select
 from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -219,22 +219,23 @@ async def record_claimed_attempts(
     return {(row[0], row[1]) for row in applied}
 
 
+_ATTEMPT_COLUMNS = (
+    "delivery_id",
+    "attempted_at",
+    "status_code",
+    "latency_ms",
+    "response_excerpt",
+    "error",
+    "outcome",
+)
+
+
 async def insert_attempts(session: AsyncSession, rows: list[dict]) -> None:
     """Keep attempts (delivery_id, attempted_at, status_code, latency_ms, response_excerpt,
     error, outcome), in one statement whatever their number."""
-    if not rows:
-        return
-    given = unnested(
-        "given",
-        delivery_id=(UUID(as_uuid=True), [row["delivery_id"] for row in rows]),
-        attempted_at=(DateTime(timezone=True), [row["attempted_at"] for row in rows]),
-        status_code=(Integer, [row["status_code"] for row in rows]),
-        latency_ms=(Integer, [row["latency_ms"] for row in rows]),
-        response_excerpt=(Text, [row["response_excerpt"] for row in rows]),
-        error=(Text, [row["error"] for row in rows]),
-        outcome=(Text, [row["outcome"] for row in rows]),
+    await insert_rows(
+        session, attempts, [{name: row[name] for name in _ATTEMPT_COLUMNS} for row in rows]
     )
-    await session.execute(insert(attempts).from_select(list(given.c.keys()), select(*given.c)))
 
 
 async def delivery(session: AsyncSession, delivery_id: uuid.UUID, lock: bool = False) -> Row | None:
