@@ -8,7 +8,10 @@ prints per rate (the ladder stops at the first rate the stack cannot sustain):
 
 * intake: accepted per second, p50/p99 of the 202;
 * 202 → case readable, 202 → acknowledgement e-mail in the Maildir, 202 → counted in
-  analytics: the rate at which complaints completed each stage and p50/p99 latency.
+  analytics: the rate at which complaints completed each stage and p50/p99 latency;
+* the CPU each process (with its children: PostgreSQL's backends, a service's workers) and
+  the load generator spent per accepted complaint, from the first offer until the rate had
+  drained: where the machine's cores went.
 
 Each stage is timed from the complaint's ``received_at`` in intake's answer (the server's
 clock, as every later stage's). Stage times are read where they happen: the case service's outbox row for ``case.opened``
@@ -36,6 +39,7 @@ from pathlib import Path
 
 import aiohttp
 import asyncpg
+import psutil
 
 from redress_stack.bench import load
 from redress_stack.bench.ceiling import measure_ceiling
@@ -185,6 +189,44 @@ async def wait_until_done(stack: Stack, emails: dict[str, str], timeout: float) 
         await asyncio.sleep(1.0)
 
 
+def cpu_seconds(process_ids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds (user + system) each stack process and its children have used so far:
+    PostgreSQL's backends and a service's workers count towards their parent."""
+    used: dict[str, float] = {"load generator": load.own_cpu_seconds()}
+    for name, pid in process_ids.items():
+        try:
+            root = psutil.Process(pid)
+            processes = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            continue
+        total = 0.0
+        for process in processes:
+            try:
+                times = process.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system
+        used[name] = total
+    return used
+
+
+def cpu_per_complaint(
+    rate: float, before: dict[str, float], after: dict[str, float], complaints: int
+) -> dict:
+    """Milliseconds of CPU each process spent per accepted complaint between two samples,
+    largest first: where a rate's two cores went."""
+    spent = {
+        name: round((after[name] - before.get(name, 0.0)) * 1000 / max(complaints, 1), 2)
+        for name in after
+    }
+    ordered = dict(sorted(spent.items(), key=lambda item: item[1], reverse=True))
+    return {
+        "benchmark": f"CPU ms per complaint at {rate:g}/s",
+        **ordered,
+        "total": round(sum(spent.values()), 2),
+    }
+
+
 def stage_summary(name: str, accepted_at: dict[str, float], reached: dict[str, float]) -> dict:
     """Completion rate and latency of one stage for the complaints accepted at one rate."""
     latencies = [reached[c] - t for c, t in accepted_at.items() if c in reached]
@@ -209,11 +251,15 @@ async def run_rates(stack: Stack, rates: list[float], seconds: float, drain: flo
         await wait_until_done(stack, warm_emails, drain)
         for rate in rates:
             run = uuid.uuid4().hex[:6]
+            cpu_before = cpu_seconds(stack.process_ids())
             intake, accepted_at, emails = await offer(
                 client, stack.url("intake-service"), run, rate, seconds
             )
             all_emails.update(emails)
             times = await wait_until_done(stack, emails, drain)
+            cpu = cpu_per_complaint(
+                rate, cpu_before, cpu_seconds(stack.process_ids()), len(accepted_at)
+            )
             results.append(intake)
             for stage, label in (
                 ("case", "202 → case readable"),
@@ -227,8 +273,10 @@ async def run_rates(stack: Stack, rates: list[float], seconds: float, drain: flo
             # Each rate's figures as soon as they are known: a long run cut short keeps them.
             for line in results[-4:]:
                 print(json.dumps(line, ensure_ascii=False), flush=True)
+            print(json.dumps(cpu, ensure_ascii=False), flush=True)
             # End to end means every stage: the slowest one is the pipeline's rate.
             completed = min(line["per_second"] or 0.0 for line in results[-3:])
+            results.append(cpu)
             if completed < SUSTAINED_SHARE * rate:
                 # Saturated: a higher rate would only queue more in the load generator and
                 # measure the same ceiling, for many more minutes.
