@@ -23,7 +23,6 @@ from redress_shared.events import (
     CASES_TOPIC,
     COMPLAINT_RECEIVED,
     COMPLAINTS_TOPIC,
-    NOTIFICATIONS_TOPIC,
     EventEnvelope,
 )
 from redress_shared.kafka import BatchHandler, EventHandler
@@ -33,7 +32,9 @@ from analytics_service.config import AnalyticsSettings
 from analytics_service.facts import service as facts
 
 GROUP_ID = "analytics-service.facts"
-TOPICS = (COMPLAINTS_TOPIC, CASES_TOPIC, NOTIFICATIONS_TOPIC)
+# Only the topics that carry an event type of ``EVENT_TYPES``: the notification outcomes say
+# nothing a figure counts, and every record of a subscribed topic is fetched and decoded.
+TOPICS = (COMPLAINTS_TOPIC, CASES_TOPIC)
 
 # SLA clocks, team and lifecycle of each case (the opening too: it starts the progress row).
 PROGRESS_TYPES = frozenset(
