@@ -2,8 +2,9 @@
 
 The group applies a fetched batch in one call (``batch_handler``): its events are grouped
 by type and each group goes to a set-based use case, in an order that lets later steps see
-earlier ones (a case before its complaint, its progress and decisions). The per-event ``handlers`` are the
-same code with a batch of one (the consumer's fallback when a batch fails)."""
+earlier ones (a case before its complaint, its progress and decisions). The per-event
+``handlers`` are the same code with a batch of one (the consumer's fallback when a batch
+fails)."""
 
 from __future__ import annotations
 
