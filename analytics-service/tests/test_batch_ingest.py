@@ -180,16 +180,22 @@ async def test_batches_and_the_one_at_a_time_fallback_give_the_same_figures(anal
     tag = uuid.uuid4().hex[:8]
     whole = [records(CASES_TOPIC, cases), records(COMPLAINTS_TOPIC, complaints)]
     single = [[r] for batch in whole for r in batch]
+    # A live fetch spans the two topics: complaints and their cases' events in one batch, in
+    # either order of the partitions.
+    mixed = [whole[1] + whole[0]]
+    mixed_other_way = [whole[0] + whole[1]]
     poisoned = [
         records(COMPLAINTS_TOPIC, [*complaints[:9], poison(base), *complaints[9:]]),
         records(CASES_TOPIC, [poison(base), *cases]),
     ]
     assert await apply(analytics_settings, f"batch_{tag}", whole, now) == []
     assert await apply(analytics_settings, f"single_{tag}", single, now) == []
+    assert await apply(analytics_settings, f"mixed_{tag}", mixed, now) == []
+    assert await apply(analytics_settings, f"mixedback_{tag}", mixed_other_way, now) == []
     failed = await apply(analytics_settings, f"fallback_{tag}", poisoned, now)
     assert len(failed) == 2 and all("names no known complaint" in f for f in failed)
 
-    for other in (f"single_{tag}", f"fallback_{tag}"):
+    for other in (f"single_{tag}", f"fallback_{tag}", f"mixed_{tag}", f"mixedback_{tag}"):
         found = await differences(analytics_settings, f"batch_{tag}", other)
         assert found.pop("facts") == 18
         assert set(found.values()) == {0}, f"{other}: { {k: v for k, v in found.items() if v} }"
@@ -201,10 +207,39 @@ async def test_batches_and_the_one_at_a_time_fallback_give_the_same_figures(anal
                 text(f'SELECT kind, count FROM "batch_{tag}".alerts ORDER BY kind')
             )
         ).all()
-        for schema in ("batch", "single", "fallback"):
+        for schema in ("batch", "single", "fallback", "mixed", "mixedback"):
             await connection.execute(text(f'DROP SCHEMA "{schema}_{tag}" CASCADE'))
         await connection.commit()
     await engine.dispose()
     # Ten upheld manufacturing complaints of one supplier in a month (more than 4) but the
     # four revised to unjustified (a late, older decision changes nothing); the outage burst.
     assert ("supplier_defects", 6) in kinds and ("incident", 8) in kinds, kinds
+
+
+async def test_a_complaint_whose_case_opens_in_the_same_batch_is_written_once(analytics_settings):
+    """The usual live batch holds a complaint and its case's opening: the complaint's fact row
+    is inserted with the case's priority and tier, not inserted and then updated."""
+    at = datetime(2996, 5, 4, 8, tzinfo=UTC)
+    schema = f"once_{uuid.uuid4().hex[:8]}"
+    assert await apply(analytics_settings, schema, [], at) == []  # the empty tables
+    complaint = complaint_received(at, category="delivery", sku="W-1", supplier=SUPPLIER)
+    story = CaseStory(at, complaint_id=complaint.payload().complaint_id, priority="high")
+    engine = create_async_engine(analytics_settings.database_url)
+    translated = engine.execution_options(schema_translate_map={tables.SCHEMA: schema})
+    handler = consumers.batch_handler(analytics_settings, FixedClock(at))
+    async with create_session_factory(translated)() as session, session.begin():
+        await handler(session, [complaint, story.opened])
+        written = (
+            await session.execute(
+                text(
+                    "SELECT n_tup_ins, n_tup_upd FROM pg_stat_xact_user_tables "
+                    "WHERE schemaname = :schema AND relname = 'complaint_facts'"
+                ),
+                {"schema": schema},
+            )
+        ).one()
+        priority = await session.scalar(text(f'SELECT priority FROM "{schema}".complaint_facts'))
+    async with engine.begin() as connection:
+        await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    await engine.dispose()
+    assert tuple(written) == (1, 0) and priority == "high"

@@ -207,6 +207,35 @@ async def test_consumer_applies_each_event_once_and_dead_letters_what_keeps_fail
     )
 
 
+async def test_a_consumer_that_can_wait_asks_for_fuller_fetches_and_still_applies_a_trickle(
+    db, settings, infra
+):
+    """``kafka_fetch_min_bytes`` reaches the broker's fetch (so a quiet stream comes in larger
+    batches), and the fetch wait still bounds it: one small event is applied."""
+    topic = f"test.min-bytes.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(infra.kafka_bootstrap_servers, [topic])
+    event = sample_event("k1", 1)
+
+    async def handler(session, applied):
+        await session.execute(effects.insert().values(event_id=str(applied.id), n=1))
+
+    consumer = consumer_for(
+        db, settings, topic, handler, kafka_fetch_min_bytes=1 << 20, kafka_fetch_max_wait_ms=200
+    )
+
+    async def applied():
+        async with db() as session:
+            return await session.scalar(
+                select(func.count()).where(effects.c.event_id == str(event.id))
+            )
+
+    async with running(settings, consumer.run):
+        await eventually(lambda: asyncio.sleep(0, consumer.started))
+        assert consumer._consumer._fetcher._fetch_min_bytes == 1 << 20  # what each fetch asks
+        await produce(infra.kafka_bootstrap_servers, topic, event)
+        assert await eventually(applied) == 1
+
+
 async def test_a_fetch_across_partitions_is_applied_together_and_a_poison_record_alone(
     db, settings, infra
 ):

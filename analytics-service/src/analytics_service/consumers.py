@@ -2,8 +2,9 @@
 
 The group applies a fetched batch in one call (``batch_handler``): its events are grouped
 by type and each group goes to a set-based use case, in an order that lets later steps see
-earlier ones (a case before its progress and decisions). The per-event ``handlers`` are the
-same code with a batch of one (the consumer's fallback when a batch fails)."""
+earlier ones (a case before its complaint, its progress and decisions). The per-event
+``handlers`` are the same code with a batch of one (the consumer's fallback when a batch
+fails)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,6 @@ from redress_shared.events import (
     CASES_TOPIC,
     COMPLAINT_RECEIVED,
     COMPLAINTS_TOPIC,
-    NOTIFICATIONS_TOPIC,
     EventEnvelope,
 )
 from redress_shared.kafka import BatchHandler, EventHandler
@@ -33,7 +33,9 @@ from analytics_service.config import AnalyticsSettings
 from analytics_service.facts import service as facts
 
 GROUP_ID = "analytics-service.facts"
-TOPICS = (COMPLAINTS_TOPIC, CASES_TOPIC, NOTIFICATIONS_TOPIC)
+# Only the topics that carry an event type of ``EVENT_TYPES``: the notification outcomes say
+# nothing a figure counts, and every record of a subscribed topic is fetched and decoded.
+TOPICS = (COMPLAINTS_TOPIC, CASES_TOPIC)
 
 # SLA clocks, team and lifecycle of each case (the opening too: it starts the progress row).
 PROGRESS_TYPES = frozenset(
@@ -67,10 +69,13 @@ def batch_handler(settings: AnalyticsSettings, clock: Clock) -> BatchHandler:
         for event_type, payload in parsed:
             by_type[event_type].append(payload)
         await facts.lock_complaints(session, by_type)
-        if COMPLAINT_RECEIVED in by_type:
-            await facts.record_complaints(session, clock, rules, by_type[COMPLAINT_RECEIVED])
+        # Openings first: a complaint whose case opens in the same batch (the usual live
+        # batch) is then inserted with its case's priority and tier, instead of inserted and
+        # then updated (every index of the row written twice). Either order ends the same.
         if CASE_OPENED in by_type:
             await facts.record_cases_opened(session, by_type[CASE_OPENED])
+        if COMPLAINT_RECEIVED in by_type:
+            await facts.record_complaints(session, clock, rules, by_type[COMPLAINT_RECEIVED])
         progress = [(t, payload) for t, payload in parsed if t in PROGRESS_TYPES]
         if progress:
             await facts.record_case_progress(session, progress)

@@ -1,13 +1,13 @@
 """Rebuild the analytics facts by replaying the event log from offset 0.
 
 The figures are a pure function of the fact tables, and the fact tables are a pure function of
-the events on the complaints, cases and notifications topics. ``rebuild`` proves it and repairs
+the events on the complaints and cases topics. ``rebuild`` proves it and repairs
 it, in one procedure:
 
 1. Create a fresh schema ``<schema>_rebuild`` whose tables copy the live tables' structure
    (``CREATE TABLE ... (LIKE ... INCLUDING ALL)``: columns, defaults, constraints and indexes as
    the migrations left them), all empty.
-2. Replay every record of the three topics, from offset 0 up to the end offsets seen at the
+2. Replay every record of the two topics, from offset 0 up to the end offsets seen at the
    start, through the very same consumer handlers and inbox as the running service, into that
    schema (SQLAlchemy's ``schema_translate_map``), as a private consumer that joins no group
    and commits no offsets. Redeliveries and out-of-order events are absorbed exactly as live.

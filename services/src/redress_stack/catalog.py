@@ -72,9 +72,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         port=8004,
         schema="analytics",
         publishes=(ALERTS_TOPIC,),
-        consumer_groups={
-            "analytics-service.facts": (COMPLAINTS_TOPIC, CASES_TOPIC, NOTIFICATIONS_TOPIC)
-        },
+        consumer_groups={"analytics-service.facts": (COMPLAINTS_TOPIC, CASES_TOPIC)},
     ),
 )
 

@@ -139,9 +139,10 @@ class EventConsumer:
             auto_offset_reset="earliest",
             # A fetch is applied in one transaction: a backlog drains in large ones.
             max_poll_records=LIVE_MAX_POLL_RECORDS,
-            # Tansu answers a fetch only when this wait runs out, even if records arrive
-            # sooner, so it bounds end-to-end latency; Apache Kafka answers at once.
+            # The broker answers once the minimum is there or the wait runs out (Tansu too):
+            # the wait bounds the latency a larger minimum adds.
             fetch_max_wait_ms=self._settings.kafka_fetch_max_wait_ms,
+            fetch_min_bytes=self._settings.kafka_fetch_min_bytes,
         )
         await consumer.start()
         self._consumer = consumer

@@ -43,6 +43,11 @@ class ServiceSettings(BaseSettings):
     )
     kafka_client_id_prefix: str = "redress"
     kafka_fetch_max_wait_ms: int = 100
+    kafka_fetch_min_bytes: int = Field(
+        default=1,
+        description="A live consumer's fetch waits (up to `kafka_fetch_max_wait_ms`) until this "
+        "many bytes are there: larger batches, fewer transactions, for consumers that can wait.",
+    )
     admin_api_key: SecretStr | None = Field(
         default=None, description="Admin API key seeded (hashed) into the service on start."
     )
