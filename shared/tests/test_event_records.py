@@ -1,15 +1,21 @@
-"""Decoding Kafka records: the consumer decodes the records we write on a short path past the
-CloudEvents binding; it must give what the binding gives, and refuse what the binding
-refuses."""
+"""Kafka records: the relay encodes and the consumer decodes the records we write on short
+paths past the CloudEvents binding; they must give what the binding gives, and refuse what
+the binding refuses."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from redress_shared import records
-from redress_shared.events import ComplaintReceivedV1, CustomerContact, MalformedEvent, new_event
+from redress_shared.events import (
+    ComplaintReceivedV1,
+    CustomerContact,
+    EventEnvelope,
+    MalformedEvent,
+    new_event,
+)
 from redress_shared.records import decode_record, from_kafka_record, to_kafka_record
 
 
@@ -77,3 +83,41 @@ def test_another_shape_goes_through_the_binding() -> None:
     ]
     assert records._usual_record(key, value, other) is None
     assert decode_record(key, value, other) == from_kafka_record(key, value, headers)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        EventEnvelope(
+            source="/intake",
+            type="redress.complaint.received.v1",
+            time=datetime(2026, 3, 2, 9, 31, 0, 120000, tzinfo=UTC),
+            key="customer-1",
+            data={"body": 'Încărcătorul "CH-20"\u2028 s-a oprit 🔌', "n": [1, 2.5, None, True]},
+        ),
+        EventEnvelope(
+            source="/cases",
+            type="redress.case.opened.v1",
+            subject="case-ü-7",
+            correlation_id="req-123",
+            time=datetime(2026, 3, 2, 11, 31, tzinfo=timezone(timedelta(hours=2))),
+            key="",
+            data={"nested": {"ключ": {"deep": []}}},
+        ),
+        # Data plain JSON cannot encode (a datetime): through the binding, as before.
+        EventEnvelope(
+            source="/analytics",
+            type="redress.alert.raised.v1",
+            time=datetime(2026, 3, 2, 9, 31, tzinfo=UTC),
+            key="k",
+            data={"at": datetime(2026, 3, 2, 9, 31, tzinfo=UTC)},
+        ),
+    ],
+    ids=["utc, unicode data", "offset time, subject, correlation, empty key", "datetime data"],
+)
+def test_records_are_encoded_byte_for_byte_as_the_cloudevents_binding_encodes_them(
+    event: EventEnvelope,
+) -> None:
+    assert to_kafka_record(event) == records._binding_record(event)
+    key, value, headers = to_kafka_record(event)
+    assert decode_record(key, value, headers) == from_kafka_record(key, value, headers)

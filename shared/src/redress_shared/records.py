@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -16,7 +17,39 @@ from redress_shared.events import CORRELATION_EXTENSION, EventEnvelope, Malforme
 
 
 def to_kafka_record(event: EventEnvelope) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
-    """Encode an envelope as (key, value, headers) in CloudEvents Kafka binary mode."""
+    """Encode an envelope as (key, value, headers) in CloudEvents Kafka binary mode.
+
+    Byte for byte what the CloudEvents binding writes (a test compares the two), without
+    its generic attribute handling, which cost ~150 µs per event in every relay; an event
+    this shortcut does not cover (a naive time, data that plain JSON cannot encode, an
+    empty attribute) goes through the binding, which also decides what is refused."""
+    moment = event.time
+    if moment.tzinfo is None or not event.source or not event.type:
+        return _binding_record(event)
+    try:
+        value = json.dumps(event.data).encode()
+    except (TypeError, ValueError):
+        return _binding_record(event)
+    stamp = moment.isoformat()
+    if stamp.endswith("+00:00"):
+        stamp = stamp[:-6] + "Z"
+    headers = [
+        ("ce_id", str(event.id).encode()),
+        ("ce_source", event.source.encode()),
+        ("ce_type", event.type.encode()),
+        ("ce_time", stamp.encode()),
+        ("content-type", b"application/json"),
+    ]
+    if event.subject:
+        headers.append(("ce_subject", event.subject.encode()))
+    if event.correlation_id:
+        headers.append((f"ce_{CORRELATION_EXTENSION}", event.correlation_id.encode()))
+    headers.append(("ce_specversion", b"1.0"))
+    return event.key.encode(), value, headers
+
+
+def _binding_record(event: EventEnvelope) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    """``to_kafka_record`` through the CloudEvents binding itself."""
     attributes: dict[str, Any] = {
         "id": str(event.id),
         "source": event.source,
