@@ -10,13 +10,7 @@ from functools import lru_cache
 from typing import Annotated, Literal
 
 import email_validator
-from email_validator.rfc_constants import (
-    CASE_INSENSITIVE_MAILBOX_NAMES,
-    DOMAIN_MAX_LENGTH,
-    DOT_ATOM_TEXT,
-    EMAIL_MAX_LENGTH,
-    LOCAL_PART_MAX_LENGTH,
-)
+from email_validator import rfc_constants as rfc
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -32,7 +26,10 @@ from redress_shared.time_zones import TimeZoneName
 LANGUAGE_TAG = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 
 # One ``@`` between a local part without quotes, brackets or spaces and an ASCII host name.
-_PLAIN_ADDRESS = re.compile(r"([^@\s\"<>()\[\],;:\\]+)@([A-Za-z0-9.-]+)")
+# Linear: a run is entered only where it starts and never given back.
+_PLAIN_ADDRESS = re.compile(
+    r"(?<![^@\s\"<>()\[\],;:\\])([^@\s\"<>()\[\],;:\\]++)@([A-Za-z0-9.-]++)"
+)
 
 
 @lru_cache(maxsize=4096)
@@ -52,16 +49,17 @@ def email_address(value: str) -> str:
     share a few domains, so for a plain address (an ASCII dot-atom local part, not a
     role mailbox that is lower-cased) the domain's verdict is reused; anything else takes
     the full path."""
-    plain = _PLAIN_ADDRESS.fullmatch(value)
+    plain = _PLAIN_ADDRESS.fullmatch(value) if len(value) <= rfc.EMAIL_MAX_LENGTH else None
     if plain is not None:
         local, domain = plain.groups()
-        checked = _checked_domain(domain) if len(domain) <= DOMAIN_MAX_LENGTH else None
+        checked = _checked_domain(domain) if len(domain) <= rfc.DOMAIN_MAX_LENGTH else None
         if (
             checked is not None
-            and len(local) <= LOCAL_PART_MAX_LENGTH
-            and DOT_ATOM_TEXT.match(local)
-            and local.lower() not in CASE_INSENSITIVE_MAILBOX_NAMES
-            and len(local) + 1 + max(len(domain), *map(len, checked)) <= EMAIL_MAX_LENGTH
+            and len(local) <= rfc.LOCAL_PART_MAX_LENGTH
+            # email_validator's own pattern, on at most 64 characters
+            and rfc.DOT_ATOM_TEXT.match(local)
+            and local.lower() not in rfc.CASE_INSENSITIVE_MAILBOX_NAMES
+            and len(local) + 1 + max(len(domain), *map(len, checked)) <= rfc.EMAIL_MAX_LENGTH
         ):
             return f"{local}@{checked[0]}"
     return validate_email(value)[1]
