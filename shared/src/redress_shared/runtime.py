@@ -320,6 +320,7 @@ AppBuilder = Callable[[ServiceSettings], FastAPI]
 """A service's composition root: the app (and its runtime) for some settings."""
 
 PR_SET_PDEATHSIG = 1
+WORKER_HEALTHCHECK_SECONDS = 120
 
 
 def serve(build_app: AppBuilder, settings: ServiceSettings) -> None:
@@ -335,7 +336,16 @@ def serve(build_app: AppBuilder, settings: ServiceSettings) -> None:
         uvicorn.Server(_uvicorn_config(app, settings)).run()
         return
     worker_app = functools.partial(_worker_app, build_app, settings, os.getpid())
-    config = _uvicorn_config(worker_app, settings, workers=settings.http_workers, factory=True)
+    config = _uvicorn_config(
+        worker_app,
+        settings,
+        workers=settings.http_workers,
+        factory=True,
+        # The supervisor pings each worker and replaces one that does not answer in time; a
+        # worker answers only once it has imported the service, which on a busy machine
+        # takes longer than uvicorn's 5 s (it was then replaced again and again).
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+    )
     listening = config.bind_socket()
     try:
         Multiprocess(config, sockets=[listening]).run()
