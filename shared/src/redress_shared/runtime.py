@@ -13,6 +13,7 @@ import functools
 import gc
 import os
 import signal
+import sys
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -378,6 +379,8 @@ def _worker_app(build_app: AppBuilder, settings: ServiceSettings, supervisor: in
 def _stop_when_parent_exits(supervisor: int) -> None:
     """Have the kernel send this worker SIGTERM (a graceful stop) when its supervisor dies,
     also by SIGKILL, so no worker outlives it and keeps the port."""
+    if not sys.platform.startswith("linux"):  # prctl is Linux's
+        return
     libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != supervisor:  # it died before the request took effect
