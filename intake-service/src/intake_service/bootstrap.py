@@ -36,6 +36,7 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
                 settings.intake_smtp_host,
                 settings.intake_smtp_port,
                 settings.intake_smtp_max_message_bytes,
+                shared_port=settings.http_workers > 1,
             ),
         )
     app = create_app(

@@ -344,6 +344,10 @@ class Stack:
                 # One SMTP listener per stack: further intake replicas serve HTTP only.
                 "REDRESS_INTAKE_SMTP_PORT": str(self.ports.intake_smtp if first else 0),
                 "PYTHONUNBUFFERED": "1",
+                "REDRESS_HTTP_WORKERS": os.environ.get(
+                    f"REDRESS_{spec.env_name}_HTTP_WORKERS",
+                    str(min(spec.http_workers, os.cpu_count() or 1)),
+                ),
             }
         )
         # The docs front door shows every service at the address a browser reaches it on.

@@ -42,5 +42,5 @@ def service_main(
         return 0
     if args.command in OPERATIONS:
         return asyncio.run(run_operation(args, settings))
-    serve(build_app(settings), settings)
+    serve(build_app, settings)
     return 0

@@ -7,8 +7,13 @@ hands it to :func:`create_app`; nothing connects to anything at import time.
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import functools
 import gc
+import os
+import signal
+import sys
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -21,6 +26,7 @@ from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, Depends, FastAPI, Request
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from uvicorn.supervisors.multiprocess import Multiprocess
 
 from redress_shared.admin import dead_letters_router, outbox_admin_router
 from redress_shared.api_docs import docs_router
@@ -311,20 +317,74 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, middle, old)
 
 
-def serve(app: FastAPI, settings: ServiceSettings) -> None:
-    """Run ``app`` with uvicorn until SIGINT/SIGTERM, logging as JSON."""
+AppBuilder = Callable[[ServiceSettings], FastAPI]
+"""A service's composition root: the app (and its runtime) for some settings."""
+
+PR_SET_PDEATHSIG = 1
+WORKER_HEALTHCHECK_SECONDS = 120
+
+
+def serve(build_app: AppBuilder, settings: ServiceSettings) -> None:
+    """Run the service with uvicorn until SIGINT/SIGTERM, logging as JSON: in this process,
+    or with ``settings.http_workers`` above one in that many worker processes that share
+    one listening socket, each with its own app and runtime (uvicorn's supervisor restarts
+    a worker that dies; SIGTERM stops every worker gracefully; a worker whose supervisor is
+    killed is stopped by the kernel)."""
     configure_logging(settings.service_name, settings.log_level)
-    tune_garbage_collector()
-    config = uvicorn.Config(
-        app,
+    if settings.http_workers <= 1:
+        app = build_app(settings)
+        tune_garbage_collector()
+        uvicorn.Server(_uvicorn_config(app, settings)).run()
+        return
+    worker_app = functools.partial(_worker_app, build_app, settings, os.getpid())
+    config = _uvicorn_config(
+        worker_app,
+        settings,
+        workers=settings.http_workers,
+        factory=True,
+        # The supervisor pings each worker and replaces one that does not answer in time; a
+        # worker answers only once it has imported the service, which on a busy machine
+        # takes longer than uvicorn's 5 s (it was then replaced again and again).
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+    )
+    listening = config.bind_socket()
+    try:
+        Multiprocess(config, sockets=[listening]).run()
+    finally:
+        listening.close()
+
+
+def _uvicorn_config(app: object, settings: ServiceSettings, **options: object) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,  # type: ignore[arg-type]
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=10,
+        **options,  # type: ignore[arg-type]
     )
-    uvicorn.Server(config).run()
+
+
+def _worker_app(build_app: AppBuilder, settings: ServiceSettings, supervisor: int) -> FastAPI:
+    """The app of one worker process (uvicorn's factory, called in the worker)."""
+    _stop_when_parent_exits(supervisor)
+    configure_logging(settings.service_name, settings.log_level)
+    app = build_app(settings)
+    tune_garbage_collector()
+    return app
+
+
+def _stop_when_parent_exits(supervisor: int) -> None:
+    """Have the kernel send this worker SIGTERM (a graceful stop) when its supervisor dies,
+    also by SIGKILL, so no worker outlives it and keeps the port."""
+    if not sys.platform.startswith("linux"):  # prctl is Linux's
+        return
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != supervisor:  # it died before the request took effect
+        raise SystemExit("the supervisor has exited")
 
 
 async def get_runtime(request: Request) -> ServiceRuntime:

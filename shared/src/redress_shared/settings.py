@@ -31,6 +31,12 @@ class ServiceSettings(BaseSettings):
     db_schema: str = Field(default="public", description="PostgreSQL schema this service owns.")
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    http_workers: int = Field(
+        default=1,
+        ge=1,
+        description="Processes serving HTTP on the one port, each with its own connection "
+        "pool, producer and background loops (the outbox relay stays one active leader).",
+    )
     database_url: str = Field(
         default="postgresql+asyncpg://postgres@127.0.0.1:5432/redress",
         description="SQLAlchemy URL of the PostgreSQL database (asyncpg driver).",

@@ -8,14 +8,13 @@ from typing import Literal
 from pydantic import (
     BaseModel,
     ConfigDict,
-    EmailStr,
     Field,
     HttpUrl,
     field_validator,
     model_validator,
 )
 
-from intake_service.complaints.schemas import LANGUAGE_TAG, ProductCreate
+from intake_service.complaints.schemas import LANGUAGE_TAG, EmailAddress, ProductCreate
 
 
 class ComplaintDetails(BaseModel):
@@ -35,7 +34,7 @@ class CallerCreate(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True)
 
     name: str | None = Field(default=None, max_length=300, examples=["Jānis Bērziņš"])
-    email: EmailStr | None = Field(default=None, examples=["janis@example.lv"])
+    email: EmailAddress | None = Field(default=None, examples=["janis@example.lv"])
     language: str | None = Field(default=None, pattern=LANGUAGE_TAG, examples=["lv"])
 
 
@@ -100,7 +99,7 @@ class ChatParticipant(BaseModel):
     id: str = Field(min_length=1, max_length=200, examples=["c1"])
     role: Literal["customer", "agent", "bot"]
     name: str | None = Field(default=None, max_length=300)
-    email: EmailStr | None = None
+    email: EmailAddress | None = None
     phone: str | None = Field(default=None, max_length=40)
     language: str | None = Field(default=None, pattern=LANGUAGE_TAG)
 
@@ -190,7 +189,7 @@ class SocialAuthor(BaseModel):
 
     handle: str = Field(min_length=1, max_length=200, examples=["@ana_pop"])
     display_name: str | None = Field(default=None, max_length=300, examples=["Ana Pop"])
-    email: EmailStr | None = Field(default=None, description="When the customer gave it.")
+    email: EmailAddress | None = Field(default=None, description="When the customer gave it.")
     phone: str | None = Field(default=None, max_length=40)
     language: str | None = Field(default=None, pattern=LANGUAGE_TAG)
 

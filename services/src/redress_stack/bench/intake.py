@@ -18,7 +18,9 @@ on the same PostgreSQL at the same concurrency, and prints the ratio of JSON int
 figures on a shared machine are noisy, the ratio much less so. It also reports the intake process's
 resident memory (when ready, after the load, and its peak), which the Kubernetes manifest's
 memory request and limit are set from.
-Run: ``python -m redress_stack.bench.intake [--count N] [--rate R] [--no-email]``.
+With ``--workers N`` intake runs N worker processes on its port (``REDRESS_HTTP_WORKERS``);
+its CPU time and memory are then those of all its processes together.
+Run: ``python -m redress_stack.bench.intake [--count N] [--rate R] [--workers N] [--no-email]``.
 """
 
 from __future__ import annotations
@@ -263,20 +265,38 @@ async def run(
         return results
 
 
-def _memory(pid: int, ready_bytes: int) -> dict:
-    """The intake process's resident memory when ready and after the load, and its peak
-    (``VmHWM``): what the Kubernetes memory request and limit are set from."""
-    peak_kib = next(
+def _peak_kib(pid: int) -> int:
+    return next(
         int(line.split()[1])
         for line in Path(f"/proc/{pid}/status").read_text().splitlines()
         if line.startswith("VmHWM:")
     )
+
+
+def _memory(processes: list[psutil.Process], ready_bytes: int) -> dict:
+    """Intake's resident memory (all its processes) when ready and after the load, and its
+    peak (``VmHWM``, summed): what the Kubernetes memory request and limit are set from."""
     return {
-        "benchmark": "intake process resident memory (MiB)",
+        "benchmark": "intake resident memory (MiB)",
+        "processes": len(processes),
         "ready": round(ready_bytes / 2**20, 1),
-        "after_load": round(psutil.Process(pid).memory_info().rss / 2**20, 1),
-        "peak": round(peak_kib / 1024, 1),
+        "after_load": round(sum(p.memory_info().rss for p in processes) / 2**20, 1),
+        "peak": round(sum(_peak_kib(p.pid) for p in processes) / 1024, 1),
     }
+
+
+def intake_processes(pid: int, workers: int) -> list[psutil.Process]:
+    """The intake process, and with workers its worker processes (not multiprocessing's
+    resource tracker, which idles)."""
+    process = psutil.Process(pid)
+    if workers <= 1:
+        return [process]
+    children = [
+        child for child in process.children() if "resource_tracker" not in " ".join(child.cmdline())
+    ]
+    if len(children) != workers:
+        raise RuntimeError(f"intake has {len(children)} workers, not {workers}")
+    return [process, *children]
 
 
 def main() -> None:
@@ -288,6 +308,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument(
         "--rate", type=float, help="also offer JSON complaints at this fixed rate per second"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="intake's worker processes (REDRESS_HTTP_WORKERS)"
     )
     parser.add_argument("--no-email", action="store_true", help="measure JSON intake only")
     parser.add_argument("--no-ceiling", action="store_true", help="skip the ceiling")
@@ -311,6 +334,7 @@ def main() -> None:
                 "REDRESS_HTTP_PORT": str(port),
                 "REDRESS_INTAKE_SMTP_PORT": "0",
                 "REDRESS_LOG_LEVEL": "WARNING",
+                "REDRESS_HTTP_WORKERS": str(args.workers),
             },
         )
         try:
@@ -326,12 +350,11 @@ def main() -> None:
 
             wait_for(ready, 180, "intake-service /readyz", intake)
             assert intake.process is not None
-            intake_process = psutil.Process(intake.process.pid)
-            ready_bytes = intake_process.memory_info().rss
+            processes = intake_processes(intake.process.pid, args.workers)
+            ready_bytes = sum(process.memory_info().rss for process in processes)
 
             def intake_cpu_seconds() -> float:
-                times = intake_process.cpu_times()
-                return times.user + times.system
+                return sum(sum(process.cpu_times()[:2]) for process in processes)
 
             results = asyncio.run(
                 run(
@@ -344,7 +367,9 @@ def main() -> None:
                     server_cpu_seconds=intake_cpu_seconds,
                 )
             )
-            results.append(_memory(intake.process.pid, ready_bytes))
+            for result in results:
+                result["intake_workers"] = args.workers
+            results.append(_memory(processes, ready_bytes))
             intake.stop()
             if not args.no_ceiling:
                 payload = json.loads(json_complaint(0))
