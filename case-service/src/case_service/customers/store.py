@@ -7,19 +7,45 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
+from redress_shared.db import Prepared, unnest_params
 from redress_shared.events import ComplaintReceivedV1
-from sqlalchemy import ARRAY, Row, bindparam, func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from case_service import tables
 from case_service.customers.model import CONTACT_FIELDS, contact_values, fold_contacts
 
+# The columns a complaint writes into its customer's profile.
+_REMEMBERED = (
+    *("customer_key", *CONTACT_FIELDS),
+    *("first_seen_at", "last_complaint_at", "complaint_count"),
+)
 
-async def remember_customer(session: AsyncSession, complaint: ComplaintReceivedV1) -> Any:
-    """Create or refresh the customer's profile from a complaint; return the profile."""
-    (profile,) = await remember_customers(session, [complaint])
-    return profile
+
+def _remember_statement() -> Prepared:
+    customers = tables.customers
+    given = unnest_params("given", **{column: customers.c[column].type for column in _REMEMBERED})
+    statement = insert(customers).from_select(
+        list(_REMEMBERED), select(*(given.c[column] for column in _REMEMBERED))
+    )
+    excluded = statement.excluded
+    return Prepared(
+        statement.on_conflict_do_update(
+            index_elements=[customers.c.customer_key],
+            set_={
+                **{
+                    column: func.coalesce(excluded[column], customers.c[column])
+                    for column in CONTACT_FIELDS
+                },
+                "complaint_count": customers.c.complaint_count + excluded.complaint_count,
+                "last_complaint_at": excluded.last_complaint_at,
+            },
+        ).returning(*customers.c)
+    )
+
+
+_REMEMBER = _remember_statement()
 
 
 async def remember_customers(
@@ -64,39 +90,10 @@ async def remember_customers(
         }
         for key, theirs in sorted(by_key.items())
     ]
-    # One array per column, unnested side by side: the statement's text is the same for any
-    # number of customers (compiled once, planned once).
-    columns = list(values[0])
-    statement = insert(customers).from_select(
-        columns,
-        select(
-            *(
-                func.unnest(
-                    bindparam(
-                        f"{column}_values",
-                        [v[column] for v in values],
-                        ARRAY(customers.c[column].type),
-                    )
-                ).label(column)
-                for column in columns
-            )
-        ),
+    rows = await _REMEMBER.fetch(
+        session, **{f"given_{column}": [v[column] for v in values] for column in _REMEMBERED}
     )
-    excluded = statement.excluded
-    rows = await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[customers.c.customer_key],
-            set_={
-                **{
-                    column: func.coalesce(excluded[column], customers.c[column])
-                    for column in CONTACT_FIELDS
-                },
-                "complaint_count": customers.c.complaint_count + excluded.complaint_count,
-                "last_complaint_at": excluded.last_complaint_at,
-            },
-        ).returning(*customers.c)
-    )
-    final = {row.customer_key: row for row in rows}
+    final = {row["customer_key"]: SimpleNamespace(**dict(row)) for row in rows}
     profiles: list[Any] = []
     taken = dict.fromkeys(repeated, 0)
     for complaint in complaints:
@@ -106,7 +103,7 @@ async def remember_customers(
             continue
         contact = seen[key][taken[key]]
         taken[key] += 1
-        profiles.append(SimpleNamespace(**{**final[key]._asdict(), **contact}))
+        profiles.append(SimpleNamespace(**{**vars(final[key]), **contact}))
     return profiles
 
 
