@@ -279,3 +279,25 @@ async def test_an_edit_of_a_calendar_moves_the_settings_version(cases_client):
             .values(time_zone=tables.calendars.c.time_zone)
         )
         assert await session.scalar(version) == first + 1
+
+
+async def test_a_batch_with_a_complaint_already_opened_opens_only_the_others(cases_client):
+    """The customer upsert is guarded by the check that no complaint of the batch has its
+    case: when one has (a replayed topic), nothing is counted twice and the others open."""
+    session_factory = cases_client.app.state.runtime.session_factory
+    received_at = datetime.now(UTC).replace(microsecond=0)
+    apply = consumers.batch_handler(FixedClock(received_at + timedelta(minutes=5)))
+
+    first, second, _, third, _ = _story(f"replayed-{uuid.uuid4()}", received_at)
+    async with session_factory() as session, session.begin():
+        await apply(session, [first])
+    async with session_factory() as session, session.begin():
+        await apply(session, [_redelivered(first), second, third])
+
+    together = _story(f"together-{uuid.uuid4()}", received_at)
+    async with session_factory() as session, session.begin():
+        await apply(session, together)
+
+    replayed = await _outcome(session_factory, [first, second, third])
+    assert replayed == await _outcome(session_factory, together)
+    assert replayed["customer"]["complaint_count"] == 3

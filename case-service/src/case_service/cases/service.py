@@ -84,9 +84,9 @@ class OpeningSettings:
 
     They change rarely, so they are read again only when ``opening_settings_version`` has
     moved: a trigger bumps it in the same transaction as any change of those tables (by the
-    API or by hand in SQL), and each batch reads it in the statement that finds the
-    complaints already opened (no round trip of its own). A batch therefore uses the
-    settings as committed when it began, as it did when it read them itself."""
+    API or by hand in SQL), and each batch reads it in the statement that remembers the
+    customers (no round trip of its own). A batch therefore uses the settings as committed
+    when that statement ran, as it did when it read them itself."""
 
     version: int | None = None
     policies: dict[Priority, SlaPolicy] = field(default_factory=dict)
@@ -121,9 +121,10 @@ async def open_cases_for_complaints(
     ``settings`` is the caller's copy of the SLA policies and routing rules, kept across
     calls (without one they are read afresh).
 
-    Set-based: however many complaints, three statements (which already have a case, with
-    the settings' version; one customer upsert; one insert of the cases, their clocks, their
-    history and their ``case.opened`` events), and the settings when they changed. The
+    Set-based: however many complaints, two statements (the customer upsert, unless one of
+    the complaints already has its case, with the settings' version; one insert of the
+    cases, their clocks, their history and their ``case.opened`` events), the settings when
+    they changed, and two more when a complaint already has its case (a replay). The
     effect is that of opening them one by one in order: a complaint that already has its
     case, or came earlier in this batch, opens nothing, and each case speaks of its
     customer's profile as it stood right after its own complaint."""
@@ -132,14 +133,21 @@ async def open_cases_for_complaints(
         complaint = event.payload()
         assert isinstance(complaint, ComplaintReceivedV1)
         complaints.setdefault(complaint.complaint_id, (event, complaint))
-    opened_already, version = await store.complaints_with_cases(session, list(complaints))
-    fresh = [pair for key, pair in complaints.items() if key not in opened_already]
-    if not fresh:
-        return
+    fresh = list(complaints.values())
+    remembered = await customers_store.remember_customers_unless_opened(
+        session, [c for _, c in fresh]
+    )
+    if remembered is not None:
+        profiles, version = remembered
+    else:  # some already have their case (a replay): only the others open theirs
+        opened_already, version = await store.complaints_with_cases(session, list(complaints))
+        fresh = [pair for key, pair in complaints.items() if key not in opened_already]
+        if not fresh:
+            return
+        profiles = await customers_store.remember_customers(session, [c for _, c in fresh])
     now = clock.now()
     current = await (settings or OpeningSettings()).as_of(session, version)
     policies, rules = current.policies, current.rules
-    profiles = await customers_store.remember_customers(session, [c for _, c in fresh])
     new_cases, clocks, history, opened_events = [], [], [], []
     for (event, complaint), profile in zip(fresh, profiles, strict=True):
         # The case and its event speak of the customer as the profile now stands (contact
