@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, 
 from datetime import datetime
 from typing import TypeVar
 
-from redress_shared.db import OUTBOX_WRITTEN, Prepared, insert_rows, unnest_params, unnested
+from redress_shared.db import OUTBOX_WRITTEN, Prepared, insert_rows, unnest_params
 from redress_shared.errors import NotFound
 from redress_shared.events import CASES_TOPIC, ComplaintReceivedV1, EventEnvelope
 from redress_shared.outbox import add_many_to_outbox
@@ -48,6 +48,15 @@ T = TypeVar("T")
 Changer = Callable[[AsyncSession, Row, Mapping[uuid.UUID, Row]], Awaitable[CaseChange[T] | None]]
 """``change(session, case, locked)``: change the locked case's parts; say what to record."""
 
+CASE_COLUMNS = (
+    *("id", "complaint_id", "reference", "status", "priority", "category", "channel"),
+    *("opened_at", "subject", "language", "sla_policy", "customer_key", "body"),
+    *("received_at", "supplier", "product", "team", "updated_at"),
+    *("acknowledge_by", "first_response_by", "resolve_by"),
+)
+HISTORY_COLUMNS = ("case_id", "at", "actor", "action", "before", "after", "event_id")
+OUTBOX_COLUMNS = ("event_id", "topic", "message_key", "event")
+
 
 async def append_history_entries(
     session: AsyncSession, entries: Sequence[HistoryEntry], now: datetime
@@ -59,28 +68,52 @@ async def append_history_entries(
     await insert_rows(session, tables.case_history, _history_rows(entries, now))
 
 
+def _history_of_existing_cases_statement() -> Prepared:
+    history, cases = tables.case_history, tables.cases
+    given = unnest_params(
+        "entry_rows", position=Integer(), **{c: history.c[c].type for c in HISTORY_COLUMNS}
+    )
+    existing = (
+        select(*(given.c[c] for c in HISTORY_COLUMNS))
+        .select_from(given.join(cases, cases.c.id == given.c.case_id))
+        .order_by(given.c.position)
+    )
+    return Prepared(history.insert().from_select(list(HISTORY_COLUMNS), existing))
+
+
+_HISTORY_OF_EXISTING_CASES = _history_of_existing_cases_statement()
+
+
 async def append_history_of_existing_cases(
     session: AsyncSession, entries: Sequence[HistoryEntry], now: datetime
 ) -> None:
     """Append entries (each naming its case) in one statement, in their order, skipping
     those whose case does not exist (the existence check is the statement's join: one for
     the batch, not one query per entry); an entry without its own time happened ``now``."""
-    if not entries:
-        return
-    history, cases = tables.case_history, tables.cases
-    rows = _history_rows(entries, now)
-    columns = list(rows[0])
-    given = unnested(
-        "given",
-        position=(Integer(), list(range(len(rows)))),
-        **{name: (history.c[name].type, [row[name] for row in rows]) for name in columns},
-    )
-    existing = (
-        select(*(given.c[name] for name in columns))
-        .select_from(given.join(cases, cases.c.id == given.c.case_id))
-        .order_by(given.c.position)
-    )
-    await session.execute(history.insert().from_select(columns, existing))
+    if entries:
+        await _HISTORY_OF_EXISTING_CASES.execute(
+            session, **_arrays("entry_rows", HISTORY_COLUMNS, _history_values(entries, now))
+        )
+
+
+def _history_values(entries: Sequence[HistoryEntry], now: datetime) -> list[tuple]:
+    """History entries as rows of :data:`HISTORY_COLUMNS` values, JSON as its text."""
+    return [
+        (
+            *(entry.case_id, entry.at or now, entry.actor, entry.action),
+            *(json.dumps(entry.before), json.dumps(entry.after), entry.event_id),
+        )
+        for entry in entries
+    ]
+
+
+def _arrays(name: str, columns: Sequence[str], rows: Sequence[Sequence]) -> dict[str, list]:
+    """The parameters of ``unnest_params(name, position=..., <columns>)`` for ``rows``
+    (values in ``columns`` order), numbered in their order."""
+    arrays = {f"{name}_position": list(range(len(rows)))}
+    for index, column in enumerate(columns):
+        arrays[f"{name}_{column}"] = [row[index] for row in rows]
+    return arrays
 
 
 def _history_rows(entries: Sequence[HistoryEntry], now: datetime) -> list[dict]:
@@ -165,16 +198,6 @@ async def change_case(
     return await record_change(session, case, outcome, now), outcome.result
 
 
-CASE_COLUMNS = (
-    *("id", "complaint_id", "reference", "status", "priority", "category", "channel"),
-    *("opened_at", "subject", "language", "sla_policy", "customer_key", "body"),
-    *("received_at", "supplier", "product", "team", "updated_at"),
-    *("acknowledge_by", "first_response_by", "resolve_by"),
-)
-HISTORY_COLUMNS = ("case_id", "at", "actor", "action", "before", "after", "event_id")
-OUTBOX_COLUMNS = ("event_id", "topic", "message_key", "event")
-
-
 def _insert_given(table: Table, name: str, columns: Sequence[str]) -> Insert:
     """``INSERT INTO table (columns) SELECT ... FROM unnest(<one array per column>)`` in the
     order of a ``position`` array (an identity column numbers the rows in that order)."""
@@ -215,45 +238,24 @@ async def store_opened_cases(
     (the commit wakes the relay)."""
     if not new_cases:
         return
-    columns: dict[str, list] = {}
-
-    def given(name: str, names: Sequence[str], rows: Sequence[Sequence]) -> None:
-        columns[f"{name}_position"] = list(range(len(rows)))
-        for index, column in enumerate(names):
-            columns[f"{name}_{column}"] = [row[index] for row in rows]
-
-    given(
-        "case_rows",
-        CASE_COLUMNS,
-        [
-            (
-                *(case.id, case.complaint_id, case.reference, case.status.value),
-                *(case.priority.value, case.category, case.channel, case.opened_at),
-                *(case.subject, case.language, case.sla_policy, case.customer_key),
-                *(complaint.body, case.received_at, complaint.supplier, product, team, now),
-                *(case.due.acknowledge_by, case.due.first_response_by, case.due.resolve_by),
-            )
-            for case, complaint, product, team in new_cases
-        ],
+    cases = [
+        (
+            *(case.id, case.complaint_id, case.reference, case.status.value),
+            *(case.priority.value, case.category, case.channel, case.opened_at),
+            *(case.subject, case.language, case.sla_policy, case.customer_key),
+            *(complaint.body, case.received_at, complaint.supplier, product, team, now),
+            *(case.due.acknowledge_by, case.due.first_response_by, case.due.resolve_by),
+        )
+        for case, complaint, product, team in new_cases
+    ]
+    outbox = [(event.id, CASES_TOPIC, event.key, event.model_dump_json()) for event in events]
+    await _OPEN_CASES.execute(
+        session,
+        **_arrays("case_rows", CASE_COLUMNS, cases),
+        **_arrays("clock_rows", CLOCK_COLUMNS, clock_rows(clocks)),
+        **_arrays("history_rows", HISTORY_COLUMNS, _history_values(history, now)),
+        **_arrays("outbox_rows", OUTBOX_COLUMNS, outbox),
     )
-    given("clock_rows", CLOCK_COLUMNS, clock_rows(clocks))
-    given(
-        "history_rows",
-        HISTORY_COLUMNS,
-        [
-            (
-                *(entry.case_id, entry.at or now, entry.actor, entry.action),
-                *(json.dumps(entry.before), json.dumps(entry.after), entry.event_id),
-            )
-            for entry in history
-        ],
-    )
-    given(
-        "outbox_rows",
-        OUTBOX_COLUMNS,
-        [(event.id, CASES_TOPIC, event.key, event.model_dump_json()) for event in events],
-    )
-    await _OPEN_CASES.execute(session, **columns)
     session.info[OUTBOX_WRITTEN] = True
 
 
