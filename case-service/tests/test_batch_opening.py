@@ -20,7 +20,7 @@ from redress_shared.events import (
     new_event,
 )
 from redress_testing import eventually, produce, recorded_topic
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 
 def _complaint(customer: CustomerContact, received_at: datetime, **fields) -> EventEnvelope:
@@ -210,3 +210,94 @@ async def test_a_repeated_complaint_and_a_poison_event_in_one_batch_over_the_bro
             )
         ).one()
     assert profile.complaint_count == 3
+
+
+async def test_the_kept_settings_follow_an_edit_by_hand_at_the_next_batch(cases_client):
+    """The batch handler keeps the SLA policies and routing rules between batches: an edit
+    of them, even in plain SQL by an operator, is seen by the very next batch."""
+    session_factory = cases_client.app.state.runtime.session_factory
+    received_at = datetime.now(UTC).replace(microsecond=0)
+    apply = consumers.batch_handler(FixedClock(received_at + timedelta(minutes=5)))
+    category, team = f"kept-{uuid.uuid4().hex[:8]}", f"team-{uuid.uuid4().hex[:8]}"
+    cases, clocks = tables.cases, tables.case_clocks
+
+    async def open_one() -> tuple:
+        customer = CustomerContact(customer_key=f"kept-{uuid.uuid4()}")
+        event = _complaint(customer, received_at, category=category)
+        async with session_factory() as session, session.begin():
+            await apply(session, [event])
+        async with session_factory() as session:
+            return (
+                await session.execute(
+                    select(cases.c.team, cases.c.sla_policy, clocks.c.target)
+                    .join(clocks, clocks.c.case_id == cases.c.id)
+                    .where(
+                        cases.c.complaint_id == uuid.UUID(event.data["complaint_id"]),
+                        clocks.c.clock == "acknowledge",
+                    )
+                )
+            ).one()
+
+    async def run_sql(*statements: str, **values: object) -> None:
+        async with session_factory() as session, session.begin():
+            for statement in statements:
+                await session.execute(text(statement), values)
+
+    before = await open_one()  # the settings are read, then kept
+    assert before.team == "general"
+    await run_sql(
+        "INSERT INTO cases.teams (name, lead) VALUES (:team, 'lead')",
+        "INSERT INTO cases.routing_rules (position, team, category) VALUES (900, :team, :category)",
+        "UPDATE cases.sla_policies SET acknowledge_within = acknowledge_within + interval '1 h'"
+        " WHERE name = :policy",
+        team=team,
+        category=category,
+        policy=before.sla_policy,
+    )
+    try:
+        after = await open_one()
+    finally:
+        await run_sql(
+            "DELETE FROM cases.routing_rules WHERE position = 900",
+            "UPDATE cases.sla_policies SET acknowledge_within = acknowledge_within - interval '1 h'"
+            " WHERE name = :policy",
+            policy=before.sla_policy,
+        )
+    assert after.team == team
+    assert after.target == before.target + timedelta(hours=1)
+    assert (await open_one()).team == "general"  # and the rule's removal, too
+
+
+async def test_an_edit_of_a_calendar_moves_the_settings_version(cases_client):
+    session_factory = cases_client.app.state.runtime.session_factory
+    version = select(tables.opening_settings_version.c.version)
+    async with session_factory() as session, session.begin():
+        first = await session.scalar(version)
+        await session.execute(
+            tables.calendars.update()
+            .where(tables.calendars.c.name == "24x7")
+            .values(time_zone=tables.calendars.c.time_zone)
+        )
+        assert await session.scalar(version) == first + 1
+
+
+async def test_a_batch_with_a_complaint_already_opened_opens_only_the_others(cases_client):
+    """The customer upsert is guarded by the check that no complaint of the batch has its
+    case: when one has (a replayed topic), nothing is counted twice and the others open."""
+    session_factory = cases_client.app.state.runtime.session_factory
+    received_at = datetime.now(UTC).replace(microsecond=0)
+    apply = consumers.batch_handler(FixedClock(received_at + timedelta(minutes=5)))
+
+    first, second, _, third, _ = _story(f"replayed-{uuid.uuid4()}", received_at)
+    async with session_factory() as session, session.begin():
+        await apply(session, [first])
+    async with session_factory() as session, session.begin():
+        await apply(session, [_redelivered(first), second, third])
+
+    together = _story(f"together-{uuid.uuid4()}", received_at)
+    async with session_factory() as session, session.begin():
+        await apply(session, together)
+
+    replayed = await _outcome(session_factory, [first, second, third])
+    assert replayed == await _outcome(session_factory, together)
+    assert replayed["customer"]["complaint_count"] == 3

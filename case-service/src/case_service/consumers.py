@@ -83,12 +83,13 @@ def batch_handler(clock: Clock) -> BatchHandler:
 
     The consumer's per-record fallback calls this with one event at a time."""
     one_by_one = handlers(clock)
+    opening_settings = cases.OpeningSettings()
     set_based = {COMPLAINT_RECEIVED, NOTIFICATION_SENT, NOTIFICATION_FAILED}
 
     async def apply(session, events):  # noqa: ANN001, ANN202
         complaints = [event for event in events if event.type == COMPLAINT_RECEIVED]
         if complaints:
-            await cases.open_cases_for_complaints(session, clock, complaints)
+            await cases.open_cases_for_complaints(session, clock, complaints, opening_settings)
         outcomes = [
             event for event in events if event.type in (NOTIFICATION_SENT, NOTIFICATION_FAILED)
         ]

@@ -6,6 +6,7 @@ from redress_shared.db import PlatformTables
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     Date,
     DateTime,
@@ -67,6 +68,19 @@ sla_policies = Table(
     Column("calendar", Text, ForeignKey(calendars.c.name), nullable=False, server_default="24x7"),
     Column("warning_share", Float, nullable=False, server_default="0.8"),
     Column("statutory_cap", Interval, comment="calendar time from receipt; no pause extends it"),
+)
+
+opening_settings_version = Table(
+    "opening_settings_version",
+    metadata,
+    Column("single", Boolean, primary_key=True, server_default=text("true")),
+    Column(
+        "version",
+        BigInteger,
+        nullable=False,
+        comment="bumped by a trigger with every change of sla_policies, calendars, routing_rules",
+    ),
+    CheckConstraint("single", name="one_row"),
 )
 
 cases = Table(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TypeVar
 
@@ -44,10 +45,10 @@ from case_service.customers.model import customer_contact
 from case_service.duplicates import store as duplicates_store
 from case_service.duplicates.model import NOT_DUPLICATE_CANDIDATES, CaseText, suggest_duplicates
 from case_service.routing import store as routing_store
-from case_service.routing.model import route
+from case_service.routing.model import RoutingRule, route
 from case_service.sla import service as sla_service
 from case_service.sla import store as sla_store
-from case_service.sla.model import ClockName, DueTimes
+from case_service.sla.model import ClockName, DueTimes, Priority, SlaPolicy
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -76,6 +77,32 @@ async def change_one_case(
         )
 
 
+@dataclass
+class OpeningSettings:
+    """What opening a case reads besides the complaint and its customer: the SLA policies
+    (with their calendars) and the routing rules, kept between batches by one consumer.
+
+    They change rarely, so they are read again only when ``opening_settings_version`` has
+    moved: a trigger bumps it in the same transaction as any change of those tables (by the
+    API or by hand in SQL), and each batch reads it in the statement that remembers the
+    customers (no round trip of its own). A batch therefore uses the settings as committed
+    when that statement ran, as it did when it read them itself."""
+
+    version: int | None = None
+    policies: dict[Priority, SlaPolicy] = field(default_factory=dict)
+    rules: list[RoutingRule] = field(default_factory=list)
+
+    async def as_of(self, session: AsyncSession, version: int) -> OpeningSettings:
+        """These settings, read again first if ``version`` is not the one they were read at."""
+        if version != self.version:
+            # Read after the version: they may be newer than it (an edit committed in
+            # between), which only means one more reading at the next batch, never staleness.
+            policies = await sla_store.load_sla_policies(session)
+            rules = await routing_store.load_routing_rules(session)
+            self.version, self.policies, self.rules = version, policies, rules
+        return self
+
+
 async def open_case_for_complaint(
     session: AsyncSession, clock: Clock, event: EventEnvelope
 ) -> None:
@@ -84,30 +111,43 @@ async def open_case_for_complaint(
 
 
 async def open_cases_for_complaints(
-    session: AsyncSession, clock: Clock, events: Sequence[EventEnvelope]
+    session: AsyncSession,
+    clock: Clock,
+    events: Sequence[EventEnvelope],
+    settings: OpeningSettings | None = None,
 ) -> None:
     """Complaints were received (``complaint.received`` events, in partition order): open
     each one's case, remember the customers, tell others; in the caller's transaction.
+    ``settings`` is the caller's copy of the SLA policies and routing rules, kept across
+    calls (without one they are read afresh).
 
-    Set-based: however many complaints, a fixed number of statements (which already have a
-    case; the SLA policies and routing rules, read once; one customer upsert; one insert each
-    for the cases, their clocks, their history and their ``case.opened`` events). The effect
-    is that of opening them one by one in order: a complaint that already has its case, or
-    came earlier in this batch, opens nothing, and each case speaks of its customer's
-    profile as it stood right after its own complaint."""
+    Set-based: however many complaints, two statements (the customer upsert, unless one of
+    the complaints already has its case, with the settings' version; one insert of the
+    cases, their clocks, their history and their ``case.opened`` events), the settings when
+    they changed, and two more when a complaint already has its case (a replay). The
+    effect is that of opening them one by one in order: a complaint that already has its
+    case, or came earlier in this batch, opens nothing, and each case speaks of its
+    customer's profile as it stood right after its own complaint."""
     complaints: dict[uuid.UUID, tuple[EventEnvelope, ComplaintReceivedV1]] = {}
     for event in events:
         complaint = event.payload()
         assert isinstance(complaint, ComplaintReceivedV1)
         complaints.setdefault(complaint.complaint_id, (event, complaint))
-    opened_already = await store.complaints_with_cases(session, list(complaints))
-    fresh = [pair for key, pair in complaints.items() if key not in opened_already]
-    if not fresh:
-        return
+    fresh = list(complaints.values())
+    remembered = await customers_store.remember_customers_unless_opened(
+        session, [c for _, c in fresh]
+    )
+    if remembered is not None:
+        profiles, version = remembered
+    else:  # some already have their case (a replay): only the others open theirs
+        opened_already, version = await store.complaints_with_cases(session, list(complaints))
+        fresh = [pair for key, pair in complaints.items() if key not in opened_already]
+        if not fresh:
+            return
+        profiles = await customers_store.remember_customers(session, [c for _, c in fresh])
     now = clock.now()
-    policies = await sla_store.load_sla_policies(session)
-    rules = await routing_store.load_routing_rules(session)
-    profiles = await customers_store.remember_customers(session, [c for _, c in fresh])
+    current = await (settings or OpeningSettings()).as_of(session, version)
+    policies, rules = current.policies, current.rules
     new_cases, clocks, history, opened_events = [], [], [], []
     for (event, complaint), profile in zip(fresh, profiles, strict=True):
         # The case and its event speak of the customer as the profile now stands (contact
@@ -168,10 +208,7 @@ async def open_cases_for_complaints(
             reference=case.reference,
             priority=case.priority.value,
         )
-    await store.insert_cases(session, new_cases, now=now)
-    await sla_store.insert_clocks_of_cases(session, clocks)
-    await store.append_history_entries(session, history, now)
-    await store.stage_events(session, opened_events)
+    await store.store_opened_cases(session, new_cases, clocks, history, opened_events, now=now)
 
 
 async def record_notification_outcome(

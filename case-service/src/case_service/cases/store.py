@@ -4,16 +4,30 @@ the one way a use case changes a case (lock → change → history → outbox �
 from __future__ import annotations
 
 import dataclasses
+import json
 import uuid
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TypeVar
 
-from redress_shared.db import insert_rows, unnested
+from redress_shared.db import OUTBOX_WRITTEN, Prepared, insert_rows, unnest_params
 from redress_shared.errors import NotFound
 from redress_shared.events import CASES_TOPIC, ComplaintReceivedV1, EventEnvelope
 from redress_shared.outbox import add_many_to_outbox
-from sqlalchemy import Integer, Row, and_, bindparam, exists, func, or_, select, tuple_
+from sqlalchemy import (
+    Insert,
+    Integer,
+    Row,
+    Table,
+    and_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,10 +41,21 @@ from case_service.cases.model import (
     decode_cursor,
 )
 from case_service.cases.schemas import CaseFilter
+from case_service.sla.model import SlaClock
+from case_service.sla.store import CLOCK_COLUMNS, clock_rows
 
 T = TypeVar("T")
 Changer = Callable[[AsyncSession, Row, Mapping[uuid.UUID, Row]], Awaitable[CaseChange[T] | None]]
 """``change(session, case, locked)``: change the locked case's parts; say what to record."""
+
+CASE_COLUMNS = (
+    *("id", "complaint_id", "reference", "status", "priority", "category", "channel"),
+    *("opened_at", "subject", "language", "sla_policy", "customer_key", "body"),
+    *("received_at", "supplier", "product", "team", "updated_at"),
+    *("acknowledge_by", "first_response_by", "resolve_by"),
+)
+HISTORY_COLUMNS = ("case_id", "at", "actor", "action", "before", "after", "event_id")
+OUTBOX_COLUMNS = ("event_id", "topic", "message_key", "event")
 
 
 async def append_history_entries(
@@ -43,28 +68,52 @@ async def append_history_entries(
     await insert_rows(session, tables.case_history, _history_rows(entries, now))
 
 
+def _history_of_existing_cases_statement() -> Prepared:
+    history, cases = tables.case_history, tables.cases
+    given = unnest_params(
+        "entry_rows", position=Integer(), **{c: history.c[c].type for c in HISTORY_COLUMNS}
+    )
+    existing = (
+        select(*(given.c[c] for c in HISTORY_COLUMNS))
+        .select_from(given.join(cases, cases.c.id == given.c.case_id))
+        .order_by(given.c.position)
+    )
+    return Prepared(history.insert().from_select(list(HISTORY_COLUMNS), existing))
+
+
+_HISTORY_OF_EXISTING_CASES = _history_of_existing_cases_statement()
+
+
 async def append_history_of_existing_cases(
     session: AsyncSession, entries: Sequence[HistoryEntry], now: datetime
 ) -> None:
     """Append entries (each naming its case) in one statement, in their order, skipping
     those whose case does not exist (the existence check is the statement's join: one for
     the batch, not one query per entry); an entry without its own time happened ``now``."""
-    if not entries:
-        return
-    history, cases = tables.case_history, tables.cases
-    rows = _history_rows(entries, now)
-    columns = list(rows[0])
-    given = unnested(
-        "given",
-        position=(Integer(), list(range(len(rows)))),
-        **{name: (history.c[name].type, [row[name] for row in rows]) for name in columns},
-    )
-    existing = (
-        select(*(given.c[name] for name in columns))
-        .select_from(given.join(cases, cases.c.id == given.c.case_id))
-        .order_by(given.c.position)
-    )
-    await session.execute(history.insert().from_select(columns, existing))
+    if entries:
+        await _HISTORY_OF_EXISTING_CASES.execute(
+            session, **_arrays("entry_rows", HISTORY_COLUMNS, _history_values(entries, now))
+        )
+
+
+def _history_values(entries: Sequence[HistoryEntry], now: datetime) -> list[tuple]:
+    """History entries as rows of :data:`HISTORY_COLUMNS` values, JSON as its text."""
+    return [
+        (
+            *(entry.case_id, entry.at or now, entry.actor, entry.action),
+            *(json.dumps(entry.before), json.dumps(entry.after), entry.event_id),
+        )
+        for entry in entries
+    ]
+
+
+def _arrays(name: str, columns: Sequence[str], rows: Sequence[Sequence]) -> dict[str, list]:
+    """The parameters of ``unnest_params(name, position=..., <columns>)`` for ``rows``
+    (values in ``columns`` order), numbered in their order."""
+    arrays = {f"{name}_position": list(range(len(rows)))}
+    for index, column in enumerate(columns):
+        arrays[f"{name}_{column}"] = [row[index] for row in rows]
+    return arrays
 
 
 def _history_rows(entries: Sequence[HistoryEntry], now: datetime) -> list[dict]:
@@ -149,47 +198,65 @@ async def change_case(
     return await record_change(session, case, outcome, now), outcome.result
 
 
-async def insert_case(
-    session: AsyncSession,
-    case: Case,
-    complaint: ComplaintReceivedV1,
-    *,
-    product: str | None,
-    team: str,
-    now: datetime,
-) -> None:
-    """Store a newly opened case."""
-    await insert_cases(session, [(case, complaint, product, team)], now=now)
+def _insert_given(table: Table, name: str, columns: Sequence[str]) -> Insert:
+    """``INSERT INTO table (columns) SELECT ... FROM unnest(<one array per column>)`` in the
+    order of a ``position`` array (an identity column numbers the rows in that order)."""
+    given = unnest_params(name, position=Integer(), **{c: table.c[c].type for c in columns})
+    return insert(table).from_select(
+        list(columns), select(*(given.c[c] for c in columns)).order_by(given.c.position)
+    )
 
 
-async def insert_cases(
+def _open_cases_statement() -> Prepared:
+    # One round trip for the four inserts (PostgreSQL checks the foreign keys of the clocks
+    # and history on the new cases at the end of the statement, when all are in).
+    statement = _insert_given(tables.platform.outbox, "outbox_rows", OUTBOX_COLUMNS)
+    for table, name, columns in (
+        (tables.cases, "case_rows", CASE_COLUMNS),
+        (tables.case_clocks, "clock_rows", CLOCK_COLUMNS),
+        (tables.case_history, "history_rows", HISTORY_COLUMNS),
+    ):
+        statement = statement.add_cte(_insert_given(table, name, columns).cte(f"{name}_in"))
+    return Prepared(statement)
+
+
+_OPEN_CASES = _open_cases_statement()
+
+
+async def store_opened_cases(
     session: AsyncSession,
     new_cases: Sequence[tuple[Case, ComplaintReceivedV1, str | None, str]],
+    clocks: Sequence[tuple[uuid.UUID, str, Iterable[SlaClock]]],
+    history: Sequence[HistoryEntry],
+    events: Sequence[EventEnvelope],
     *,
     now: datetime,
 ) -> None:
-    """Store newly opened cases, each ``(case, complaint, product, team)``, in one
-    statement."""
+    """Store newly opened cases, each ``(case, complaint, product, team)``, their clocks
+    (``(case id, calendar name, clocks)``), their history entries and their events for
+    ``redress.cases.v1`` (each with its correlation id) in the outbox, in one statement
+    (the commit wakes the relay)."""
     if not new_cases:
         return
-    rows = [
-        {
-            "id": case.id,
-            **case.fields(),
-            "customer_key": case.customer_key,
-            "body": complaint.body,
-            "received_at": case.received_at,
-            "supplier": complaint.supplier,
-            "product": product,
-            "team": team,
-            "updated_at": now,
-            "acknowledge_by": case.due.acknowledge_by,
-            "first_response_by": case.due.first_response_by,
-            "resolve_by": case.due.resolve_by,
-        }
+    cases = [
+        (
+            *(case.id, case.complaint_id, case.reference, case.status.value),
+            *(case.priority.value, case.category, case.channel, case.opened_at),
+            *(case.subject, case.language, case.sla_policy, case.customer_key),
+            *(complaint.body, case.received_at, complaint.supplier, product, team, now),
+            *(case.due.acknowledge_by, case.due.first_response_by, case.due.resolve_by),
+        )
         for case, complaint, product, team in new_cases
     ]
-    await insert_rows(session, tables.cases, rows)
+    outbox = [(event.id, CASES_TOPIC, event.key, event.model_dump_json()) for event in events]
+    await _OPEN_CASES.execute(
+        session,
+        **_arrays("case_rows", CASE_COLUMNS, cases),
+        **_arrays("clock_rows", CLOCK_COLUMNS, clock_rows(clocks)),
+        **_arrays("history_rows", HISTORY_COLUMNS, _history_values(history, now)),
+        **_arrays("outbox_rows", OUTBOX_COLUMNS, outbox),
+    )
+    session.info[OUTBOX_WRITTEN] = True
 
 
 async def case_id_of_complaint(session: AsyncSession, complaint_id: uuid.UUID) -> uuid.UUID | None:
@@ -199,20 +266,32 @@ async def case_id_of_complaint(session: AsyncSession, complaint_id: uuid.UUID) -
     )
 
 
-async def complaints_with_cases(
-    session: AsyncSession, complaint_ids: Sequence[uuid.UUID]
-) -> set[uuid.UUID]:
-    """Which of ``complaint_ids`` already have their case (one statement, one array
-    parameter however many ids)."""
-    if not complaint_ids:
-        return set()
+def _opened_already_statement() -> Prepared:
     cases = tables.cases
-    found = await session.scalars(
-        select(cases.c.complaint_id).where(
-            cases.c.complaint_id == func.any(bindparam("ids", list(complaint_ids), ARRAY(UUID)))
+    ids = bindparam("complaint_ids", type_=ARRAY(UUID(as_uuid=True)))
+    opened = select(func.array_agg(cases.c.complaint_id)).where(
+        cases.c.complaint_id == func.any(ids)
+    )
+    version = select(tables.opening_settings_version.c.version)
+    return Prepared(
+        select(
+            opened.scalar_subquery().label("opened"),
+            version.scalar_subquery().label("settings_version"),
         )
     )
-    return set(found)
+
+
+_OPENED_ALREADY = _opened_already_statement()
+
+
+async def complaints_with_cases(
+    session: AsyncSession, complaint_ids: Sequence[uuid.UUID]
+) -> tuple[set[uuid.UUID], int]:
+    """Which of ``complaint_ids`` already have their case, and the version of the settings
+    opening a case reads (``opening_settings_version``): one statement, one array parameter
+    however many ids."""
+    (row,) = await _OPENED_ALREADY.fetch(session, complaint_ids=list(complaint_ids))
+    return set(row["opened"] or ()), row["settings_version"]
 
 
 async def case_exists(session: AsyncSession, case_id: uuid.UUID) -> bool:

@@ -7,19 +7,52 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
+from redress_shared.db import Prepared, unnest_params
 from redress_shared.events import ComplaintReceivedV1
-from sqlalchemy import ARRAY, Row, bindparam, func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import ARRAY, Row, bindparam, exists, func, select
+from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from case_service import tables
 from case_service.customers.model import CONTACT_FIELDS, contact_values, fold_contacts
 
+# The columns a complaint writes into its customer's profile.
+_REMEMBERED = (
+    *("customer_key", *CONTACT_FIELDS),
+    *("first_seen_at", "last_complaint_at", "complaint_count"),
+)
 
-async def remember_customer(session: AsyncSession, complaint: ComplaintReceivedV1) -> Any:
-    """Create or refresh the customer's profile from a complaint; return the profile."""
-    (profile,) = await remember_customers(session, [complaint])
-    return profile
+
+def _remember_statement(*, unless_opened: bool = False) -> Prepared:
+    customers = tables.customers
+    given = unnest_params("given", **{column: customers.c[column].type for column in _REMEMBERED})
+    rows = select(*(given.c[column] for column in _REMEMBERED))
+    returned = list(customers.c)
+    if unless_opened:
+        cases = tables.cases
+        ids = bindparam("complaint_ids", type_=ARRAY(UUID(as_uuid=True)))
+        rows = rows.where(~exists().where(cases.c.complaint_id == func.any(ids)))
+        version = select(tables.opening_settings_version.c.version).scalar_subquery()
+        returned.append(version.label("settings_version"))
+    statement = insert(customers).from_select(list(_REMEMBERED), rows)
+    excluded = statement.excluded
+    return Prepared(
+        statement.on_conflict_do_update(
+            index_elements=[customers.c.customer_key],
+            set_={
+                **{
+                    column: func.coalesce(excluded[column], customers.c[column])
+                    for column in CONTACT_FIELDS
+                },
+                "complaint_count": customers.c.complaint_count + excluded.complaint_count,
+                "last_complaint_at": excluded.last_complaint_at,
+            },
+        ).returning(*returned)
+    )
+
+
+_REMEMBER = _remember_statement()
+_REMEMBER_UNLESS_OPENED = _remember_statement(unless_opened=True)
 
 
 async def remember_customers(
@@ -29,6 +62,32 @@ async def remember_customers(
     one upsert; return each complaint's profile as it stood right after that complaint, as if
     they had been remembered one by one (the newest contact points win, a missing one keeps
     the old; each complaint counts once)."""
+    profiles, _version = await _remember(session, complaints, _REMEMBER)
+    return profiles
+
+
+async def remember_customers_unless_opened(
+    session: AsyncSession, complaints: Sequence[ComplaintReceivedV1]
+) -> tuple[list[Any], int] | None:
+    """:func:`remember_customers`, in the same statement as the check that none of the
+    complaints already has its case (opening's common case: one round trip for both), and
+    with the version of the settings opening reads (``opening_settings_version``). None,
+    having changed nothing, when one of them has its case."""
+    profiles, version = await _remember(
+        session,
+        complaints,
+        _REMEMBER_UNLESS_OPENED,
+        complaint_ids=[complaint.complaint_id for complaint in complaints],
+    )
+    return None if version is None else (profiles, version)
+
+
+async def _remember(
+    session: AsyncSession,
+    complaints: Sequence[ComplaintReceivedV1],
+    statement: Prepared,
+    **guard: Any,
+) -> tuple[list[Any], int | None]:
     customers = tables.customers
     by_key: dict[str, list[ComplaintReceivedV1]] = {}
     for complaint in complaints:
@@ -64,39 +123,18 @@ async def remember_customers(
         }
         for key, theirs in sorted(by_key.items())
     ]
-    # One array per column, unnested side by side: the statement's text is the same for any
-    # number of customers (compiled once, planned once).
-    columns = list(values[0])
-    statement = insert(customers).from_select(
-        columns,
-        select(
-            *(
-                func.unnest(
-                    bindparam(
-                        f"{column}_values",
-                        [v[column] for v in values],
-                        ARRAY(customers.c[column].type),
-                    )
-                ).label(column)
-                for column in columns
-            )
-        ),
+    rows = await statement.fetch(
+        session,
+        **guard,
+        **{f"given_{column}": [v[column] for v in values] for column in _REMEMBERED},
     )
-    excluded = statement.excluded
-    rows = await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[customers.c.customer_key],
-            set_={
-                **{
-                    column: func.coalesce(excluded[column], customers.c[column])
-                    for column in CONTACT_FIELDS
-                },
-                "complaint_count": customers.c.complaint_count + excluded.complaint_count,
-                "last_complaint_at": excluded.last_complaint_at,
-            },
-        ).returning(*customers.c)
-    )
-    final = {row.customer_key: row for row in rows}
+    if not rows:  # the guard held: nothing was written
+        return [], None
+    version = rows[0]["settings_version"] if guard else None
+    final = {
+        row["customer_key"]: SimpleNamespace(**{c.name: row[c.name] for c in customers.c})
+        for row in rows
+    }
     profiles: list[Any] = []
     taken = dict.fromkeys(repeated, 0)
     for complaint in complaints:
@@ -106,8 +144,8 @@ async def remember_customers(
             continue
         contact = seen[key][taken[key]]
         taken[key] += 1
-        profiles.append(SimpleNamespace(**{**final[key]._asdict(), **contact}))
-    return profiles
+        profiles.append(SimpleNamespace(**{**vars(final[key]), **contact}))
+    return profiles, version
 
 
 async def get_customer(

@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from redress_shared.db import insert_rows
 from sqlalchemy import Row, and_, case, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
@@ -78,25 +77,27 @@ def _clock_from_row(row: Row) -> SlaClock:
     )
 
 
-async def insert_clocks(
-    session: AsyncSession, case_id: uuid.UUID, calendar: str, clocks: Iterable[SlaClock]
-) -> None:
-    """Store a new case's clocks."""
-    await insert_clocks_of_cases(session, [(case_id, calendar, clocks)])
+CLOCK_COLUMNS = (
+    *("case_id", "clock", "calendar", "target", "warning_share", "started_at", "due_at"),
+    *("warn_at", "cap_at", "state", "paused_since", "paused_total", "stopped_at"),
+    *("warning_fired_at", "breached_at"),
+)
 
 
-async def insert_clocks_of_cases(
-    session: AsyncSession, new_cases: Iterable[tuple[uuid.UUID, str, Iterable[SlaClock]]]
-) -> None:
-    """Store the clocks of new cases, each ``(case id, calendar name, clocks)``, in one
-    statement (one execution, whatever the number of clocks)."""
-    rows = [
-        {"case_id": case_id, "clock": c.name.value, "calendar": calendar, **_clock_values(c)}
+def clock_rows(
+    new_cases: Iterable[tuple[uuid.UUID, str, Iterable[SlaClock]]],
+) -> list[tuple]:
+    """The ``case_clocks`` rows (values in :data:`CLOCK_COLUMNS` order) of new cases, each
+    ``(case id, calendar name, clocks)``."""
+    return [
+        (
+            *(case_id, c.name.value, calendar, c.target, c.warning_share, c.started_at),
+            *(c.due_at, c.warn_at, c.cap_at, c.state.value, c.paused_since, c.paused_total),
+            *(c.stopped_at, c.warning_fired_at, c.breached_at),
+        )
         for case_id, calendar, clocks in new_cases
         for c in clocks
     ]
-    if rows:
-        await insert_rows(session, tables.case_clocks, rows)
 
 
 async def load_clocks(
