@@ -38,7 +38,14 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from redress_shared.clock import Clock
-from redress_shared.db import OUTBOX_WRITTEN, PlatformTables, insert_rows
+from redress_shared.db import (
+    OUTBOX_WRITTEN,
+    DriverTransaction,
+    PlatformTables,
+    Prepared,
+    driver_transaction,
+    insert_rows,
+)
 from redress_shared.events import EventEnvelope
 from redress_shared.faults import is_transient
 from redress_shared.observability import EVENTS_PUBLISHED, correlation_id_var
@@ -107,24 +114,30 @@ class OutboxRelay:
         # Set after every commit that staged events (the session factory's hook), so the
         # relay looks at the outbox at once instead of at its next poll.
         self._wakeup = wakeup or asyncio.Event()
-        # Built once: SQLAlchemy keeps a statement's cache key on the statement object, so
-        # statements rebuilt on every pass paid for their keys again each time. The advisory
-        # lock rides in the query (an uncorrelated sub-select, evaluated once), one round trip
-        # fewer per pass; a replica that is not the leader reads no rows.
+        # Built once and run as asyncpg prepared statements in the driver's own transaction
+        # (a pass is BEGIN, read, mark, COMMIT): through SQLAlchemy each pass paid for cache
+        # keys and result processing of every row. The advisory lock rides in the read (an uncorrelated sub-select,
+        # evaluated once), one round trip fewer per pass; a replica that is not the leader
+        # reads no rows.
         outbox = tables.outbox
         leader = select(
             func.pg_try_advisory_xact_lock(func.hashtext(bindparam("lock_name")))
         ).scalar_subquery()
-        self._pending = (
+        self._pending = Prepared(
             select(outbox.c.id, outbox.c.topic, outbox.c.event)
             .where(leader, outbox.c.published_at.is_(None), outbox.c.parked_at.is_(None))
             .order_by(outbox.c.id)
             .limit(bindparam("batch_size"))
         )
-        self._mark_published = (
+        self._mark_published = Prepared(
             update(outbox)
             .where(outbox.c.id == func.any(bindparam("ids", type_=ARRAY(BigInteger))))
             .values(published_at=bindparam("now"))
+        )
+        self._mark_parked = Prepared(
+            update(outbox)
+            .where(outbox.c.id == bindparam("id"))
+            .values(parked_at=bindparam("now"), park_reason=bindparam("reason"))
         )
 
     def wake(self) -> None:
@@ -134,29 +147,26 @@ class OutboxRelay:
 
     async def relay_once(self, producer: AIOKafkaProducer) -> int:
         """Publish one batch; return how many events went out (0 if none or not leader)."""
-        async with self._session_factory() as session, session.begin():
-            rows = (
-                await session.execute(
-                    self._pending,
-                    {"lock_name": self._lock_name, "batch_size": self._batch_size},
-                )
-            ).all()
+        async with driver_transaction(self._session_factory) as transaction:
+            rows = await self._pending.fetch(
+                transaction, lock_name=self._lock_name, batch_size=self._batch_size
+            )
             if not rows:
                 return 0
             sending: list[tuple[int, str, asyncio.Future]] = []
             refused: list[tuple[int, BaseException]] = []
-            for row in rows:
+            for row_id, topic, stored in rows:
                 try:
-                    key, value, headers = to_kafka_record(EventEnvelope.model_validate(row.event))
-                    future = await producer.send(row.topic, value=value, key=key, headers=headers)
+                    key, value, headers = to_kafka_record(EventEnvelope.model_validate(stored))
+                    future = await producer.send(topic, value=value, key=key, headers=headers)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
                     if is_transient(exc):
                         raise
-                    refused.append((row.id, exc))
+                    refused.append((row_id, exc))
                     continue
-                sending.append((row.id, row.topic, future))
+                sending.append((row_id, topic, future))
             outcomes = await asyncio.gather(*(f for *_, f in sending), return_exceptions=True)
             published: list[int] = []
             for (row_id, topic, _future), outcome in zip(sending, outcomes, strict=True):
@@ -169,19 +179,16 @@ class OutboxRelay:
                     EVENTS_PUBLISHED.labels(topic).inc()
             now = self._clock.now()
             if published:
-                await session.execute(self._mark_published, {"ids": published, "now": now})
+                await self._mark_published.execute(transaction, ids=published, now=now)
             for row_id, error in refused:
-                await self._park(session, row_id, error, now)
+                await self._park(transaction, row_id, error, now)
             return len(rows)
 
     async def _park(
-        self, session: AsyncSession, row_id: int, error: BaseException, now: datetime
+        self, transaction: DriverTransaction, row_id: int, error: BaseException, now: datetime
     ) -> None:
-        outbox = self._tables.outbox
         reason = f"{type(error).__name__}: {error}"[:2000]
-        await session.execute(
-            update(outbox).where(outbox.c.id == row_id).values(parked_at=now, park_reason=reason)
-        )
+        await self._mark_parked.execute(transaction, id=row_id, now=now, reason=reason)
         log.error("outbox_row_parked", outbox_id=row_id, reason=reason)
 
     async def run(self, producer: AIOKafkaProducer) -> None:
