@@ -88,8 +88,8 @@ async def tell_customers(
     queued: list[tuple[templates.RenderJob, dict]] = []
     session.info[_QUEUED] = queued
     try:
-        for event in batch:
-            await tell_customer(session, messaging, event)
+        for event, payload in zip(batch, payloads, strict=True):
+            await tell_customer(session, messaging, event, payload)
     finally:
         for key in (_CONTACTS, _TEMPLATES, _QUEUED):
             session.info.pop(key, None)
@@ -110,10 +110,13 @@ async def tell_customers(
     return min((row["next_attempt_at"] for row in rows if row["status"] == "pending"), default=None)
 
 
-async def tell_customer(session: AsyncSession, messaging: Messaging, event: EventEnvelope) -> None:
+async def tell_customer(
+    session: AsyncSession, messaging: Messaging, event: EventEnvelope, payload: object = None
+) -> None:
     """In the consumer's transaction: what a case event changes for the customer (contact
-    points, the follow-up) and the message it tells them, if it is news to them."""
-    payload = event.payload()
+    points, the follow-up) and the message it tells them, if it is news to them (``payload``:
+    the event's, when the caller has parsed it already)."""
+    payload = payload or event.payload()
     if isinstance(payload, CaseOpenedV1) and payload.case_id not in session.info.get(_CONTACTS, {}):
         await store.remember_contact(session, payload)
     case_id = payload.case_id  # type: ignore[attr-defined]
