@@ -44,9 +44,11 @@ class RawMaildir:
         # own Mailbox handler does it too; one write call, on a descriptor rather than a
         # buffered file object, and string paths rather than Path objects (a few
         # microseconds each, per message, on the cores the stack shares).
-        staged = os.open(self._tmp + name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        staged = os.open(self._tmp + name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
-            os.write(staged, b"X-RcptTo: " + recipients + b"\r\n" + content)
+            left = memoryview(b"X-RcptTo: " + recipients + b"\r\n" + content)
+            while left:
+                left = left[os.write(staged, left) :]
         finally:
             os.close(staged)
         os.rename(self._tmp + name, self._new + name)

@@ -116,7 +116,7 @@ async def tell_customer(
     """In the consumer's transaction: what a case event changes for the customer (contact
     points, the follow-up) and the message it tells them, if it is news to them (``payload``:
     the event's, when the caller has parsed it already)."""
-    payload = payload or event.payload()
+    payload = event.payload() if payload is None else payload
     if isinstance(payload, CaseOpenedV1) and payload.case_id not in session.info.get(_CONTACTS, {}):
         await store.remember_contact(session, payload)
     case_id = payload.case_id  # type: ignore[attr-defined]
