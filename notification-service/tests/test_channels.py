@@ -4,8 +4,13 @@ both on loopback."""
 
 from __future__ import annotations
 
+import email
 import uuid
+from datetime import UTC, datetime
+from email import policy
 
+from notification_service.adapters.smtp import SmtpEmailSender
+from notification_service.messages.model import OutgoingMessage
 from redress_shared.events import CASES_TOPIC, NOTIFICATION_SENT
 from redress_testing import produce
 from sqlalchemy import select
@@ -168,3 +173,37 @@ async def test_a_channel_that_keeps_failing_for_now_falls_back_after_the_last_at
     ]
     assert message_gateway.to(phone) == []
     assert len(server.to(address)) == 1
+
+
+SUBJECTS = [
+    "Am primit reclamația dumneavoastră [RDR-2026-000123]",
+    "شکایت شما را دریافت کردیم [RDR-2026-000123]",
+    "Am primit reclamația dumneavoastră despre încărcătorul defect și vă vom răspunde în "
+    "curând, după ce verificăm comanda [RDR-2026-000123]",
+    "Ξ" * 120 + " [RDR-2026-000123]",
+    "Looks =?utf-8?q?encoded?= but is not, with an emoji 😀 [RDR-2026-000123]",
+    "A plain subject long enough to be folded over more than one line of the header "
+    "[RDR-2026-000123]",
+]
+
+
+def test_an_email_subject_reads_back_whole_with_lines_in_bounds_and_the_reference_as_is(
+    notification_settings,
+):
+    sender = SmtpEmailSender(notification_settings)
+    for subject in SUBJECTS:
+        message = OutgoingMessage(
+            message_id="<m@redress.example>",
+            channel="email",
+            recipient="ana@example.com",
+            reference="RDR-2026-000123",
+            language="ro",
+            subject=subject,
+            body_text="Text",
+            body_html="<p>Text</p>",
+        )
+        raw = sender.compose(message, datetime.now(UTC))
+        header = raw.decode("ascii").split("\r\nSubject: ", 1)[1].split("\r\nMessage-ID:")[0]
+        assert email.message_from_bytes(raw, policy=policy.default)["Subject"] == subject
+        assert all(len(line) <= 78 for line in f"Subject: {header}".split("\r\n"))
+        assert "[RDR-2026-000123]" in header  # searchable in the raw header

@@ -182,6 +182,51 @@ async def test_an_expired_message_claim_is_taken_again_and_its_late_outcome_igno
     assert len(outcomes) == 1
 
 
+async def test_a_late_outcome_of_an_expired_claim_is_recorded_and_not_claimed_again(
+    quiet, smtp_server, case_story
+):
+    """A turn records outcomes and claims in one statement, which sees the rows as they were
+    before it: a message whose claim expired while it was being sent (and nobody took it) is
+    recorded as sent by the turn that also claims what is due, and not claimed again by it."""
+    server, _ = smtp_server
+    address = f"late.{uuid.uuid4().hex[:8]}@example.com"
+    notification_id = await a_message_queued(quiet, case_story(address))
+    settings = quiet.settings
+    (claimed,) = await messages.claim_due_messages(quiet.sessions, quiet.clock, settings, 5)
+    result = await messages.send_only(quiet.clock, quiet.channels, settings, claimed)
+    quiet.clock.advance(timedelta(seconds=settings.message_claim_seconds + 1))
+
+    taken = await messages.record_and_claim(quiet.sessions, quiet.clock, settings, [result], 5)
+
+    assert notification_id not in [message.row.id for message in taken]
+    assert len(server.to(address)) == 1
+    async with quiet.sessions() as session:
+        row = (
+            await session.execute(
+                select(tables.notifications).where(tables.notifications.c.id == notification_id)
+            )
+        ).one()
+        attempts = await session.scalar(
+            select(func.count())
+            .select_from(tables.notification_attempts)
+            .where(tables.notification_attempts.c.notification_id == notification_id)
+        )
+        outcomes = await session.scalar(
+            select(func.count())
+            .select_from(tables.platform.outbox)
+            .where(tables.platform.outbox.c.event_id.is_not(None))
+            .where(tables.platform.outbox.c.event["subject"].astext == str(notification_id))
+        )
+    assert (row.status, row.attempts, row.claim_id, attempts, outcomes) == ("sent", 1, None, 1, 1)
+    await messages.record_and_claim(
+        quiet.sessions,
+        quiet.clock,
+        settings,
+        [await messages.send_only(quiet.clock, quiet.channels, settings, c) for c in taken],
+        0,
+    )
+
+
 async def test_smtp_connections_are_reused(quiet, smtp_server, case_story):
     server, _ = smtp_server
     await a_message_queued(quiet, case_story(f"warm.{uuid.uuid4().hex[:8]}@example.com"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from notification_service.templates.model import ACKNOWLEDGEMENT, VARIABLES, TemplateText, render
 from redress_shared.events import CASES_TOPIC
 from redress_testing import assert_problem, eventually, produce
 
@@ -195,3 +196,11 @@ async def test_a_template_that_fails_on_real_data_falls_back_to_the_built_in_tex
     assert (sent["status"], sent["language"], sent["template_version"]) == ("sent", "de", 1)
     mail = next(m for m in server.to(address) if "Unsere Entscheidung" in m["Subject"])
     assert "keinen Fehler auf unserer Seite" in text_of(mail)
+
+
+def test_the_html_part_of_a_text_template_escapes_each_character_once():
+    text = TemplateText(subject="About {{ reference }}", body_text="Dear {{ name }},\n\nThanks.")
+    values = VARIABLES[ACKNOWLEDGEMENT] | {"name": 'Tom & "Jerry" <Ltd>'}
+    rendered = render(ACKNOWLEDGEMENT, "en", text, values)
+    assert "<p>Dear Tom &amp; &quot;Jerry&quot; &lt;Ltd&gt;,</p>" in rendered.body_html
+    assert "&amp;amp;" not in rendered.body_html

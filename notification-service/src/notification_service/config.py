@@ -27,10 +27,11 @@ class NotificationSettings(ServiceSettings):
     smtp_start_tls: bool = False
     smtp_timeout_seconds: float = 30.0
     smtp_pool_size: int = Field(
-        default=16,
+        default=32,
         ge=1,
         description="SMTP connections kept open and reused (at most). A send waits for the "
-        "server's answer to MAIL, RCPT and DATA in turn, so throughput grows with connections.",
+        "server's answer to MAIL, RCPT and DATA in turn, so throughput grows with connections "
+        "(mail relays commonly allow 20-50 from one client).",
     )
     mail_from: str = Field(default="Redress Customer Care <care@redress.example>")
     default_language: str = Field(
@@ -55,10 +56,12 @@ class NotificationSettings(ServiceSettings):
         "retries wake it at once or when they fall due.",
     )
     dispatch_concurrency: int = Field(
-        default=64,
+        default=256,
         ge=1,
-        description="Messages sent in parallel per process (each claimed, then sent with no "
-        "transaction open); they share the SMTP pool.",
+        description="Messages in flight per process (each claimed, then sent with no "
+        "transaction open); they share the SMTP pool. One short transaction records the "
+        "sends that finished and claims the next: the more in flight, the more each of those "
+        "carries, so a busy database's latency does not cap the rate.",
     )
     message_claim_seconds: float = Field(
         default=120.0,

@@ -30,6 +30,8 @@ class RawMaildir:
         self.directory = Path(directory)
         for folder in ("tmp", "new", "cur"):
             (self.directory / folder).mkdir(parents=True, exist_ok=True)
+        self._tmp = os.path.join(self.directory, "tmp", "")
+        self._new = os.path.join(self.directory, "new", "")
         self._host = socket.gethostname().replace("/", r"\057").replace(":", r"\072")
         self._sequence = itertools.count()
 
@@ -38,13 +40,18 @@ class RawMaildir:
         content = envelope.original_content or b""
         recipients = ", ".join(envelope.rcpt_tos).encode()
         name = f"{time.time_ns()}.P{os.getpid()}Q{next(self._sequence)}.{self._host}"
-        staged = self.directory / "tmp" / name
         # A few kilobytes to the page cache: cheaper than a hop to a thread, as aiosmtpd's
-        # own Mailbox handler does it too.
-        with open(staged, "wb") as file:  # noqa: ASYNC230
-            file.write(b"X-RcptTo: " + recipients + b"\r\n")
-            file.write(content)
-        staged.rename(self.directory / "new" / name)
+        # own Mailbox handler does it too; one write call, on a descriptor rather than a
+        # buffered file object, and string paths rather than Path objects (a few
+        # microseconds each, per message, on the cores the stack shares).
+        staged = os.open(self._tmp + name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            left = memoryview(b"X-RcptTo: " + recipients + b"\r\n" + content)
+            while left:
+                left = left[os.write(staged, left) :]
+        finally:
+            os.close(staged)
+        os.rename(self._tmp + name, self._new + name)
         return "250 OK"
 
     @classmethod

@@ -9,6 +9,7 @@ import re
 import uuid
 from datetime import datetime
 from email import policy as email_policy
+from email import quoprimime
 from email.utils import format_datetime, formataddr, parseaddr
 
 import aiosmtplib
@@ -30,6 +31,8 @@ LOCAL_HOSTNAME = "redress-notification.localdomain"
 #: A header value the policy would write unchanged: printable ASCII that fits on its line and
 #: holds nothing that reads as an encoded word.
 _AS_IS = re.compile(r"[ -~]{0,64}")
+#: A word that may stay as it is in a header: printable ASCII, no encoded word inside.
+_PLAIN_WORD = re.compile(r"[!-~]{1,66}")
 
 
 def _encoded_header(name: str, value: str) -> str:
@@ -37,9 +40,57 @@ def _encoded_header(name: str, value: str) -> str:
     (a reference such as RDR-2026-000123 stays readable and searchable in the raw header)."""
     if len(name) + 2 + len(value) <= 78 and _AS_IS.fullmatch(value) and "=?" not in value:
         return value  # what the policy gives, without its header parsing (tens of microseconds)
-    policy = email_policy.SMTP
-    folded = policy.fold(name, policy.header_factory(name, value))
-    return folded[len(name) + 2 :].rstrip("\r\n")
+    words = value.split(" ")
+    if not all(words):  # runs of spaces, or at an end: the policy keeps them as they are
+        policy = email_policy.SMTP
+        folded = policy.fold(name, policy.header_factory(name, value))
+        return folded[len(name) + 2 :].rstrip("\r\n")
+    # Plain words as they are; each run of other words as encoded words, the spaces between
+    # them inside (a decoder drops the white space between two encoded words).
+    tokens: list[str] = []
+    run: list[str] = []
+    for word in [*words, None]:
+        if word is not None and not (_PLAIN_WORD.fullmatch(word) and "=?" not in word):
+            run.append(word)
+            continue
+        if run:
+            # An encoded word fits a line, the first one's "Subject: " included (RFC 2047).
+            tokens += _encoded_words(" ".join(run), min(75, 78 - len(name) - 2))
+            run = []
+        if word is not None:
+            tokens.append(word)
+    lines, line = [], ""
+    width = 78 - len(name) - 2
+    for token in tokens:
+        if line and len(line) + 1 + len(token) > width:
+            lines.append(line)
+            line, width = token, 77
+        else:
+            line = f"{line} {token}" if line else token
+    return "\r\n ".join([*lines, line])
+
+
+def _encoded_words(text: str, room: int) -> list[str]:
+    """``text`` as RFC 2047 encoded words (UTF-8; Q or base64, whichever is shorter), each at
+    most ``room`` characters long, never splitting a character."""
+    data = text.encode()
+    q = quoprimime.header_length(data) <= len(base64.b64encode(data))
+    room -= len("=?utf-8?q??=")
+    chunks, chunk, used = [], bytearray(), 0
+    for character in text:
+        encoded = character.encode()
+        cost = quoprimime.header_length(encoded) if q else 0
+        size = used + cost if q else 4 * ((len(chunk) + len(encoded) + 2) // 3)
+        if chunk and size > room:
+            chunks.append(bytes(chunk))
+            chunk = bytearray()
+            size = cost if q else 4 * ((len(encoded) + 2) // 3)
+        chunk += encoded
+        used = size
+    chunks.append(bytes(chunk))
+    if q:
+        return [quoprimime.header_encode(chunk, "utf-8") for chunk in chunks]
+    return [f"=?utf-8?b?{base64.b64encode(chunk).decode()}?=" for chunk in chunks]
 
 
 class SmtpEmailSender:

@@ -14,24 +14,29 @@ from redress_shared.events import (
 from sqlalchemy import Row
 
 from notification_service.config import EVENT_SOURCE
+from notification_service.messages.model import ClaimedChange
 
 
-def notification_outcome(row: Row, now: datetime) -> EventEnvelope:
-    """``notification.sent`` or ``notification.failed`` for a message row in its final state."""
+def notification_outcome(
+    row: Row, now: datetime, change: ClaimedChange | None = None
+) -> EventEnvelope:
+    """``notification.sent`` or ``notification.failed`` for a message row in its final state,
+    or, with ``change``, for a claimed message once the final ``change`` is applied to it."""
+    final = row if change is None else change
     payload = NotificationOutcomeV1(
         notification_id=row.id,
         case_id=row.case_id,
         trigger_event_id=row.trigger_event_id,
         template=row.template,
-        channel=row.channel,
-        status=row.status,
-        attempts=row.attempts,
+        channel=final.channel,
+        status=final.status,
+        attempts=final.attempts,
         occurred_at=now,
-        error=row.last_error,
+        error=final.last_error,
     )
     return new_event(
         source=EVENT_SOURCE,
-        type=NOTIFICATION_SENT if row.status == "sent" else NOTIFICATION_FAILED,
+        type=NOTIFICATION_SENT if final.status == "sent" else NOTIFICATION_FAILED,
         key=str(row.case_id),
         subject=str(row.id),
         payload=payload,

@@ -301,6 +301,21 @@ class ClaimedChange:
     falls_back: bool
 
 
+@dataclass(frozen=True)
+class SendRecord(ClaimedChange):
+    """What recording one send writes: the message's columns after it, the attempt (the
+    channel and recipient tried, its outcome and error) and, once the message is sent or has
+    failed, its outcome event (id, key, the envelope as JSON text; None while pending)."""
+
+    tried_channel: str
+    tried_recipient: str
+    outcome: str
+    error: str | None
+    event_id: uuid.UUID | None = None
+    event_key: str | None = None
+    event_json: str | None = None
+
+
 def send_change(
     message: SentMessage,
     claim_id: uuid.UUID,

@@ -25,7 +25,7 @@ import structlog
 from redress_shared.clock import Clock
 from redress_shared.db import SessionFactory
 from redress_shared.events import NOTIFICATIONS_TOPIC, CaseOpenedV1, EventEnvelope
-from redress_shared.observability import bind_correlation_id
+from redress_shared.observability import bind_correlation_id, correlation_id_var
 from redress_shared.outbox import add_to_outbox
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,10 +42,12 @@ from notification_service.messages import events, store
 from notification_service.messages.model import (
     STATUS_KINDS,
     Channel,
+    ClaimedChange,
     ContactPoints,
     Messaging,
     OutgoingMessage,
     PermanentDeliveryError,
+    SendRecord,
     TemporaryDeliveryError,
     channel_plan,
     follow_up_change,
@@ -88,8 +90,8 @@ async def tell_customers(
     queued: list[tuple[templates.RenderJob, dict]] = []
     session.info[_QUEUED] = queued
     try:
-        for event in batch:
-            await tell_customer(session, messaging, event)
+        for event, payload in zip(batch, payloads, strict=True):
+            await tell_customer(session, messaging, event, payload)
     finally:
         for key in (_CONTACTS, _TEMPLATES, _QUEUED):
             session.info.pop(key, None)
@@ -110,10 +112,13 @@ async def tell_customers(
     return min((row["next_attempt_at"] for row in rows if row["status"] == "pending"), default=None)
 
 
-async def tell_customer(session: AsyncSession, messaging: Messaging, event: EventEnvelope) -> None:
+async def tell_customer(
+    session: AsyncSession, messaging: Messaging, event: EventEnvelope, payload: object = None
+) -> None:
     """In the consumer's transaction: what a case event changes for the customer (contact
-    points, the follow-up) and the message it tells them, if it is news to them."""
-    payload = event.payload()
+    points, the follow-up) and the message it tells them, if it is news to them (``payload``:
+    the event's, when the caller has parsed it already)."""
+    payload = event.payload() if payload is None else payload
     if isinstance(payload, CaseOpenedV1) and payload.case_id not in session.info.get(_CONTACTS, {}):
         await store.remember_contact(session, payload)
     case_id = payload.case_id  # type: ignore[attr-defined]
@@ -278,7 +283,7 @@ async def fire_due_follow_ups(
 class ClaimedMessage:
     """A message a dispatcher has claimed: the row as claimed, and the claim it holds."""
 
-    row: Row
+    row: store.MessageRow
     claim_id: uuid.UUID
 
 
@@ -302,10 +307,11 @@ async def record_and_claim(
     limit: int,
     due_later: Callable[[datetime], object] | None = None,
 ) -> list[ClaimedMessage]:
-    """A dispatcher's cycle in one short transaction (no send inside it): record the
-    finished sends (:func:`record_send_outcomes`), then claim up to ``limit`` due messages
-    (:func:`claim_due_messages`): one commit for both. ``due_later`` hears when each message
-    that will be tried again (a retry, the next contact point) falls due."""
+    """A dispatcher's turn in one statement, its own transaction (no send inside it): record
+    the finished sends (:func:`record_send_outcomes`) and claim up to ``limit`` due messages
+    (:func:`claim_due_messages`; a message falling back to its next contact point is due
+    at once and taken by the next turn). ``due_later`` hears when each message that will
+    be tried again (a retry, the next contact point) falls due."""
     _, claimed = await _record_and_claim(
         session_factory, clock, settings, results, limit, due_later
     )
@@ -367,8 +373,8 @@ async def record_send_outcomes(
     results: list[SendResult],
 ) -> list[bool]:
     """Record sends of claimed messages (sent, retry later, next channel, or failed) and
-    release their claims in one transaction of three statements for any batch (messages,
-    attempts, outcome events). False for a send whose claim no longer holds (it expired and
+    release their claims in one statement for any batch (messages, attempts, outcome events:
+    :func:`store.record_and_claim`). False for a send whose claim no longer holds (it expired and
     another dispatcher took the message, which went out again with the same Message-ID).
     A permanent failure, or ``max_send_attempts`` temporary ones, moves the message to the
     next contact point; with none left it has failed."""
@@ -385,74 +391,70 @@ async def _record_and_claim(
     due_later: Callable[[datetime], object] | None = None,
 ) -> tuple[list[bool], list[ClaimedMessage]]:
     now = clock.now()
-    changes = [
-        send_change(r.claimed.row, r.claimed.claim_id, r.error, r.permanent, now, settings)
-        for r in results
-    ]
+    records = [_send_record(result, now, settings) for result in results]
     claim_id = uuid.uuid4()
-    rows: list[Row] = []
-    async with session_factory() as session, session.begin():
-        updated = await store.record_claimed_outcomes(session, [change for change, _ in changes])
-        held = [
-            (result, outcome, updated[(result.claimed.row.id, result.claimed.claim_id)])
-            for result, (_, outcome) in zip(results, changes, strict=True)
-            if (result.claimed.row.id, result.claimed.claim_id) in updated
-        ]
-        await store.record_attempts(
-            session,
-            [
-                {
-                    "notification_id": result.claimed.row.id,
-                    "channel": result.claimed.row.channel,
-                    "recipient": result.claimed.row.recipient,
-                    "attempted_at": now,
-                    "outcome": outcome,
-                    "error": result.error,
-                }
-                for result, outcome, _ in held
-            ],
-        )
-        await store.stage_outcome_events(
-            session,
-            [
-                events.notification_outcome(row, now)
-                for _, _, row in held
-                if row.status != "pending"
-            ],
-        )
-        if limit > 0:
-            until = now + timedelta(seconds=settings.message_claim_seconds)
-            rows = await store.claim_due_messages(session, now, claim_id, until, limit)
-    for result, _, row in held:
-        _log_outcome(result, row)
-        if due_later is not None and row.status == "pending":
-            due_later(row.next_attempt_at)
-    recorded = [(result.claimed.row.id, result.claimed.claim_id) in updated for result in results]
-    for result, done in zip(results, recorded, strict=True):
-        if not done:
+    recorded, rows = await store.record_and_claim(
+        session_factory,
+        records,
+        now=now,
+        claim_id=claim_id,
+        until=now + timedelta(seconds=settings.message_claim_seconds),
+        limit=max(limit, 0),
+    )
+    done = [(record.id, record.claim_id) in recorded for record in records]
+    for result, record, held in zip(results, records, done, strict=True):
+        if not held:
             log.warning(
                 "notification_outcome_of_a_superseded_claim",
                 notification_id=str(result.claimed.row.id),
             )
-    return recorded, [ClaimedMessage(row, claim_id) for row in rows]
+            continue
+        _log_outcome(result, record)
+        if due_later is not None and record.status == "pending":
+            due_later(record.next_attempt_at)
+    return done, [ClaimedMessage(row, claim_id) for row in rows]
 
 
-def _log_outcome(result: SendResult, updated: Row) -> None:
+def _send_record(result: SendResult, now: datetime, settings: NotificationSettings) -> SendRecord:
+    """What recording ``result`` writes, its outcome event built in advance (it is staged
+    only if the claim still holds)."""
+    message, claimed_id = result.claimed.row, result.claimed.claim_id
+    change, outcome = send_change(
+        message, claimed_id, result.error, result.permanent, now, settings
+    )
+    event = None
+    if change.status != "pending":
+        event = events.notification_outcome(message, now, change)
+        if event.correlation_id is None:  # as the outbox does: the work at hand's
+            event = event.model_copy(update={"correlation_id": correlation_id_var.get()})
+    return SendRecord(
+        **vars(change),
+        tried_channel=message.channel,
+        tried_recipient=message.recipient,
+        outcome=outcome,
+        error=result.error,
+        event_id=event and event.id,
+        event_key=event and event.key,
+        event_json=event and event.model_dump_json(),
+    )
+
+
+def _log_outcome(result: SendResult, change: ClaimedChange) -> None:
     row, error = result.claimed.row, result.error
     # Outcomes are recorded in batches, apart from the send: the line carries its own message's
     # correlation id, not whichever the recording task saw last.
     bind_correlation_id(row.correlation_id)
     fields = {"notification_id": str(row.id), "channel": row.channel}
-    if updated.status == "sent":
+    if change.status == "sent":
         log.info("notification_sent", case_id=str(row.case_id), template=row.template, **fields)
-    elif updated.status == "failed":
-        log.warning("notification_failed", error=error, **fields)
-    elif updated.channel == row.channel:
-        log.warning(
-            "notification_retry_scheduled", attempts=updated.attempts, error=error, **fields
-        )
+        return
+    fields["error"] = error
+    if change.status == "failed":
+        log.warning("notification_failed", **fields)
+    elif change.channel == row.channel:
+        log.warning("notification_retry_scheduled", attempts=change.attempts, **fields)
     else:
-        log.warning("notification_falls_back", next_channel=updated.channel, error=error, **fields)
+        log.warning("notification_falls_back", next_channel=change.channel, **fields)
 
 
 async def dispatch_next(

@@ -4,29 +4,40 @@ and follow-ups."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
-from redress_shared.db import insert_rows, unnested
-from redress_shared.events import NOTIFICATIONS_TOPIC, CaseOpenedV1, EventEnvelope
-from redress_shared.outbox import add_many_to_outbox
+from redress_shared.db import (
+    OUTBOX_WRITTEN,
+    DriverTransaction,
+    Prepared,
+    SessionFactory,
+    unnested,
+)
+from redress_shared.events import NOTIFICATIONS_TOPIC, CaseOpenedV1
 from sqlalchemy import (
+    ARRAY,
     Boolean,
     DateTime,
     Integer,
     Row,
     Text,
+    bindparam,
     case,
+    cast,
+    column,
     func,
     literal_column,
+    null,
     select,
     union_all,
 )
-from sqlalchemy.dialects.postgresql import UUID, insert
+from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notification_service import tables
-from notification_service.messages.model import ClaimedChange, customer_time_zone
+from notification_service.messages.model import SendRecord, customer_time_zone
 
 notifications = tables.notifications
 attempts = tables.notification_attempts
@@ -167,96 +178,112 @@ async def collapse_waiting(
 PENDING = literal_column("'pending'")
 
 
-async def claim_due_messages(
-    session: AsyncSession, now: datetime, claim_id: uuid.UUID, until: datetime, limit: int
-) -> list[Row]:
-    """Claim up to ``limit`` messages due at ``now`` (not claimed, or their claim expired):
-    mark them with ``claim_id`` until ``until`` and return them. Rows other dispatchers are
-    claiming right now are skipped (SKIP LOCKED)."""
-    # Two index ranges, so that neither the messages in flight nor the dead index entries of
-    # those already sent are walked past: the unclaimed due messages (ix_notifications_ready),
-    # then, only when they do not fill the claim, claims that expired (ix_notifications_claimed).
-    ready = (
-        select(notifications.c.id)
-        .where(
-            notifications.c.status == PENDING,
-            notifications.c.claim_id.is_(None),
-            notifications.c.next_attempt_at <= now,
+class MessageRow:
+    """A message row as the dispatcher's statement returns it (an asyncpg record), its
+    columns read as attributes, as a SQLAlchemy row's are (``_mapping``: by name)."""
+
+    __slots__ = ("_mapping",)
+
+    def __init__(self, record: Mapping[str, Any]) -> None:
+        self._mapping = record
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._mapping[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+async def record_and_claim(
+    session_factory: SessionFactory,
+    changes: Sequence[SendRecord],
+    *,
+    now: datetime,
+    claim_id: uuid.UUID,
+    until: datetime,
+    limit: int,
+) -> tuple[set[tuple[uuid.UUID, uuid.UUID]], list[MessageRow]]:
+    """A dispatcher's turn in one statement, which is its own transaction (no BEGIN and
+    COMMIT of their own): apply the outcomes of claimed messages, each only while its message
+    is still pending under its claim (the claim is released), with each applied one's
+    attempt and, when final, its outcome event (outbox); then claim up to ``limit`` messages
+    due at ``now`` (not claimed, or their claim expired) with ``claim_id`` until ``until``.
+    Return the (message id, claim id) of the outcomes applied (one whose claim was
+    superseded, because it expired and another dispatcher took the message, changes nothing)
+    and the messages claimed, in the order they fell due. Rows other dispatchers are claiming
+    right now are skipped (SKIP LOCKED)."""
+    staged = any(record.event_json is not None for record in changes)
+    async with session_factory() as session:
+        pooled = await session.connection()
+        # No statement has run, so the asyncpg dialect has sent no BEGIN: the driver runs
+        # this one alone, in autocommit (one round trip, the statement's own transaction).
+        driver = (await pooled.get_raw_connection()).driver_connection
+        rows = await _RECORD_AND_CLAIM.fetch(
+            DriverTransaction(session, pooled, driver),
+            now=now,
+            claim_id=claim_id,
+            until=until,
+            limit=limit,
+            **{
+                f"given_{name}": [getattr(record, name) for record in changes]
+                for name in _GIVEN_COLUMNS
+            },
         )
-        .order_by(notifications.c.next_attempt_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .cte("ready")
-    )
-    expired = (
-        select(notifications.c.id)
-        .where(
-            notifications.c.status == PENDING,
-            notifications.c.claim_id.is_not(None),
-            notifications.c.claimed_until <= now,
+        if staged:
+            session.info[OUTBOX_WRITTEN] = True
+        await session.commit()  # nothing to commit: the outbox hook wakes the relay
+    recorded = {(row["id"], row["released_claim"]) for row in rows if row["released_claim"]}
+    claimed = [MessageRow(row) for row in rows if row["released_claim"] is None]
+    claimed.sort(key=lambda row: row.next_attempt_at)
+    return recorded, claimed
+
+
+#: Per outcome, what :func:`record_and_claim` writes (``SendRecord``'s fields): the message's
+#: columns after it, the attempt (channel and recipient tried, outcome, error) and the outcome
+#: event when final (its id, key and envelope as JSON text; None while the message is pending).
+_GIVEN_COLUMNS = {
+    "id": UUID(as_uuid=True),
+    "claim_id": UUID(as_uuid=True),
+    "status": Text(),
+    "attempts": Integer(),
+    "last_error": Text(),
+    "sent_at": DateTime(timezone=True),
+    "next_attempt_at": DateTime(timezone=True),
+    "channel": Text(),
+    "recipient": Text(),
+    "falls_back": Boolean(),
+    "tried_channel": Text(),
+    "tried_recipient": Text(),
+    "outcome": Text(),
+    "error": Text(),
+    "event_id": UUID(as_uuid=True),
+    "event_key": Text(),
+    "event_json": Text(),
+}
+
+
+def _record_and_claim_statement() -> Prepared:
+    """The statement of :func:`record_and_claim`, built once (parameters: the ``given_*``
+    arrays, ``now``, ``claim_id``, ``until``, ``limit``)."""
+    arrays = [
+        cast(bindparam(f"given_{name}", type_=ARRAY(kind)), ARRAY(kind))
+        for name, kind in _GIVEN_COLUMNS.items()
+    ]
+    given = (
+        func.unnest(*arrays)
+        .table_valued(
+            *(column(name, kind) for name, kind in _GIVEN_COLUMNS.items()),
+            with_ordinality="ordinality",
         )
-        .order_by(notifications.c.claimed_until)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .cte("expired")
+        .render_derived(name="given")
     )
-    due = union_all(select(ready.c.id), select(expired.c.id)).limit(limit)
-    claimed = await session.execute(
-        notifications.update()
-        .where(notifications.c.id.in_(due))
-        .values(claim_id=claim_id, claimed_until=until)
-        .returning(notifications)
-    )
-    return sorted(claimed.all(), key=lambda row: row.next_attempt_at)
-
-
-#: What an outcome needs of a message it changed (the event and the log line), and no more:
-#: the bodies stay in the database.
-_OUTCOME_COLUMNS = [
-    notifications.c[name]
-    for name in (
-        "id",
-        "case_id",
-        "trigger_event_id",
-        "template",
-        "channel",
-        "status",
-        "attempts",
-        "next_attempt_at",
-        "last_error",
-        "correlation_id",
-    )
-]
-
-
-async def record_claimed_outcomes(
-    session: AsyncSession, changes: Sequence[ClaimedChange]
-) -> dict[tuple[uuid.UUID, uuid.UUID], Row]:
-    """Apply the outcomes of claimed messages in one statement, each only while its message
-    is still pending under its claim (the claim is released); return, by (message id, claim
-    id), each message as changed. A change whose claim was superseded (it expired and another
-    dispatcher took the message) changes nothing and is missing from the answer."""
-    if not changes:
-        return {}
-    given = unnested(
-        "given",
-        id=(UUID(as_uuid=True), [change.id for change in changes]),
-        claim_id=(UUID(as_uuid=True), [change.claim_id for change in changes]),
-        status=(Text, [change.status for change in changes]),
-        attempts=(Integer, [change.attempts for change in changes]),
-        last_error=(Text, [change.last_error for change in changes]),
-        sent_at=(DateTime(timezone=True), [change.sent_at for change in changes]),
-        next_attempt_at=(DateTime(timezone=True), [change.next_attempt_at for change in changes]),
-        channel=(Text, [change.channel for change in changes]),
-        recipient=(Text, [change.recipient for change in changes]),
-        falls_back=(Boolean, [change.falls_back for change in changes]),
-    )
-    rows = await session.execute(
+    now = bindparam("now", type_=DateTime(timezone=True))
+    recorded = (
         notifications.update()
         .where(
             notifications.c.id == given.c.id,
             notifications.c.claim_id == given.c.claim_id,
-            notifications.c.status == "pending",
+            notifications.c.status == PENDING,
         )
         .values(
             status=given.c.status,
@@ -279,26 +306,95 @@ async def record_claimed_outcomes(
             claim_id=None,
             claimed_until=None,
         )
-        .returning(*_OUTCOME_COLUMNS, given.c.claim_id.label("released_claim"))
+        .returning(*given.c)
+        .cte("recorded")
     )
-    return {(row.id, row.released_claim): row for row in rows}
-
-
-_ATTEMPT_COLUMNS = ("notification_id", "channel", "recipient", "attempted_at", "outcome", "error")
-
-
-async def record_attempts(session: AsyncSession, tries: list[dict]) -> None:
-    """Keep tries to send messages (notification_id, channel, recipient, attempted_at,
-    outcome, error), in one statement whatever their number."""
-    await insert_rows(
-        session, attempts, [{name: row[name] for name in _ATTEMPT_COLUMNS} for row in tries]
+    # The attempts and outcome events of the outcomes applied, in the order given.
+    attempted = insert(attempts).from_select(
+        ["notification_id", "channel", "recipient", "attempted_at", "outcome", "error"],
+        select(
+            recorded.c.id,
+            recorded.c.tried_channel,
+            recorded.c.tried_recipient,
+            now,
+            recorded.c.outcome,
+            recorded.c.error,
+        ).order_by(recorded.c.ordinality),
+    )
+    outbox = tables.platform.outbox
+    staged = insert(outbox).from_select(
+        ["event_id", "topic", "message_key", "event"],
+        select(
+            recorded.c.event_id,
+            bindparam("topic", NOTIFICATIONS_TOPIC, type_=Text()),
+            recorded.c.event_key,
+            cast(recorded.c.event_json, JSONB),
+        )
+        .where(recorded.c.event_id.is_not(None))
+        .order_by(recorded.c.ordinality),
+    )
+    # Two index ranges, so that neither the messages in flight nor the dead index entries of
+    # those already sent are walked past: the unclaimed due messages (ix_notifications_ready),
+    # then, only when they do not fill the claim, claims that expired (ix_notifications_claimed).
+    # The statement sees the rows as they were before it: a message whose outcome it records
+    # is not claimed again by it (the expired claims leave them out; one that falls back is
+    # due at once and taken by the next turn).
+    limit = bindparam("limit", type_=Integer())
+    ready = (
+        select(notifications.c.id)
+        .where(
+            notifications.c.status == PENDING,
+            notifications.c.claim_id.is_(None),
+            notifications.c.next_attempt_at <= now,
+        )
+        .order_by(notifications.c.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("ready")
+    )
+    expired = (
+        select(notifications.c.id)
+        .where(
+            notifications.c.status == PENDING,
+            notifications.c.claim_id.is_not(None),
+            notifications.c.claimed_until <= now,
+            notifications.c.id.not_in(select(recorded.c.id)),
+        )
+        .order_by(notifications.c.claimed_until)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("expired")
+    )
+    due = union_all(select(ready.c.id), select(expired.c.id)).limit(limit)
+    claimed = (
+        notifications.update()
+        .where(notifications.c.id.in_(due))
+        .values(
+            claim_id=bindparam("claim_id", type_=UUID(as_uuid=True)),
+            claimed_until=bindparam("until", type_=DateTime(timezone=True)),
+        )
+        .returning(notifications)
+        .cte("claimed")
+    )
+    no_claim = null().cast(UUID(as_uuid=True)).label("released_claim")
+    return Prepared(
+        union_all(
+            select(no_claim, *claimed.c),
+            select(
+                recorded.c.claim_id.label("released_claim"),
+                *(
+                    recorded.c.id if name == "id" else null().cast(kind.type).label(name)
+                    for name, kind in claimed.c.items()
+                ),
+            ),
+        ).add_cte(
+            attempted.cte("attempted"),
+            staged.cte("staged"),
+        )
     )
 
 
-async def stage_outcome_events(session: AsyncSession, events: Sequence[EventEnvelope]) -> None:
-    """Stage outcome events for ``redress.notifications.v1`` with one statement whatever
-    their number (the commit wakes the relay)."""
-    await add_many_to_outbox(session, tables.platform, NOTIFICATIONS_TOPIC, events)
+_RECORD_AND_CLAIM = _record_and_claim_statement()
 
 
 async def messages_with_attempts(

@@ -434,13 +434,10 @@ def validate(kind: str, text: TemplateText) -> None:
 
 
 def _text_as_html(body_text: str) -> Markup:
+    # Each line escaped once (Markup.join would escape html.escape's entities again).
     paragraphs = [p for p in re.split(r"\n\s*\n", body_text.strip()) if p.strip()]
-    return Markup("\n").join(
-        Markup("<p>{}</p>").format(
-            Markup("<br>\n").join(html.escape(line) for line in p.split("\n"))
-        )
-        for p in paragraphs
-    )
+    lines = ("<br>\n".join(map(html.escape, p.split("\n"))) for p in paragraphs)
+    return Markup("\n".join(f"<p>{content}</p>" for content in lines))
 
 
 @functools.lru_cache(maxsize=1024)

@@ -22,7 +22,7 @@ import argparse
 import asyncio
 import cProfile
 import json
-import multiprocessing
+import os
 import tempfile
 import time
 import uuid
@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psutil
 from redress_shared.events import (
     CASE_OPENED,
     CASE_RESPONSE_ADDED,
@@ -44,62 +45,66 @@ from redress_shared.events import (
 from redress_shared.records import to_kafka_record
 from redress_testing import eventually, running_app, service_settings, start_test_infra
 
+from redress_stack.bench import load
 from redress_stack.bench.stats import summary
-from redress_stack.infra import free_port
-
-
-def _serve_smtp(port: int, arrived, ready) -> None:  # noqa: ANN001
-    """The SMTP sink (in its own process): accepts everything, notes each Message-ID's
-    arrival (wall-clock time) in the shared ``arrived`` mapping."""
-    import threading
-
-    from aiosmtpd.controller import Controller
-
-    class Sink:
-        async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
-            received = time.time()
-            for line in envelope.original_content.split(b"\r\n"):
-                if not line:
-                    break
-                if line.lower().startswith(b"message-id:"):
-                    arrived[line.split(b":", 1)[1].strip().decode()] = received
-                    break
-            return "250 Message accepted"
-
-    controller = Controller(Sink(), hostname="127.0.0.1", port=port)
-    controller.start()
-    ready.set()
-    threading.Event().wait()
+from redress_stack.infra import MailSink, free_port
 
 
 class SmtpSink:
-    """The sink as the benchmark sees it: Message-ID -> arrival time (``time.time()``)."""
+    """The stack's own local mail sink (:mod:`redress_stack.mail_sink`, a process of its own,
+    as a mail relay would be), as the benchmark sees it: what arrived, read from its Maildir
+    (each message's Message-ID and when its file was filed), and the CPU the sink used.
 
-    def __init__(self, arrived) -> None:  # noqa: ANN001
-        self._arrived = arrived
+    Counting the files is all the polling does (four times a second: the times measured are
+    the files', not the poll's); each file is read once, at the end of a phase, so the
+    benchmark takes little from the cores it measures."""
+
+    def __init__(self, maildir: Path, pid: int) -> None:
+        self._new = maildir / "new"
+        self._process = psutil.Process(pid)
+        self._read: dict[str, tuple[str, float]] = {}  # file name -> (Message-ID, filed at)
+
+    def count(self) -> int:
+        """How many messages arrived so far."""
+        return len(os.listdir(self._new))
 
     @property
     def arrived(self) -> dict[str, float]:
-        """A copy of what arrived so far."""
-        return self._arrived.copy()
+        """Message-ID -> arrival time (``time.time()``) of what arrived so far."""
+        for name in os.listdir(self._new):
+            if name not in self._read:
+                path = self._new / name
+                with path.open("rb") as file:
+                    head = file.read(4096)
+                self._read[name] = (_message_id(head), path.stat().st_mtime)
+        return dict(self._read.values())
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds the sink's process has used so far."""
+        times = self._process.cpu_times()
+        return times.user + times.system
+
+
+def _message_id(head: bytes) -> str:
+    for line in head.split(b"\r\n"):
+        if not line:
+            break
+        if line.lower().startswith(b"message-id:"):
+            return line.split(b":", 1)[1].strip().decode()
+    return ""
 
 
 @contextmanager
-def smtp_sink() -> Iterator[tuple[SmtpSink, int]]:
-    """Serve the SMTP sink from a process of its own on a free loopback port."""
-    context = multiprocessing.get_context("spawn")
-    with context.Manager() as manager:
-        arrived, ready = manager.dict(), manager.Event()
-        port = free_port()
-        process = context.Process(target=_serve_smtp, args=(port, arrived, ready), daemon=True)
-        process.start()
-        try:
-            if not ready.wait(60):
-                raise SystemExit("the SMTP sink did not start")
-            yield SmtpSink(arrived), port
-        finally:
-            process.kill()
-            process.join()
+def smtp_sink(folder: Path) -> Iterator[tuple[SmtpSink, int]]:
+    """Serve the local mail sink from a process of its own on a free loopback port."""
+    port = free_port()
+    sink = MailSink(port, folder / "mail", folder / "logs")
+    sink.start()
+    try:
+        assert sink.process is not None and sink.process.process is not None
+        yield SmtpSink(sink.maildir, sink.process.process.pid), port
+    finally:
+        sink.stop()
 
 
 def _case_events(index: int) -> list:
@@ -148,7 +153,7 @@ async def _publish_and_time(
     """Publish cases ``first``.. (``pause`` seconds apart), wait for their e-mails; return
     each message's lag and the batch's duration."""
     published: dict[str, float] = {}  # case id -> when its events were published
-    already = len(recorder.arrived)
+    already = recorder.count()
     started = time.time()
     for index in range(first, first + cases):
         events = _case_events(index)
@@ -166,9 +171,9 @@ async def _publish_and_time(
     await producer.flush()
 
     async def all_arrived() -> bool:
-        return len(recorder.arrived) >= already + cases * 2
+        return recorder.count() >= already + cases * 2
 
-    await eventually(all_arrived, timeout=600, interval=0.05)
+    await eventually(all_arrived, timeout=600, interval=0.25)
     arrived = recorder.arrived
     finished = max(arrived.values())
     lags = [
@@ -211,6 +216,7 @@ async def _dispatch_only(app, recorder: SmtpSink, count: int) -> dict:  # noqa: 
             }
         )
     wanted = {row["message_id"] for row in rows}
+    already = recorder.count()
     async with runtime.session_factory() as session, session.begin():
         for start in range(0, count, 1000):
             await session.execute(tables.notifications.insert(), rows[start : start + 1000])
@@ -218,9 +224,9 @@ async def _dispatch_only(app, recorder: SmtpSink, count: int) -> dict:  # noqa: 
     started = time.time()
 
     async def all_arrived() -> bool:
-        return wanted <= recorder.arrived.keys()
+        return recorder.count() >= already + count
 
-    await eventually(all_arrived, timeout=600, interval=0.05)
+    await eventually(all_arrived, timeout=600, interval=0.25)
     arrived = recorder.arrived
     lags = [arrived[message_id] - started for message_id in wanted]
     return summary(
@@ -231,6 +237,20 @@ async def _dispatch_only(app, recorder: SmtpSink, count: int) -> dict:  # noqa: 
         max(lags),
         lags,
     )
+
+
+@contextmanager
+def _cpu_per_message(result: dict, recorder: SmtpSink) -> Iterator[None]:
+    """Add to ``result`` what this process (the service, and the benchmark's publishing and
+    polling) and the SMTP sink spent in CPU per message while the block ran: the cost of a
+    message, which the shared cores' contention distorts far less than its rate."""
+    service, sink = load.own_cpu_seconds(), recorder.cpu_seconds()
+    yield
+    count = max(result.get("count") or 0, 1)
+    result["service_cpu_ms_per_message"] = round(
+        (load.own_cpu_seconds() - service) * 1000 / count, 3
+    )
+    result["sink_cpu_ms_per_message"] = round((recorder.cpu_seconds() - sink) * 1000 / count, 3)
 
 
 async def run(settings, recorder: SmtpSink, cases: int, queued: int) -> list[dict]:  # noqa: ANN001
@@ -251,7 +271,9 @@ async def run(settings, recorder: SmtpSink, cases: int, queued: int) -> list[dic
         producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
         await producer.start()
         try:
-            lags, seconds = await _publish_and_time(producer, recorder, app, 0, cases, 0)
+            costs: dict = {"count": cases * 2}
+            with _cpu_per_message(costs, recorder):
+                lags, seconds = await _publish_and_time(producer, recorder, app, 0, cases, 0)
             results.append(
                 summary(
                     f"burst: case events -> e-mails on SMTP ({cases} cases x 2 messages, "
@@ -260,6 +282,7 @@ async def run(settings, recorder: SmtpSink, cases: int, queued: int) -> list[dic
                     seconds,
                     lags,
                 )
+                | {key: value for key, value in costs.items() if key != "count"}
             )
             paced = max(10, cases // 10)
             lags, seconds = await _publish_and_time(producer, recorder, app, cases, paced, 0.2)
@@ -272,7 +295,11 @@ async def run(settings, recorder: SmtpSink, cases: int, queued: int) -> list[dic
                 )
             )
             if queued:
-                results.append(await _dispatch_only(app, recorder, queued))
+                costs = {"count": queued}
+                with _cpu_per_message(costs, recorder):
+                    dispatched = await _dispatch_only(app, recorder, queued)
+                costs.pop("count")
+                results.append(dispatched | costs)
         finally:
             await producer.stop()
     return results
@@ -315,7 +342,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="redress-bench-notifications-") as folder:
         infra, stoppers = start_test_infra(Path(folder))
         try:
-            with smtp_sink() as (recorder, smtp_port):
+            with smtp_sink(Path(folder)) as (recorder, smtp_port):
                 settings = service_settings(
                     infra,
                     NotificationSettings,
