@@ -12,6 +12,12 @@ from datetime import UTC, datetime
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import (
+    KafkaConnectionError,
+    MessageSizeTooLargeError,
+    NotLeaderForPartitionError,
+    UnknownError,
+)
 from aiokafka.partitioner import DefaultPartitioner
 from redress_shared.broker import create_producer, ensure_topics
 from redress_shared.cli import command_parser
@@ -21,7 +27,7 @@ from redress_shared.events import ComplaintReceivedV1, CustomerContact, dead_let
 from redress_shared.kafka import EventConsumer
 from redress_shared.observability import EVENTS_CONSUMED
 from redress_shared.operations import run_operation
-from redress_shared.outbox import OutboxRelay, add_to_outbox
+from redress_shared.outbox import OutboxRelay, add_to_outbox, refused_for_good
 from redress_shared.settings import ServiceSettings
 from redress_testing import eventually, produce
 from sqlalchemy import Column, Integer, MetaData, Table, Text, func, select, text, update
@@ -413,6 +419,31 @@ async def test_an_outage_pauses_the_partition_instead_of_dead_lettering(db, sett
             )
         ).all()
     assert dict(rows) == {str(first.id): 1, str(second.id): 1}
+
+
+@pytest.mark.parametrize(
+    ("error", "parked"),
+    [
+        (MessageSizeTooLargeError(), True),  # the record itself: it can never go
+        (ValueError("stored event is not an envelope"), True),
+        (UnknownError(), False),  # the broker's own trouble (Tansu after a restart)
+        (NotLeaderForPartitionError(), False),
+        (KafkaConnectionError(), False),
+        (ConnectionResetError(), False),
+    ],
+    ids=[
+        "too large",
+        "not an envelope",
+        "unknown server error",
+        "not leader",
+        "connection",
+        "reset",
+    ],
+)
+def test_only_a_refusal_of_the_record_itself_parks_it(error, parked) -> None:
+    """Parking sets an event aside until an operator acts: only for what no retry can mend;
+    any other broker error tries the batch again."""
+    assert refused_for_good(error) is parked
 
 
 async def test_an_event_the_broker_refuses_is_parked_and_the_stream_goes_on(db, settings, infra):

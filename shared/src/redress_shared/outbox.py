@@ -23,6 +23,13 @@ from datetime import datetime, timedelta
 
 import structlog
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import (
+    CorruptRecordException,
+    InvalidTopicError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+)
 from sqlalchemy import (
     ARRAY,
     BigInteger,
@@ -89,6 +96,27 @@ async def add_many_to_outbox(
         ],
     )
     session.info[OUTBOX_WRITTEN] = True
+
+
+# What a broker says about a record itself: sending it again cannot succeed.
+_RECORD_REFUSALS = (
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    InvalidTopicError,
+    CorruptRecordException,
+)
+
+
+def refused_for_good(error: BaseException) -> bool:
+    """True when relaying an outbox row again cannot succeed, so it is parked: the broker
+    refused the record itself (too large, say), or the stored event cannot be encoded. False
+    for a fault of the broker or the network, which retries the batch: any other broker error
+    among them, whatever its retriable flag (Tansu answers UNKNOWN_SERVER_ERROR when two
+    writes race on a partition a restart left empty: parking for that set good events
+    aside until an operator re-drove them, out of their order)."""
+    if isinstance(error, _RECORD_REFUSALS):
+        return True
+    return not (isinstance(error, KafkaError) or is_transient(error))
 
 
 class OutboxRelay:
@@ -162,7 +190,7 @@ class OutboxRelay:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
-                    if is_transient(exc):
+                    if not refused_for_good(exc):
                         raise
                     refused.append((row_id, exc))
                     continue
@@ -171,7 +199,7 @@ class OutboxRelay:
             published: list[int] = []
             for (row_id, topic, _future), outcome in zip(sending, outcomes, strict=True):
                 if isinstance(outcome, BaseException):
-                    if is_transient(outcome):
+                    if not refused_for_good(outcome):
                         raise outcome  # the whole batch again; consumers drop the repeats
                     refused.append((row_id, outcome))
                 else:
@@ -344,5 +372,6 @@ __all__ = [
     "list_parked",
     "prune_outbox_and_inbox",
     "read_parked_event",
+    "refused_for_good",
     "unpark",
 ]
