@@ -373,6 +373,7 @@ class Rulebook:
             {n for t in self.tables.values() for n in t.categories if n not in PRECEDENCE}
         )
         self.precedence = (*PRECEDENCE, *extra)
+        self._rank = {name: index for index, name in enumerate(self.precedence)}
 
     def languages(self) -> list[str]:
         """The languages the rulebook has tables for."""
@@ -426,8 +427,8 @@ class Rulebook:
         if explicit_category:
             category: str | None = explicit_category
         elif scores:
-            order = {name: index for index, name in enumerate(self.precedence)}
-            category = max(scores, key=lambda c: (scores[c], -order.get(c, len(order))))
+            rank, last = self._rank, len(self._rank)
+            category = max(scores, key=lambda c: (scores[c], -rank.get(c, last)))
         else:
             category = None
         if category in URGENT_CATEGORIES:
