@@ -1,7 +1,7 @@
 """Intake with two worker processes (``REDRESS_HTTP_WORKERS=2``), over real processes: both
 workers accept HTTP on the one port and SMTP on the listener's port, and the service stops
 cleanly: SIGTERM to the supervisor stops every worker, and so does SIGKILL (no orphan keeps
-the ports)."""
+the ports); ``/metrics`` counts every worker's requests, whichever worker answers."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import httpx
 import psutil
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from redress_stack.infra import free_port
 from redress_testing import eventually
 
@@ -45,6 +46,8 @@ class TwoWorkers:
             "REDRESS_HTTP_PORT": str(self.http_port),
             "REDRESS_INTAKE_SMTP_PORT": str(self.smtp_port),
             "REDRESS_HTTP_WORKERS": "2",
+            # The supervisor's metrics directory; a supervisor killed with SIGKILL leaves it.
+            "TMPDIR": str(log_path.parent),
         }
         self.admin_key = env["REDRESS_ADMIN_API_KEY"]
         with open(log_path, "ab") as log:
@@ -118,6 +121,69 @@ def http_get(port: int, path: str) -> tuple[socket.socket, bytes]:
     client = socket.create_connection(("127.0.0.1", port), timeout=30)
     client.sendall(f"GET {path} HTTP/1.1\r\nHost: intake\r\n\r\n".encode())
     return client, client.recv(65536)
+
+
+def http_get_whole(port: int, path: str) -> tuple[socket.socket, bytes]:
+    """A kept-open connection and the whole body of the answer to one GET on it."""
+    client = socket.create_connection(("127.0.0.1", port), timeout=30)
+    client.sendall(f"GET {path} HTTP/1.1\r\nHost: intake\r\n\r\n".encode())
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        answer += client.recv(65536)
+    head, body = answer.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 200"), head
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += client.recv(65536)
+    return client, body
+
+
+def complaints_posted(metrics: str) -> float:
+    """``POST /v1/complaints`` requests counted in a scrape of ``/metrics``, any status."""
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(metrics)
+        for sample in family.samples
+        if sample.name == "redress_http_requests_total"
+        and sample.labels.get("method") == "POST"
+        and sample.labels.get("route") == "/v1/complaints"
+    )
+
+
+async def test_metrics_count_every_workers_requests(two_workers):
+    service = two_workers
+    await eventually(service.ready)
+    workers = {worker.pid for worker in service.workers()}
+
+    posted = 8
+    # A connection per request, so that both workers take some.
+    headers = {"Authorization": f"Bearer {service.admin_key}"}
+    limits = httpx.Limits(max_keepalive_connections=0)
+    async with httpx.AsyncClient(headers=headers, limits=limits) as client:
+        for index in range(posted):
+            answer = await client.post(
+                f"{service.url}/v1/complaints",
+                json={
+                    "customer": {"email": f"ana.metrics{index}@example.com"},
+                    "body": f"Charger {index} broke.",
+                },
+            )
+            assert answer.status_code == 202, answer.text
+
+    # Scrape until each worker has answered at least twice: every answer counts them all.
+    scrapes: dict[int, int] = dict.fromkeys(workers, 0)
+    open_connections = []
+    while min(scrapes.values()) < 2:
+        client, metrics = await asyncio.to_thread(http_get_whole, service.http_port, "/metrics")
+        open_connections.append(client)
+        scrapes[service.server_of(client, service.http_port)] += 1
+        assert complaints_posted(metrics.decode()) == posted
+    for client in open_connections:
+        client.close()
 
 
 async def test_two_workers_serve_http_and_smtp_and_stop_on_sigterm(two_workers):

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -27,7 +27,7 @@ from redress_shared.errors import NotFound, Problem, ProblemDetail
 ADMIN_SCOPE = "admin"
 KEY_PREFIX = "rdr_"
 
-_bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer rdr_...`")
+_BEARER_HELP = "API key: `Authorization: Bearer rdr_...`"
 
 
 def generate_api_key() -> str:
@@ -125,29 +125,36 @@ def _unauthenticated(detail: str) -> Problem:
     )
 
 
-def require_scope(scope: str):  # noqa: ANN201 - returns a FastAPI dependency
-    """A dependency that admits only callers whose API key carries ``scope``."""
+class _ScopeRequirement(HTTPBearer):
+    """The bearer API key, checked for one scope: the security scheme the OpenAPI document
+    shows and the check in one dependency (nested, FastAPI solved a second level on every
+    request)."""
 
-    async def dependency(
-        request: Request,
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    ) -> Principal:
+    def __init__(self, scope: str) -> None:
+        super().__init__(auto_error=False, scheme_name="HTTPBearer", description=_BEARER_HELP)
+        self.scope = scope
+
+    async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
+        credentials = await super().__call__(request)
         if credentials is None or not credentials.credentials:
             raise _unauthenticated("Send an API key as 'Authorization: Bearer <key>'")
         principal = await request.app.state.runtime.api_keys.verify(credentials.credentials)
         if principal is None:
             raise _unauthenticated("The API key is unknown or revoked")
-        if not principal.allows(scope):
+        if not principal.allows(self.scope):
             raise Problem(
                 403,
                 "forbidden",
                 "The API key lacks the required scope",
-                f"This operation needs the '{scope}' scope",
-                required_scope=scope,
+                f"This operation needs the '{self.scope}' scope",
+                required_scope=self.scope,
             )
         return principal
 
-    return dependency
+
+def require_scope(scope: str) -> _ScopeRequirement:
+    """A dependency that admits only callers whose API key carries ``scope``."""
+    return _ScopeRequirement(scope)
 
 
 AUTH_RESPONSES: dict[int | str, dict] = {

@@ -1,8 +1,16 @@
-"""JSON logs with a correlation id, Prometheus metrics and health endpoints."""
+"""JSON logs with a correlation id, Prometheus metrics and health endpoints.
+
+With several worker processes (``REDRESS_HTTP_WORKERS``) the supervisor sets
+``PROMETHEUS_MULTIPROC_DIR`` before it starts them: every worker then writes its metrics to
+files there and ``/metrics`` adds up every worker's, whichever worker takes the scrape
+(prometheus_client's multiprocess mode). A gauge added here must then say how the workers'
+values combine (``multiprocess_mode``).
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
@@ -11,8 +19,17 @@ from contextvars import ContextVar
 import structlog
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
 
+MULTIPROCESS_DIRECTORY_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 CORRELATION_HEADER = "X-Correlation-ID"
 correlation_id_var: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 
@@ -26,6 +43,18 @@ EVENTS_PUBLISHED = Counter("redress_events_published_total", "Events relayed to 
 EVENTS_CONSUMED = Counter(
     "redress_events_consumed_total", "Events consumed", ["consumer", "outcome"]
 )
+
+
+def metrics_registry() -> CollectorRegistry:
+    """What ``/metrics`` exposes: this process's metrics, or with worker processes every
+    worker's, read from the shared directory (what prometheus_client's multiprocess mode
+    requires: a registry of its own holding only the collector of the files)."""
+    directory = os.environ.get(MULTIPROCESS_DIRECTORY_VARIABLE)
+    if not directory:
+        return REGISTRY
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=directory)
+    return registry
 
 
 def configure_logging(service_name: str, level: str = "INFO") -> None:
@@ -88,6 +117,7 @@ ReadinessCheck = Callable[[], Awaitable[None]]
 def health_router(checks: dict[str, ReadinessCheck]) -> APIRouter:
     """``/healthz`` (the process answers), ``/readyz`` (every check passes) and ``/metrics``."""
     router = APIRouter(tags=["operations"])
+    registry = metrics_registry()
 
     @router.get(
         "/healthz",
@@ -135,6 +165,6 @@ def health_router(checks: dict[str, ReadinessCheck]) -> APIRouter:
 
     @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return router

@@ -12,8 +12,10 @@ import ctypes.util
 import functools
 import gc
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -24,6 +26,7 @@ import structlog
 import uvicorn
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, Depends, FastAPI, Request
+from prometheus_client.multiprocess import mark_process_dead
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from uvicorn.supervisors.multiprocess import Multiprocess
@@ -41,7 +44,11 @@ from redress_shared.db import (
 )
 from redress_shared.errors import ProblemMap, install_problem_handlers
 from redress_shared.kafka import BatchHandler, EventConsumer, EventHandler
-from redress_shared.observability import configure_logging, health_router
+from redress_shared.observability import (
+    MULTIPROCESS_DIRECTORY_VARIABLE,
+    configure_logging,
+    health_router,
+)
 from redress_shared.openapi_docs import document_problems_and_examples, operations_of
 from redress_shared.outbox import OutboxRelay, prune_outbox_and_inbox
 from redress_shared.settings import ServiceSettings
@@ -348,10 +355,51 @@ def serve(build_app: AppBuilder, settings: ServiceSettings) -> None:
         timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )
     listening = config.bind_socket()
+    # Each start gets an empty metrics directory of its own, removed at the end: counts of
+    # an earlier run must not be added to this one's (prometheus_client's multiprocess
+    # mode). Set before the workers are spawned, so each imports prometheus_client with it.
+    metrics_directory = tempfile.mkdtemp(prefix=f"{settings.service_name}-metrics-")
+    previous = os.environ.get(MULTIPROCESS_DIRECTORY_VARIABLE)
+    os.environ[MULTIPROCESS_DIRECTORY_VARIABLE] = metrics_directory
     try:
-        Multiprocess(config, sockets=[listening]).run()
+        _Supervisor(config, [listening], metrics_directory).run()
     finally:
         listening.close()
+        if previous is None:
+            del os.environ[MULTIPROCESS_DIRECTORY_VARIABLE]
+        else:
+            os.environ[MULTIPROCESS_DIRECTORY_VARIABLE] = previous
+        shutil.rmtree(metrics_directory, ignore_errors=True)
+
+
+class _Supervisor(Multiprocess):
+    """uvicorn's supervisor, telling prometheus_client of every worker that has exited (its
+    live gauges stop counting), whether it died, was replaced or was stopped."""
+
+    def __init__(self, config: uvicorn.Config, sockets: list, metrics_directory: str) -> None:
+        super().__init__(config, sockets)
+        self.metrics_directory = metrics_directory
+
+    def keep_subprocess_alive(self) -> None:
+        self._marking_exited(super().keep_subprocess_alive)
+
+    def handle_signals(self) -> None:  # SIGHUP replaces the workers, SIGTTOU stops one
+        self._marking_exited(super().handle_signals)
+
+    def join_all(self) -> None:
+        super().join_all()
+        for process in self.processes:
+            self._mark_dead(process.pid)
+
+    def _marking_exited(self, step: Callable[[], None]) -> None:
+        before = {process.pid for process in self.processes}
+        step()
+        for pid in before - {process.pid for process in self.processes}:
+            self._mark_dead(pid)
+
+    def _mark_dead(self, pid: int | None) -> None:
+        if pid is not None:
+            mark_process_dead(pid, self.metrics_directory)
 
 
 def _uvicorn_config(app: object, settings: ServiceSettings, **options: object) -> uvicorn.Config:

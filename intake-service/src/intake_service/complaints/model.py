@@ -10,6 +10,7 @@ import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 import phonenumbers
 from redress_shared.errors import DomainError
@@ -241,7 +242,7 @@ class ComplaintDraft:
     )
     reply_language: str | None = None
 
-    @property
+    @cached_property  # a batch asks three times (rounds, duplicates, the row); it never changes
     def fingerprint(self) -> str:
         """The content fingerprint (see :func:`content_fingerprint`)."""
         return content_fingerprint(self.customer.key, self.body)

@@ -398,22 +398,25 @@ async def insert_registrations(
         for name in names
     }
     params.update({f"o_{name}": [] for name in _OUTBOX_COLUMNS})
+    # Each column's array looked up once per batch, not once per row.
+    raw_arrays = [(name, params[f"r_{name}"]) for name in _RAW_COLUMNS]
+    complaint_arrays = [(name, params[f"c_{name}"]) for name in _COMPLAINT_COLUMNS]
+    event_ids, topics, message_keys, events = (params[f"o_{name}"] for name in _OUTBOX_COLUMNS)
     for raw, complaint, event in registrations:
         raw_id = uuid.uuid4()
         raw_values = _raw_values(raw, raw_id, complaint.received_at, "accepted", complaint.id, 1)
-        for name in _RAW_COLUMNS:
-            params[f"r_{name}"].append(raw_values[name])
+        for name, values in raw_arrays:
+            values.append(raw_values[name])
         complaint_values = _complaint_values(complaint, raw_id)
-        for name in _COMPLAINT_COLUMNS:
-            value = complaint_values[name]
-            # json.dumps(None) is JSON null, as the step-by-step path stores an absent value.
-            params[f"c_{name}"].append(
-                json.dumps(value) if name in _COMPLAINT_JSON_COLUMNS else value
-            )
-        params["o_event_id"].append(event.id)
-        params["o_topic"].append(topic)
-        params["o_message_key"].append(event.key)
-        params["o_event"].append(event.model_dump_json())
+        # json.dumps(None) is JSON null, as the step-by-step path stores an absent value.
+        for name in _COMPLAINT_JSON_COLUMNS:
+            complaint_values[name] = json.dumps(complaint_values[name])
+        for name, values in complaint_arrays:
+            values.append(complaint_values[name])
+        event_ids.append(event.id)
+        topics.append(topic)
+        message_keys.append(event.key)
+        events.append(event.model_dump_json())
     await _REGISTRATIONS.fetch(db, **params)
     db.info[OUTBOX_WRITTEN] = True
 
