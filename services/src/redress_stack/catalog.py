@@ -6,6 +6,7 @@ hard-code a port or a topic-to-service mapping.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from redress_shared.events import (
@@ -34,6 +35,11 @@ class ServiceSpec:
     def command(self) -> list[str]:
         """Arguments after the Python interpreter that start the service."""
         return ["-m", self.package, "serve"]
+
+    @property
+    def local_workers(self) -> int:
+        """HTTP worker processes on this machine: ``http_workers``, at most one per core."""
+        return min(self.http_workers, os.cpu_count() or 1)
 
     @property
     def env_name(self) -> str:

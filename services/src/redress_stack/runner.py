@@ -346,7 +346,7 @@ class Stack:
                 "PYTHONUNBUFFERED": "1",
                 "REDRESS_HTTP_WORKERS": os.environ.get(
                     f"REDRESS_{spec.env_name}_HTTP_WORKERS",
-                    str(min(spec.http_workers, os.cpu_count() or 1)),
+                    str(spec.local_workers),
                 ),
             }
         )

@@ -2,7 +2,8 @@
 each posted JSON body with one asyncpg insert, served by uvicorn like the services, on the same
 PostgreSQL and the same machine.
 
-``python -m redress_stack.bench.ceiling --port P --database-url postgresql://...`` serves it;
+``python -m redress_stack.bench.ceiling --port P --database-url postgresql://... [--workers N]``
+serves it (with N uvicorn worker processes, as a Redress service with ``REDRESS_HTTP_WORKERS``);
 :func:`measure_ceiling` starts it, loads it closed-loop and returns requests per second.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -52,7 +54,15 @@ def create_ceiling_app(database_url: str) -> FastAPI:
     return app
 
 
-async def _load(url: str, seconds: float, concurrency: int, payload: dict) -> dict:
+DATABASE_URL_VARIABLE = "REDRESS_CEILING_DATABASE_URL"
+
+
+def ceiling_app_from_environment() -> FastAPI:
+    """The ceiling app of one worker process (uvicorn's factory when there are several)."""
+    return create_ceiling_app(os.environ[DATABASE_URL_VARIABLE])
+
+
+async def _load(url: str, seconds: float, concurrency: int, payload: dict, label: str) -> dict:
     latencies: list[float] = []
     deadline = time.perf_counter() + seconds
     async with load.client(concurrency) as client:
@@ -69,7 +79,7 @@ async def _load(url: str, seconds: float, concurrency: int, payload: dict) -> di
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
     return summary(
-        f"ceiling: FastAPI + one asyncpg insert (concurrency {concurrency})",
+        f"ceiling: FastAPI + one asyncpg insert ({label}concurrency {concurrency})",
         len(latencies),
         elapsed,
         latencies,
@@ -77,10 +87,16 @@ async def _load(url: str, seconds: float, concurrency: int, payload: dict) -> di
 
 
 def measure_ceiling(
-    database_url: str, payload: dict, seconds: float = 10.0, concurrency: int = 32
+    database_url: str,
+    payload: dict,
+    seconds: float = 10.0,
+    concurrency: int = 32,
+    workers: int = 1,
 ) -> dict:
-    """Serve the ceiling app in its own process and load it; return its summary line."""
+    """Serve the ceiling app in its own process (or ``workers`` processes, to compare with a
+    service run with as many) and load it; return its summary line."""
     port = free_port()
+    label = f"{workers} workers, " if workers > 1 else ""
     plain_url = database_url.replace("postgresql+asyncpg://", "postgresql://")
     server = subprocess.Popen(
         [
@@ -91,6 +107,8 @@ def measure_ceiling(
             str(port),
             "--database-url",
             plain_url,
+            "--workers",
+            str(workers),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -102,17 +120,28 @@ def measure_ceiling(
                 raise RuntimeError("the ceiling app did not start")
             time.sleep(0.1)
         url = f"http://127.0.0.1:{port}/v1/complaints"
-        asyncio.run(_load(url, 1.0, concurrency, payload))  # warm-up
-        cpu = psutil.Process(server.pid)
-        cpu_before = sum(cpu.cpu_times()[:2])
-        result = asyncio.run(_load(url, seconds, concurrency, payload))
+        asyncio.run(_load(url, 1.0, concurrency, payload, label))  # warm-up
+        cpu_before = _cpu_seconds(server.pid)
+        result = asyncio.run(_load(url, seconds, concurrency, payload, label))
         # CPU per request: much less disturbed by the machine's other work than the rate.
-        cpu_ms = (sum(cpu.cpu_times()[:2]) - cpu_before) * 1000
+        cpu_ms = (_cpu_seconds(server.pid) - cpu_before) * 1000
         result["server_cpu_ms_per_request"] = round(cpu_ms / max(result["count"], 1), 3)
         return result
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its children (the workers, when there are several)."""
+    root = psutil.Process(pid)
+    total = 0.0
+    for process in (root, *root.children(recursive=True)):
+        try:
+            total += sum(process.cpu_times()[:2])
+        except psutil.NoSuchProcess:
+            continue
+    return total
 
 
 def main() -> None:
@@ -122,14 +151,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--database-url", required=True)
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
-    uvicorn.run(
-        create_ceiling_app(args.database_url),
-        host="127.0.0.1",
-        port=args.port,
-        log_level="warning",
-        access_log=False,
-    )
+    options = {"host": "127.0.0.1", "port": args.port, "log_level": "warning", "access_log": False}
+    if args.workers > 1:
+        os.environ[DATABASE_URL_VARIABLE] = args.database_url
+        uvicorn.run(
+            "redress_stack.bench.ceiling:ceiling_app_from_environment",
+            factory=True,
+            workers=args.workers,
+            **options,
+        )
+    else:
+        uvicorn.run(create_ceiling_app(args.database_url), **options)
 
 
 if __name__ == "__main__":

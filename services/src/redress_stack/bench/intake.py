@@ -20,7 +20,9 @@ resident memory (when ready, after the load, and its peak), which the Kubernetes
 memory request and limit are set from.
 With ``--workers N`` intake runs N worker processes on its port (``REDRESS_HTTP_WORKERS``);
 its CPU time and memory are then those of all its processes together.
-Run: ``python -m redress_stack.bench.intake [--count N] [--rate R] [--workers N] [--no-email]``.
+Run: ``python -m redress_stack.bench.intake [--count N] [--rate R] [--workers N] [--no-email]``;
+by default as issue 13's intake target reads: 5,000 submissions, 32 at a time, then 1,000/s
+offered, intake with as many workers as the stack runner gives it.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from redress_testing import start_test_infra
 from redress_stack.bench import load as bench_load
 from redress_stack.bench.ceiling import measure_ceiling
 from redress_stack.bench.stats import summary
+from redress_stack.catalog import service
 from redress_stack.infra import ManagedProcess, free_port, wait_for
 
 
@@ -304,13 +307,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--count", type=int, default=1000, help="submissions per benchmark")
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--count", type=int, default=5000, help="submissions per benchmark")
+    parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument(
-        "--rate", type=float, help="also offer JSON complaints at this fixed rate per second"
+        "--rate",
+        type=float,
+        default=1000.0,
+        help="also offer JSON complaints at this fixed rate per second (0: not)",
     )
     parser.add_argument(
-        "--workers", type=int, default=1, help="intake's worker processes (REDRESS_HTTP_WORKERS)"
+        "--workers",
+        type=int,
+        default=service("intake-service").local_workers,
+        help="intake's worker processes (REDRESS_HTTP_WORKERS; default: as the stack runs it)",
     )
     parser.add_argument("--no-email", action="store_true", help="measure JSON intake only")
     parser.add_argument("--no-ceiling", action="store_true", help="skip the ceiling")
@@ -374,7 +383,11 @@ def main() -> None:
             if not args.no_ceiling:
                 payload = json.loads(json_complaint(0))
                 ceiling = measure_ceiling(
-                    infra.database_url, payload, seconds=10.0, concurrency=args.concurrency
+                    infra.database_url,
+                    payload,
+                    seconds=10.0,
+                    concurrency=args.concurrency,
+                    workers=args.workers,
                 )
                 results.extend([ceiling, ratio_to_ceiling(results[0], ceiling)])
         finally:

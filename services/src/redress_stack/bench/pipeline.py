@@ -44,6 +44,7 @@ import psutil
 from redress_stack.bench import load
 from redress_stack.bench.ceiling import measure_ceiling
 from redress_stack.bench.stats import summary
+from redress_stack.catalog import service
 from redress_stack.runner import Stack, StackPorts
 
 ANALYTICS_GROUP = "analytics-service.facts"
@@ -366,7 +367,12 @@ def main() -> None:
         try:
             stack.start()
             results = asyncio.run(run_rates(stack, rates, args.seconds, args.drain))
-            ceiling = measure_ceiling(stack.database_url, complaint("ceiling", 0))
+            # As many ceiling processes as the stack runs intake workers: like for like.
+            ceiling = measure_ceiling(
+                stack.database_url,
+                complaint("ceiling", 0),
+                workers=service("intake-service").local_workers,
+            )
         finally:
             stack.stop()
     results.append(ceiling)
