@@ -36,6 +36,10 @@ from notification_service.webhooks import service as webhooks
 
 log = structlog.get_logger(__name__)
 
+#: On a stop, how long the sends already under way may take to finish before their results
+#: are recorded (each send is bounded by its own timeout too).
+STOP_DRAIN_SECONDS = 5.0
+
 
 class Doorbell:
     """Wakes one dispatcher: at once, or when known work falls due (times of ``clock``)."""
@@ -87,6 +91,7 @@ async def _keep_busy(
     """
     running: set[asyncio.Task] = set()
     finished: list = []
+    recording: list = []  # the results of the turn under way
     wake = doorbell.event
     refill = max(1, slots // 4)
 
@@ -106,13 +111,16 @@ async def _keep_busy(
             limit = free if free >= refill else 0
             claimed: Sequence[object] = []
             if batch or limit:
+                recording[:] = batch  # kept if a stop interrupts the turn
                 try:
                     claimed = await cycle(batch, limit)
                 except Exception:  # noqa: BLE001  the database is away: the results' claims
                     # expire and their items are taken again; try again shortly
+                    recording.clear()
                     log.exception("dispatch_cycle_failed", dispatcher=name)
                     await asyncio.sleep(interval)
                     continue
+                recording.clear()
             for item in claimed:
                 task = asyncio.create_task(guarded(item))
                 running.add(task)
@@ -127,9 +135,35 @@ async def _keep_busy(
             except TimeoutError:
                 pass
     finally:
-        for task in running:
-            task.cancel()
-        await asyncio.gather(*running, return_exceptions=True)
+        await _finish_before_stopping(name, running, recording, finished, cycle)
+
+
+async def _finish_before_stopping(
+    name: str,
+    running: set[asyncio.Task],
+    recording: list,
+    finished: list,
+    cycle: Callable[[list, int], Awaitable[Sequence[object]]],
+) -> None:
+    """On a stop: let the items under way finish (``STOP_DRAIN_SECONDS`` at most), then
+    record every result not yet recorded, claiming nothing. An item sent but left unrecorded
+    would be sent again once its claim expired: a customer would get the e-mail twice after
+    every restart. What still runs then is cancelled; its claim expires and it is tried again
+    (at least once, as after a crash). Recording a result twice changes nothing (its claim is
+    released the first time), so a turn the stop interrupted is recorded again."""
+    if running:
+        await asyncio.wait(set(running), timeout=STOP_DRAIN_SECONDS)
+    for task in running:
+        task.cancel()
+    await asyncio.gather(*running, return_exceptions=True)
+    results = [*recording, *finished]  # the interrupted turn's, and all that finished since
+    if results:
+        try:
+            await cycle(results, 0)
+        except Exception:  # noqa: BLE001  stopping anyway: the claims expire, items are retried
+            log.exception(
+                "dispatch_results_unrecorded_at_stop", dispatcher=name, count=len(results)
+            )
 
 
 async def dispatch_messages(
