@@ -16,6 +16,9 @@ from typing import Any
 
 import aiohttp
 
+#: uvicorn's default ``timeout_keep_alive`` (seconds), which the services run with.
+SERVER_KEEP_ALIVE = 5
+
 
 def client(
     concurrency: int, headers: Mapping[str, str] | None = None, base_url: str | None = None
@@ -24,7 +27,11 @@ def client(
     (paths are relative to ``base_url`` when it is given)."""
     return aiohttp.ClientSession(
         base_url=base_url,
-        connector=aiohttp.TCPConnector(limit=concurrency, force_close=False),
+        # Idle connections are dropped before uvicorn closes them (its keep-alive is 5 s):
+        # a POST on a connection the server is closing fails instead of being retried.
+        connector=aiohttp.TCPConnector(
+            limit=concurrency, force_close=False, keepalive_timeout=SERVER_KEEP_ALIVE - 1
+        ),
         headers=dict(headers or {}),
         timeout=aiohttp.ClientTimeout(total=120),
     )
