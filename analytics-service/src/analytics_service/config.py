@@ -18,9 +18,6 @@ class AnalyticsSettings(ServiceSettings):
     # statements) is paid a few times a second whatever the rate (measured: see the README).
     kafka_fetch_max_wait_ms: int = 250
     kafka_fetch_min_bytes: int = 1024 * 1024
-    # Every commit that staged an alert wakes the relay at once; the poll only finds rows
-    # another replica staged (its relay is not the leader), and an alert can wait a second.
-    outbox_poll_interval_seconds: float = 1.0
     max_trend_buckets: int = 5000
     supplier_component_threshold: int = Field(
         default=6,

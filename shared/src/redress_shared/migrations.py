@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import async_engine_from_config
 
 from redress_shared.db import PlatformTables
+from redress_shared.outbox import outbox_wakeup_removal, outbox_wakeup_statements
 
 
 def upgrade_to_head(database_url: str, migrations_dir: Path, schema: str) -> None:
@@ -89,4 +90,17 @@ def drop_outbox_parking_and_retention(schema: str) -> None:
         f'ALTER TABLE "{schema}".outbox DROP COLUMN IF EXISTS park_reason',
         f'ALTER TABLE "{schema}".outbox DROP COLUMN IF EXISTS parked_at',
     ):
+        op.execute(statement)
+
+
+def add_outbox_wakeup(schema: str) -> None:
+    """The outbox trigger that wakes the service's relays in every process at commit
+    (:func:`redress_shared.outbox.outbox_wakeup_statements`; one migration per service)."""
+    for statement in outbox_wakeup_statements(schema):
+        op.execute(statement)
+
+
+def drop_outbox_wakeup(schema: str) -> None:
+    """Undo :func:`add_outbox_wakeup`."""
+    for statement in outbox_wakeup_removal(schema):
         op.execute(statement)

@@ -6,6 +6,14 @@ time and one aggregate's events keep their order (plain SKIP LOCKED across relay
 reorder them). A crash between publish and mark re-sends the batch; consumers deduplicate
 by event id (the inbox), so that costs nothing but a repeat.
 
+The relay looks at the outbox when told there is work, and polls at a long interval for what it
+was not told of. A commit in its own process that staged events wakes it directly (the session
+factory's hook); a commit in any other process or replica wakes it through PostgreSQL: a
+statement trigger on the outbox notifies the service's channel (:func:`outbox_channel`), which
+PostgreSQL delivers once per transaction at commit, and the relay listens on a connection of its
+own (:class:`redress_shared.wakeups.ChannelListener`). A notification lost while that
+connection is down costs latency, never an event: the poll still finds the row.
+
 A row the broker refuses for good (larger than it accepts, say) is parked with the reason and
 the relay goes on with the rows after it: one bad event never stops a service's stream. An
 infrastructure fault (broker away) retries the whole batch. Published rows and old inbox ids
@@ -42,7 +50,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from redress_shared.clock import Clock
 from redress_shared.db import (
@@ -57,6 +65,7 @@ from redress_shared.events import EventEnvelope
 from redress_shared.faults import is_transient
 from redress_shared.observability import EVENTS_PUBLISHED, correlation_id_var
 from redress_shared.records import to_kafka_record
+from redress_shared.wakeups import ChannelListener, channel_name
 
 log = structlog.get_logger(__name__)
 
@@ -107,6 +116,44 @@ _RECORD_REFUSALS = (
 )
 
 
+def outbox_channel(schema: str) -> str:
+    """The channel a commit that writes ``schema``'s outbox notifies, and its relay listens on."""
+    return channel_name("redress_outbox", schema)
+
+
+def outbox_wakeup_statements(schema: str) -> list[str]:
+    """SQL that makes every statement inserting into ``schema``'s outbox (or handing a parked
+    row back) notify :func:`outbox_channel`, whoever runs it: a use case, a prepared batch
+    statement, an operator's SQL. Per statement, not per row, and PostgreSQL folds the
+    notifications of one transaction into one, sent at commit (so a rolled-back transaction
+    wakes nobody). Idempotent: a migration runs it, and so may a test's schema."""
+    channel = outbox_channel(schema).replace("'", "''")
+    return [
+        f"""
+        CREATE OR REPLACE FUNCTION "{schema}".notify_outbox_written() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM pg_notify(TG_ARGV[0], '');
+            RETURN NULL;
+        END $$
+        """,
+        f'DROP TRIGGER IF EXISTS outbox_written ON "{schema}".outbox',
+        # UPDATE OF parked_at: a parked row handed back (the relay's own parking wakes it once
+        # more, which finds nothing new: harmless, and rare). Not published_at, which the
+        # relay sets on every batch.
+        f'CREATE TRIGGER outbox_written AFTER INSERT OR UPDATE OF parked_at ON "{schema}".outbox '
+        f"FOR EACH STATEMENT EXECUTE FUNCTION \"{schema}\".notify_outbox_written('{channel}')",
+    ]
+
+
+def outbox_wakeup_removal(schema: str) -> list[str]:
+    """SQL undoing :func:`outbox_wakeup_statements`."""
+    return [
+        f'DROP TRIGGER IF EXISTS outbox_written ON "{schema}".outbox',
+        f'DROP FUNCTION IF EXISTS "{schema}".notify_outbox_written()',
+    ]
+
+
 def refused_for_good(error: BaseException) -> bool:
     """True when relaying an outbox row again cannot succeed, so it is parked: the broker
     refused the record itself (too large, say), or the stored event cannot be encoded. False
@@ -120,7 +167,12 @@ def refused_for_good(error: BaseException) -> bool:
 
 
 class OutboxRelay:
-    """Moves outbox rows to Kafka (acks=all) in order, one replica at a time."""
+    """Moves outbox rows to Kafka (acks=all) in order, one replica at a time.
+
+    ``wakeup`` is set by this process's commits that staged events; with ``notify_channel``
+    (:func:`outbox_channel` of the outbox's schema) the relay also listens there for every
+    other process's commits. ``poll_interval`` is how long it waits when nobody woke it.
+    """
 
     def __init__(
         self,
@@ -129,9 +181,10 @@ class OutboxRelay:
         tables: PlatformTables,
         clock: Clock,
         lock_name: str,
-        poll_interval: float = 0.05,
+        poll_interval: float = 1.0,
         batch_size: int = 500,
         wakeup: asyncio.Event | None = None,
+        notify_channel: str | None = None,
     ) -> None:
         self._session_factory = session_factory
         self._tables = tables
@@ -139,9 +192,20 @@ class OutboxRelay:
         self._lock_name = lock_name
         self._poll_interval = poll_interval
         self._batch_size = batch_size
-        # Set after every commit that staged events (the session factory's hook), so the
-        # relay looks at the outbox at once instead of at its next poll.
+        # Set after every commit that staged events (the session factory's hook) and by the
+        # listener, so the relay looks at the outbox at once instead of at its next poll.
         self._wakeup = wakeup or asyncio.Event()
+        self.listener: ChannelListener | None = None
+        if notify_channel is not None:
+            engine = session_factory.kw.get("bind")
+            if not isinstance(engine, AsyncEngine):
+                raise ValueError("listening for the outbox needs sessions bound to an engine")
+            self.listener = ChannelListener(
+                engine,
+                notify_channel,
+                self._wakeup,
+                application_name=f"{lock_name}-listener"[:63],
+            )
         # Built once and run as asyncpg prepared statements in the driver's own transaction
         # (a pass is BEGIN, read, mark, COMMIT): through SQLAlchemy each pass paid for cache
         # keys and result processing of every row. The advisory lock rides in the read (an uncorrelated sub-select,
@@ -220,8 +284,23 @@ class OutboxRelay:
         log.error("outbox_row_parked", outbox_id=row_id, reason=reason)
 
     async def run(self, producer: AIOKafkaProducer) -> None:
-        """Relay until cancelled; errors are logged and retried after a pause."""
+        """Relay until cancelled (listening for other processes' commits meanwhile, if told
+        a channel); errors are logged and retried after a pause."""
+        listening = None
+        if self.listener is not None:
+            listening = asyncio.create_task(self.listener.run(), name="outbox-listener")
+        try:
+            await self._relay_until_cancelled(producer)
+        finally:
+            if listening is not None:
+                listening.cancel()
+                await asyncio.gather(listening, return_exceptions=True)
+
+    async def _relay_until_cancelled(self, producer: AIOKafkaProducer) -> None:
         while True:
+            # Cleared before the pass, not after: a wake-up that arrives while the pass runs
+            # (a commit after its read) is kept and starts the next pass at once.
+            self._wakeup.clear()
             try:
                 published = await self.relay_once(producer)
             except asyncio.CancelledError:
@@ -232,7 +311,6 @@ class OutboxRelay:
                 await asyncio.sleep(1.0)
             if published >= self._batch_size:
                 continue
-            self._wakeup.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
 
@@ -348,7 +426,8 @@ async def unpark(
 ) -> ParkedEvent | None:
     """Hand a parked row back to the relay (after raising a broker limit, say); if the broker
     refuses it again it is parked again with the new reason. None when no such row is parked.
-    The caller wakes its relay; a relay in another process finds the row on its next poll."""
+    The caller wakes its relay; a relay in another process is woken by the outbox's
+    notification (:func:`outbox_wakeup_statements`), or finds the row on its next poll."""
     outbox = tables.outbox
     async with session_factory() as session, session.begin():
         row = (
@@ -370,6 +449,9 @@ __all__ = [
     "Pruned",
     "add_to_outbox",
     "list_parked",
+    "outbox_channel",
+    "outbox_wakeup_removal",
+    "outbox_wakeup_statements",
     "prune_outbox_and_inbox",
     "read_parked_event",
     "refused_for_good",

@@ -50,7 +50,7 @@ from redress_shared.observability import (
     health_router,
 )
 from redress_shared.openapi_docs import document_problems_and_examples, operations_of
-from redress_shared.outbox import OutboxRelay, prune_outbox_and_inbox
+from redress_shared.outbox import OutboxRelay, outbox_channel, prune_outbox_and_inbox
 from redress_shared.settings import ServiceSettings
 from redress_shared.web import EdgeMiddleware, loopback_twins, origin_of
 
@@ -93,6 +93,7 @@ class ServiceRuntime:
             lock_name=f"{settings.db_schema}-outbox-relay",
             poll_interval=settings.outbox_poll_interval_seconds,
             wakeup=outbox_committed,
+            notify_channel=outbox_channel(settings.db_schema),
         )
         api_keys = ApiKeyVerifier(session_factory, tables, settings.api_key_cache_seconds)
         return cls(settings, clock, engine, session_factory, tables, relay, api_keys)

@@ -64,7 +64,14 @@ class ServiceSettings(BaseSettings):
     max_request_bytes: int = Field(
         default=1_048_576, description="Largest accepted request body in bytes (413 above)."
     )
-    outbox_poll_interval_seconds: float = 0.05
+    outbox_poll_interval_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How long an idle outbox relay waits before it looks at the outbox unasked. "
+        "A commit that writes the outbox wakes the relay at once, in its own process directly "
+        "and in every other process through PostgreSQL's LISTEN/NOTIFY; the poll is the safety "
+        "net for a wake-up lost while the listening connection was down.",
+    )
     outbox_retention_seconds: float = Field(
         default=7 * 24 * 3600.0,
         description="How long a published outbox row is kept (for inspection and re-publication) "

@@ -1,0 +1,25 @@
+"""The outbox notifies the service's channel when a transaction that wrote it commits, so the
+outbox relay in every process and replica is woken at once (it LISTENs on a connection of its
+own) and its unprompted poll can be long.
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-12-03
+"""
+
+from redress_shared.migrations import add_outbox_wakeup, drop_outbox_wakeup
+
+revision = "0006"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+SCHEMA = "intake"
+
+
+def upgrade() -> None:
+    add_outbox_wakeup(SCHEMA)
+
+
+def downgrade() -> None:
+    drop_outbox_wakeup(SCHEMA)
