@@ -58,8 +58,10 @@ def metrics_registry() -> CollectorRegistry:
     return registry
 
 
-def configure_logging(service_name: str, level: str = "INFO") -> None:
-    """Send every log record, ours and the libraries', to stdout as one JSON object per line."""
+def configure_logging(service_name: str, level: str = "INFO", stream: TextIO | None = None) -> None:
+    """Send every log record, ours and the libraries', to ``stream`` (stdout by default) as
+    one JSON object per line."""
+    stream = stream or sys.stdout
     shared_processors: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -78,7 +80,7 @@ def configure_logging(service_name: str, level: str = "INFO") -> None:
     # processor runs.
     structlog.configure(
         processors=[*shared_processors, *rendering],
-        logger_factory=_NamedLineWriter.factory(sys.stdout),
+        logger_factory=_NamedLineWriter.factory(stream),
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         cache_logger_on_first_use=True,
     )
@@ -87,7 +89,7 @@ def configure_logging(service_name: str, level: str = "INFO") -> None:
         foreign_pre_chain=shared_processors,
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *rendering],
     )
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

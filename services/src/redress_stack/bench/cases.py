@@ -33,7 +33,6 @@ import argparse
 import asyncio
 import cProfile
 import json
-import logging
 import sys
 import tempfile
 import time
@@ -334,8 +333,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="redress-bench-cases-") as root:
         infra, stoppers = start_test_infra(Path(root))
         # Log as the service does (JSON at INFO), into a file rather than over the results.
-        configure_logging("case-service", "INFO")
-        logging.getLogger().handlers[0].setStream(open(Path(root) / "case-service.log", "w"))  # noqa: SIM115
+        configure_logging("case-service", "INFO", open(Path(root) / "case-service.log", "w"))  # noqa: SIM115
         profiler = cProfile.Profile() if args.profile else None
         try:
             if profiler:
