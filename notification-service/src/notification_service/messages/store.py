@@ -10,9 +10,9 @@ from typing import Any
 
 from redress_shared.db import (
     OUTBOX_WRITTEN,
-    DriverTransaction,
     Prepared,
     SessionFactory,
+    driver_statement,
     unnested,
 )
 from redress_shared.events import NOTIFICATIONS_TOPIC, CaseOpenedV1
@@ -213,13 +213,9 @@ async def record_and_claim(
     and the messages claimed, in the order they fell due. Rows other dispatchers are claiming
     right now are skipped (SKIP LOCKED)."""
     staged = any(record.event_json is not None for record in changes)
-    async with session_factory() as session:
-        pooled = await session.connection()
-        # No statement has run, so the asyncpg dialect has sent no BEGIN: the driver runs
-        # this one alone, in autocommit (one round trip, the statement's own transaction).
-        driver = (await pooled.get_raw_connection()).driver_connection
+    async with driver_statement(session_factory) as statement:
         rows = await _RECORD_AND_CLAIM.fetch(
-            DriverTransaction(session, pooled, driver),
+            statement,
             now=now,
             claim_id=claim_id,
             until=until,
@@ -230,8 +226,7 @@ async def record_and_claim(
             },
         )
         if staged:
-            session.info[OUTBOX_WRITTEN] = True
-        await session.commit()  # nothing to commit: the outbox hook wakes the relay
+            statement.info[OUTBOX_WRITTEN] = True  # woken once the block ends
     recorded = {(row["id"], row["released_claim"]) for row in rows if row["released_claim"]}
     claimed = [MessageRow(row) for row in rows if row["released_claim"] is None]
     claimed.sort(key=lambda row: row.next_attempt_at)
