@@ -3,6 +3,7 @@ and follow-ups."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -57,8 +58,7 @@ async def remember_and_read_contacts(
 ) -> dict[uuid.UUID, DriverRow]:
     """Keep how to reach the customers of newly opened cases (the first opening of a case
     wins, in the order given) and return how to reach the customers of ``case_ids`` that are
-    known, by case id: one prepared statement whatever their number (a consumer's batch pays
-    one round trip for both, and no SQLAlchemy statement building)."""
+    known, by case id: one prepared statement (one round trip) whatever their number."""
     rows = await _REMEMBER_AND_READ_CONTACTS.fetch(
         session,
         given_case_id=[opened.case_id for opened in openings],
@@ -87,25 +87,13 @@ def _remember_and_read_contacts_statement() -> Prepared:
         .returning(*case_contacts.c)
         .cte("inserted")
     )
-    # The statement sees the table as it was before it: the contacts it inserts come from
-    # its RETURNING, the others (known before) from the table; no case is in both.
+    # The statement sees the table as before it: new contacts come from RETURNING, no case twice.
     wanted = cast(bindparam("case_ids", type_=ARRAY(UUID(as_uuid=True))), ARRAY(UUID(as_uuid=True)))
     known = select(*case_contacts.c).where(case_contacts.c.case_id == any_(wanted))
     return Prepared(union_all(select(*inserted.c), known))
 
 
-_CONTACT = (
-    "case_id",
-    "reference",
-    "customer_key",
-    "name",
-    "email",
-    "phone",
-    "language",
-    "preferred_channel",
-    "opened_on",
-    "time_zone",
-)
+_CONTACT = tuple(case_contacts.c.keys())  # every column: all come from case.opened
 
 
 async def contact_of(session: AsyncSession, case_id: uuid.UUID) -> Row | None:
@@ -126,17 +114,47 @@ async def insert_message(session: AsyncSession, values: dict) -> bool:
 
 
 async def insert_messages(session: AsyncSession, rows: list[dict]) -> set[uuid.UUID]:
-    """Queue messages in one statement; return the ids inserted (a message whose trigger
-    already made one of its kind is left out, as :func:`insert_message` does)."""
+    """Queue messages in one prepared statement; return the ids inserted (a message whose
+    trigger already made one of its kind is left out, as :func:`insert_message` does)."""
     if not rows:
         return set()
-    inserted = await session.execute(
-        insert(notifications)
-        .on_conflict_do_nothing(constraint="uq_notifications_trigger_template")
-        .returning(notifications.c.id),
-        rows,
+    values = {f"given_{name}": [row.get(name) for row in rows] for name in _QUEUED}
+    # An array per row does not fit unnest's one-dimensional arrays: each travels as JSON.
+    values["given_fallbacks"] = [json.dumps(row["fallback_channels"]) for row in rows]
+    return {row["id"] for row in await _INSERT_MESSAGES.fetch(session, **values)}
+
+
+#: The columns :func:`insert_messages` writes besides ``fallback_channels`` (the rest start empty).
+_UNPLANNED = set("fallback_channels attempts sent_at collapsed_into claim_id claimed_until".split())
+_QUEUED = tuple(name for name in notifications.c.keys() if name not in _UNPLANNED)
+
+
+def _insert_messages_statement() -> Prepared:
+    """The statement of :func:`insert_messages`, built once."""
+    kinds = {name: notifications.c[name].type for name in _QUEUED}
+    arrays = [
+        cast(bindparam(f"given_{name}", type_=ARRAY(kind)), ARRAY(kind))
+        for name, kind in [*kinds.items(), ("fallbacks", Text())]
+    ]
+    given = (
+        func.unnest(*arrays)
+        .table_valued(
+            *(column(name, kind) for name, kind in kinds.items()),
+            column("fallbacks", Text()),
+            with_ordinality="ordinality",
+        )
+        .render_derived(name="given")
     )
-    return set(inserted.scalars())
+    fallbacks = literal_column("ARRAY(SELECT jsonb_array_elements_text(given.fallbacks::jsonb))")
+    return Prepared(
+        insert(notifications)
+        .from_select(
+            [*_QUEUED, "fallback_channels"],
+            select(*(given.c[name] for name in _QUEUED), fallbacks).order_by(given.c.ordinality),
+        )
+        .on_conflict_do_nothing(constraint="uq_notifications_trigger_template")
+        .returning(notifications.c.id)
+    )
 
 
 async def message(session: AsyncSession, notification_id: uuid.UUID) -> Row:
@@ -413,6 +431,7 @@ def _record_and_claim_statement() -> Prepared:
 
 _RECORD_AND_CLAIM = _record_and_claim_statement()
 _REMEMBER_AND_READ_CONTACTS = _remember_and_read_contacts_statement()
+_INSERT_MESSAGES = _insert_messages_statement()
 
 
 async def messages_with_attempts(

@@ -369,9 +369,7 @@ def main() -> None:
                 profile = cProfile.Profile() if args.profile else None
                 if profile is not None:
                     profile.enable()
-                results = asyncio.run(
-                    run(settings, recorder, args.cases, args.queued, args.paced)
-                )
+                results = asyncio.run(run(settings, recorder, args.cases, args.queued, args.paced))
                 if profile is not None:
                     profile.disable()
                     profile.dump_stats(args.profile)
