@@ -142,6 +142,50 @@ async def test_a_driver_transaction_commits_wakes_the_relay_and_raises_as_sqlalc
             await connection.execute(text("DROP TABLE IF EXISTS driver_transaction_rows"))
 
 
+async def test_a_driver_statement_is_its_own_transaction_and_wakes_the_relay(infra):
+    """One statement on asyncpg itself (:func:`driver_statement`): no transaction is open
+    around it (the server commits it alone), the commit hooks run once the block ends (the
+    relay's wake-up when the outbox was written), and nothing runs after an error, which
+    is SQLAlchemy's."""
+    from redress_shared.db import OUTBOX_WRITTEN, driver_statement
+    from sqlalchemy import Integer, bindparam, column, table
+    from sqlalchemy.exc import IntegrityError
+
+    settings = ServiceSettings(database_url=infra.database_url, db_pool_size=1)
+    engine = create_engine(settings)
+    woken: list[bool] = []
+    sessions = create_session_factory(engine, on_outbox_commit=lambda: woken.append(True))
+    rows = table("driver_statement_rows", column("id", Integer))
+    insert = Prepared(rows.insert().values(id=bindparam("id", type_=Integer)).returning(rows.c.id))
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("CREATE TABLE IF NOT EXISTS driver_statement_rows (id int PRIMARY KEY)")
+            )
+            await connection.execute(text("TRUNCATE driver_statement_rows"))
+        async with driver_statement(sessions) as db:
+            [row] = await insert.fetch(db, id=1)
+            assert not db.connection.is_in_transaction()  # committed by the server already
+            db.info[OUTBOX_WRITTEN] = True
+        assert row["id"] == 1
+        assert woken == [True]
+        try:
+            async with driver_statement(sessions) as db:
+                db.info[OUTBOX_WRITTEN] = True
+                await insert.fetch(db, id=1)  # a duplicate key
+        except IntegrityError as error:
+            assert error.orig.sqlstate == "23505"
+        else:
+            raise AssertionError("the duplicate key was accepted")
+        assert woken == [True]  # the failed statement woke nothing
+        async with engine.connect() as connection:
+            count = await connection.scalar(text("SELECT count(*) FROM driver_statement_rows"))
+        assert count == 1
+    finally:
+        async with engine.begin() as connection:
+            await connection.execute(text("DROP TABLE IF EXISTS driver_statement_rows"))
+
+
 async def test_a_prepared_statement_runs_in_the_sessions_transaction_and_schema(infra):
     """Built once, it binds its named arrays and built-in literals, joins the session's
     transaction even as its first statement (a rollback undoes it), and follows the engine's

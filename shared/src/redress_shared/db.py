@@ -167,6 +167,29 @@ async def driver_transaction(session_factory: SessionFactory) -> AsyncIterator[D
         await session.commit()
 
 
+@asynccontextmanager
+async def driver_statement(session_factory: SessionFactory) -> AsyncIterator[DriverTransaction]:
+    """The asyncpg connection under a session, for ONE hot-path statement (:class:`Prepared`)
+    that is its own transaction: no BEGIN and no COMMIT are sent, the server runs the
+    statement alone in autocommit (one round trip instead of three). Use it only for a single
+    statement: each further statement would commit on its own (for several, use
+    :func:`driver_transaction`). Data-modifying CTEs make one statement do several writes
+    atomically.
+
+    When the block ends without an error, the session's commit hooks run (set
+    :data:`OUTBOX_WRITTEN` in ``info`` when the statement staged outbox rows, and the relay is
+    woken); on an error nothing runs and the connection goes back to the pool. A database
+    error from :class:`Prepared` is SQLAlchemy's already, as a session raises it."""
+    async with session_factory() as session:
+        pooled = await session.connection()
+        # No statement has run on this session, so the asyncpg dialect has sent no BEGIN:
+        # the driver connection is idle, and a statement run on it is its own transaction.
+        driver = (await pooled.get_raw_connection()).driver_connection
+        yield DriverTransaction(session, pooled, driver)
+        # Nothing to commit (the server did): the session's commit only runs its hooks.
+        await session.commit()
+
+
 def as_sqlalchemy_error(error: asyncpg.PostgresError, statement: str | None = None) -> DBAPIError:
     """``error`` as SQLAlchemy raises it through a session, ``error`` as ``orig``."""
     if isinstance(error, asyncpg.IntegrityConstraintViolationError):

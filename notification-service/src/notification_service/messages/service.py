@@ -81,11 +81,10 @@ async def tell_customers(
     messages rendered together off the event loop and inserted with one statement (once
     per event and kind, as one at a time). Return when the first of them is due, if any."""
     payloads = [event.payload() for event in batch]
-    await store.remember_contacts(
-        session, [payload for payload in payloads if isinstance(payload, CaseOpenedV1)]
-    )
     case_ids = list(dict.fromkeys(payload.case_id for payload in payloads))  # type: ignore[attr-defined]
-    session.info[_CONTACTS] = await store.contacts_of(session, case_ids)
+    session.info[_CONTACTS] = await store.remember_and_read_contacts(
+        session, [payload for payload in payloads if isinstance(payload, CaseOpenedV1)], case_ids
+    )
     session.info[_TEMPLATES] = {}
     queued: list[tuple[templates.RenderJob, dict]] = []
     session.info[_QUEUED] = queued
@@ -283,7 +282,7 @@ async def fire_due_follow_ups(
 class ClaimedMessage:
     """A message a dispatcher has claimed: the row as claimed, and the claim it holds."""
 
-    row: store.MessageRow
+    row: store.DriverRow
     claim_id: uuid.UUID
 
 

@@ -3,6 +3,7 @@ and follow-ups."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -10,10 +11,10 @@ from typing import Any
 
 from redress_shared.db import (
     OUTBOX_WRITTEN,
-    DriverTransaction,
     Prepared,
     SessionFactory,
-    unnested,
+    driver_statement,
+    unnest_params,
 )
 from redress_shared.events import NOTIFICATIONS_TOPIC, CaseOpenedV1
 from sqlalchemy import (
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Integer,
     Row,
     Text,
+    any_,
     bindparam,
     case,
     cast,
@@ -48,42 +50,50 @@ case_contacts = tables.case_contacts
 async def remember_contact(session: AsyncSession, opened: CaseOpenedV1) -> None:
     """Keep how to reach the customer of a newly opened case, their language and time zone
     (first opening wins)."""
-    await remember_contacts(session, [opened])
+    await remember_and_read_contacts(session, [opened], [])
 
 
-async def remember_contacts(session: AsyncSession, openings: Sequence[CaseOpenedV1]) -> None:
-    """Keep how to reach the customers of newly opened cases, in one statement whatever
-    their number (the first opening of a case wins, as with :func:`remember_contact`)."""
-    if not openings:
-        return
-    given = unnested(
-        "given",
-        case_id=(UUID(as_uuid=True), [opened.case_id for opened in openings]),
-        reference=(Text, [opened.reference for opened in openings]),
-        customer_key=(Text, [opened.customer.customer_key for opened in openings]),
-        customer_name=(Text, [opened.customer.name for opened in openings]),
-        email=(Text, [opened.customer.email for opened in openings]),
-        phone=(Text, [opened.customer.phone for opened in openings]),
-        language=(Text, [opened.customer.language or opened.language for opened in openings]),
-        preferred_channel=(Text, [opened.customer.preferred_channel for opened in openings]),
-        opened_on=(Text, [opened.channel for opened in openings]),
-        time_zone=(Text, [customer_time_zone(opened) for opened in openings]),
+async def remember_and_read_contacts(
+    session: AsyncSession, openings: Sequence[CaseOpenedV1], case_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, DriverRow]:
+    """Keep how to reach the customers of newly opened cases (the first opening of a case
+    wins, in the order given) and return how to reach the customers of ``case_ids`` that are
+    known, by case id: one prepared statement (one round trip) whatever their number."""
+    rows = await _REMEMBER_AND_READ_CONTACTS.fetch(
+        session,
+        given_case_id=[opened.case_id for opened in openings],
+        given_reference=[opened.reference for opened in openings],
+        given_customer_key=[opened.customer.customer_key for opened in openings],
+        given_name=[opened.customer.name for opened in openings],
+        given_email=[opened.customer.email for opened in openings],
+        given_phone=[opened.customer.phone for opened in openings],
+        given_language=[opened.customer.language or opened.language for opened in openings],
+        given_preferred_channel=[opened.customer.preferred_channel for opened in openings],
+        given_opened_on=[opened.channel for opened in openings],
+        given_time_zone=[customer_time_zone(opened) for opened in openings],
+        case_ids=list(case_ids),
     )
+    return {row["case_id"]: DriverRow(row) for row in rows}
+
+
+def _remember_and_read_contacts_statement() -> Prepared:
+    """The statement of :func:`remember_and_read_contacts`, built once."""
+    given = unnest_params("given", **{name: case_contacts.c[name].type for name in _CONTACT})
     # unnest keeps the given order, so the first opening of a case in a batch is the one kept.
-    columns = ["name" if key == "customer_name" else key for key in given.c.keys()]
-    await session.execute(
+    inserted = (
         insert(case_contacts)
-        .from_select(columns, select(*given.c))
+        .from_select(list(_CONTACT), select(*given.c))
         .on_conflict_do_nothing(index_elements=["case_id"])
+        .returning(*case_contacts.c)
+        .cte("inserted")
     )
+    # The statement sees the table as before it: new contacts come from RETURNING, no case twice.
+    wanted = cast(bindparam("case_ids", type_=ARRAY(UUID(as_uuid=True))), ARRAY(UUID(as_uuid=True)))
+    known = select(*case_contacts.c).where(case_contacts.c.case_id == any_(wanted))
+    return Prepared(union_all(select(*inserted.c), known))
 
 
-async def contacts_of(session: AsyncSession, case_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Row]:
-    """How to reach the customers of the cases that are known, by case id (one query)."""
-    if not case_ids:
-        return {}
-    query = select(case_contacts).where(case_contacts.c.case_id.in_(list(case_ids)))
-    return {row.case_id: row for row in (await session.execute(query)).all()}
+_CONTACT = tuple(case_contacts.c.keys())  # every column: all come from case.opened
 
 
 async def contact_of(session: AsyncSession, case_id: uuid.UUID) -> Row | None:
@@ -104,17 +114,47 @@ async def insert_message(session: AsyncSession, values: dict) -> bool:
 
 
 async def insert_messages(session: AsyncSession, rows: list[dict]) -> set[uuid.UUID]:
-    """Queue messages in one statement; return the ids inserted (a message whose trigger
-    already made one of its kind is left out, as :func:`insert_message` does)."""
+    """Queue messages in one prepared statement; return the ids inserted (a message whose
+    trigger already made one of its kind is left out, as :func:`insert_message` does)."""
     if not rows:
         return set()
-    inserted = await session.execute(
-        insert(notifications)
-        .on_conflict_do_nothing(constraint="uq_notifications_trigger_template")
-        .returning(notifications.c.id),
-        rows,
+    values = {f"given_{name}": [row.get(name) for row in rows] for name in _QUEUED}
+    # An array per row does not fit unnest's one-dimensional arrays: each travels as JSON.
+    values["given_fallbacks"] = [json.dumps(row["fallback_channels"]) for row in rows]
+    return {row["id"] for row in await _INSERT_MESSAGES.fetch(session, **values)}
+
+
+#: The columns :func:`insert_messages` writes besides ``fallback_channels`` (the rest start empty).
+_UNPLANNED = set("fallback_channels attempts sent_at collapsed_into claim_id claimed_until".split())
+_QUEUED = tuple(name for name in notifications.c.keys() if name not in _UNPLANNED)
+
+
+def _insert_messages_statement() -> Prepared:
+    """The statement of :func:`insert_messages`, built once."""
+    kinds = {name: notifications.c[name].type for name in _QUEUED}
+    arrays = [
+        cast(bindparam(f"given_{name}", type_=ARRAY(kind)), ARRAY(kind))
+        for name, kind in [*kinds.items(), ("fallbacks", Text())]
+    ]
+    given = (
+        func.unnest(*arrays)
+        .table_valued(
+            *(column(name, kind) for name, kind in kinds.items()),
+            column("fallbacks", Text()),
+            with_ordinality="ordinality",
+        )
+        .render_derived(name="given")
     )
-    return set(inserted.scalars())
+    fallbacks = literal_column("ARRAY(SELECT jsonb_array_elements_text(given.fallbacks::jsonb))")
+    return Prepared(
+        insert(notifications)
+        .from_select(
+            [*_QUEUED, "fallback_channels"],
+            select(*(given.c[name] for name in _QUEUED), fallbacks).order_by(given.c.ordinality),
+        )
+        .on_conflict_do_nothing(constraint="uq_notifications_trigger_template")
+        .returning(notifications.c.id)
+    )
 
 
 async def message(session: AsyncSession, notification_id: uuid.UUID) -> Row:
@@ -178,9 +218,9 @@ async def collapse_waiting(
 PENDING = literal_column("'pending'")
 
 
-class MessageRow:
-    """A message row as the dispatcher's statement returns it (an asyncpg record), its
-    columns read as attributes, as a SQLAlchemy row's are (``_mapping``: by name)."""
+class DriverRow:
+    """A row as a prepared statement returns it (an asyncpg record), its columns read as
+    attributes, as a SQLAlchemy row's are (``_mapping``: by name)."""
 
     __slots__ = ("_mapping",)
 
@@ -202,7 +242,7 @@ async def record_and_claim(
     claim_id: uuid.UUID,
     until: datetime,
     limit: int,
-) -> tuple[set[tuple[uuid.UUID, uuid.UUID]], list[MessageRow]]:
+) -> tuple[set[tuple[uuid.UUID, uuid.UUID]], list[DriverRow]]:
     """A dispatcher's turn in one statement, which is its own transaction (no BEGIN and
     COMMIT of their own): apply the outcomes of claimed messages, each only while its message
     is still pending under its claim (the claim is released), with each applied one's
@@ -213,13 +253,9 @@ async def record_and_claim(
     and the messages claimed, in the order they fell due. Rows other dispatchers are claiming
     right now are skipped (SKIP LOCKED)."""
     staged = any(record.event_json is not None for record in changes)
-    async with session_factory() as session:
-        pooled = await session.connection()
-        # No statement has run, so the asyncpg dialect has sent no BEGIN: the driver runs
-        # this one alone, in autocommit (one round trip, the statement's own transaction).
-        driver = (await pooled.get_raw_connection()).driver_connection
+    async with driver_statement(session_factory) as statement:
         rows = await _RECORD_AND_CLAIM.fetch(
-            DriverTransaction(session, pooled, driver),
+            statement,
             now=now,
             claim_id=claim_id,
             until=until,
@@ -230,10 +266,9 @@ async def record_and_claim(
             },
         )
         if staged:
-            session.info[OUTBOX_WRITTEN] = True
-        await session.commit()  # nothing to commit: the outbox hook wakes the relay
+            statement.info[OUTBOX_WRITTEN] = True  # woken once the block ends
     recorded = {(row["id"], row["released_claim"]) for row in rows if row["released_claim"]}
-    claimed = [MessageRow(row) for row in rows if row["released_claim"] is None]
+    claimed = [DriverRow(row) for row in rows if row["released_claim"] is None]
     claimed.sort(key=lambda row: row.next_attempt_at)
     return recorded, claimed
 
@@ -395,6 +430,8 @@ def _record_and_claim_statement() -> Prepared:
 
 
 _RECORD_AND_CLAIM = _record_and_claim_statement()
+_REMEMBER_AND_READ_CONTACTS = _remember_and_read_contacts_statement()
+_INSERT_MESSAGES = _insert_messages_statement()
 
 
 async def messages_with_attempts(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Row, Select, func, select, tuple_
-from sqlalchemy.dialects.postgresql import insert
+from redress_shared.db import Prepared
+from sqlalchemy import ARRAY, Row, Select, Text, any_, bindparam, cast, func, select, tuple_
+from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notification_service import tables
@@ -13,13 +16,17 @@ from notification_service.templates.model import StoredTemplate, TemplateText
 
 
 def _stored(row: Row) -> StoredTemplate:
+    return _stored_from(row._mapping)
+
+
+def _stored_from(columns: Mapping[str, Any]) -> StoredTemplate:
     return StoredTemplate(
-        row.kind,
-        row.language,
-        row.version,
-        TemplateText(row.subject, row.body_text, row.body_html),
-        row.created_at,
-        row.created_by,
+        columns["kind"],
+        columns["language"],
+        columns["version"],
+        TemplateText(columns["subject"], columns["body_text"], columns["body_html"]),
+        columns["created_at"],
+        columns["created_by"],
     )
 
 
@@ -52,10 +59,29 @@ async def current(session: AsyncSession) -> list[StoredTemplate]:
 async def current_in(
     session: AsyncSession, kind: str, languages: list[str]
 ) -> dict[str, StoredTemplate]:
-    """The current version of ``kind`` in each of ``languages`` that has one, by language."""
+    """The current version of ``kind`` in each of ``languages`` that has one, by language
+    (prepared once: the consumer looks templates up in every batch)."""
+    rows = await _CURRENT_IN.fetch(session, kind=kind, languages=languages)
+    return {row["language"]: _stored_from(row) for row in rows}
+
+
+def _current_in_statement() -> Prepared:
+    """The highest version of one kind in some languages: a walk of the primary key's index
+    (kind, language, version) per language, not a grouping of every template."""
     versions = tables.template_versions
-    query = _current_versions().where(versions.c.kind == kind, versions.c.language.in_(languages))
-    return {row.language: _stored(row) for row in (await session.execute(query)).all()}
+    languages = cast(bindparam("languages", type_=ARRAY(Text())), ARRAY(Text()))
+    return Prepared(
+        select(versions)
+        .where(
+            versions.c.kind == bindparam("kind", type_=Text()),
+            versions.c.language == any_(languages),
+        )
+        .ext(distinct_on(versions.c.language))
+        .order_by(versions.c.language, versions.c.version.desc())
+    )
+
+
+_CURRENT_IN = _current_in_statement()
 
 
 async def insert_next_version(

@@ -12,7 +12,7 @@ dispatch alone: ``--queued`` messages put straight into the queue (rows, as the 
 leaves them) and timed until every one is on the SMTP server (claim, send over the pooled
 connections, record the outcome and its event).
 
-    python -m redress_stack.bench.notifications [--cases 300] [--queued 3000]
+    python -m redress_stack.bench.notifications [--cases 300] [--paced N] [--queued 3000]
         [--concurrency N] [--smtp-pool N]
 """
 
@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import cProfile
 import json
+import logging
 import os
 import tempfile
 import time
@@ -42,7 +43,9 @@ from redress_shared.events import (
     CustomerContact,
     new_event,
 )
+from redress_shared.observability import configure_logging
 from redress_shared.records import to_kafka_record
+from redress_shared.runtime import tune_garbage_collector
 from redress_testing import eventually, running_app, service_settings, start_test_infra
 
 from redress_stack.bench import load
@@ -253,13 +256,17 @@ def _cpu_per_message(result: dict, recorder: SmtpSink) -> Iterator[None]:
     result["sink_cpu_ms_per_message"] = round((recorder.cpu_seconds() - sink) * 1000 / count, 3)
 
 
-async def run(settings, recorder: SmtpSink, cases: int, queued: int) -> list[dict]:  # noqa: ANN001
-    """A burst of ``cases`` cases (throughput), then a paced trickle (lag without a backlog),
-    then ``queued`` messages straight from the queue (the dispatch alone)."""
+async def run(  # noqa: ANN001
+    settings, recorder: SmtpSink, cases: int, queued: int, paced: int | None = None
+) -> list[dict]:
+    """A burst of ``cases`` cases (throughput), then a paced trickle of ``paced`` cases (lag
+    without a backlog; a tenth of the burst, at least 10, when None; none when 0), then
+    ``queued`` messages straight from the queue (the dispatch alone)."""
     from aiokafka import AIOKafkaProducer
     from notification_service.bootstrap import build_app
 
     app = build_app(settings)
+    tune_garbage_collector()  # as every service process does
     dispatchers = settings.dispatch_concurrency
     results = []
     async with running_app(app, settings) as client:
@@ -284,16 +291,17 @@ async def run(settings, recorder: SmtpSink, cases: int, queued: int) -> list[dic
                 )
                 | {key: value for key, value in costs.items() if key != "count"}
             )
-            paced = max(10, cases // 10)
-            lags, seconds = await _publish_and_time(producer, recorder, app, cases, paced, 0.2)
-            results.append(
-                summary(
-                    f"paced (5 cases/s): case event -> e-mail lag ({paced} cases x 2 messages)",
-                    len(lags),
-                    seconds,
-                    lags,
+            paced = max(10, cases // 10) if paced is None else paced
+            if paced:
+                lags, seconds = await _publish_and_time(producer, recorder, app, cases, paced, 0.2)
+                results.append(
+                    summary(
+                        f"paced (5 cases/s): case event -> e-mail lag ({paced} cases x 2 messages)",
+                        len(lags),
+                        seconds,
+                        lags,
+                    )
                 )
-            )
             if queued:
                 costs = {"count": queued}
                 with _cpu_per_message(costs, recorder):
@@ -324,6 +332,9 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=300)
+    parser.add_argument(
+        "--paced", type=int, default=None, help="cases of the paced run (a tenth of --cases)"
+    )
     parser.add_argument("--queued", type=int, default=3000, help="messages of the dispatch run")
     parser.add_argument(
         "--concurrency",
@@ -341,6 +352,10 @@ def main() -> None:
     tuning = {"dispatch_concurrency": args.concurrency, "smtp_pool_size": args.smtp_pool}
     with tempfile.TemporaryDirectory(prefix="redress-bench-notifications-") as folder:
         infra, stoppers = start_test_infra(Path(folder))
+        # Log as the service does (JSON at INFO), into a file rather than over the results.
+        configure_logging("notification-service", "INFO")
+        log_file = open(Path(folder) / "notification-service.log", "w")  # noqa: SIM115
+        logging.getLogger().handlers[0].setStream(log_file)
         try:
             with smtp_sink(Path(folder)) as (recorder, smtp_port):
                 settings = service_settings(
@@ -354,7 +369,7 @@ def main() -> None:
                 profile = cProfile.Profile() if args.profile else None
                 if profile is not None:
                     profile.enable()
-                results = asyncio.run(run(settings, recorder, args.cases, args.queued))
+                results = asyncio.run(run(settings, recorder, args.cases, args.queued, args.paced))
                 if profile is not None:
                     profile.disable()
                     profile.dump_stats(args.profile)
@@ -363,6 +378,7 @@ def main() -> None:
         finally:
             for stop in reversed(stoppers):
                 stop()
+            log_file.close()
 
 
 if __name__ == "__main__":
