@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from redress_shared.errors import ProblemMap, ProblemType
 
+from intake_service.channels.api import LEAN_ROUTES
 from intake_service.channels.api import router as channels_router
 from intake_service.classification.api import RULES_WRITE_SCOPE
 from intake_service.classification.api import router as classification_router
@@ -31,7 +32,7 @@ ROUTERS = [
 ]
 SCOPES = [*COMPLAINT_SCOPES, RULES_WRITE_SCOPE]
 
-__all__ = ["PROBLEMS", "ROUTERS", "SCOPES"]
+__all__ = ["LEAN_ROUTES", "PROBLEMS", "ROUTERS", "SCOPES"]
 
 PROBLEMS: ProblemMap = {
     InvalidComplaint: ProblemType(

@@ -7,7 +7,7 @@ from redress_shared.clock import Clock
 from redress_shared.runtime import ServiceRuntime, create_app
 
 from intake_service import tables
-from intake_service.api import PROBLEMS, ROUTERS, SCOPES
+from intake_service.api import LEAN_ROUTES, PROBLEMS, ROUTERS, SCOPES
 from intake_service.channels.service import SubmissionQueue
 from intake_service.config import IntakeSettings
 from intake_service.email.api import IntakeSmtpHandler
@@ -51,6 +51,7 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
         routers=ROUTERS,
         scopes=SCOPES,
         problems=PROBLEMS,
+        lean_routes=LEAN_ROUTES,
     )
     app.state.submission_queue = SubmissionQueue(
         runtime.session_factory,

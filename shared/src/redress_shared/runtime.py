@@ -52,7 +52,13 @@ from redress_shared.observability import (
 from redress_shared.openapi_docs import document_problems_and_examples, operations_of
 from redress_shared.outbox import OutboxRelay, outbox_channel, prune_outbox_and_inbox
 from redress_shared.settings import ServiceSettings
-from redress_shared.web import EdgeMiddleware, loopback_twins, origin_of
+from redress_shared.web import (
+    EdgeMiddleware,
+    LeanRoute,
+    LeanRoutes,
+    loopback_twins,
+    origin_of,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -238,9 +244,13 @@ def create_app(
     scopes: list[str],
     problems: ProblemMap | None = None,
     version: str = "0.1.0",
+    lean_routes: Iterable[LeanRoute] = (),
 ) -> FastAPI:
     """The FastAPI application of one service, with the platform's middleware and endpoints;
-    ``problems`` is the service's edge: which problem+json each of its domain errors is."""
+    ``problems`` is the service's edge: which problem+json each of its domain errors is;
+    ``lean_routes`` are the busiest routes, whose ordinary requests skip FastAPI's routing
+    and dependency solving (:class:`~redress_shared.web.LeanRoutes`; inside the edge, so
+    metrics, correlation ids, CORS and the body limit hold for them as for every route)."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]
@@ -281,6 +291,9 @@ def create_app(
     app.include_router(docs_router(runtime.settings))
     _document_problems_and_examples(app, problems, routers)
     settings = runtime.settings
+    lean_routes = list(lean_routes)
+    if lean_routes:
+        app.add_middleware(LeanRoutes, routes=lean_routes)  # added first: inside the edge
     app.add_middleware(
         EdgeMiddleware,
         max_bytes=settings.max_request_bytes,

@@ -4,17 +4,26 @@ social posts. Each route parses its channel's body and calls the one submission 
 # No ``from __future__ import annotations`` here: the endpoint factory annotates the body
 # with the channel's model at run time, which FastAPI must see as a class, not a string.
 
+import inspect
+import json
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request, Response, status
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from redress_shared.auth import AUTH_RESPONSES
-from redress_shared.errors import ProblemDetail
+from redress_shared.errors import Problem, ProblemDetail
+from redress_shared.web import LeanRoute
 
 from intake_service.channels import service
 from intake_service.channels.schemas import ChatCreate, PhoneCallCreate, SocialPostCreate
 from intake_service.channels.service import SubmissionQueue
-from intake_service.complaints.api import ComplaintWriter, IdempotencyKey
+from intake_service.complaints.api import (
+    IDEMPOTENCY_KEY_MAX_LENGTH,
+    WRITER,
+    ComplaintWriter,
+    IdempotencyKey,
+)
 from intake_service.complaints.schemas import ComplaintAccepted, ComplaintCreate
 
 router = APIRouter(responses=AUTH_RESPONSES)
@@ -48,12 +57,16 @@ def _submission_endpoint(
         accepted, created = await service.submit(
             queue, submission, await request.body(), client, idempotency_key
         )
-        response.status_code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
-        response.headers["Location"] = f"/v1/complaints/{accepted.complaint_id}"
+        _answer(accepted, created, response)
         return accepted
 
     endpoint.__name__ = endpoint.__qualname__ = name
     return endpoint
+
+
+def _answer(accepted: ComplaintAccepted, created: bool, response: Response) -> None:
+    response.status_code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
+    response.headers["Location"] = f"/v1/complaints/{accepted.complaint_id}"
 
 
 submit_complaint = router.post(
@@ -108,3 +121,58 @@ submit_social_post = router.post(
     ),
     responses=_responses("The submission is not valid"),
 )(_submission_endpoint("submit_social_post", SocialPostCreate))
+
+
+# The content types the lean path reads as JSON (FastAPI reads any ``application/json`` or
+# ``+json`` type so; the others take the route's own path, with the same outcome).
+_JSON_CONTENT_TYPES = frozenset(
+    {"application/json", "application/json; charset=utf-8", "application/json;charset=utf-8"}
+)
+_ENDPOINT_PARAMETERS = ["submission", "request", "response", "client", "idempotency_key"]
+
+
+def _lean_submission(route: APIRoute) -> LeanRoute:
+    """The lean path of a submission route (see :class:`~redress_shared.web.LeanRoutes`):
+    for a request with a JSON body the route's model accepts, a valid ``Idempotency-Key`` (or
+    none) and an API key with the write scope, the endpoint's work and answer without
+    FastAPI's dependency solving; any other request is declined, and the route answers it
+    (with the same checks in the same order, so every error is exactly the route's)."""
+    # What the lean path does is what this endpoint does: a change to the route's
+    # parameters or response options must be made here too.
+    assert list(inspect.signature(route.endpoint).parameters) == _ENDPOINT_PARAMETERS
+    assert not route.dependencies and route.response_model is ComplaintAccepted
+    body_field, response_field = route.body_field, route.response_field
+    assert body_field is not None and response_field is not None
+
+    async def handle(request: Request, body: bytes) -> Response | None:
+        headers = request.headers
+        content_type = headers.get("content-type")
+        if content_type is None or content_type.lower() not in _JSON_CONTENT_TYPES:
+            return None
+        idempotency_key = headers.get("idempotency-key")
+        if idempotency_key is not None and not (
+            0 < len(idempotency_key) <= IDEMPOTENCY_KEY_MAX_LENGTH
+        ):
+            return None
+        try:
+            client = await WRITER(request)
+        except Problem:
+            return None
+        try:
+            document = json.loads(body)  # as FastAPI reads a JSON body
+        except (ValueError, RecursionError):
+            return None
+        submission, errors = body_field.validate(document, {}, loc=("body",))
+        if errors:
+            return None
+        queue: SubmissionQueue = request.app.state.submission_queue
+        accepted, created = await service.submit(queue, submission, body, client, idempotency_key)
+        response = Response(response_field.serialize_json(accepted), media_type="application/json")
+        _answer(accepted, created, response)
+        return response
+
+    return LeanRoute(route, handle)
+
+
+LEAN_ROUTES = [_lean_submission(route) for route in router.routes if isinstance(route, APIRoute)]
+"""The JSON channels' submission routes, the busiest of intake, with their lean paths."""

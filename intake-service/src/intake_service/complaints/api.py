@@ -24,14 +24,17 @@ WRITE_SCOPE = "complaints:write"
 READ_SCOPE = "complaints:read"
 SCOPES = [WRITE_SCOPE, READ_SCOPE]
 
-ComplaintWriter = Annotated[Principal, Depends(require_scope(WRITE_SCOPE))]
+WRITER = require_scope(WRITE_SCOPE)
+"""The write scope's check (a dependency; the lean submission path calls it directly)."""
+ComplaintWriter = Annotated[Principal, Depends(WRITER)]
 ComplaintReader = Annotated[Principal, Depends(require_scope(READ_SCOPE))]
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
 IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
         min_length=1,
-        max_length=255,
+        max_length=IDEMPOTENCY_KEY_MAX_LENGTH,
         description="Repeat a POST safely: the same key and body return the first answer.",
     ),
 ]

@@ -190,26 +190,39 @@ def complaint_received_event(
     )
 
     subject = str(complaint.id)
+    data = payload.model_dump(mode="json")
 
-    def build(data: dict[str, Any] | None = None) -> EventEnvelope:
+    def build(bounded: dict[str, Any]) -> EventEnvelope:
         return new_event(
             source=EVENT_SOURCE,
             type=COMPLAINT_RECEIVED,
             key=customer.key,
             subject=subject,
-            payload=payload if data is None else ComplaintReceivedV1.model_validate(data),
+            payload=ComplaintReceivedV1.model_validate(bounded),
             time=complaint.received_at,
             correlation_id=correlation_id,
         )
 
+    def as_is() -> EventEnvelope:
+        # ``data`` is what new_event would make of ``payload``: it is not dumped twice.
+        return EventEnvelope(
+            source=EVENT_SOURCE,
+            type=COMPLAINT_RECEIVED,
+            subject=subject,
+            time=complaint.received_at,
+            key=customer.key,
+            correlation_id=correlation_id,
+            data=data,
+        )
+
     return _bounded(
         build,
-        payload.model_dump(mode="json"),
+        data,
         ("body", "subject"),
         f"/v1/complaints/{complaint.id}",
         max_text_bytes,
         max_event_bytes,
-        as_is=build,
+        as_is=as_is,
         envelope_text=customer.key
         + EVENT_SOURCE
         + COMPLAINT_RECEIVED
