@@ -43,9 +43,12 @@ from sqlalchemy import (
     BigInteger,
     Select,
     Table,
+    Text,
     bindparam,
+    cast,
     delete,
     func,
+    literal_column,
     select,
     tuple_,
     update,
@@ -64,7 +67,7 @@ from redress_shared.db import (
 from redress_shared.events import EventEnvelope
 from redress_shared.faults import is_transient
 from redress_shared.observability import EVENTS_PUBLISHED, correlation_id_var
-from redress_shared.records import to_kafka_record
+from redress_shared.records import stored_kafka_record
 from redress_shared.wakeups import ChannelListener, channel_name
 
 log = structlog.get_logger(__name__)
@@ -215,8 +218,16 @@ class OutboxRelay:
         leader = select(
             func.pg_try_advisory_xact_lock(func.hashtext(bindparam("lock_name")))
         ).scalar_subquery()
+        # The event as its envelope (a small JSON object, decoded) and its data as the text
+        # PostgreSQL writes, which becomes the record's value as it is (stored_kafka_record):
+        # no decoding, validating and encoding again of every event's data.
         self._pending = Prepared(
-            select(outbox.c.id, outbox.c.topic, outbox.c.event)
+            select(
+                outbox.c.id,
+                outbox.c.topic,
+                outbox.c.event.op("-")(literal_column("'data'")).label("envelope"),
+                cast(outbox.c.event.op("->")(literal_column("'data'")), Text).label("data"),
+            )
             .where(leader, outbox.c.published_at.is_(None), outbox.c.parked_at.is_(None))
             .order_by(outbox.c.id)
             .limit(bindparam("batch_size"))
@@ -247,9 +258,9 @@ class OutboxRelay:
                 return 0
             sending: list[tuple[int, str, asyncio.Future]] = []
             refused: list[tuple[int, BaseException]] = []
-            for row_id, topic, stored in rows:
+            for row_id, topic, envelope, data in rows:
                 try:
-                    key, value, headers = to_kafka_record(EventEnvelope.model_validate(stored))
+                    key, value, headers = stored_kafka_record(envelope, data)
                     future = await producer.send(topic, value=value, key=key, headers=headers)
                 except asyncio.CancelledError:
                     raise
