@@ -251,6 +251,13 @@ class OutboxRelay:
     async def relay_once(self, producer: AIOKafkaProducer) -> int:
         """Publish one batch; return how many events went out (0 if none or not leader)."""
         async with driver_transaction(self._session_factory) as transaction:
+            # The read walks the unpublished-rows index in id order. Left to itself the
+            # planner may take a bitmap scan instead, which goes to the table for every entry
+            # of a row published since the last vacuum, on every pass (measured: 1-8 ms per
+            # pass with 12,000 rows published in the last half minute, ~1,500 pages), and
+            # never marks those entries dead; the index scan marks them on its first pass,
+            # and every later pass skips them (0.04 ms). Local to this transaction.
+            await transaction.connection.execute("SET LOCAL enable_bitmapscan = off")
             rows = await self._pending.fetch(
                 transaction, lock_name=self._lock_name, batch_size=self._batch_size
             )
