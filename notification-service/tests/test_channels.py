@@ -9,8 +9,9 @@ import uuid
 from datetime import UTC, datetime
 from email import policy
 
+import pytest
 from notification_service.adapters.smtp import SmtpEmailSender
-from notification_service.messages.model import OutgoingMessage
+from notification_service.messages.model import OutgoingMessage, PermanentDeliveryError
 from redress_shared.events import CASES_TOPIC, NOTIFICATION_SENT
 from redress_testing import produce
 from sqlalchemy import select
@@ -207,3 +208,38 @@ def test_an_email_subject_reads_back_whole_with_lines_in_bounds_and_the_referenc
         assert email.message_from_bytes(raw, policy=policy.default)["Subject"] == subject
         assert all(len(line) <= 78 for line in f"Subject: {header}".split("\r\n"))
         assert "[RDR-2026-000123]" in header  # searchable in the raw header
+
+
+def _email_to(recipient: str) -> OutgoingMessage:
+    return OutgoingMessage(
+        message_id="<m@redress.example>",
+        channel="email",
+        recipient=recipient,
+        reference="RDR-2026-000123",
+        language="en",
+        subject="We received your complaint [RDR-2026-000123]",
+        body_text="Text",
+        body_html="<p>Text</p>",
+    )
+
+
+async def test_an_address_smtp_cannot_carry_fails_for_good_without_a_connection(
+    notification_settings,
+):
+    # An address that would smuggle ESMTP parameters into RCPT: no server ever takes it,
+    # so it is not tried again (the message falls back to the next contact point).
+    sender = SmtpEmailSender(notification_settings)
+    with pytest.raises(PermanentDeliveryError, match="not an address SMTP can carry"):
+        await sender.send(_email_to("ana <a b@example.com>"), datetime.now(UTC))
+    assert sender._idle == []  # nothing was opened for it
+
+
+def test_each_email_has_a_boundary_of_its_own(notification_settings):
+    sender = SmtpEmailSender(notification_settings)
+    boundaries = {
+        email.message_from_bytes(
+            sender.compose(_email_to("ana@example.com"), datetime.now(UTC))
+        ).get_boundary()
+        for _ in range(3)
+    }
+    assert len(boundaries) == 3

@@ -355,6 +355,14 @@ class Stack:
             "REDRESS_DOCS_SERVICES", json.dumps({s.name: self.url(s.name) for s in SERVICES})
         )
         env.setdefault("REDRESS_DOCS_ASYNCAPI_FILE", str(self.asyncapi_file))
+        if self.smtp == ("127.0.0.1", self.ports.mail_sink):
+            # The stack's own mail sink takes any number of connections. It shares the cores
+            # with the stack, so every SMTP round trip (four per message) waits for a process
+            # to be scheduled: with the default 32 connections the acknowledgements queued
+            # behind them at 450 complaints/s (the dispatcher's 256 slots all claimed); 64
+            # carry twice as many messages per round trip. A relay elsewhere answers in
+            # about a millisecond, and commonly allows 20-50 connections from one client.
+            env.setdefault("REDRESS_SMTP_POOL_SIZE", "64")
         if self._broker is not None:
             # The outboxes are the log of record for the embedded broker: keep them whole so
             # the log can be re-published from its beginning, and the inboxes with them.

@@ -195,17 +195,14 @@ class LocaleFormat:
         local = value.astimezone(self.zone)
         day = format_date(local, "long", locale=self.locale)
         clock = format_time(local, "short", locale=self.locale)
-        zone = self.zone_name(local)
-        pattern = get_datetime_format("long", locale=self.locale).replace("'", "")
+        pattern, zone = _moment_frame(self.locale, self.zone)
         text = pattern.replace("{1}", day).replace("{0}", clock)
         return self._digits(f"{text} ({zone})")
 
     def zone_name(self, local: datetime) -> str:
         """The time zone's name the way people say it (``Central European Time``, all year);
         ``Coordinated Universal Time`` for UTC, which has no such name."""
-        if getattr(self.zone, "key", "UTC").removeprefix("Etc/") in _UNIVERSAL_ZONES:
-            return format_time(local, "zzzz", tzinfo=self.zone, locale=self.locale)
-        return get_timezone_name(self.zone, width="long", locale=self.locale)
+        return _moment_frame(self.locale, self.zone)[1]
 
     def day(self, value: date | datetime | DateOf) -> str:
         """A date (``25 November 2026``); a moment's date in the customer's time zone."""
@@ -251,6 +248,21 @@ class LocaleFormat:
         if isinstance(value, Amount):
             return self.amount(value)
         return value
+
+
+@functools.lru_cache(maxsize=1024)
+def _moment_frame(locale: Locale, zone: ZoneInfo) -> tuple[str, str]:
+    """What a moment's text takes from its locale and zone alone, looked up once per pair
+    (CLDR lookups, about a fifth of writing a moment): the pattern joining date and time,
+    and the zone's name, the same all year (:meth:`LocaleFormat.zone_name`)."""
+    pattern = get_datetime_format("long", locale=locale).replace("'", "")
+    if getattr(zone, "key", "UTC").removeprefix("Etc/") in _UNIVERSAL_ZONES:
+        # A universal zone has no name of its own in CLDR: its GMT format's long form,
+        # which does not change with the date.
+        name = format_time(datetime(2000, 1, 1, tzinfo=zone), "zzzz", tzinfo=zone, locale=locale)
+    else:
+        name = get_timezone_name(zone, width="long", locale=locale)
+    return pattern, name
 
 
 #: The zero of each numbering system CLDR makes a locale's default (the other nine digits
