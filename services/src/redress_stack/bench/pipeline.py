@@ -192,7 +192,9 @@ async def wait_until_done(stack: Stack, emails: dict[str, str], timeout: float) 
 
 def cpu_seconds(process_ids: dict[str, int]) -> dict[str, float]:
     """CPU seconds (user + system) each stack process and its children have used so far:
-    PostgreSQL's backends and a service's workers count towards their parent."""
+    PostgreSQL's backends and a service's workers count towards their parent, those that have
+    exited too (a backend or an autovacuum worker ends between two samples: what it used
+    stays in its parent's ``children_*`` times, not in the live tree)."""
     used: dict[str, float] = {"load generator": load.own_cpu_seconds()}
     for name, pid in process_ids.items():
         try:
@@ -206,7 +208,7 @@ def cpu_seconds(process_ids: dict[str, int]) -> dict[str, float]:
                 times = process.cpu_times()
             except psutil.NoSuchProcess:
                 continue
-            total += times.user + times.system
+            total += times.user + times.system + times.children_user + times.children_system
         used[name] = total
     return used
 
