@@ -50,6 +50,7 @@ from redress_shared.migrations import upgrade_to_head
 from redress_shared.records import to_kafka_record
 from redress_testing.case_stories import complaint_received
 
+from redress_stack.bench.load import tree_cpu_seconds
 from redress_stack.catalog import TOPICS
 from redress_stack.infra import EmbeddedPostgres, TansuBroker, free_port
 
@@ -118,16 +119,9 @@ def complaint_events(index: int) -> list[tuple[str, EventEnvelope]]:
     return [(COMPLAINTS_TOPIC, received), (CASES_TOPIC, opened), (NOTIFICATIONS_TOPIC, sent)]
 
 
-def cpu_seconds(processes: list[psutil.Process]) -> float:
-    """User and system CPU seconds of ``processes`` so far."""
-    return sum(sum(process.cpu_times()[:2]) for process in processes)
-
-
-def server_processes(postgres: EmbeddedPostgres) -> list[psutil.Process]:
-    """The PostgreSQL server and its backends now."""
-    postmaster = int((postgres.pgdata / "postmaster.pid").read_text().split()[0])
-    root = psutil.Process(postmaster)
-    return [root, *root.children(recursive=True)]
+def postmaster_pid(postgres: EmbeddedPostgres) -> int:
+    """The PostgreSQL server's process (its backends are its children)."""
+    return int((postgres.pgdata / "postmaster.pid").read_text().split()[0])
 
 
 class Producer:
@@ -187,7 +181,8 @@ async def offer(
     await connection.execute("SELECT pg_stat_statements_reset()")
     before = await counted(connection)
     total = int(rate * seconds)
-    service_before, server_before = cpu_seconds([service]), cpu_seconds(server_processes(postgres))
+    server = postmaster_pid(postgres)
+    service_before, server_before = tree_cpu_seconds(service.pid), tree_cpu_seconds(server)
     started = time.monotonic()
     for index in range(total):
         pause = started + index / rate - time.monotonic()
@@ -197,8 +192,8 @@ async def offer(
     await producer.flush()
     await until_counted(connection, before + total, seconds + 600)
     wall = time.monotonic() - started
-    service_cpu = cpu_seconds([service]) - service_before
-    server_cpu = cpu_seconds(server_processes(postgres)) - server_before
+    service_cpu = tree_cpu_seconds(service.pid) - service_before
+    server_cpu = tree_cpu_seconds(server) - server_before
     statements = await connection.fetchval(
         f"SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE {OWN_STATEMENTS}"
     )
@@ -271,9 +266,9 @@ async def run(root: Path, rates: list[float], seconds: float, show_statements: b
                 await producer.send(index)
             await producer.flush()
             await until_counted(connection, WARM_UP_COMPLAINTS, 180)
-            idle_before, idle_started = cpu_seconds([process]), time.monotonic()
+            idle_before, idle_started = tree_cpu_seconds(process.pid), time.monotonic()
             await asyncio.sleep(10)
-            idle = (cpu_seconds([process]) - idle_before) / (time.monotonic() - idle_started)
+            idle = (tree_cpu_seconds(process.pid) - idle_before) / (time.monotonic() - idle_started)
             line = {"benchmark": "analytics idle", "cpu_ms_per_second": round(idle * 1000, 1)}
             print(json.dumps(line), flush=True)
             for rate in rates:

@@ -18,7 +18,6 @@ import time
 from contextlib import asynccontextmanager
 
 import asyncpg
-import psutil
 from fastapi import FastAPI, Request
 
 from redress_stack.bench import load
@@ -121,27 +120,15 @@ def measure_ceiling(
             time.sleep(0.1)
         url = f"http://127.0.0.1:{port}/v1/complaints"
         asyncio.run(_load(url, 1.0, concurrency, payload, label))  # warm-up
-        cpu_before = _cpu_seconds(server.pid)
+        cpu_before = load.tree_cpu_seconds(server.pid)
         result = asyncio.run(_load(url, seconds, concurrency, payload, label))
         # CPU per request: much less disturbed by the machine's other work than the rate.
-        cpu_ms = (_cpu_seconds(server.pid) - cpu_before) * 1000
+        cpu_ms = (load.tree_cpu_seconds(server.pid) - cpu_before) * 1000
         result["server_cpu_ms_per_request"] = round(cpu_ms / max(result["count"], 1), 3)
         return result
     finally:
         server.terminate()
         server.wait(timeout=30)
-
-
-def _cpu_seconds(pid: int) -> float:
-    """CPU time of a process and its children (the workers, when there are several)."""
-    root = psutil.Process(pid)
-    total = 0.0
-    for process in (root, *root.children(recursive=True)):
-        try:
-            total += sum(process.cpu_times()[:2])
-        except psutil.NoSuchProcess:
-            continue
-    return total
 
 
 def main() -> None:

@@ -368,7 +368,7 @@ def main() -> None:
             ready_bytes = sum(process.memory_info().rss for process in processes)
 
             def intake_cpu_seconds() -> float:
-                return sum(sum(process.cpu_times()[:2]) for process in processes)
+                return bench_load.tree_cpu_seconds(intake.process.pid)
 
             results = asyncio.run(
                 run(

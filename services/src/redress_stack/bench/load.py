@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
+import psutil
 
 #: uvicorn's default ``timeout_keep_alive`` (seconds), which the services run with.
 SERVER_KEEP_ALIVE = 5
@@ -70,6 +71,26 @@ def own_cpu_seconds() -> float:
     """CPU seconds this process (the load generator) has used so far."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) process ``pid`` and its descendants have used so far, those
+    that have exited included: a PostgreSQL backend or autovacuum worker, or a server's worker,
+    that ends between two readings leaves what it used in its parent's ``children_*`` times,
+    not in the live tree. 0 when the process is gone."""
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
 
 
 CLIENT_ERRORS = (aiohttp.ClientError, TimeoutError)

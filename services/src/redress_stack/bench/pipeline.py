@@ -39,7 +39,6 @@ from pathlib import Path
 
 import aiohttp
 import asyncpg
-import psutil
 
 from redress_stack.bench import load
 from redress_stack.bench.ceiling import measure_ceiling
@@ -191,25 +190,11 @@ async def wait_until_done(stack: Stack, emails: dict[str, str], timeout: float) 
 
 
 def cpu_seconds(process_ids: dict[str, int]) -> dict[str, float]:
-    """CPU seconds (user + system) each stack process and its children have used so far:
-    PostgreSQL's backends and a service's workers count towards their parent, those that have
-    exited too (a backend or an autovacuum worker ends between two samples: what it used
-    stays in its parent's ``children_*`` times, not in the live tree)."""
+    """CPU seconds each stack process and its children have used so far
+    (:func:`redress_stack.bench.load.tree_cpu_seconds`), and the load generator's."""
     used: dict[str, float] = {"load generator": load.own_cpu_seconds()}
     for name, pid in process_ids.items():
-        try:
-            root = psutil.Process(pid)
-            processes = [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            continue
-        total = 0.0
-        for process in processes:
-            try:
-                times = process.cpu_times()
-            except psutil.NoSuchProcess:
-                continue
-            total += times.user + times.system + times.children_user + times.children_system
-        used[name] = total
+        used[name] = load.tree_cpu_seconds(pid)
     return used
 
 
